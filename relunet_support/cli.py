@@ -1,0 +1,106 @@
+"""Command line: ``relunet train …`` and ``relunet list DIR`` — the same functions the notebooks call."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from .errors import ConfigError, NotARunError, RunLockedError, TrainingDiverged
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="relunet", description="Two-layer ReLU network training and run stores.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    tr = sub.add_parser("train", help="train one configuration into a run store (resumes if interrupted)")
+    tr.add_argument("--m", type=str, required=True, help="width (number of hidden neurons)")
+    tr.add_argument("--learning-rate", type=str, required=True, help="GD step size η")
+    tr.add_argument("--steps", type=str, required=True, help="number of GD steps")
+    tr.add_argument("--gamma", type=str, default="1.5")
+    tr.add_argument("--gamma-prime", type=str, default="0")
+    tr.add_argument("--init", default="symmetric", help="gaussian | symmetric | antisymmetric")
+    tr.add_argument("--seed", type=str, default="0")
+    tr.add_argument("--dataset", default="seed", help="seed | luo2021")
+    tr.add_argument("--n-records", type=int, default=10_000)
+    tr.add_argument("--n-snapshots", type=int, default=1_000)
+    tr.add_argument("--record-every", type=int, default=None)
+    tr.add_argument("--snapshot-every", type=int, default=None)
+    tr.add_argument("--backend", default="numba", help="numba | numpy")
+    tr.add_argument("--out", default="outputs/runs", help="folder of run stores")
+    tr.add_argument("--no-resume", action="store_true", help="discard an existing run of this config")
+    tr.add_argument("--no-progress", action="store_true")
+
+    ls = sub.add_parser("list", help="list the runs in a folder")
+    ls.add_argument("out", nargs="?", default="outputs/runs")
+    return parser
+
+
+def _number(text: str):
+    """Parse '800' as int and '0.5' / '1e3' as float, leaving validation to TrainConfig."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def _train(args) -> int:
+    from .config import TrainConfig
+    from .train import train
+
+    config = TrainConfig(
+        m=_number(args.m), learning_rate=_number(args.learning_rate), n_steps=_number(args.steps),
+        gamma=_number(args.gamma), gamma_prime=_number(args.gamma_prime), init=args.init,
+        seed=_number(args.seed), dataset=args.dataset, n_records=args.n_records,
+        n_snapshots=args.n_snapshots, record_every=args.record_every, snapshot_every=args.snapshot_every,
+        backend=args.backend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the status line below says it
+        run = train(config, args.out, progress=not args.no_progress, resume=not args.no_resume)
+    records = run.records
+    print(f"{run.status}: {run.path}")
+    print(f"  step {run.step}/{config.n_steps}, final risk {records['risk'][-1]:.6g}, "
+          f"η/α = {config.normalised_learning_rate:.4g}")
+    if run.message:
+        print(f"  {run.message}")
+    return 0 if run.status == "complete" else 3
+
+
+def _list(args) -> int:
+    from .store import list_runs
+
+    runs = list_runs(args.out)
+    if not runs:
+        print(f"no runs in {args.out}")
+        return 0
+    header = f"{'status':<11} {'eta':>10} {'m':>7} {'gamma':>6} {'gamma_p':>7} {'seed':>5} {'eta/alpha':>10} {'step':>17} {'risk':>11}  run id"
+    print(header)
+    for run in runs:
+        c = run.config
+        risk = run.records["risk"]
+        last = f"{risk[-1]:.4e}" if risk.size else "-"
+        print(f"{run.status:<11} {c.learning_rate:>10g} {c.m:>7} {c.gamma:>6g} {c.gamma_prime:>7g} {c.seed:>5} "
+              f"{c.normalised_learning_rate:>10.4g} {f'{run.step}/{c.n_steps}':>17} {last:>11}  {run.run_id}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _train(args) if args.command == "train" else _list(args)
+    except (ConfigError, NotARunError, RunLockedError) as error:
+        print(f"relunet: error: {error}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as error:
+        print(f"relunet: diverged: {error}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("relunet: interrupted; run `relunet train` again with the same arguments to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""``TrainConfig``: everything that determines a training run, frozen and validated at construction."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import data, init, scaling, schedule
+from .engine import check_backend
+from .errors import invalid
+
+
+def _as_int(name: str, value, allowed: str, minimum: int) -> int:
+    if isinstance(value, bool):
+        raise invalid(name, value, allowed)
+    try:
+        as_float = float(value)
+    except (TypeError, ValueError):
+        raise invalid(name, value, allowed) from None
+    if not (math.isfinite(as_float) and as_float.is_integer() and as_float >= minimum):
+        raise invalid(name, value, allowed)
+    return int(as_float)
+
+
+def _as_float(name: str, value, allowed: str, positive: bool = False) -> float:
+    if isinstance(value, bool):
+        raise invalid(name, value, allowed)
+    try:
+        as_float = float(value)
+    except (TypeError, ValueError):
+        raise invalid(name, value, allowed) from None
+    if not math.isfinite(as_float) or (positive and as_float <= 0):
+        raise invalid(name, value, allowed)
+    return as_float
+
+
+def format_number(value: float) -> str:
+    """Shortest exact text for a number: 70.0 → '70', 0.001 → '0.001', 1e-07 → '1e-07' (never truncated)."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One gradient-descent run of f(x) = (1/α) Σ_j a_j (w_j x + b_j)_+ with α = m^(γ−γ′).
+
+    m: width; learning_rate: η; n_steps: number of GD steps; gamma, gamma_prime: (γ, γ′);
+    init: 'gaussian' | 'symmetric' | 'antisymmetric'; seed: for numpy.random.default_rng;
+    dataset: 'seed' | 'luo2021' | 'custom' (then x, y); n_records / record_every: schedule of risk and
+    exact extremes on ``interval``; n_snapshots / snapshot_every: schedule of parameter snapshots;
+    backend: 'numba' | 'numpy'.
+    """
+
+    m: int
+    learning_rate: float
+    n_steps: int
+    gamma: float = 1.5
+    gamma_prime: float = 0.0
+    init: str = "symmetric"
+    seed: int = 0
+    dataset: str = "seed"
+    x: tuple[float, ...] | None = None
+    y: tuple[float, ...] | None = None
+    n_records: int = 10_000
+    n_snapshots: int = 1_000
+    record_every: int | None = None
+    snapshot_every: int | None = None
+    interval: tuple[float, float] = (-0.5, 0.5)
+    backend: str = field(default="numba")
+
+    def __post_init__(self) -> None:
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
+        set_("m", _as_int("m", self.m, "a positive integer (the number of hidden neurons)", 1))
+        set_("learning_rate", _as_float("learning_rate", self.learning_rate, "a finite number > 0", positive=True))
+        set_("n_steps", _as_int("n_steps", self.n_steps, "an integer ≥ 1", 1))
+        set_("gamma", _as_float("gamma", self.gamma, "a finite real number"))
+        set_("gamma_prime", _as_float("gamma_prime", self.gamma_prime, "a finite real number"))
+        init.check_kind(self.init, self.m)
+        set_("seed", _as_int("seed", self.seed, "a non-negative integer", 0))
+        if self.x is not None or self.y is not None or self.dataset == data.CUSTOM:
+            x_arr, y_arr = data.load(self.dataset, self.x, self.y)
+            set_("x", tuple(float(v) for v in x_arr))
+            set_("y", tuple(float(v) for v in y_arr))
+        else:
+            data.load(self.dataset)
+        set_("n_records", schedule.check_points("n_records", self.n_records))
+        set_("n_snapshots", schedule.check_points("n_snapshots", self.n_snapshots))
+        set_("record_every", schedule.check_every("record_every", self.record_every))
+        set_("snapshot_every", schedule.check_every("snapshot_every", self.snapshot_every))
+        try:
+            lo, hi = (float(v) for v in self.interval)
+        except (TypeError, ValueError):
+            raise invalid("interval", self.interval, "a pair (lo, hi) of finite numbers with lo < hi") from None
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise invalid("interval", self.interval, "a pair (lo, hi) of finite numbers with lo < hi")
+        set_("interval", (lo, hi))
+        check_backend(self.backend)
+
+    # ----- derived quantities -------------------------------------------------------------
+    @property
+    def scales(self) -> tuple[float, float, float]:
+        """(α, β₁, β₂)."""
+        return scaling.alpha_beta(self.m, self.gamma, self.gamma_prime)
+
+    @property
+    def alpha(self) -> float:
+        return self.scales[0]
+
+    @property
+    def normalised_learning_rate(self) -> float:
+        """η/α: GD is stable for η/α ≲ 2 at (γ, γ′) = (3/2, 0) whatever m is."""
+        return self.learning_rate / self.alpha
+
+    def training_data(self) -> tuple[np.ndarray, np.ndarray]:
+        return data.load(self.dataset, self.x, self.y)
+
+    def initial_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        _, beta1, beta2 = self.scales
+        return init.initial_parameters(self.m, beta1, beta2, self.init, np.random.default_rng(self.seed))
+
+    def record_steps(self) -> np.ndarray:
+        """Steps with risk and extremes recorded; every snapshot step is also a record step."""
+        records = schedule.steps_schedule(self.n_steps, self.n_records, self.record_every)
+        return np.union1d(records, self.snapshot_steps())
+
+    def snapshot_steps(self) -> np.ndarray:
+        return schedule.steps_schedule(self.n_steps, self.n_snapshots, self.snapshot_every)
+
+    # ----- identity and serialisation ----------------------------------------------------
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        for key in ("x", "y", "interval"):
+            if out[key] is not None:
+                out[key] = list(out[key])
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise invalid("config", unknown, "made of the TrainConfig fields " + ", ".join(sorted(known)))
+        values = dict(values)
+        for key in ("x", "y", "interval"):
+            if values.get(key) is not None:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+    def digest(self) -> str:
+        """Hash of the full configuration (floats as exact reprs)."""
+        text = json.dumps(self.to_dict(), sort_keys=True, default=repr)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def run_id(self) -> str:
+        """Readable, unique folder name, e.g. 'lr70_m800_g1.5_gp0_seed0_symmetric_seed-1a2b3c4d5e'."""
+        return (f"lr{format_number(self.learning_rate)}_m{self.m}_g{format_number(self.gamma)}"
+                f"_gp{format_number(self.gamma_prime)}_seed{self.seed}_{self.init}_{self.dataset}"
+                f"-{self.digest()[:10]}")

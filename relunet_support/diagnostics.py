@@ -1,0 +1,61 @@
+"""What users look at, computed from parameters: exact extremes of f, per-neuron geometry, invariants.
+
+Parameters a, w, b have shape (m,) or (S, m); per-neuron results keep that shape.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .engine._kernels import extremes_exact
+from .errors import invalid
+
+
+def extremes(a, w, b, alpha: float, lo: float = -0.5, hi: float = 0.5):
+    """Exact (min f, max f) over [lo, hi] for f(x) = (1/α) Σ_j a_j (w_j x + b_j)_+.
+
+    f is piecewise linear, so the extremes are attained at lo, hi or a kink −b_j/w_j inside the
+    interval; these are evaluated exactly (no grid). Returns floats, or (S,) arrays for an ensemble.
+    """
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise invalid("(lo, hi)", (lo, hi), "a finite interval with lo < hi")
+    a, w, b = (np.ascontiguousarray(v, dtype=np.float64) for v in (a, w, b))
+    if a.ndim == 1:
+        return extremes_exact(a, w, b, 1.0 / alpha, float(lo), float(hi))
+    values = np.array([extremes_exact(*member, 1.0 / alpha, float(lo), float(hi)) for member in zip(a, w, b)])
+    return values[:, 0], values[:, 1]
+
+
+def orientations(w, b) -> np.ndarray:
+    """Orientation of each neuron's input weights, atan2(b_j, w_j) ∈ (−π, π]; stays finite when w_j → 0."""
+    return np.arctan2(b, w)
+
+
+def amplitudes(a, w, b) -> np.ndarray:
+    """Per-neuron amplitude A_j = |a_j|·‖(w_j, b_j)‖ (Luo et al. 2021), not a global norm."""
+    return np.abs(a) * np.hypot(w, b)
+
+
+def kinks(w, b) -> np.ndarray:
+    """Kink positions −b_j/w_j (±inf when w_j = 0 and b_j ≠ 0, nan when both are 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.asarray(b, dtype=np.float64) / np.asarray(w, dtype=np.float64)
+
+
+def relative_distance(current, initial) -> float:
+    """RD = ‖θ − θ₀‖ / ‖θ₀‖ over all the given arrays (e.g. (w, b) for RD_w, a for RD_a)."""
+    if isinstance(current, np.ndarray):
+        current, initial = (current,), (initial,)
+    now = np.concatenate([np.ravel(v) for v in current])
+    start = np.concatenate([np.ravel(v) for v in initial])
+    if now.shape != start.shape:
+        raise invalid("current", now.shape, f"the same shape as initial {start.shape}")
+    return float(np.linalg.norm(now - start) / np.linalg.norm(start))
+
+
+def conserved(a, w, b) -> np.ndarray:
+    """a_j² − w_j² − b_j², constant in time under gradient flow (ReLU is 1-homogeneous); GD drifts by O(η)."""
+    a, w, b = (np.asarray(v, dtype=np.float64) for v in (a, w, b))
+    return a * a - w * w - b * b

@@ -1,0 +1,29 @@
+"""Exceptions with messages that name the parameter, the value and what is allowed."""
+
+from __future__ import annotations
+
+
+class ConfigError(ValueError):
+    """An invalid parameter value: the message names the parameter, the value and what is allowed."""
+
+
+class NotARunError(ValueError):
+    """A folder that is not a run store."""
+
+
+class RunLockedError(RuntimeError):
+    """Another process is training the same run right now."""
+
+
+class TrainingDiverged(FloatingPointError):
+    """The risk or a parameter became non-finite; ``run`` holds every record made before."""
+
+    def __init__(self, message: str, run=None, step: int | None = None):
+        super().__init__(message)
+        self.run = run
+        self.step = step
+
+
+def invalid(name: str, value, allowed: str) -> ConfigError:
+    """Build the project's standard error for a bad value of ``name``."""
+    return ConfigError(f"{name}={value!r} is not allowed: {name} must be {allowed}")

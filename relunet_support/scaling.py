@@ -1,0 +1,69 @@
+"""Initialisation scales from the exponents (γ, γ′), with the papers' sign convention.
+
+Luo, Xu, Ma, Zhang (JMLR 22(71), 2021) and Chen, Li, Luo, Zhou, Xu (arXiv:2303.06561) define
+
+    κ  = β₁β₂/α_m ,   γ  = −lim log κ  / log m   (so κ  = m^−γ),
+    κ′ = β₁/β₂ ,      γ′ = −lim log κ′ / log m   (so κ′ = m^−γ′).
+
+The seed notebook fixes α_m = m^(γ−γ′), which gives β₁ = √(κκ′α) = m^−γ′ and
+β₂ = √(κα/κ′) = 1.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .errors import invalid
+
+
+def _check_m(m) -> int:
+    if isinstance(m, bool) or not float(m).is_integer() or m < 1:
+        raise invalid("m", m, "a positive integer (the number of hidden neurons)")
+    return int(m)
+
+
+def _check_exponent(name: str, value) -> float:
+    value = float(value)
+    if not math.isfinite(value):
+        raise invalid(name, value, "a finite real number")
+    return value
+
+
+def alpha_beta(m: int, gamma: float = 1.5, gamma_prime: float = 0.0) -> tuple[float, float, float]:
+    """Return (α_m, β₁, β₂) for width m.
+
+    α_m = m^(γ−γ′),  κ = m^−γ,  κ′ = m^−γ′,  β₁ = √(κ κ′ α_m),  β₂ = √(κ α_m / κ′).
+    """
+    m = _check_m(m)
+    gamma = _check_exponent("gamma", gamma)
+    gamma_prime = _check_exponent("gamma_prime", gamma_prime)
+    alpha = float(m) ** (gamma - gamma_prime)
+    kappa, kappa_prime = kappas(m, gamma, gamma_prime)
+    beta1 = math.sqrt(kappa * kappa_prime * alpha)
+    beta2 = math.sqrt(kappa * alpha / kappa_prime)
+    return alpha, beta1, beta2
+
+
+def kappas(m: int, gamma: float, gamma_prime: float) -> tuple[float, float]:
+    """Return (κ, κ′) = (m^−γ, m^−γ′)."""
+    m = _check_m(m)
+    return float(m) ** (-gamma), float(m) ** (-gamma_prime)
+
+
+def regime(gamma: float, gamma_prime: float) -> str:
+    """Name the Luo et al. (2021) regime of (γ, γ′): 'linear', 'critical' or 'condensed'.
+
+    linear: γ < 1 or γ′ > γ − 1;  condensed: γ > 1 and γ′ < γ − 1;  critical: the boundary.
+    """
+    gamma = _check_exponent("gamma", gamma)
+    gamma_prime = _check_exponent("gamma_prime", gamma_prime)
+    if gamma < 1 or gamma_prime > gamma - 1:
+        return "linear"
+    if gamma > 1 and gamma_prime < gamma - 1:
+        return "condensed"
+    return "critical"
+
+
+def natural_time(step, learning_rate: float, alpha: float):
+    """The theory's clock s = η·k/α_m (equal to κ·t̄ in the normalised model)."""
+    return learning_rate * step / alpha

@@ -1,0 +1,190 @@
+"""Training: ``train(config)`` runs gradient descent with records, snapshots, guards and checkpoints.
+
+Guards, checked at every step by the engine:
+- diverged: the first step whose risk or parameters are non-finite stops the run; every earlier
+  record is kept, the run is marked ``diverged`` and ``TrainingDiverged`` names the step and η/α;
+- dead: when no neuron is active on any data point, every gradient is exactly zero and GD can
+  never move again; the run stops, is marked ``dead`` (a final record and snapshot at that step),
+  and a warning says so. Nothing after that step is drawn as if it were a result.
+
+Resuming. The engine always restarts at snapshot steps, and checkpoints are taken only there,
+so a run resumed after a crash computes exactly what an uninterrupted run computes.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from . import diagnostics, engine, model
+from .config import TrainConfig
+from .errors import TrainingDiverged
+from .store import (RECORD_FIELDS, TERMINAL, Run, RunWriter, clean_temporaries, open_run, remove_run,
+                    run_lock)
+
+__all__ = ["TrainConfig", "train", "DeadNetworkWarning"]
+
+
+class DeadNetworkWarning(RuntimeWarning):
+    """Every neuron is inactive on every data point: training stopped, the run is marked dead."""
+
+
+def _record(config: TrainConfig, step: int, state, x, y) -> dict:
+    a, w, b = state
+    f_min, f_max = diagnostics.extremes(a, w, b, config.alpha, *config.interval)
+    return {"step": step, "time": config.learning_rate * step,
+            "risk": model.risk(a, w, b, x, y, config.alpha), "f_min": f_min, "f_max": f_max}
+
+
+class _Buffer:
+    """Records and snapshots made since the last write to disk."""
+
+    def __init__(self):
+        self.records = {name: [] for name in RECORD_FIELDS}
+        self.snapshots: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.nbytes = 0
+
+    def add_records(self, learning_rate, steps, risk, f_min, f_max):
+        self.records["step"].append(np.asarray(steps, dtype=np.int64))
+        self.records["time"].append(learning_rate * np.asarray(steps, dtype=np.float64))
+        self.records["risk"].append(np.asarray(risk))
+        self.records["f_min"].append(np.asarray(f_min))
+        self.records["f_max"].append(np.asarray(f_max))
+
+    def add_snapshot(self, step, state):
+        self.snapshots.append((step, *(v.copy() for v in state)))
+        self.nbytes += sum(v.nbytes for v in state)
+
+    def drain(self, writer: RunWriter):
+        if self.records["step"]:
+            writer.write(records={k: np.concatenate(v) for k, v in self.records.items()})
+        if self.snapshots:
+            steps, a, w, b = zip(*self.snapshots)
+            writer.write(snapshots=(np.array(steps, dtype=np.int64), np.stack(a), np.stack(w), np.stack(b)))
+        self.__init__()
+
+
+def _describe(config: TrainConfig) -> str:
+    return (f"η={config.learning_rate:g}, m={config.m}, α={config.alpha:.6g}, "
+            f"η/α={config.normalised_learning_rate:.4g}")
+
+
+def train(config: TrainConfig, out_dir="outputs/runs", progress: bool = True, resume: bool = True,
+          checkpoint_seconds: float = 30.0, max_buffer_bytes: int = 256 * 2**20) -> Run:
+    """Train ``config`` into ``out_dir/<run-id>`` and return the finished ``Run``.
+
+    An existing complete or dead run is returned as it is; an interrupted one is resumed from its
+    checkpoint (``resume=False`` discards it and starts over). Raises ``TrainingDiverged`` (with
+    ``.run``) when the risk or a parameter becomes non-finite.
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, not {type(config).__name__}")
+    out_dir = Path(out_dir)
+    run_id = config.run_id()
+    path = out_dir / run_id
+    with run_lock(out_dir, run_id):
+        clean_temporaries(out_dir, run_id)
+        if path.exists() and not resume:
+            remove_run(path)
+        if path.exists():
+            run = open_run(path)
+            if run.config != config:
+                raise RuntimeError(f"{path} holds a different configuration (hash collision?)")
+            if run.status in TERMINAL:
+                if run.status == "diverged":
+                    raise TrainingDiverged(run.message, run=run)
+                return run
+            writer = RunWriter(path)
+            state = tuple(np.ascontiguousarray(v) for v in run.checkpoint_state())
+        else:
+            state = config.initial_parameters()
+            x, y = config.training_data()
+            first = _record(config, 0, state, x, y)
+            writer = RunWriter.create(out_dir, config, state, first)
+            if not all(np.isfinite(first[key]) for key in ("risk", "f_min", "f_max")):
+                message = (f"training diverged at step 0: the initial risk or f is non-finite "
+                           f"({_describe(config)}).")
+                writer.set_status("diverged", message, final_step=0)
+                raise TrainingDiverged(message, run=open_run(writer.path), step=0)
+        return _train_loop(config, writer, state, progress, checkpoint_seconds, max_buffer_bytes)
+
+
+def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, max_buffer_bytes) -> Run:
+    from tqdm.auto import tqdm
+
+    x, y = config.training_data()
+    a, w, b = state
+    record_steps = config.record_steps()
+    snapshot_steps = config.snapshot_steps()
+    step = int(writer.progress["step"])
+    n_records = int(writer.progress["n_records"])
+    n_snapshots = int(writer.progress["n_snapshots"])
+    wall_before = float(writer.progress["wall_seconds"])
+    lo, hi = config.interval
+    buffer = _Buffer()
+    started = last_checkpoint = time.perf_counter()
+    status, message = "complete", ""
+    bar = tqdm(total=config.n_steps, initial=step, disable=not progress, unit="step", unit_scale=True,
+               desc=f"m={config.m} η={config.learning_rate:g}", dynamic_ncols=True, mininterval=0.5)
+
+    def commit():
+        buffer.drain(writer)
+        writer.checkpoint(step, (a, w, b), wall_before + time.perf_counter() - started)
+
+    writer.set_status("running")
+    try:
+        while n_snapshots < snapshot_steps.size:
+            target = int(snapshot_steps[n_snapshots])
+            record_end = int(np.searchsorted(record_steps, target, side="right"))
+            offsets = record_steps[n_records:record_end] - step
+            done, code, risk, f_min, f_max = engine.advance(
+                a, w, b, x, y, config.alpha, config.learning_rate, target - step, offsets, lo, hi,
+                backend=config.backend)
+            buffer.add_records(config.learning_rate, offsets[: risk.size] + step, risk, f_min, f_max)
+            n_records += risk.size
+            step += done
+            bar.update(done)
+            if risk.size:
+                bar.set_postfix(risk=f"{risk[-1]:.3e}", refresh=False)
+            if code == engine.STATUS_DIVERGED:
+                status = "diverged"
+                message = (f"training diverged at step {step}: the risk or a parameter became non-finite "
+                           f"({_describe(config)}; GD at γ=3/2 is stable for η/α ≲ 2). "
+                           f"Records up to step {step - 1} are kept.")
+                break
+            if code == engine.STATUS_DEAD:
+                if n_records == 0 or record_steps[n_records - 1] != step:
+                    rec = _record(config, step, (a, w, b), x, y)
+                    buffer.add_records(config.learning_rate, [step], [rec["risk"]], [rec["f_min"]], [rec["f_max"]])
+                    n_records += 1
+                buffer.add_snapshot(step, (a, w, b))
+                n_snapshots += 1
+                status = "dead"
+                message = (f"every neuron is inactive on every data point at step {step}: the gradient is "
+                           f"exactly zero, so training stopped ({_describe(config)}). The risk stays at "
+                           f"{model.risk(a, w, b, x, y, config.alpha):.6g} forever.")
+                break
+            buffer.add_snapshot(step, (a, w, b))
+            n_snapshots += 1
+            if (time.perf_counter() - last_checkpoint > checkpoint_seconds
+                    or buffer.nbytes > max_buffer_bytes):
+                commit()
+                last_checkpoint = time.perf_counter()
+    except BaseException as error:
+        bar.close()
+        writer.set_status("interrupted", f"{type(error).__name__}: {error}".strip(": "))
+        raise
+    bar.close()
+    commit()
+    wall = float(writer.progress["wall_seconds"])
+    writer.set_status(status, message, wall_seconds=wall,
+                      steps_per_second=(step / wall if wall > 0 else None), final_step=step)
+    run = open_run(writer.path)
+    if status == "diverged":
+        raise TrainingDiverged(message, run=run, step=step)
+    if status == "dead":
+        warnings.warn(message, DeadNetworkWarning, stacklevel=3)
+    return run

@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from relunet_support import diagnostics, model
+from relunet_support.engine import descend
+
+from .conftest import network
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 100_000), st.integers(1, 60), st.sampled_from([(-0.5, 0.5), (-2.0, 1.0), (0.1, 0.3)]))
+def test_exact_extremes_against_dense_grid(seed, m, interval):
+    rng = np.random.default_rng(seed)
+    a, w, b = rng.normal(size=(3, m))
+    alpha = 3.0
+    lo, hi = interval
+    f_min, f_max = diagnostics.extremes(a, w, b, alpha, lo, hi)
+    grid = np.linspace(lo, hi, 20_001)
+    f = model.forward(a, w, b, grid, alpha)
+    # the exact extremes bound every grid value ...
+    assert f_min <= f.min() + 1e-12 and f_max >= f.max() - 1e-12
+    # ... and are attained: within one grid cell times the largest slope
+    slope = np.sum(np.abs(a * w)) / alpha
+    cell = (hi - lo) / 20_000
+    assert f_min >= f.min() - slope * cell and f_max <= f.max() + slope * cell
+    # and equal f evaluated at the candidate points (kinks inside and end points)
+    k = diagnostics.kinks(w, b)
+    candidates = np.concatenate(([lo, hi], k[(k > lo) & (k < hi)]))
+    values = model.forward(a, w, b, candidates, alpha)
+    assert f_min == pytest.approx(values.min(), rel=1e-12, abs=1e-14)
+    assert f_max == pytest.approx(values.max(), rel=1e-12, abs=1e-14)
+
+
+def test_extremes_on_a_known_function():
+    # f(x) = relu(x) + relu(-x) - 0.5 relu(x - 0.25)·2  → |x| with a bend at 0.25
+    a, w, b = np.array([1.0, 1.0, -1.0]), np.array([1.0, -1.0, 1.0]), np.array([0.0, 0.0, -0.25])
+    f_min, f_max = diagnostics.extremes(a, w, b, 1.0)
+    assert f_min == 0.0
+    assert f_max == pytest.approx(0.5)  # at x = -0.5 (x = 0.5 gives 0.25)
+
+
+def test_extremes_ensemble_and_bad_interval():
+    rng = np.random.default_rng(1)
+    a, w, b = rng.normal(size=(3, 2, 10))
+    f_min, f_max = diagnostics.extremes(a, w, b, 1.0)
+    assert f_min.shape == (2,) and f_min[1] == diagnostics.extremes(a[1], w[1], b[1], 1.0)[0]
+    with pytest.raises(ValueError, match="lo < hi"):
+        diagnostics.extremes(a[0], w[0], b[0], 1.0, 0.5, -0.5)
+
+
+def test_per_neuron_geometry():
+    a, w, b = np.array([2.0, -3.0, 1.0]), np.array([3.0, 0.0, -1.0]), np.array([4.0, 1.0, 0.0])
+    np.testing.assert_allclose(diagnostics.amplitudes(a, w, b), [10.0, 3.0, 1.0])
+    np.testing.assert_allclose(diagnostics.orientations(w, b), [np.arctan2(4, 3), np.pi / 2, np.pi])
+    k = diagnostics.kinks(w, b)
+    assert k[0] == pytest.approx(-4 / 3) and np.isneginf(k[1]) and k[2] == 0.0
+    np.testing.assert_allclose(diagnostics.conserved(a, w, b), [4 - 25, 9 - 1, 0.0])
+
+
+def test_relative_distance():
+    w0, b0 = np.array([3.0, 0.0]), np.array([0.0, 4.0])
+    assert diagnostics.relative_distance((w0 + 1, b0), (w0, b0)) == pytest.approx(np.sqrt(2) / 5)
+    assert diagnostics.relative_distance(np.array([2.0]), np.array([1.0])) == pytest.approx(1.0)
+
+
+def test_conservation_drift_shrinks_with_learning_rate(seed_data):
+    """a² − w² − b² is exact under gradient flow; GD drifts by O(η) over a fixed time η·k."""
+    x, y = seed_data
+    alpha, a, w, b = network(m=100, kind="gaussian", seed=4)
+    start = diagnostics.conserved(a, w, b)
+    drifts = []
+    total_time = 2.0 * alpha * 400
+    for eta0 in (2.0, 1.0, 0.5):
+        eta = eta0 * alpha
+        end = descend(a, w, b, x, y, alpha, eta, int(round(total_time / eta)))
+        drifts.append(np.max(np.abs(diagnostics.conserved(*end) - start)))
+    assert drifts[0] > 0
+    assert drifts[1] < 0.7 * drifts[0] and drifts[2] < 0.7 * drifts[1], drifts

@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+
+from relunet_support import model
+from relunet_support.engine import advance, descend
+from relunet_support.errors import ConfigError
+
+from .conftest import network
+
+
+def test_numba_matches_numpy_reference_after_2000_steps(seed_data):
+    x, y = seed_data
+    alpha, a, w, b = network(m=800)
+    fast = descend(a, w, b, x, y, alpha, 70.0, 2000, backend="numba")
+    reference = descend(a, w, b, x, y, alpha, 70.0, 2000, backend="numpy")
+    for name, u, v in zip("awb", fast, reference):
+        relative = np.max(np.abs(u - v)) / np.max(np.abs(v))
+        assert relative <= 1e-12, (name, relative)
+    # and training actually moved the parameters
+    assert np.max(np.abs(fast[0] - a)) > 1e-6
+
+
+def test_one_step_is_gradient_descent(seed_data):
+    x, y = seed_data
+    alpha, a, w, b = network(m=64, kind="gaussian", seed=5)
+    eta = 0.7 * alpha
+    expected = [p - eta * g for p, g in zip((a, w, b), model.gradients(a, w, b, x, y, alpha))]
+    for backend in ("numba", "numpy"):
+        for u, v in zip(descend(a, w, b, x, y, alpha, eta, 1, backend=backend), expected):
+            np.testing.assert_allclose(u, v, rtol=1e-13, atol=1e-16)
+
+
+def test_inputs_are_never_mutated(seed_data):
+    alpha, a, w, b = network(m=32)
+    before = [p.copy() for p in (a, w, b)]
+    out = descend(a, w, b, *seed_data, alpha, 100.0, 50)
+    for p, q in zip((a, w, b), before):
+        np.testing.assert_array_equal(p, q)
+    assert not np.shares_memory(out[0], a)
+
+
+def test_ensemble_axis(seed_data):
+    x, y = seed_data
+    rng = np.random.default_rng(2)
+    a, w, b = rng.normal(size=(3, 3, 40))
+    together = descend(a, w, b, x, y, 40 ** 1.5, 50.0, 100)
+    for s in range(3):
+        alone = descend(a[s], w[s], b[s], x, y, 40 ** 1.5, 50.0, 100)
+        for u, v in zip(together, alone):
+            np.testing.assert_array_equal(u[s], v)
+
+
+def test_any_number_of_data_points():
+    rng = np.random.default_rng(9)
+    x = np.linspace(-1, 1, 7)
+    y = np.sin(3 * x)
+    a, w, b = rng.normal(size=(3, 50))
+    fast = descend(a, w, b, x, y, 10.0, 1.0, 300)
+    reference = descend(a, w, b, x, y, 10.0, 1.0, 300, backend="numpy")
+    for u, v in zip(fast, reference):
+        np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-14)
+
+
+def test_advance_records_match_reference(seed_data):
+    x, y = seed_data
+    alpha, a, w, b = network(m=200)
+    offsets = np.array([1, 7, 50, 200])
+    results = {}
+    for backend in ("numba", "numpy"):
+        state = [p.copy() for p in (a, w, b)]
+        results[backend] = advance(*state, x, y, alpha, 300.0, 200, offsets, backend=backend)
+        assert results[backend][0] == 200 and results[backend][1] == 0
+    for u, v in zip(results["numba"][2:], results["numpy"][2:]):
+        np.testing.assert_allclose(u, v, rtol=1e-12)
+
+
+def test_bad_backend(seed_data):
+    alpha, a, w, b = network(m=8)
+    with pytest.raises(ConfigError, match="backend='cuda'.*'numba', 'numpy'"):
+        descend(a, w, b, *seed_data, alpha, 1.0, 1, backend="cuda")

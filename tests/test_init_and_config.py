@@ -1,0 +1,119 @@
+import math
+
+import numpy as np
+import pytest
+
+from relunet_support import data, model
+from relunet_support.config import TrainConfig, format_number
+from relunet_support.errors import ConfigError
+from relunet_support.init import initial_parameters
+from relunet_support.store import open_run
+from relunet_support.train import train
+
+from .conftest import network
+
+
+def test_mirror_init_gives_even_f_before_and_during_training(seed_data):
+    x, y = seed_data
+    alpha, a, w, b = network(m=200, kind="symmetric", seed=1)
+    np.testing.assert_array_equal(a[:100], a[100:])
+    np.testing.assert_array_equal(w[:100], -w[100:])
+    grid = np.linspace(0.01, 0.5, 57)
+    f = model.forward(a, w, b, grid, alpha)
+    assert np.max(np.abs(f)) > 1e-4
+    np.testing.assert_allclose(f, model.forward(a, w, b, -grid, alpha), rtol=1e-13, atol=1e-18)
+
+
+def test_gaussian_init_is_not_even():
+    alpha, a, w, b = network(m=200, kind="gaussian", seed=1)
+    grid = np.linspace(0.1, 0.5, 5)
+    assert not np.allclose(model.forward(a, w, b, grid, alpha), model.forward(a, w, b, -grid, alpha))
+
+
+def test_antisymmetric_init_starts_from_zero_function():
+    alpha, a, w, b = network(m=200, kind="antisymmetric", seed=1)
+    grid = np.linspace(-0.5, 0.5, 101)
+    scale = np.sum(np.abs(a) * (np.abs(w) + np.abs(b))) / alpha
+    assert scale > 1e-3
+    assert np.max(np.abs(model.forward(a, w, b, grid, alpha))) <= 1e-14 * scale
+
+
+def test_determinism_and_explicit_generator():
+    first = initial_parameters(100, 1.0, 1.0, "gaussian", 7)
+    again = initial_parameters(100, 1.0, 1.0, "gaussian", np.random.default_rng(7))
+    other = initial_parameters(100, 1.0, 1.0, "gaussian", 8)
+    for u, v, z in zip(first, again, other):
+        np.testing.assert_array_equal(u, v)
+        assert not np.array_equal(u, z)
+
+
+def test_datasets():
+    x, y = data.load("seed")
+    np.testing.assert_allclose(x, [-0.5, -1 / 6, 1 / 6, 0.5])
+    np.testing.assert_allclose(y, [0.25, 1 / 30, 1 / 30, 0.25])
+    x, y = data.load("luo2021")
+    np.testing.assert_allclose(y, x**2)
+    c = TrainConfig(10, 1.0, 5, dataset="custom", x=[0.0, 1.0], y=[1.0, 2.0])
+    np.testing.assert_array_equal(c.training_data()[1], [1.0, 2.0])
+
+
+def test_run_ids_keep_learning_rates_exact_and_unique():
+    ids = {TrainConfig(800, lr, 10).run_id() for lr in (70, 70.5, 70.25, 1e-7, 70.0000001)}
+    assert len(ids) == 5
+    assert TrainConfig(800, 70.5, 10).run_id().startswith("lr70.5_m800_g1.5_gp0_seed0")
+    assert format_number(70.0000001) == "70.0000001" and format_number(4000.0) == "4000"
+    assert TrainConfig(800, 70, 10).run_id() != TrainConfig(800, 70, 10, seed=1).run_id()
+    assert TrainConfig(800, 70, 10).run_id() != TrainConfig(800, 70, 10, dataset="luo2021").run_id()
+
+
+def test_config_round_trip_and_normalisation():
+    c = TrainConfig(800.0, "70", 100, interval=[-1, 1])
+    assert c.m == 800 and isinstance(c.m, int) and c.learning_rate == 70.0 and c.interval == (-1.0, 1.0)
+    assert TrainConfig.from_dict(c.to_dict()) == c
+    assert c.normalised_learning_rate == pytest.approx(70 / 800**1.5)
+
+
+BAD = [
+    (dict(m=0), "m", "positive integer"),
+    (dict(m=-3), "m", "positive integer"),
+    (dict(m=12.5), "m", "positive integer"),
+    (dict(m=True), "m", "positive integer"),
+    (dict(m=41), "m", "even"),
+    (dict(m=41, init="antisymmetric"), "m", "even"),
+    (dict(learning_rate=0), "learning_rate", "> 0"),
+    (dict(learning_rate=-1.0), "learning_rate", "> 0"),
+    (dict(learning_rate=math.nan), "learning_rate", "finite"),
+    (dict(learning_rate=math.inf), "learning_rate", "finite"),
+    (dict(n_steps=0), "n_steps", "≥ 1"),
+    (dict(n_steps=2.5), "n_steps", "≥ 1"),
+    (dict(gamma=math.nan), "gamma", "finite"),
+    (dict(gamma_prime=-math.inf), "gamma_prime", "finite"),
+    (dict(dataset="mnist"), "dataset", "'seed', 'luo2021', 'custom'"),
+    (dict(init="xavier"), "init", "'gaussian', 'symmetric', 'antisymmetric'"),
+    (dict(dataset="custom", x=[0.0, 1.0], y=[1.0]), "y", "same length as x"),
+    (dict(dataset="custom", x=[0.0, math.nan], y=[1.0, 2.0]), "x", "finite"),
+    (dict(dataset="custom"), "x", "given together with y"),
+    (dict(seed=-1), "seed", "non-negative"),
+    (dict(n_records=1), "n_records", "≥ 2"),
+    (dict(record_every=0), "record_every", "positive"),
+    (dict(interval=(0.5, -0.5)), "interval", "lo < hi"),
+    (dict(backend="cuda"), "backend", "'numba', 'numpy'"),
+]
+
+
+@pytest.mark.parametrize("change, name, allowed", BAD, ids=[f"{c}" for c, _, _ in BAD])
+def test_bad_input_names_parameter_value_and_allowed(change, name, allowed, tmp_path):
+    values = dict(m=40, learning_rate=100.0, n_steps=10) | change
+    with pytest.raises(ValueError) as info:
+        train(TrainConfig(**values), tmp_path / "runs")
+    message = str(info.value)
+    assert message.startswith(f"{name}=")
+    assert allowed in message
+    assert not (tmp_path / "runs").exists()
+
+
+def test_not_a_run_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for path in (tmp_path / "empty", tmp_path / "missing", tmp_path):
+        with pytest.raises(ValueError, match="is not a run folder"):
+            open_run(path)
