@@ -97,6 +97,8 @@ class Run:
         self.attrs = dict(group.attrs)
         self.config = TrainConfig.from_dict(self.attrs["config"])
         self._progress = dict(group["checkpoint"].attrs)
+        self._cached_block: tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+        self._snapshot_arrays = None
 
     def __repr__(self) -> str:
         return f"Run({self.run_id!r}, status={self.status!r}, step={self.step}/{self.config.n_steps})"
@@ -137,13 +139,25 @@ class Run:
         return self._group["snapshots"]["step"][: self.n_snapshots]
 
     def snapshot(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(a, w, b) at snapshot ``index`` (negative counts from the end), read from disk."""
+        """(a, w, b) at snapshot ``index`` (negative counts from the end), read lazily from disk.
+
+        The chunk holding it (about 1 MiB per array) is kept, so scrubbing through neighbouring
+        snapshots reads each chunk once; nothing else is held in memory.
+        """
         count = self.n_snapshots
         if not -count <= index < count:
             raise IndexError(f"snapshot index {index} out of range for {count} snapshots")
         index %= count
-        snaps = self._group["snapshots"]
-        return snaps["a"][index], snaps["w"][index], snaps["b"][index]
+        if self._snapshot_arrays is None:
+            snaps = self._group["snapshots"]
+            self._snapshot_arrays = tuple(snaps[name] for name in ("a", "w", "b"))
+        per_chunk = self._snapshot_arrays[0].chunks[0]
+        block = index // per_chunk
+        if self._cached_block is None or self._cached_block[0] != block:
+            start, stop = block * per_chunk, min((block + 1) * per_chunk, count)
+            self._cached_block = (block, tuple(array[start:stop] for array in self._snapshot_arrays))
+        row = index - block * per_chunk
+        return tuple(values[row].copy() for values in self._cached_block[1])
 
     def checkpoint_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Full-precision (a, w, b) at ``self.step``."""

@@ -152,7 +152,7 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
             if code == engine.STATUS_DIVERGED:
                 status = "diverged"
                 message = (f"training diverged at step {step}: the risk or a parameter became non-finite "
-                           f"({_describe(config)}; GD at γ=3/2 is stable for η/α ≲ 2). "
+                           f"({_describe(config)}; at γ=3/2, GD is stable for η/α ≲ 2). "
                            f"Records up to step {step - 1} are kept.")
                 break
             if code == engine.STATUS_DEAD:

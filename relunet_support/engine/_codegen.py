@@ -38,6 +38,7 @@ from numba import njit
 
 from relunet_support.engine._kernels import STATUS_DEAD, STATUS_DIVERGED, STATUS_OK, extremes_exact
 
+_LARGEST = 1.7976931348623157e308
 _OPTIONS = dict(cache=True, error_model="numpy", fastmath={{"reassoc", "nsz", "arcp", "contract"}})
 
 
@@ -87,7 +88,7 @@ def _steps(a, w, b, x, y, inv_alpha, learning_rate, f, n_steps, record_offsets, 
         {scale_f}
         if guard:
             risk = 0.5 * ({risk_sum}) / {n}
-            if not (np.isfinite(risk) and np.isfinite(finite_check)):
+            if not (risk <= _LARGEST and finite_check == 0.0):  # false for inf and nan
                 {store_f_local}
                 return step, written, STATUS_DIVERGED, active
             if written < record_offsets.size and record_offsets[written] == step:

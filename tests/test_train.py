@@ -1,0 +1,195 @@
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+from relunet_support import diagnostics, model, store
+from relunet_support import train as train_module
+from relunet_support.errors import RunLockedError, TrainingDiverged
+from relunet_support.store import list_runs, open_run
+from relunet_support.train import DeadNetworkWarning, TrainConfig, train
+
+SMALL = TrainConfig(m=100, learning_rate=100 ** 1.5 * 0.5, n_steps=3000, n_records=300, n_snapshots=40)
+
+
+def assert_same_run(run, other):
+    assert run.status == other.status and run.step == other.step
+    for name in run.records:
+        np.testing.assert_array_equal(run.records[name], other.records[name], err_msg=name)
+    np.testing.assert_array_equal(run.snapshot_steps, other.snapshot_steps)
+    for i in range(run.n_snapshots):
+        for u, v in zip(run.snapshot(i), other.snapshot(i)):
+            np.testing.assert_array_equal(u, v)
+
+
+def test_records_and_snapshots_are_consistent(tmp_path):
+    run = train(SMALL, tmp_path, progress=False)
+    assert run.status == "complete" and run.step == SMALL.n_steps
+    rec = run.records
+    assert {len(v) for v in rec.values()} == {SMALL.record_steps().size}
+    np.testing.assert_array_equal(rec["step"], SMALL.record_steps())
+    np.testing.assert_array_equal(rec["time"], SMALL.learning_rate * rec["step"])
+    np.testing.assert_array_equal(run.snapshot_steps, SMALL.snapshot_steps())
+    assert run.snapshot_steps[0] == 0 and run.snapshot_steps[-1] == SMALL.n_steps
+    x, y = SMALL.training_data()
+    index = {s: i for i, s in enumerate(rec["step"])}
+    for i in (0, 5, 20, run.n_snapshots - 1):
+        a, w, b = run.snapshot(i)
+        r = index[run.snapshot_steps[i]]
+        assert rec["risk"][r] == pytest.approx(model.risk(a, w, b, x, y, SMALL.alpha), rel=1e-12)
+        f_min, f_max = diagnostics.extremes(a, w, b, SMALL.alpha)
+        assert rec["f_min"][r] == pytest.approx(f_min, rel=1e-12) and rec["f_max"][r] == pytest.approx(f_max, rel=1e-12)
+    assert rec["risk"][-1] < rec["risk"][0]
+    a0, w0, b0 = run.snapshot(0)
+    for u, v in zip((a0, w0, b0), SMALL.initial_parameters()):
+        np.testing.assert_array_equal(u, v)
+    attrs = run.attrs
+    assert attrs["config"] == SMALL.to_dict() and attrs["versions"]["numpy"] == np.__version__
+    assert attrs["normalised_learning_rate"] == pytest.approx(0.5)
+
+
+def test_same_config_gives_identical_arrays(tmp_path):
+    first = train(SMALL, tmp_path / "one", progress=False)
+    second = train(SMALL, tmp_path / "two", progress=False)
+    assert_same_run(first, second)
+
+
+def test_complete_run_is_not_retrained(tmp_path, monkeypatch):
+    run = train(SMALL, tmp_path, progress=False)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a complete run was retrained")
+
+    monkeypatch.setattr(train_module.engine, "advance", refuse)
+    again = train(SMALL, tmp_path, progress=False)
+    assert_same_run(run, again)
+
+
+@pytest.mark.parametrize("checkpoint_seconds", [0.0, 1e9])
+def test_resume_after_interruption_is_bit_identical(tmp_path, monkeypatch, checkpoint_seconds):
+    reference = train(SMALL, tmp_path / "reference", progress=False)
+    real_advance = train_module.engine.advance
+    calls = {"n": 0}
+
+    def interrupted_advance(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 17:
+            raise KeyboardInterrupt
+        return real_advance(*args, **kwargs)
+
+    monkeypatch.setattr(train_module.engine, "advance", interrupted_advance)
+    with pytest.raises(KeyboardInterrupt):
+        train(SMALL, tmp_path / "resumed", progress=False, checkpoint_seconds=checkpoint_seconds)
+    (partial,) = list_runs(tmp_path / "resumed")
+    assert partial.status == "interrupted" and partial.step < SMALL.n_steps
+    assert len(partial.records["step"]) == partial.n_records
+    monkeypatch.setattr(train_module.engine, "advance", real_advance)
+    resumed = train(SMALL, tmp_path / "resumed", progress=False)
+    assert_same_run(resumed, reference)
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys
+    from relunet_support.train import TrainConfig, train
+    config = TrainConfig(m=400, learning_rate=400 ** 1.5 * 0.5, n_steps=1_500_000, n_records=4000, n_snapshots=4000)
+    train(config, sys.argv[1], progress=False, checkpoint_seconds=0.02)
+""")
+
+
+def test_resume_after_kill_9_is_bit_identical(tmp_path):
+    out = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(out)])
+    deadline = time.time() + 60
+    try:
+        while time.time() < deadline:
+            runs = [p for p in out.glob("lr*")] if out.exists() else []
+            if runs and open_run(runs[0]).step > 0:
+                time.sleep(0.3)  # then kill it at an arbitrary moment (often mid-checkpoint)
+                break
+            assert process.poll() is None, "the training process ended before it could be killed"
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait()
+    (killed,) = list_runs(out)
+    assert killed.status == "running" and 0 < killed.step < killed.config.n_steps
+    resumed = train(killed.config, out, progress=False)
+    reference = train(killed.config, tmp_path / "reference", progress=False)
+    assert_same_run(resumed, reference)
+
+
+def test_dead_network_is_reported_not_plotted(tmp_path):
+    config = TrainConfig(m=40, learning_rate=4000, n_steps=2200)  # the seed's own small-width setting
+    with pytest.warns(DeadNetworkWarning, match="every neuron is inactive"):
+        run = train(config, tmp_path, progress=False)
+    assert run.status == "dead" and run.step < 10
+    assert "η/α=15.81" in run.message
+    rec = run.records
+    assert rec["step"][-1] == run.step and run.snapshot_steps[-1] == run.step
+    x, y = config.training_data()
+    a, w, b = run.snapshot(-1)
+    assert np.count_nonzero(np.outer(x, w) + b > 0) == 0
+    assert rec["risk"][-1] == pytest.approx(0.5 * np.mean(y**2))
+
+
+def test_divergence_stops_keeps_records_and_names_step(tmp_path):
+    config = TrainConfig(m=20, learning_rate=1e3, n_steps=100, init="gaussian", dataset="custom",
+                         x=(-1e153, 1e153), y=(1.0, 1.0))
+    with pytest.raises(TrainingDiverged, match=r"diverged at step \d+: .*η/α=11.18") as info:
+        train(config, tmp_path, progress=False)
+    run, step = info.value.run, info.value.step
+    assert run.status == "diverged" and f"step {step}:" in str(info.value) and step >= 1
+    # every step is on the record schedule here: all records before the bad step are kept, all finite
+    np.testing.assert_array_equal(run.records["step"], np.arange(step))
+    assert np.isfinite(run.records["risk"]).all()
+    with pytest.raises(TrainingDiverged):  # asking again reports it again, without retraining
+        train(config, tmp_path, progress=False)
+
+
+def test_same_run_locked_by_another_trainer(tmp_path):
+    with store.run_lock(tmp_path, SMALL.run_id()):
+        with pytest.raises(RunLockedError, match="another process"):
+            train(SMALL, tmp_path, progress=False)
+
+
+PARALLEL_SCRIPT = textwrap.dedent("""
+    import sys
+    from relunet_support.train import TrainConfig, train
+    config = TrainConfig(m=100, learning_rate=500.0, n_steps=20_000, seed=int(sys.argv[2]), n_snapshots=200)
+    train(config, sys.argv[1], progress=False, checkpoint_seconds=0.01)
+""")
+
+
+def test_two_processes_train_different_configs_into_one_folder(tmp_path):
+    processes = [subprocess.Popen([sys.executable, "-c", PARALLEL_SCRIPT, str(tmp_path), str(seed)]) for seed in (1, 2)]
+    assert [p.wait(timeout=120) for p in processes] == [0, 0]
+    runs = list_runs(tmp_path)
+    assert sorted(r.config.seed for r in runs) == [1, 2] and {r.status for r in runs} == {"complete"}
+    for run in runs:
+        assert_same_run(run, train(run.config, tmp_path / "serial", progress=False))
+
+
+def test_resume_false_starts_over(tmp_path):
+    first = train(SMALL, tmp_path, progress=False)
+    created = first.attrs["created"]
+    time.sleep(1.1)
+    again = train(SMALL, tmp_path, progress=False, resume=False)
+    assert again.attrs["created"] != created
+    assert_same_run(first, again)
+
+
+def test_no_pickle_anywhere():
+    import relunet_support
+
+    root = os.path.dirname(relunet_support.__file__)
+    for folder, _, files in os.walk(root):
+        for name in files:
+            if name.endswith(".py"):
+                text = open(os.path.join(folder, name)).read()
+                assert "import pickle" not in text and "allow_pickle=True" not in text, name
