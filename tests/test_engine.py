@@ -78,3 +78,46 @@ def test_bad_backend(seed_data):
     alpha, a, w, b = network(m=8)
     with pytest.raises(ConfigError, match="backend='cuda'.*'numba', 'numpy'"):
         descend(a, w, b, *seed_data, alpha, 1.0, 1, backend="cuda")
+
+
+def test_mirror_detection_and_half_simulation(seed_data):
+    from relunet_support.engine import is_mirrored
+
+    x, y = seed_data
+    alpha, a, w, b = network(m=200, kind="symmetric", seed=3)
+    assert is_mirrored(a, w, b, x, y)
+    assert not is_mirrored(*network(m=200, kind="gaussian")[1:], x, y)
+    assert not is_mirrored(a, w, b, x, y + np.array([0, 0, 0, 1e-3]))
+    fast = descend(a, w, b, x, y, alpha, 2000.0, 3000)  # half the neurons simulated
+    reference = descend(a, w, b, x, y, alpha, 2000.0, 3000, backend="numpy")
+    h = 100
+    np.testing.assert_array_equal(fast[0][:h], fast[0][h:])
+    np.testing.assert_array_equal(fast[1][:h], -fast[1][h:])
+    for u, v in zip(fast, reference):
+        assert np.max(np.abs(u - v)) <= 1e-12 * np.max(np.abs(v))
+
+
+DETERMINISM_SCRIPT = """
+import sys, numpy as np
+from relunet_support.engine import descend
+from relunet_support.init import initial_parameters
+from relunet_support.data import load
+x, y = load("seed")
+for kind in ("symmetric", "gaussian"):
+    a, w, b = initial_parameters(300, 1.0, 1.0, kind, 11)
+    np.save(sys.argv[1] + kind + ".npy", np.stack(descend(a, w, b, x, y, 300 ** 1.5, 400.0, 5000)), allow_pickle=False)
+"""
+
+
+def test_same_bits_in_every_process(tmp_path):
+    import subprocess
+    import sys
+
+    for name in ("first", "second"):
+        subprocess.run([sys.executable, "-c", DETERMINISM_SCRIPT, str(tmp_path / name)], check=True)
+    here = tmp_path / "here"
+    exec(compile(DETERMINISM_SCRIPT.replace("sys.argv[1]", repr(str(here))), "script", "exec"), {})
+    for kind in ("symmetric", "gaussian"):
+        runs = [np.load(tmp_path / f"{name}{kind}.npy", allow_pickle=False) for name in ("first", "second", "here")]
+        np.testing.assert_array_equal(runs[0], runs[1])
+        np.testing.assert_array_equal(runs[0], runs[2])

@@ -29,6 +29,38 @@ def _as_state(a, w, b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return arrays[0], arrays[1], arrays[2]
 
 
+def is_mirrored(a, w, b, x, y) -> bool:
+    """True when the network is exactly mirror-symmetric — a[h:] = a[:h], w[h:] = −w[:h], b[h:] = b[:h]
+    (the 'symmetric' init) — and so is the data (x reversed = −x, y reversed = y).
+
+    GD then keeps the mirror exact, and the numba engine simulates only the first half: neuron
+    (a, −w, b) on x_i equals neuron (a, w, b) on x_{n−1−i}, so f_i = (s_i + s_{n−1−i})/α with s summed
+    over half the neurons — half the work, and f exactly even in floating point too.
+    """
+    m = a.shape[-1]
+    if m % 2 or not (np.array_equal(x[::-1], -x) and np.array_equal(y[::-1], y)):
+        return False
+    h = m // 2
+    return (np.array_equal(a[..., :h], a[..., h:]) and np.array_equal(w[..., :h], -w[..., h:])
+            and np.array_equal(b[..., :h], b[..., h:]))
+
+
+def _run_kernel(function_name, a, w, b, x, y, *args):
+    """Call a numba kernel on (a, w, b) in place, on the first half only when the problem is mirrored."""
+    if is_mirrored(a, w, b, x, y):
+        h = a.shape[-1] // 2
+        half = [np.ascontiguousarray(v[:h]) for v in (a, w, b)]
+        result = getattr(_codegen.kernels_for(x.size, mirror=True), function_name)(*half, x, y, *args)
+        a[:h] = half[0]
+        a[h:] = half[0]
+        w[:h] = half[1]
+        w[h:] = -half[1]
+        b[:h] = half[2]
+        b[h:] = half[2]
+        return result
+    return getattr(_codegen.kernels_for(x.size), function_name)(a, w, b, x, y, *args)
+
+
 def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, lo=-0.5, hi=0.5,
             backend: str = "numba"):
     """Advance the state (a, w, b) *in place* (1-D arrays) by up to n_steps steps, recording as it goes.
@@ -42,11 +74,12 @@ def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, lo=-0.
     f_min = np.full(record_offsets.size, np.nan)
     f_max = np.full(record_offsets.size, np.nan)
     x = np.ascontiguousarray(x, dtype=np.float64)
-    module = _codegen.kernels_for(x.size) if backend == "numba" else _reference
-    steps, written, status, _ = module.advance(
-        a, w, b, x, np.ascontiguousarray(y, dtype=np.float64),
-        float(alpha), float(learning_rate), int(n_steps), record_offsets, risk, f_min, f_max,
-        float(lo), float(hi))
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    args = (float(alpha), float(learning_rate), int(n_steps), record_offsets, risk, f_min, f_max, float(lo), float(hi))
+    if backend == "numba":
+        steps, written, status, _ = _run_kernel("advance", a, w, b, x, y, *args)
+    else:
+        steps, written, status, _ = _reference.advance(a, w, b, x, y, *args)
     return steps, status, risk[:written], f_min[:written], f_max[:written]
 
 
@@ -63,7 +96,10 @@ def descend(a, w, b, x, y, alpha: float, learning_rate: float, n_steps: int, bac
     x = np.ascontiguousarray(x, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
     members = [(a, w, b)] if a.ndim == 1 else list(zip(a, w, b))
-    module = _codegen.kernels_for(x.size) if backend == "numba" else _reference
+    args = (float(alpha), float(learning_rate), int(n_steps))
     for member in members:
-        module.descend_plain(*member, x, y, float(alpha), float(learning_rate), int(n_steps))
+        if backend == "numba":
+            _run_kernel("descend_plain", *member, x, y, *args)
+        else:
+            _reference.descend_plain(*member, x, y, *args)
     return a, w, b
