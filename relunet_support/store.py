@@ -245,11 +245,13 @@ class RunWriter:
                                dtype=np.int64, fill_value=0)
             per_chunk = snapshots_per_chunk(m, n_snapshots)
             for name in ("a", "w", "b"):
+                # trained float64 weights barely compress; storing them raw keeps writes and reads fast
                 snaps.create_array(name, shape=(n_snapshots, m), chunks=(per_chunk, m), dtype=np.float64,
-                                   fill_value=np.nan)
+                                   fill_value=np.nan, compressors=None)
             ckpt = group.create_group("checkpoint")
             for name in ("a", "w", "b"):
-                ckpt.create_array(name, shape=(2, m), chunks=(1, m), dtype=np.float64, fill_value=np.nan)
+                ckpt.create_array(name, shape=(2, m), chunks=(1, m), dtype=np.float64, fill_value=np.nan,
+                                  compressors=None)
             ckpt.attrs.update({"slot": 1, "step": 0, "n_records": 0, "n_snapshots": 0, "wall_seconds": 0.0})
             writer = cls(tmp)
             writer.write(records={k: np.asarray([v]) for k, v in first_record.items()},
