@@ -215,8 +215,11 @@ class RunWriter:
         self._pending_snapshots = 0
 
     @classmethod
-    def create(cls, out_dir: Path, config: TrainConfig, state, first_record: dict) -> "RunWriter":
-        """Build the store in a temporary folder with step 0 recorded and checkpointed, then rename it in."""
+    def create(cls, out_dir: Path, config: TrainConfig, state) -> "RunWriter":
+        """Build the store in a temporary folder with the step-0 state checkpointed, then rename it in.
+
+        Nothing is recorded yet (n_records = n_snapshots = 0); the trainer records step 0 first.
+        """
         run_id = config.run_id()
         final = out_dir / run_id
         tmp = out_dir / f".tmp-{run_id}-{uuid.uuid4().hex[:8]}"
@@ -253,10 +256,7 @@ class RunWriter:
                 ckpt.create_array(name, shape=(2, m), chunks=(1, m), dtype=np.float64, fill_value=np.nan,
                                   compressors=None)
             ckpt.attrs.update({"slot": 1, "step": 0, "n_records": 0, "n_snapshots": 0, "wall_seconds": 0.0})
-            writer = cls(tmp)
-            writer.write(records={k: np.asarray([v]) for k, v in first_record.items()},
-                         snapshots=(np.array([0]), *[np.asarray(v)[None, :] for v in state]))
-            writer.checkpoint(step=0, state=state, wall_seconds=0.0)
+            cls(tmp).checkpoint(step=0, state=state, wall_seconds=0.0)
             os.rename(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

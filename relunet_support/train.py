@@ -34,9 +34,10 @@ class DeadNetworkWarning(RuntimeWarning):
 
 def _record(config: TrainConfig, step: int, state, x, y) -> dict:
     a, w, b = state
-    f_min, f_max = diagnostics.extremes(a, w, b, config.alpha, *config.interval)
-    return {"step": step, "time": config.learning_rate * step,
-            "risk": model.risk(a, w, b, x, y, config.alpha), "f_min": f_min, "f_max": f_max}
+    with np.errstate(over="ignore", invalid="ignore"):  # a non-finite record is reported as divergence
+        f_min, f_max = diagnostics.extremes(a, w, b, config.alpha, *config.interval)
+        risk = model.risk(a, w, b, x, y, config.alpha)
+    return {"step": step, "time": config.learning_rate * step, "risk": risk, "f_min": f_min, "f_max": f_max}
 
 
 class _Buffer:
@@ -101,14 +102,7 @@ def train(config: TrainConfig, out_dir="outputs/runs", progress: bool = True, re
             state = tuple(np.ascontiguousarray(v) for v in run.checkpoint_state())
         else:
             state = config.initial_parameters()
-            x, y = config.training_data()
-            first = _record(config, 0, state, x, y)
-            writer = RunWriter.create(out_dir, config, state, first)
-            if not all(np.isfinite(first[key]) for key in ("risk", "f_min", "f_max")):
-                message = (f"training diverged at step 0: the initial risk or f is non-finite "
-                           f"({_describe(config)}).")
-                writer.set_status("diverged", message, final_step=0)
-                raise TrainingDiverged(message, run=open_run(writer.path), step=0)
+            writer = RunWriter.create(out_dir, config, state)
         return _train_loop(config, writer, state, progress, checkpoint_seconds, max_buffer_bytes)
 
 
@@ -135,6 +129,16 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
         writer.checkpoint(step, (a, w, b), wall_before + time.perf_counter() - started)
 
     writer.set_status("running")
+    if n_records == 0:  # nothing committed yet: record step 0 (a resumed run redoes it identically)
+        first = _record(config, 0, (a, w, b), x, y)
+        buffer.add_records(config.learning_rate, [0], [first["risk"]], [first["f_min"]], [first["f_max"]])
+        buffer.add_snapshot(0, (a, w, b))
+        n_records, n_snapshots = 1, 1
+        if not all(np.isfinite(first[key]) for key in ("risk", "f_min", "f_max")):
+            commit()
+            message = f"training diverged at step 0: the initial risk or f is non-finite ({_describe(config)})."
+            writer.set_status("diverged", message, final_step=0)
+            raise TrainingDiverged(message, run=open_run(writer.path), step=0)
     try:
         while n_snapshots < snapshot_steps.size:
             target = int(snapshot_steps[n_snapshots])

@@ -193,3 +193,11 @@ def test_no_pickle_anywhere():
             if name.endswith(".py"):
                 text = open(os.path.join(folder, name)).read()
                 assert "import pickle" not in text and "allow_pickle=True" not in text, name
+
+
+def test_non_finite_start_is_diverged_at_step_0(tmp_path):
+    config = TrainConfig(m=20, learning_rate=1.0, n_steps=10, init="gaussian", dataset="custom",
+                         x=(-1e300, 1e300), y=(1.0, 1.0))
+    with pytest.raises(TrainingDiverged, match="diverged at step 0") as info:
+        train(config, tmp_path, progress=False)
+    assert info.value.run.status == "diverged" and list(info.value.run.records["step"]) == [0]
