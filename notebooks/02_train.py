@@ -1,0 +1,101 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 — Train a width sweep at one learning rate
+#
+# Each width is trained by full-batch gradient descent with the fused numba engine and written to a
+# resumable run store under `output_dir/runs/` (a run that already finished is read back, not retrained;
+# an interrupted one resumes bit-identically). Runs whose neurons all die (the gradient is then exactly
+# zero) are stopped and reported as **dead**; runs whose risk becomes non-finite as **diverged** —
+# both appear in the table below and do not stop the notebook.
+
+# %% tags=["parameters"]
+learning_rate = 1000.0
+widths = [100, 200]
+n_steps = 3000
+gamma = 1.5
+gamma_prime = 0.0
+init = "symmetric"
+seed = 0
+dataset = "seed"
+n_records = 2000
+n_snapshots = 100
+record_every = None
+snapshot_every = None
+output_dir = "../outputs/smoke"
+
+# %%
+import time
+import warnings
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Markdown, display
+
+from relunet_support import plots
+from relunet_support.errors import TrainingDiverged
+from relunet_support.train import TrainConfig, train
+
+# Every configuration is validated before anything is trained.
+configs = [TrainConfig(m=m, learning_rate=learning_rate, n_steps=n_steps, gamma=gamma, gamma_prime=gamma_prime,
+                       init=init, seed=seed, dataset=dataset, n_records=n_records, n_snapshots=n_snapshots,
+                       record_every=record_every, snapshot_every=snapshot_every) for m in widths]
+runs_dir = Path(output_dir) / "runs"
+
+# %%
+runs, wall = [], {}
+for config in configs:
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dead runs are reported in the table
+        try:
+            run = train(config, runs_dir, progress=True)
+        except TrainingDiverged as error:
+            run = error.run
+    wall[config.m] = time.perf_counter() - started
+    runs.append(run)
+
+# %% [markdown]
+# ## Summary
+
+# %%
+rows = ["| width m | η/α | final risk | status | step | steps/s | wall time (this call) |",
+        "|---|---|---|---|---|---|---|"]
+for run in runs:
+    c = run.config
+    rate = run.attrs.get("steps_per_second")
+    rows.append(f"| {c.m} | {c.normalised_learning_rate:.4g} | {run.records['risk'][-1]:.4e} | **{run.status}** | "
+                f"{run.step:,}/{c.n_steps:,} | {f'{rate:,.0f}' if rate else '–'} | {wall[c.m]:.2f} s |")
+display(Markdown("\n".join(rows)))
+for run in runs:
+    if run.status != "complete":
+        print(f"m = {run.config.m}: {run.message}")
+
+# %% [markdown]
+# ## Risk curves against the theory's clock s = η·k/α_m
+# Dead and diverged runs are dashed and end in a red ✕ where they stopped.
+
+# %%
+plots.risk_curves(runs, clock="s")
+plt.show()
+
+# %%
+assert len(runs) == len(widths)
+for run in runs:
+    assert run.status in ("complete", "dead", "diverged"), run.status
+    rec = run.records
+    assert len({len(v) for v in rec.values()}) == 1
+    assert np.all(np.isfinite(rec["risk"]))
+    if run.status == "complete":
+        assert run.step == n_steps and rec["step"][-1] == n_steps
+    else:
+        assert run.message

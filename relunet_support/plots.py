@@ -1,0 +1,125 @@
+"""Figures: pure functions that take runs (or numbers) and return matplotlib figures.
+
+Time axes. The seed rescaled the step index k by 1, 1/m, 1/m², 1/ln m; the theory's clock is
+s = η·k/α_m (Luo et al. 2021; at γ = 3/2 escapes happen at s ≈ ((γ−1)/(2G*)) ln m + C).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from .scaling import regime
+
+# name -> (axis label, k ↦ rescaled time given (m, η, α))
+CLOCKS: dict[str, tuple[str, object]] = {
+    "k": ("step k", lambda k, m, eta, alpha: k),
+    "k/m": ("k / m", lambda k, m, eta, alpha: k / m),
+    "k/m²": ("k / m²", lambda k, m, eta, alpha: k / m**2),
+    "k/ln m": ("k / ln m", lambda k, m, eta, alpha: k / math.log(m)),
+    "s": ("s = η·k / α_m", lambda k, m, eta, alpha: eta * k / alpha),
+}
+
+
+def rescaled_time(steps: np.ndarray, clock: str, m: int, learning_rate: float, alpha: float) -> np.ndarray:
+    """The step indices on one of the CLOCKS."""
+    if clock not in CLOCKS:
+        raise ValueError(f"clock={clock!r} is not allowed: clock must be one of {', '.join(map(repr, CLOCKS))}")
+    return CLOCKS[clock][1](np.asarray(steps, dtype=np.float64), m, learning_rate, alpha)
+
+
+def width_colours(widths: Sequence[int]) -> dict[int, tuple]:
+    """One viridis colour per width, in increasing order of width."""
+    ordered = sorted(set(widths))
+    cmap = plt.get_cmap("viridis")
+    return {m: cmap(0.9 * i / max(len(ordered) - 1, 1)) for i, m in enumerate(ordered)}
+
+
+def run_label(run) -> str:
+    """'m = 800', with the status when the run did not complete (dead or diverged runs are marked)."""
+    label = f"m = {run.config.m}"
+    if run.status != "complete":
+        label += f" ({run.status} at step {run.step})" if run.status in ("dead", "diverged") else f" ({run.status})"
+    return label
+
+
+def _draw_series(ax, run, clock, values_list, colour):
+    config = run.config
+    rec = run.records
+    t = rescaled_time(rec["step"], clock, config.m, config.learning_rate, config.alpha)
+    bad = run.status in ("dead", "diverged")
+    for values in values_list:
+        ax.plot(t, values, color=colour, lw=1.2, ls="--" if bad else "-")
+        if bad:  # the run stops here: mark the end instead of drawing a fake plateau
+            ax.plot(t[-1:], values[-1:], marker="x", ms=8, mew=2, color="crimson", ls="none")
+
+
+def scaling_figure(runs: Sequence, quantity: str = "extremes", clocks: Sequence[str] = tuple(CLOCKS),
+                   title: str | None = None) -> Figure:
+    """Min and max of f over the interval (quantity='extremes') or the risk (quantity='risk') against
+    each rescaled time, one panel per clock, one colour per width. Dead and diverged runs are dashed,
+    end in a red ✕ at the step where they stopped and say so in the legend."""
+    if quantity not in ("extremes", "risk"):
+        raise ValueError(f"quantity={quantity!r} is not allowed: quantity must be 'extremes' or 'risk'")
+    colours = width_colours([r.config.m for r in runs])
+    fig, axes = plt.subplots(1, len(clocks), figsize=(4.2 * len(clocks), 3.8), squeeze=False, layout="constrained")
+    for ax, clock in zip(axes[0], clocks):
+        for run in sorted(runs, key=lambda r: r.config.m):
+            rec = run.records
+            series = [rec["f_min"], rec["f_max"]] if quantity == "extremes" else [rec["risk"]]
+            _draw_series(ax, run, clock, series, colours[run.config.m])
+        ax.set_xlabel(CLOCKS[clock][0])
+        if quantity == "risk":
+            ax.set_yscale("log")
+        else:
+            ax.set_yscale("symlog", linthresh=1e-6)  # log for |f| > 1e-6, linear through 0 (f_min may be < 0)
+        ax.grid(True, alpha=0.3)
+    axes[0][0].set_ylabel("min f, max f on [lo, hi]" if quantity == "extremes" else "risk R")
+    handles = [plt.Line2D([], [], color=colours[r.config.m], ls="--" if r.status in ("dead", "diverged") else "-",
+                          label=run_label(r)) for r in sorted(runs, key=lambda r: r.config.m)]
+    axes[0][-1].legend(handles=handles, fontsize=8, loc="best")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def risk_curves(runs: Sequence, clock: str = "s") -> Figure:
+    """Quick look: risk against one clock, log-log, one colour per width."""
+    fig = scaling_figure(runs, "risk", clocks=(clock,))
+    ax = fig.axes[0]
+    ax.set_xscale("symlog", linthresh=1e-3)
+    return fig
+
+
+def phase_diagram(gamma: float | None = None, gamma_prime: float | None = None, ax=None,
+                  gamma_range=(0.0, 2.5), gamma_prime_range=(-1.0, 1.5)):
+    """Luo et al. (2021) phase diagram in the (γ, γ′) plane: linear (γ < 1 or γ′ > γ − 1), condensed
+    (γ > 1 and γ′ < γ − 1), critical on the boundary; the given point is marked with its regime."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4.2), layout="constrained")
+    g = np.linspace(*gamma_range, 400)
+    lo, hi = gamma_prime_range
+    ax.fill_between(g, lo, hi, where=g <= 1, color="tab:blue", alpha=0.18, lw=0)
+    ax.fill_between(g, np.clip(g - 1, lo, hi), hi, where=g >= 1, color="tab:blue", alpha=0.18, lw=0,
+                    label="linear")
+    ax.fill_between(g, lo, np.clip(g - 1, lo, hi), where=g >= 1, color="tab:red", alpha=0.18, lw=0,
+                    label="condensed")
+    ax.plot([1, 1], [lo, 0], color="k", lw=2, label="critical")
+    ax.plot(g[g >= 1], np.clip(g[g >= 1] - 1, lo, hi), color="k", lw=2)
+    ax.set_xlim(*gamma_range)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel("γ  (κ = β₁β₂/α = m^−γ)")
+    ax.set_ylabel("γ′  (κ′ = β₁/β₂ = m^−γ′)")
+    for name, (gx, gy) in {"NTK": (0.5, 0.0), "mean field": (1.0, 0.0), "LeCun": (0.5, 0.5)}.items():
+        ax.plot(gx, gy, "o", color="grey", ms=4)
+        ax.annotate(name, (gx, gy), textcoords="offset points", xytext=(4, 4), fontsize=8, color="grey")
+    if gamma is not None and gamma_prime is not None:
+        ax.plot(gamma, gamma_prime, "*", color="gold", mec="k", ms=16,
+                label=f"this run: ({gamma:g}, {gamma_prime:g}), {regime(gamma, gamma_prime)}")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title("Phase diagram (Luo et al. 2021)")
+    return ax.figure
