@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test bench clean
+.PHONY: run test bench lab notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,11 +12,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -q
+# The seed's default study: papermill runs 02 → 04 → 03 (static) per learning rate.
+run: $(STAMP)
+	$(BIN)/relunet notebooks studies/default.yaml --output outputs
+	@echo "Results: outputs/executed/ (executed notebooks), outputs/figures/ (SVG + PNG), outputs/runs/ (run stores)"
+
+# .ipynb files are generated from the py:percent sources (never committed).
+notebooks: $(STAMP)
+	$(BIN)/jupytext --to ipynb --quiet notebooks/0*.py
+
+# Unit tests, the papermill smoke batch (tests/test_batch.py) and every notebook under nbval (lax).
+test: notebooks
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests notebooks --nbval-lax --nbval-current-env
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_core.py --out bench/core.md
 
+lab: $(STAMP)
+	$(BIN)/jupytext --sync --quiet notebooks/0*.py
+	$(BIN)/jupyter lab notebooks
+
 clean:
-	rm -rf $(VENV) outputs/runs build *.egg-info .pytest_cache
+	rm -rf $(VENV) outputs/runs outputs/executed outputs/figures outputs/smoke build *.egg-info .pytest_cache

@@ -33,6 +33,17 @@ def _parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list the runs in a folder")
     ls.add_argument("out", nargs="?", default="outputs/runs")
+
+    nb = sub.add_parser("notebooks", help="run 02_train, 04_scaling_plots, 03 (static) with papermill per learning rate")
+    nb.add_argument("study", nargs="?", help="YAML study file (default: the seed's own study)")
+    nb.add_argument("--learning-rate", type=str, help="one batch at this η instead of a study file")
+    nb.add_argument("--widths", type=str, help="comma-separated widths for --learning-rate, e.g. 200,400,800")
+    nb.add_argument("--steps", type=str, help="number of GD steps for --learning-rate")
+    for option in ("gamma", "gamma-prime", "init", "seed", "dataset", "n-records", "n-snapshots", "record-every",
+                   "snapshot-every"):
+        nb.add_argument(f"--{option}", type=str, help=f"TrainConfig {option.replace('-', '_')} for every run")
+    nb.add_argument("--output", help="output folder (default: the study's output_dir or outputs)")
+    nb.add_argument("--notebooks-dir", help="folder of the py:percent notebooks (default: the repository's)")
     return parser
 
 
@@ -87,10 +98,36 @@ def _list(args) -> int:
     return 0
 
 
+def _notebooks(args) -> int:
+    from . import batch
+
+    options = {key.replace("-", "_"): _number(getattr(args, key.replace("-", "_")))
+               for key in ("gamma", "gamma-prime", "init", "seed", "dataset", "n-records", "n-snapshots",
+                           "record-every", "snapshot-every") if getattr(args, key.replace("-", "_")) is not None}
+    if args.learning_rate is not None:
+        if args.study:
+            raise batch.StudyError("give either a study file or --learning-rate, not both")
+        if args.widths is None or args.steps is None:
+            raise batch.StudyError("--learning-rate needs --widths and --steps too")
+        widths = [_number(v) for v in args.widths.split(",") if v.strip()]
+        study = batch.study_from_dict({"defaults": options, "batches": [
+            {"learning_rate": _number(args.learning_rate), "widths": widths, "n_steps": _number(args.steps)}]})
+    else:
+        values = batch.DEFAULT_STUDY if args.study is None else None
+        study = batch.study_from_dict(values) if values else batch.load_study(args.study)
+        if options:
+            study = batch.study_from_dict({"defaults": options, "batches": [
+                {"learning_rate": b.learning_rate, "widths": list(b.widths), "n_steps": b.n_steps, **b.options}
+                for b in study.batches]})
+    executions = batch.run_notebooks(study, args.output, args.notebooks_dir)
+    return 1 if any(e.error for e in executions) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    commands = {"train": _train, "list": _list, "notebooks": _notebooks}
     try:
-        return _train(args) if args.command == "train" else _list(args)
+        return commands[args.command](args)
     except (ConfigError, NotARunError, RunLockedError) as error:
         print(f"relunet: error: {error}", file=sys.stderr)
         return 2

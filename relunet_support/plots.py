@@ -47,52 +47,65 @@ def run_label(run) -> str:
     return label
 
 
-def _draw_series(ax, run, clock, values_list, colour):
+def _draw_series(ax, run, clock, values_list, colour, log_time):
     config = run.config
     rec = run.records
     t = rescaled_time(rec["step"], clock, config.m, config.learning_rate, config.alpha)
+    keep = t > 0 if log_time else slice(None)  # step 0 has no place on a log axis
     bad = run.status in ("dead", "diverged")
     for values in values_list:
-        ax.plot(t, values, color=colour, lw=1.2, ls="--" if bad else "-")
+        ax.plot(t[keep], values[keep], color=colour, lw=1.2, ls="--" if bad else "-")
         if bad:  # the run stops here: mark the end instead of drawing a fake plateau
             ax.plot(t[-1:], values[-1:], marker="x", ms=8, mew=2, color="crimson", ls="none")
 
 
+RISK_FLOOR = 1e-10
+
+
 def scaling_figure(runs: Sequence, quantity: str = "extremes", clocks: Sequence[str] = tuple(CLOCKS),
-                   title: str | None = None) -> Figure:
-    """Min and max of f over the interval (quantity='extremes') or the risk (quantity='risk') against
-    each rescaled time, one panel per clock, one colour per width. Dead and diverged runs are dashed,
-    end in a red ✕ at the step where they stopped and say so in the legend."""
+                   title: str | None = None, log_time: bool = True, columns: int = 3) -> Figure:
+    """Min and max of f over the interval (quantity='extremes', symlog y) or the risk (quantity='risk',
+    log y, drawn down to 1e-10) against each rescaled time (log x by default), one panel per clock, one
+    colour per width. Dead and diverged runs are dashed, end in a red ✕ at the step where they stopped
+    and say so in the legend."""
     if quantity not in ("extremes", "risk"):
         raise ValueError(f"quantity={quantity!r} is not allowed: quantity must be 'extremes' or 'risk'")
     colours = width_colours([r.config.m for r in runs])
-    fig, axes = plt.subplots(1, len(clocks), figsize=(4.2 * len(clocks), 3.8), squeeze=False, layout="constrained")
-    for ax, clock in zip(axes[0], clocks):
-        for run in sorted(runs, key=lambda r: r.config.m):
+    ordered = sorted(runs, key=lambda r: r.config.m)
+    rows = -(-(len(clocks) + 1) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows), squeeze=False, layout="constrained")
+    panels = axes.ravel()
+    for ax, clock in zip(panels, clocks):
+        for run in ordered:
             rec = run.records
             series = [rec["f_min"], rec["f_max"]] if quantity == "extremes" else [rec["risk"]]
-            _draw_series(ax, run, clock, series, colours[run.config.m])
-        ax.set_xlabel(CLOCKS[clock][0])
+            _draw_series(ax, run, clock, series, colours[run.config.m], log_time)
+        ax.set_xlabel(CLOCKS[clock][0] + (" (log)" if log_time else ""))
+        if log_time:
+            ax.set_xscale("log")
         if quantity == "risk":
             ax.set_yscale("log")
+            ax.set_ylim(bottom=max(ax.get_ylim()[0], RISK_FLOOR))
+            ax.set_ylabel("risk R")
         else:
             ax.set_yscale("symlog", linthresh=1e-6)  # log for |f| > 1e-6, linear through 0 (f_min may be < 0)
+            ax.set_ylabel("min f and max f on [−1/2, 1/2]")
         ax.grid(True, alpha=0.3)
-    axes[0][0].set_ylabel("min f, max f on [lo, hi]" if quantity == "extremes" else "risk R")
+    legend_ax = panels[len(clocks)]
+    legend_ax.axis("off")
     handles = [plt.Line2D([], [], color=colours[r.config.m], ls="--" if r.status in ("dead", "diverged") else "-",
-                          label=run_label(r)) for r in sorted(runs, key=lambda r: r.config.m)]
-    axes[0][-1].legend(handles=handles, fontsize=8, loc="best")
+                          label=run_label(r)) for r in ordered]
+    legend_ax.legend(handles=handles, loc="center", title="width")
+    for ax in panels[len(clocks) + 1:]:
+        ax.axis("off")
     if title:
         fig.suptitle(title)
     return fig
 
 
 def risk_curves(runs: Sequence, clock: str = "s") -> Figure:
-    """Quick look: risk against one clock, log-log, one colour per width."""
-    fig = scaling_figure(runs, "risk", clocks=(clock,))
-    ax = fig.axes[0]
-    ax.set_xscale("symlog", linthresh=1e-3)
-    return fig
+    """Quick look: risk against one clock (log-log), one colour per width, legend beside it."""
+    return scaling_figure(runs, "risk", clocks=(clock,), columns=2)
 
 
 def phase_diagram(gamma: float | None = None, gamma_prime: float | None = None, ax=None,

@@ -1,0 +1,217 @@
+"""Batches of notebooks: for each learning rate of a study, papermill runs 02_train, then
+04_scaling_plots, then 03_condensation_viewer (static), writing executed notebooks to
+``<output>/executed/``. Kernels run one after another (never in parallel: parallel kernel starts race
+for ZMQ ports). One failing notebook does not stop the others; failures are listed at the end.
+
+A study is YAML::
+
+    output_dir: outputs            # optional
+    defaults: {gamma: 1.5, seed: 0} # optional, any TrainConfig option below
+    batches:
+      - {learning_rate: 70, widths: [800], n_steps: 200000}
+      - {learning_rate: 4000, widths: [40, 60, 80, 100, 120], n_steps: 2200}
+
+Options (in ``defaults`` or per batch): gamma, gamma_prime, init, seed, dataset, n_records, n_snapshots,
+record_every, snapshot_every. Every configuration is validated before any notebook runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .config import TrainConfig, format_number
+from .errors import ConfigError
+
+OPTION_KEYS = ("gamma", "gamma_prime", "init", "seed", "dataset", "n_records", "n_snapshots", "record_every",
+               "snapshot_every")
+BATCH_KEYS = ("learning_rate", "widths", "n_steps", *OPTION_KEYS)
+STUDY_KEYS = ("output_dir", "defaults", "batches")
+NOTEBOOK_ORDER = ("02_train", "04_scaling_plots", "03_condensation_viewer")
+
+DEFAULT_STUDY = {
+    "batches": [
+        {"learning_rate": 70, "widths": [800], "n_steps": 200_000},
+        {"learning_rate": 4000, "widths": [200, 400, 600, 800, 1000], "n_steps": 200_000},
+        {"learning_rate": 2000, "widths": [200, 400, 600, 800, 1000], "n_steps": 250_000},
+        {"learning_rate": 1000, "widths": [200, 400, 600, 800, 1000], "n_steps": 300_000},
+        {"learning_rate": 4000, "widths": [40, 60, 80, 100, 120], "n_steps": 2_200},
+    ],
+}
+
+
+class StudyError(ConfigError):
+    """A study file or study description that cannot be run."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One learning rate and a set of widths; ``options`` are extra TrainConfig fields."""
+
+    learning_rate: float
+    widths: tuple[int, ...]
+    n_steps: int
+    options: dict = field(default_factory=dict, hash=False)
+
+    def configs(self) -> list[TrainConfig]:
+        return [TrainConfig(m=m, learning_rate=self.learning_rate, n_steps=self.n_steps, **self.options)
+                for m in self.widths]
+
+    @property
+    def tag(self) -> str:
+        """'lr4000_m40-120': the learning rate exactly, and the range of widths."""
+        widths = sorted(self.widths)
+        span = f"{widths[0]}" if len(widths) == 1 else f"{widths[0]}-{widths[-1]}"
+        return f"lr{format_number(self.learning_rate)}_m{span}"
+
+    def parameters(self, notebook: str, output_dir: Path) -> dict:
+        """Papermill parameters for one notebook of this batch."""
+        params = {"learning_rate": float(self.learning_rate), "n_steps": int(self.n_steps),
+                  "output_dir": str(output_dir), **self.options}
+        if notebook == "03_condensation_viewer":
+            params.update(m=int(max(self.widths)), interactive=False)
+        else:
+            params["widths"] = [int(m) for m in self.widths]
+        return params
+
+
+@dataclass(frozen=True)
+class Study:
+    batches: tuple[Batch, ...]
+    output_dir: str | None = None
+
+    def tags(self) -> list[str]:
+        """A unique tag per batch (a short hash is added when two batches share η and width range)."""
+        tags, seen = [], set()
+        for batch in self.batches:
+            tag = batch.tag
+            if tag in seen:
+                digest = hashlib.sha256(repr((batch.widths, batch.n_steps, sorted(batch.options.items()))).encode())
+                tag = f"{tag}_{digest.hexdigest()[:6]}"
+            seen.add(tag)
+            tags.append(tag)
+        return tags
+
+
+def _check_keys(where: str, values: dict, allowed) -> None:
+    if not isinstance(values, dict):
+        raise StudyError(f"{where}={values!r} is not allowed: {where} must be a mapping of keys to values")
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise StudyError(f"{where} has unknown key(s) {', '.join(map(repr, unknown))}: allowed keys are "
+                         f"{', '.join(allowed)}")
+
+
+def study_from_dict(values: dict) -> Study:
+    """Validate a study description (unknown keys, every TrainConfig) and build it."""
+    _check_keys("study", values, STUDY_KEYS)
+    defaults = values.get("defaults") or {}
+    _check_keys("defaults", defaults, OPTION_KEYS)
+    batches_in = values.get("batches")
+    if not isinstance(batches_in, list) or not batches_in:
+        raise StudyError(f"batches={batches_in!r} is not allowed: batches must be a non-empty list")
+    batches = []
+    for number, entry in enumerate(batches_in, start=1):
+        where = f"batches[{number}]"
+        _check_keys(where, entry, BATCH_KEYS)
+        missing = [key for key in ("learning_rate", "widths", "n_steps") if key not in entry]
+        if missing:
+            raise StudyError(f"{where} is missing {', '.join(missing)}")
+        widths = entry["widths"]
+        if isinstance(widths, (int, float)):
+            widths = [widths]
+        if not isinstance(widths, list) or not widths:
+            raise StudyError(f"{where}.widths={widths!r} is not allowed: widths must be a non-empty list of integers")
+        options = {**defaults, **{k: v for k, v in entry.items() if k in OPTION_KEYS}}
+        batch = Batch(entry["learning_rate"], tuple(widths), entry["n_steps"], options)
+        try:
+            configs = batch.configs()
+        except ConfigError as error:
+            raise StudyError(f"{where}: {error}") from None
+        batches.append(Batch(configs[0].learning_rate, tuple(c.m for c in configs), configs[0].n_steps, options))
+    return Study(tuple(batches), values.get("output_dir"))
+
+
+def load_study(path) -> Study:
+    """Read and validate a YAML study file; nothing runs if it is invalid."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise StudyError(f"study file {str(path)!r} cannot be read: {error.strerror}") from None
+    try:
+        values = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise StudyError(f"study file {str(path)!r} is not valid YAML: {error}") from None
+    return study_from_dict(values if values is not None else {})
+
+
+def default_study() -> Study:
+    """The seed notebook's own study."""
+    return study_from_dict(DEFAULT_STUDY)
+
+
+@dataclass
+class Execution:
+    notebook: str
+    tag: str
+    path: Path
+    seconds: float
+    error: str | None = None
+
+
+def default_notebooks_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=NOTEBOOK_ORDER,
+                  kernel_name: str = "python3", log=print) -> list[Execution]:
+    """Execute the notebooks for every batch of ``study`` with papermill; returns every execution.
+
+    Executed notebooks go to ``<output_dir>/executed/<notebook>_<tag>.ipynb``; runs and figures to
+    ``<output_dir>/runs`` and ``<output_dir>/figures`` (the notebooks write them).
+    """
+    import jupytext
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    output_dir = Path(output_dir or study.output_dir or "outputs").resolve()
+    notebooks_dir = Path(notebooks_dir or default_notebooks_dir()).resolve()
+    executed_dir = output_dir / "executed"
+    executed_dir.mkdir(parents=True, exist_ok=True)
+    sources = {}
+    for name in notebooks:
+        source = notebooks_dir / f"{name}.py"
+        if not source.exists():
+            raise StudyError(f"notebook={name!r} is not allowed: {source} does not exist")
+        sources[name] = source
+    executions = []
+    for batch, tag in zip(study.batches, study.tags()):
+        for name in notebooks:
+            target = executed_dir / f"{name}_{tag}.ipynb"
+            log(f"[{time.strftime('%H:%M:%S')}] {name} {tag} → {target}")
+            started = time.perf_counter()
+            error = None
+            try:
+                papermill.execute_notebook(jupytext.read(sources[name]), str(target),
+                                           parameters=batch.parameters(name, output_dir), kernel_name=kernel_name,
+                                           cwd=str(notebooks_dir), progress_bar=False)
+            except PapermillExecutionError as failure:
+                error = f"cell {failure.exec_count}: {failure.ename}: {failure.evalue}"
+            except Exception as failure:  # kernel died, missing kernel, …: report it and go on
+                error = f"{type(failure).__name__}: {failure}"
+            executions.append(Execution(name, tag, target, time.perf_counter() - started, error))
+            if error:
+                log(f"    FAILED: {error}")
+    failures = [e for e in executions if e.error]
+    log(f"{len(executions) - len(failures)} of {len(executions)} notebooks ran; executed notebooks in {executed_dir}, "
+        f"figures in {output_dir / 'figures'}, runs in {output_dir / 'runs'}")
+    if failures:
+        log("failures:")
+        for e in failures:
+            log(f"  {e.notebook} ({e.tag}): {e.error}  [{e.path}]")
+    return executions

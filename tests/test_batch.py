@@ -1,0 +1,117 @@
+"""The notebook batch: study files, papermill execution, failures reported per notebook."""
+
+import shutil
+from pathlib import Path
+
+import jupytext
+import nbformat
+import papermill
+import pytest
+import yaml
+from papermill.exceptions import PapermillExecutionError
+
+from relunet_support import batch
+from relunet_support.batch import StudyError, load_study, run_notebooks, study_from_dict
+from relunet_support.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def test_default_study_file_matches_the_package():
+    assert yaml.safe_load((ROOT / "studies" / "default.yaml").read_text()) == batch.DEFAULT_STUDY
+    study = load_study(ROOT / "studies" / "default.yaml")
+    assert study == batch.default_study()
+    tags = study.tags()
+    assert tags == ["lr70_m800", "lr4000_m200-1000", "lr2000_m200-1000", "lr1000_m200-1000", "lr4000_m40-120"]
+
+
+def test_tags_keep_learning_rate_exact_and_never_collide():
+    study = study_from_dict({"batches": [
+        {"learning_rate": 70.25, "widths": [40, 120], "n_steps": 10},
+        {"learning_rate": 70.25, "widths": [40, 80, 120], "n_steps": 10}]})
+    first, second = study.tags()
+    assert first == "lr70.25_m40-120" and second.startswith("lr70.25_m40-120_") and first != second
+
+
+@pytest.mark.parametrize("text, message", [
+    ("batches: [unclosed", "is not valid YAML"),
+    ("batches:\n  - {learning_rate: 70, widths: [800], n_steps: 10, lerning_rate: 3}", "unknown key(s) 'lerning_rate'"),
+    ("colour: red\nbatches: []", "unknown key(s) 'colour'"),
+    ("defaults: {gama: 1}\nbatches: [{learning_rate: 1, widths: [2], n_steps: 1}]", "unknown key(s) 'gama'"),
+    ("batches: []", "batches must be a non-empty list"),
+    ("batches:\n  - {learning_rate: 70, widths: [-3], n_steps: 10}", "m=-3 is not allowed"),
+    ("batches:\n  - {learning_rate: 70, widths: [41], n_steps: 10}", "m=41 is not allowed"),
+    ("batches:\n  - {learning_rate: 0, widths: [40], n_steps: 10}", "learning_rate=0 is not allowed"),
+    ("batches:\n  - {learning_rate: 1, n_steps: 10}", "missing widths"),
+])
+def test_bad_study_is_rejected_before_anything_runs(tmp_path, text, message):
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    with pytest.raises(StudyError) as info:
+        load_study(path)
+    assert message in str(info.value)
+    code = main(["notebooks", str(path), "--output", str(tmp_path / "out")])
+    assert code == 2 and not (tmp_path / "out").exists()
+
+
+def test_smoke_batch_runs_every_notebook(tmp_path):
+    study = load_study(ROOT / "studies" / "smoke.yaml")
+    executions = run_notebooks(study, tmp_path, log=lambda *_: None)
+    assert [e.error for e in executions] == [None, None, None]
+    names = sorted(p.name for p in (tmp_path / "executed").iterdir())
+    assert names == ["02_train_lr1000_m100-200.ipynb", "03_condensation_viewer_lr1000_m100-200.ipynb",
+                     "04_scaling_plots_lr1000_m100-200.ipynb"]
+    figures = sorted(p.name for p in (tmp_path / "figures").iterdir())
+    assert figures == ["extremes_lr1000_m100-200.png", "extremes_lr1000_m100-200.svg",
+                       "risk_lr1000_m100-200.png", "risk_lr1000_m100-200.svg"]
+    executed = nbformat.read(tmp_path / "executed" / "02_train_lr1000_m100-200.ipynb", as_version=4)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "n_steps = 2000" in injected[0].source
+    assert "| 200 |" in str(executed.cells)  # the summary table has the width
+    from relunet_support.store import list_runs
+
+    assert sorted(r.config.m for r in list_runs(tmp_path / "runs")) == [100, 200]
+
+
+def test_a_failing_notebook_does_not_stop_the_others(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS, notebooks, ignore=shutil.ignore_patterns("*.ipynb"))
+    broken = notebooks / "04_scaling_plots.py"
+    broken.write_text(broken.read_text() + '\n# %%\nraise RuntimeError("planted failure")\n')
+    study = load_study(ROOT / "studies" / "smoke.yaml")
+    lines = []
+    executions = run_notebooks(study, tmp_path / "out", notebooks_dir=notebooks, log=lines.append)
+    errors = {e.notebook: e.error for e in executions}
+    assert errors["02_train"] is None and errors["03_condensation_viewer"] is None
+    assert "RuntimeError: planted failure" in errors["04_scaling_plots"]
+    assert any("04_scaling_plots (lr1000_m100-200): cell" in line for line in lines)
+    assert (tmp_path / "out" / "executed" / "04_scaling_plots_lr1000_m100-200.ipynb").exists()
+
+
+def test_invalid_parameter_fails_in_the_first_code_cell(tmp_path):
+    notebook = jupytext.read(NOTEBOOKS / "03_condensation_viewer.py")
+    with pytest.raises(PapermillExecutionError) as info:
+        papermill.execute_notebook(notebook, str(tmp_path / "out.ipynb"), parameters={"m": -3, "output_dir": str(tmp_path)},
+                                   kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False)
+    error = info.value
+    assert error.ename == "ConfigError" and "m=-3 is not allowed" in error.evalue
+    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    code = [c for c in executed.cells if c.cell_type == "code" and "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
+    tags = [c.metadata.get("tags", []) for c in code]
+    first_real = next(i for i, t in enumerate(tags) if "parameters" not in t and "injected-parameters" not in t)
+    assert any(o.get("output_type") == "error" for o in code[first_real].outputs)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_every_notebook_has_one_parameters_cell_without_derived_values():
+    for source in sorted(NOTEBOOKS.glob("0*.py")):
+        notebook = jupytext.read(source)
+        cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(cells) == 1, source.name
+        for line in cells[0].source.splitlines():
+            if line.strip() and not line.startswith("#"):
+                name, value = line.split("=", 1)
+                # a literal only: nothing computed from other parameters
+                assert eval(value, {"__builtins__": {}}, {}) is not None or value.strip() == "None", line
+        assert isinstance(notebook.cells[-1].source, str) and "assert" in notebook.cells[-1].source, source.name
