@@ -31,6 +31,7 @@ n_snapshots = 100
 record_every = None
 snapshot_every = None
 output_dir = "../outputs/smoke"
+progress = True
 
 # %%
 import time
@@ -58,7 +59,7 @@ for config in configs:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # dead runs are reported in the table
         try:
-            run = train(config, runs_dir, progress=True)
+            run = train(config, runs_dir, progress=progress)
         except TrainingDiverged as error:
             run = error.run
     wall[config.m] = time.perf_counter() - started

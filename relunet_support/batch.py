@@ -76,6 +76,8 @@ class Batch:
             params.update(m=int(max(self.widths)), interactive=False)
         else:
             params["widths"] = [int(m) for m in self.widths]
+        if notebook == "02_train":
+            params["progress"] = False  # a widget progress bar is noise in an executed notebook
         return params
 
 

@@ -91,10 +91,21 @@ class _Panels:
         self.title.set_text(f"step {fr.step}, s = ηk/α = {c.learning_rate * fr.step / c.alpha:.4g}")
 
 
+def frame_indices(snapshot_steps: np.ndarray, n_frames: int) -> np.ndarray:
+    """Snapshot indices for a static grid: the first snapshot, then the ones nearest to steps spaced
+    logarithmically over the last three decades of the run (where alignment, escapes and
+    convergence happen), always ending with the last snapshot."""
+    last = int(snapshot_steps[-1])
+    if n_frames < 2 or last == 0 or len(snapshot_steps) <= n_frames:
+        return np.arange(len(snapshot_steps))[: max(n_frames, 1)]
+    targets = np.geomspace(max(last / 1000, 1), last, n_frames - 1)
+    picks = [0] + [int(np.argmin(np.abs(snapshot_steps - t))) for t in targets]
+    return np.unique(picks)
+
+
 def static_frames(run: Run, n_frames: int = 6) -> plt.Figure:
-    """A grid of ``n_frames`` snapshots (log-spaced through the run), three panels each."""
-    count = run.n_snapshots
-    picks = np.unique(np.rint(np.geomspace(1, count, min(n_frames, count))).astype(int) - 1)
+    """A grid of about ``n_frames`` snapshots (see ``frame_indices``), three panels each."""
+    picks = frame_indices(run.snapshot_steps, n_frames)
     fig, axes = plt.subplots(len(picks), 3, figsize=(13, 3.0 * len(picks)), squeeze=False, layout="constrained")
     for row, index in zip(axes, picks):
         _Panels(row, run, frame(run, int(index)))
@@ -126,8 +137,10 @@ class CondensationViewer:
         self._select(run_index)
         self.picker.observe(self.output.capture()(lambda change: self._select(change["new"])), names="value")
         self.slider.observe(self.output.capture()(lambda change: self.show(change["new"])), names="value")
-        self.widget = widgets.VBox([widgets.HBox([self.picker, self.slider, self.readout]), self.fig.canvas,
-                                    self.output])
+        canvas = self.fig.canvas
+        if not isinstance(canvas, widgets.DOMWidget):  # not ipympl (e.g. Agg in tests): a static view
+            canvas = widgets.Output()
+        self.widget = widgets.VBox([widgets.HBox([self.picker, self.slider, self.readout]), canvas, self.output])
 
     @staticmethod
     def _label(run: Run) -> str:
