@@ -139,6 +139,7 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
             message = f"training diverged at step 0: the initial risk or f is non-finite ({_describe(config)})."
             writer.set_status("diverged", message, final_step=0)
             raise TrainingDiverged(message, run=open_run(writer.path), step=0)
+    last_snapshot = step  # checkpoints are taken at snapshot steps, so the state at `step` is stored
     try:
         while n_snapshots < snapshot_steps.size:
             target = int(snapshot_steps[n_snapshots])
@@ -164,8 +165,9 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
                     rec = _record(config, step, (a, w, b), x, y)
                     buffer.add_records(config.learning_rate, [step], [rec["risk"]], [rec["f_min"]], [rec["f_max"]])
                     n_records += 1
-                buffer.add_snapshot(step, (a, w, b))
-                n_snapshots += 1
+                if last_snapshot != step:
+                    buffer.add_snapshot(step, (a, w, b))
+                    n_snapshots += 1
                 status = "dead"
                 message = (f"every neuron is inactive on every data point at step {step}: the gradient is "
                            f"exactly zero, so training stopped ({_describe(config)}). The risk stays at "
@@ -173,6 +175,7 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
                 break
             buffer.add_snapshot(step, (a, w, b))
             n_snapshots += 1
+            last_snapshot = step
             if (time.perf_counter() - last_checkpoint > checkpoint_seconds
                     or buffer.nbytes > max_buffer_bytes):
                 commit()

@@ -201,3 +201,14 @@ def test_non_finite_start_is_diverged_at_step_0(tmp_path):
     with pytest.raises(TrainingDiverged, match="diverged at step 0") as info:
         train(config, tmp_path, progress=False)
     assert info.value.run.status == "diverged" and list(info.value.run.records["step"]) == [0]
+
+
+def test_network_dead_from_the_start(tmp_path):
+    # every neuron inactive on both data points from step 0: nothing can ever move
+    config = TrainConfig(m=2, learning_rate=1.0, n_steps=100, init="gaussian", dataset="custom",
+                         x=(0.0, 0.0), y=(1.0, 1.0), gamma=0.0, seed=3)
+    assert np.all(config.initial_parameters()[2] <= 0)  # seed 3 draws b ≤ 0 for both neurons
+    with pytest.warns(DeadNetworkWarning):
+        run = train(config, tmp_path, progress=False)
+    assert run.status == "dead" and run.step == 0
+    assert list(run.records["step"]) == [0] and list(run.snapshot_steps) == [0]
