@@ -27,6 +27,7 @@ test: notebooks
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_core.py --out bench/core.md
+	$(BIN)/python bench/bench_viewer.py --out bench/viewer.md
 
 lab: $(STAMP)
 	$(BIN)/jupytext --sync --quiet notebooks/0*.py

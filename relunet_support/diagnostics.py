@@ -59,3 +59,29 @@ def conserved(a, w, b) -> np.ndarray:
     """a_j² − w_j² − b_j², constant in time under gradient flow (ReLU is 1-homogeneous); GD drifts by O(η)."""
     a, w, b = (np.asarray(v, dtype=np.float64) for v in (a, w, b))
     return a * a - w * w - b * b
+
+
+def function_values(a, w, b, alpha: float, points) -> np.ndarray:
+    """f at many points, exactly, in O((m + p) log m) time and O(m + p) memory (no m × p matrix).
+
+    f(x) = (A(x)·x + B(x))/α with A = Σ_active a_j w_j, B = Σ_active a_j b_j piecewise constant:
+    start from the neurons active left of every point, then add each neuron's change of (A, B) at
+    its kink −b_j/w_j (switching on when w_j > 0, off when w_j < 0) by a cumulative sum over the
+    sorted kinks.
+    """
+    a, w, b = (np.asarray(v, dtype=np.float64) for v in (a, w, b))
+    points = np.asarray(points, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kink = np.where(w != 0, -b / w, np.inf)
+    moving = np.isfinite(kink)
+    # far left of every point and kink: active iff w < 0 (kinked neurons) or b > 0 (w = 0)
+    left_active = np.where(moving, w < 0, b > 0)
+    slope0 = np.sum(np.where(left_active, a * w, 0.0))
+    intercept0 = np.sum(np.where(left_active, a * b, 0.0))
+    order = np.argsort(kink[moving])
+    sorted_kinks = kink[moving][order]
+    sign = np.sign(w[moving])[order]  # +1: switches on at its kink, −1: switches off
+    d_slope = np.concatenate(([0.0], np.cumsum(sign * (a * w)[moving][order])))
+    d_intercept = np.concatenate(([0.0], np.cumsum(sign * (a * b)[moving][order])))
+    passed = np.searchsorted(sorted_kinks, points, side="right")
+    return ((slope0 + d_slope[passed]) * points + intercept0 + d_intercept[passed]) / alpha

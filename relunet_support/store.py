@@ -99,6 +99,8 @@ class Run:
         self._progress = dict(group["checkpoint"].attrs)
         self._cached_block: tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
         self._snapshot_arrays = None
+        self._records: dict[str, np.ndarray] | None = None
+        self._snapshot_steps: np.ndarray | None = None
 
     def __repr__(self) -> str:
         return f"Run({self.run_id!r}, status={self.status!r}, step={self.step}/{self.config.n_steps})"
@@ -130,13 +132,21 @@ class Run:
 
     @property
     def records(self) -> dict[str, np.ndarray]:
-        """Equal-length arrays step, time (= η·step), risk, f_min, f_max up to the last checkpoint."""
-        count = self.n_records
-        return {name: self._group["records"][name][:count] for name in RECORD_FIELDS}
+        """Equal-length arrays step, time (= η·step), risk, f_min, f_max up to the last checkpoint
+        (read once; ``refresh()`` gives a Run with newer records of a run still training)."""
+        if self._records is None:
+            count = self.n_records
+            self._records = {name: self._group["records"][name][:count] for name in RECORD_FIELDS}
+            for values in self._records.values():
+                values.flags.writeable = False
+        return self._records
 
     @property
     def snapshot_steps(self) -> np.ndarray:
-        return self._group["snapshots"]["step"][: self.n_snapshots]
+        if self._snapshot_steps is None:
+            self._snapshot_steps = self._group["snapshots"]["step"][: self.n_snapshots]
+            self._snapshot_steps.flags.writeable = False
+        return self._snapshot_steps
 
     def snapshot(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(a, w, b) at snapshot ``index`` (negative counts from the end), read lazily from disk.

@@ -78,3 +78,15 @@ def test_conservation_drift_shrinks_with_learning_rate(seed_data):
         drifts.append(np.max(np.abs(diagnostics.conserved(*end) - start)))
     assert drifts[0] > 0
     assert drifts[1] < 0.7 * drifts[0] and drifts[2] < 0.7 * drifts[1], drifts
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 100_000), st.integers(1, 80))
+def test_function_values_match_the_forward_pass(seed, m):
+    rng = np.random.default_rng(seed)
+    a, w, b = rng.normal(size=(3, m))
+    w[rng.random(m) < 0.1] = 0.0  # neurons without a kink
+    points = np.concatenate((rng.uniform(-3, 3, 50), diagnostics.kinks(w, b)[w != 0][:5]))
+    expected = model.forward(a, w, b, points, 1.7)
+    scale = np.sum(np.abs(a) * (np.abs(w) * 3 + np.abs(b))) / 1.7
+    np.testing.assert_allclose(diagnostics.function_values(a, w, b, 1.7, points), expected, atol=1e-12 * scale)
