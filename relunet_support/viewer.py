@@ -161,10 +161,11 @@ class Panels:
         if self.risk_marker is not None:
             self.risk_marker.set_data([max(fr.step, 1)], [fr.risk])
         # Axis ranges change rarely, so most frames are a cheap blit: f's range is fixed from the run's
-        # exact extremes (records) and the data; the amplitude range only grows, with 50 % headroom.
+        # exact extremes (records) and the data; the amplitude range grows with 50 % headroom and
+        # shrinks only when the points would fill less than a tenth of it.
         rescaled = False
         top = float(fr.amplitude.max()) if fr.amplitude.size else 1.0
-        if top > self._amplitude_top:
+        if not 0.1 * self._amplitude_top <= top <= self._amplitude_top:
             self._amplitude_top = 1.5 * max(top, 1e-300)
             for ax in self.axes[:2]:
                 ax.set_ylim(0, self._amplitude_top)
