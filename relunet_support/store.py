@@ -3,7 +3,7 @@
 Layout of ``<out_dir>/<run-id>/``::
 
     zarr.json            attrs: format, run_id, config, versions, git commit, status, times, scales
-    records/             step, time (= η·step), risk, f_min, f_max — preallocated to the full schedule
+    records/             step, time (= η·step), risk, f_min, f_max, rd_w, rd_a — preallocated to the full schedule
     snapshots/           step (q,), a, w, b (q, m) — chunks of about 1 MiB, read lazily
     checkpoint/          a, w, b (2, m): two slots; attrs {slot, step, n_records, n_snapshots, ...}
 
@@ -35,8 +35,8 @@ from .config import TrainConfig
 from .errors import NotARunError, RunLockedError
 
 FORMAT = "relunet-run"
-FORMAT_VERSION = 1
-RECORD_FIELDS = ("step", "time", "risk", "f_min", "f_max")
+FORMAT_VERSION = 2
+RECORD_FIELDS = ("step", "time", "risk", "f_min", "f_max", "rd_w", "rd_a")
 STATUSES = ("running", "interrupted", "complete", "diverged", "dead")
 TERMINAL = ("complete", "diverged", "dead")
 _RECORD_CHUNK = 16384
@@ -132,7 +132,8 @@ class Run:
 
     @property
     def records(self) -> dict[str, np.ndarray]:
-        """Equal-length arrays step, time (= η·step), risk, f_min, f_max up to the last checkpoint
+        """Equal-length arrays step, time (= η·step), risk, f_min, f_max and the relative distances
+        rd_w = ‖(w, b) − (w₀, b₀)‖/‖(w₀, b₀)‖, rd_a = ‖a − a₀‖/‖a₀‖, up to the last checkpoint
         (read once; ``refresh()`` gives a Run with newer records of a run still training)."""
         if self._records is None:
             count = self.n_records

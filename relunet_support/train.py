@@ -32,12 +32,15 @@ class DeadNetworkWarning(RuntimeWarning):
     """Every neuron is inactive on every data point: training stopped, the run is marked dead."""
 
 
-def _record(config: TrainConfig, step: int, state, x, y) -> dict:
+def _record(config: TrainConfig, step: int, state, initial, x, y) -> dict:
+    """One record from the parameters (used at step 0 and where a run stops early)."""
     a, w, b = state
+    a0, w0, b0 = initial
     with np.errstate(over="ignore", invalid="ignore"):  # a non-finite record is reported as divergence
         f_min, f_max = diagnostics.extremes(a, w, b, config.alpha, *config.interval)
-        risk = model.risk(a, w, b, x, y, config.alpha)
-    return {"step": step, "time": config.learning_rate * step, "risk": risk, "f_min": f_min, "f_max": f_max}
+        return {"risk": model.risk(a, w, b, x, y, config.alpha), "f_min": f_min, "f_max": f_max,
+                "rd_w": diagnostics.relative_distance((w, b), (w0, b0)),
+                "rd_a": diagnostics.relative_distance(a, a0)}
 
 
 class _Buffer:
@@ -48,12 +51,12 @@ class _Buffer:
         self.snapshots: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
         self.nbytes = 0
 
-    def add_records(self, learning_rate, steps, risk, f_min, f_max):
+    def add_records(self, learning_rate, steps, values: dict):
+        """Records at ``steps``; ``values`` maps each scalar field to an array (or a number) per step."""
         self.records["step"].append(np.asarray(steps, dtype=np.int64))
         self.records["time"].append(learning_rate * np.asarray(steps, dtype=np.float64))
-        self.records["risk"].append(np.asarray(risk))
-        self.records["f_min"].append(np.asarray(f_min))
-        self.records["f_max"].append(np.asarray(f_max))
+        for name in RECORD_FIELDS[2:]:
+            self.records[name].append(np.atleast_1d(np.asarray(values[name], dtype=np.float64)))
 
     def add_snapshot(self, step, state):
         self.snapshots.append((step, *(v.copy() for v in state)))
@@ -111,6 +114,7 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
 
     x, y = config.training_data()
     a, w, b = state
+    initial = config.initial_parameters()  # for the relative distances (re-drawn: same seed, same bits)
     record_steps = config.record_steps()
     snapshot_steps = config.snapshot_steps()
     step = int(writer.progress["step"])
@@ -130,8 +134,8 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
 
     writer.set_status("running")
     if n_records == 0:  # nothing committed yet: record step 0 (a resumed run redoes it identically)
-        first = _record(config, 0, (a, w, b), x, y)
-        buffer.add_records(config.learning_rate, [0], [first["risk"]], [first["f_min"]], [first["f_max"]])
+        first = _record(config, 0, (a, w, b), initial, x, y)
+        buffer.add_records(config.learning_rate, [0], first)
         buffer.add_snapshot(0, (a, w, b))
         n_records, n_snapshots = 1, 1
         if not all(np.isfinite(first[key]) for key in ("risk", "f_min", "f_max")):
@@ -145,15 +149,16 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
             target = int(snapshot_steps[n_snapshots])
             record_end = int(np.searchsorted(record_steps, target, side="right"))
             offsets = record_steps[n_records:record_end] - step
-            done, code, risk, f_min, f_max = engine.advance(
+            done, code, records = engine.advance(
                 a, w, b, x, y, config.alpha, config.learning_rate, target - step, offsets, lo, hi,
-                backend=config.backend)
-            buffer.add_records(config.learning_rate, offsets[: risk.size] + step, risk, f_min, f_max)
-            n_records += risk.size
+                backend=config.backend, initial=initial)
+            written = records["risk"].size
+            buffer.add_records(config.learning_rate, offsets[:written] + step, records)
+            n_records += written
             step += done
             bar.update(done)
-            if risk.size:
-                bar.set_postfix(risk=f"{risk[-1]:.3e}", refresh=False)
+            if written:
+                bar.set_postfix(risk=f"{records['risk'][-1]:.3e}", refresh=False)
             if code == engine.STATUS_DIVERGED:
                 status = "diverged"
                 message = (f"training diverged at step {step}: the risk or a parameter became non-finite "
@@ -162,8 +167,7 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
                 break
             if code == engine.STATUS_DEAD:
                 if n_records == 0 or record_steps[n_records - 1] != step:
-                    rec = _record(config, step, (a, w, b), x, y)
-                    buffer.add_records(config.learning_rate, [step], [rec["risk"]], [rec["f_min"]], [rec["f_max"]])
+                    buffer.add_records(config.learning_rate, [step], _record(config, step, (a, w, b), initial, x, y))
                     n_records += 1
                 if last_snapshot != step:
                     buffer.add_snapshot(step, (a, w, b))

@@ -61,17 +61,25 @@ def test_any_number_of_data_points():
         np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-14)
 
 
-def test_advance_records_match_reference(seed_data):
+@pytest.mark.parametrize("kind", ["symmetric", "gaussian"])
+def test_advance_records_match_reference(seed_data, kind):
+    from relunet_support import diagnostics
+
     x, y = seed_data
-    alpha, a, w, b = network(m=200)
+    alpha, a, w, b = network(m=200, kind=kind)
     offsets = np.array([1, 7, 50, 200])
     results = {}
     for backend in ("numba", "numpy"):
         state = [p.copy() for p in (a, w, b)]
-        results[backend] = advance(*state, x, y, alpha, 300.0, 200, offsets, backend=backend)
-        assert results[backend][0] == 200 and results[backend][1] == 0
-    for u, v in zip(results["numba"][2:], results["numpy"][2:]):
-        np.testing.assert_allclose(u, v, rtol=1e-12)
+        steps, status, records = advance(*state, x, y, alpha, 3000.0, 200, offsets, backend=backend, initial=(a, w, b))
+        assert steps == 200 and status == 0
+        results[backend] = records
+        # the last record describes the final state
+        assert records["rd_w"][-1] == pytest.approx(diagnostics.relative_distance(state[1:], (w, b)), rel=1e-12)
+        assert records["rd_a"][-1] == pytest.approx(diagnostics.relative_distance(state[0], a), rel=1e-12)
+        assert records["rd_w"][-1] > 1e-4
+    for name in results["numpy"]:
+        np.testing.assert_allclose(results["numba"][name], results["numpy"][name], rtol=1e-11, err_msg=name)
 
 
 def test_bad_backend(seed_data):

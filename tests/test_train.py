@@ -47,6 +47,10 @@ def test_records_and_snapshots_are_consistent(tmp_path):
         assert rec["f_min"][r] == pytest.approx(f_min, rel=1e-12) and rec["f_max"][r] == pytest.approx(f_max, rel=1e-12)
     assert rec["risk"][-1] < rec["risk"][0]
     a0, w0, b0 = run.snapshot(0)
+    a1, w1, b1 = run.snapshot(-1)
+    assert rec["rd_w"][0] == 0 and rec["rd_a"][0] == 0
+    assert rec["rd_w"][-1] == pytest.approx(diagnostics.relative_distance((w1, b1), (w0, b0)), rel=1e-12)
+    assert rec["rd_a"][-1] == pytest.approx(diagnostics.relative_distance(a1, a0), rel=1e-12)
     for u, v in zip((a0, w0, b0), SMALL.initial_parameters()):
         np.testing.assert_array_equal(u, v)
     attrs = run.attrs

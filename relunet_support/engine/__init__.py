@@ -45,11 +45,17 @@ def is_mirrored(a, w, b, x, y) -> bool:
             and np.array_equal(b[..., :h], b[..., h:]))
 
 
-def _run_kernel(function_name, a, w, b, x, y, *args):
-    """Call a numba kernel on (a, w, b) in place, on the first half only when the problem is mirrored."""
-    if is_mirrored(a, w, b, x, y):
+def _run_kernel(function_name, a, w, b, x, y, *args, initial=None):
+    """Call a numba kernel on (a, w, b) in place, on the first half only when the problem is mirrored.
+
+    ``initial`` (a₀, w₀, b₀), for the relative distances, is appended to the arguments (halved too).
+    """
+    mirrored = is_mirrored(a, w, b, x, y) and (initial is None or is_mirrored(*initial, x, y))
+    if mirrored:
         h = a.shape[-1] // 2
         half = [np.ascontiguousarray(v[:h]) for v in (a, w, b)]
+        if initial is not None:
+            args = (*args[:-2], *[np.ascontiguousarray(v[:h]) for v in initial], *args[-2:])
         result = getattr(_codegen.kernels_for(x.size, mirror=True), function_name)(*half, x, y, *args)
         a[:h] = half[0]
         a[h:] = half[0]
@@ -58,29 +64,35 @@ def _run_kernel(function_name, a, w, b, x, y, *args):
         b[:h] = half[2]
         b[h:] = half[2]
         return result
+    if initial is not None:
+        args = (*args[:-2], *initial, *args[-2:])
     return getattr(_codegen.kernels_for(x.size), function_name)(a, w, b, x, y, *args)
 
 
 def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, lo=-0.5, hi=0.5,
-            backend: str = "numba"):
+            backend: str = "numba", initial=None):
     """Advance the state (a, w, b) *in place* (1-D arrays) by up to n_steps steps, recording as it goes.
 
-    Returns (steps_done, status, risk, f_min, f_max) with the records at ``record_offsets``
-    (sorted offsets in 1..n_steps) that were reached.
+    Returns (steps_done, status, records) where records holds risk, f_min, f_max (and, when
+    ``initial`` = (a₀, w₀, b₀) is given, rd_w and rd_a) at the ``record_offsets`` (sorted offsets in
+    1..n_steps) that were reached.
     """
     check_backend(backend)
     record_offsets = np.ascontiguousarray(record_offsets, dtype=np.int64)
-    risk = np.full(record_offsets.size, np.nan)
-    f_min = np.full(record_offsets.size, np.nan)
-    f_max = np.full(record_offsets.size, np.nan)
+    out = {name: np.full(record_offsets.size, np.nan) for name in ("risk", "f_min", "f_max", "rd_w", "rd_a")}
     x = np.ascontiguousarray(x, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
-    args = (float(alpha), float(learning_rate), int(n_steps), record_offsets, risk, f_min, f_max, float(lo), float(hi))
+    if initial is not None:
+        initial = tuple(np.ascontiguousarray(v, dtype=np.float64) for v in initial)
+    args = (float(alpha), float(learning_rate), int(n_steps), record_offsets, out["risk"], out["f_min"],
+            out["f_max"], float(lo), float(hi), out["rd_w"], out["rd_a"])
     if backend == "numba":
-        steps, written, status, _ = _run_kernel("advance", a, w, b, x, y, *args)
+        empty = np.empty(0)
+        steps, written, status, _ = _run_kernel("advance", a, w, b, x, y, *args,
+                                                initial=initial if initial is not None else (empty, empty, empty))
     else:
-        steps, written, status, _ = _reference.advance(a, w, b, x, y, *args)
-    return steps, status, risk[:written], f_min[:written], f_max[:written]
+        steps, written, status, _ = _reference.advance(a, w, b, x, y, *args, initial=initial)
+    return steps, status, {name: values[:written] for name, values in out.items()}
 
 
 def descend(a, w, b, x, y, alpha: float, learning_rate: float, n_steps: int, backend: str = "numba"):

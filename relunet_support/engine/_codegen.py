@@ -64,7 +64,7 @@ def forward(a, w, b, x, inv_alpha, f):
 
 @njit(**_OPTIONS)
 def _steps(a, w, b, x, y, inv_alpha, learning_rate, f, n_steps, record_offsets, record_risk,
-           record_f_min, record_f_max, lo, hi, guard):
+           record_f_min, record_f_max, lo, hi, guard, a0, w0, b0, record_rd_w, record_rd_a):
     {unpack_x}
     {unpack_y}
     {load_f}
@@ -102,6 +102,8 @@ def _steps(a, w, b, x, y, inv_alpha, learning_rate, f, n_steps, record_offsets, 
                 f_min, f_max = {extremes_call}
                 record_f_min[written] = f_min
                 record_f_max[written] = f_max
+                if a0.size:
+                    record_rd_w[written], record_rd_a[written] = _relative_distances(a, w, b, a0, w0, b0)
                 written += 1
             if active == 0:
                 {store_f_local}
@@ -110,15 +112,30 @@ def _steps(a, w, b, x, y, inv_alpha, learning_rate, f, n_steps, record_offsets, 
     return n_steps, written, STATUS_OK, active
 
 
+@njit(cache=True)
+def _relative_distances(a, w, b, a0, w0, b0):
+    """RD_w = ‖(w, b) − (w₀, b₀)‖/‖(w₀, b₀)‖ and RD_a = ‖a − a₀‖/‖a₀‖ (plain sequential sums)."""
+    moved_w = 0.0
+    start_w = 0.0
+    moved_a = 0.0
+    start_a = 0.0
+    for j in range(a.size):
+        moved_w += (w[j] - w0[j]) ** 2 + (b[j] - b0[j]) ** 2
+        start_w += w0[j] ** 2 + b0[j] ** 2
+        moved_a += (a[j] - a0[j]) ** 2
+        start_a += a0[j] ** 2
+    return np.sqrt(moved_w / start_w), np.sqrt(moved_a / start_a)
+
+
 @njit(**_OPTIONS)
 def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, record_risk,
-            record_f_min, record_f_max, lo, hi):
+            record_f_min, record_f_max, lo, hi, a0, w0, b0, record_rd_w, record_rd_a):
     f = np.empty({n})
     inv_alpha = 1.0 / alpha
     if forward(a, w, b, x, inv_alpha, f) == 0:
         return 0, 0, STATUS_DEAD, 0
     return _steps(a, w, b, x, y, inv_alpha, learning_rate, f, n_steps, record_offsets, record_risk,
-                  record_f_min, record_f_max, lo, hi, True)
+                  record_f_min, record_f_max, lo, hi, True, a0, w0, b0, record_rd_w, record_rd_a)
 
 
 @njit(**_OPTIONS)
@@ -129,7 +146,7 @@ def descend_plain(a, w, b, x, y, alpha, learning_rate, n_steps):
     empty_i = np.empty(0, dtype=np.int64)
     empty_f = np.empty(0)
     _steps(a, w, b, x, y, inv_alpha, learning_rate, f, n_steps, empty_i, empty_f, empty_f, empty_f,
-           0.0, 0.0, False)
+           0.0, 0.0, False, empty_f, empty_f, empty_f, empty_f, empty_f)
 '''
 
 
@@ -220,7 +237,8 @@ rng = np.random.default_rng(0)
 state = [np.ascontiguousarray(v) for v in rng.normal(size=(3, 8))]
 x, y = np.linspace(-1.0, 1.0, n), np.ones(n)
 offsets = np.array([1, 2], dtype=np.int64)
-module.advance(*state, x, y, 1.0, 0.1, 2, offsets, np.empty(2), np.empty(2), np.empty(2), -0.5, 0.5)
+module.advance(*state, x, y, 1.0, 0.1, 2, offsets, np.empty(2), np.empty(2), np.empty(2), -0.5, 0.5,
+               *[v.copy() for v in state], np.empty(2), np.empty(2))
 module.descend_plain(*state, x, y, 1.0, 0.1, 2)
 open(sys.argv[4], "w").write("compiled")
 """

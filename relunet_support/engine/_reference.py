@@ -25,8 +25,8 @@ def descend_plain(a, w, b, x, y, alpha, learning_rate, n_steps):
 
 
 def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, record_risk,
-            record_f_min, record_f_max, lo, hi):
-    """Same contract as ``_kernels.advance``."""
+            record_f_min, record_f_max, lo, hi, record_rd_w, record_rd_a, initial=None):
+    """Same contract as the generated kernels' ``advance``."""
     active = _active_pairs(w, b, x)
     if active == 0:
         return 0, 0, STATUS_DEAD, active
@@ -41,6 +41,12 @@ def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, record
         if written < record_offsets.size and record_offsets[written] == step:
             record_risk[written] = risk
             record_f_min[written], record_f_max[written] = extremes_exact(a, w, b, 1.0 / alpha, lo, hi)
+            if initial is not None:
+                from ..diagnostics import relative_distance  # here: diagnostics imports the engine
+
+                a0, w0, b0 = initial
+                record_rd_w[written] = relative_distance((w, b), (w0, b0))
+                record_rd_a[written] = relative_distance(a, a0)
             written += 1
         if active == 0:
             return step, written, STATUS_DEAD, active

@@ -1,0 +1,67 @@
+import math
+
+import numpy as np
+import pytest
+
+from relunet_support import data, escapes
+
+
+def test_g_star_of_the_data_sets():
+    value, theta = escapes.g_star(*data.load("seed"))
+    assert value == pytest.approx(17 / 120, rel=1e-12) and theta == pytest.approx(math.pi / 2)
+    assert escapes.g_star(*data.load("luo2021"))[0] == pytest.approx(5 / 36, rel=1e-12)
+    assert escapes.predicted_escape_slope(1.5, 0.0, *data.load("seed")) == pytest.approx(0.5 / (2 * 17 / 120))
+
+
+def test_g_star_against_a_dense_search():
+    rng = np.random.default_rng(4)
+    for _ in range(10):
+        x, y = rng.uniform(-1, 1, 5), rng.normal(size=5)
+        theta = np.linspace(-np.pi, np.pi, 100_001)
+        dense = np.max(np.mean(y[:, None] * np.maximum(np.outer(x, np.cos(theta)) + np.sin(theta), 0), axis=0))
+        value, best = escapes.g_star(x, y)
+        assert dense - 1e-9 <= value <= dense + 1e-4  # the grid misses a corner maximum by O(grid step)
+        assert value == pytest.approx(np.mean(y * np.maximum(np.cos(best) * x + np.sin(best), 0)), abs=1e-12)
+
+
+def planted_curve():
+    """R = 1.6e-2 until s ≈ 8, a drop to 5.9e-3 (centred at s = 10), a plateau to s ≈ 100, then decay."""
+    s = np.concatenate(([0.0], np.geomspace(0.01, 1000, 3000)))
+    first = 5.9e-3 + (1.6e-2 - 5.9e-3) / (1 + np.exp(np.minimum((s - 10) / 0.5, 700)))
+    decay = np.where(s > 100, np.exp(-(s - 100) / 20), 1.0)
+    return s, first * decay
+
+
+def test_plateaus_and_escapes_on_a_planted_curve():
+    s, risk = planted_curve()
+    found = escapes.plateaus(s, risk)
+    assert len(found) == 2
+    assert found[0].level == pytest.approx(1.6e-2, rel=0.01) and found[0].escaped
+    assert 9 < found[0].end < 10
+    assert found[1].level == pytest.approx(5.9e-3, rel=0.01) and found[1].escaped
+    assert 100 < found[1].end < 105 and found[1].start < 15
+    assert 9.5 < escapes.first_escape(s, risk) < 10.5
+    flat = np.full_like(s, 1e-2)
+    assert math.isnan(escapes.first_escape(s, flat))
+    assert escapes.plateaus(s, flat)[0].escaped is False
+
+
+def test_slope_fit_recovers_power_laws_with_an_honest_interval():
+    m = np.array([100, 200, 400, 800, 1600] * 8, dtype=float)
+    exact = escapes.fit_line(np.log(m), np.log(3.0 * m**0.375))
+    assert exact.slope == pytest.approx(0.375, abs=1e-12) and exact.intercept == pytest.approx(math.log(3.0))
+    rng = np.random.default_rng(0)
+    covered = 0
+    for _ in range(200):
+        noisy = 1.76 * np.log(m) - 4.6 + rng.normal(0, 0.5, m.size)
+        fit = escapes.fit_line(np.log(m), noisy)
+        covered += fit.slope_low <= 1.76 <= fit.slope_high
+    assert 180 <= covered <= 199  # a 95 % interval covers the truth about 95 % of the time
+    with pytest.raises(ValueError, match="two distinct"):
+        escapes.fit_line([1.0, 1.0], [2.0, 3.0])
+
+
+def test_t_quantiles():
+    assert escapes._t_quantile(0.975, 1) == pytest.approx(12.706, abs=1e-3)
+    assert escapes._t_quantile(0.975, 10) == pytest.approx(2.228, abs=1e-3)
+    assert escapes._t_quantile(0.975, 1000) == pytest.approx(1.962, abs=1e-3)
