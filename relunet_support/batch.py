@@ -17,6 +17,7 @@ record_every, snapshot_every. Every configuration is validated before any notebo
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -69,9 +70,11 @@ class Batch:
         return f"lr{format_number(self.learning_rate)}_m{span}"
 
     def parameters(self, notebook: str, output_dir: Path) -> dict:
-        """Papermill parameters for one notebook of this batch."""
+        """Papermill parameters for one notebook of this batch: every TrainConfig option is passed,
+        with TrainConfig's own default where the study is silent (never the notebook's smoke-sized one)."""
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
         params = {"learning_rate": float(self.learning_rate), "n_steps": int(self.n_steps),
-                  "output_dir": str(output_dir), **self.options}
+                  "output_dir": str(output_dir), **{key: self.options.get(key, defaults[key]) for key in OPTION_KEYS}}
         if notebook == "03_condensation_viewer":
             params.update(m=int(max(self.widths)), interactive=False)
         else:

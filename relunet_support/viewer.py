@@ -22,7 +22,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import diagnostics
+from . import condensation, diagnostics
 from .store import Run, list_runs
 
 KINK_TICKS = (-10.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 10.0)
@@ -51,6 +51,7 @@ class Frame:
     active_kinks: np.ndarray  # kinks inside the interval of neurons with amplitude ≥ 1 % of the largest
     f_at_kinks: np.ndarray
     risk: float
+    condensation: str  # the condensed orientation clusters and where their kinks sit
 
 
 def frame(run: Run, index: int, n_grid: int = 401) -> Frame:
@@ -70,7 +71,9 @@ def frame(run: Run, index: int, n_grid: int = 401) -> Frame:
                  kink=compact_kink(kinks), positive=a > 0, grid=grid,
                  f=diagnostics.function_values(a, w, b, config.alpha, grid), active_kinks=active_kinks,
                  f_at_kinks=diagnostics.function_values(a, w, b, config.alpha, active_kinks),
-                 risk=float(records["risk"][at]))
+                 risk=float(records["risk"][at]),
+                 condensation=condensation.describe(condensation.orientation_clusters(a, w, b),
+                                                    config.training_data()[0]))
 
 
 def frame_indices(snapshot_steps: np.ndarray, n_frames: int) -> np.ndarray:
@@ -86,10 +89,11 @@ def frame_indices(snapshot_steps: np.ndarray, n_frames: int) -> np.ndarray:
 
 
 def readout(run: Run, fr: Frame) -> str:
-    """'step 12,245 · t = η·k = 8.57e+05 · s = η·k/α = 37.88 · snapshot 501/886'."""
+    """'step 12,245 · t = η·k = 8.57e+05 · s = η·k/α = 37.88 · snapshot 501/886 · 2 condensed: …'."""
     c = run.config
     return (f"step {fr.step:,} · t = η·k = {c.learning_rate * fr.step:.4g} · "
-            f"s = η·k/α = {c.learning_rate * fr.step / c.alpha:.4g} · snapshot {fr.index + 1}/{run.n_snapshots}")
+            f"s = η·k/α = {c.learning_rate * fr.step / c.alpha:.4g} · snapshot {fr.index + 1}/{run.n_snapshots} · "
+            f"{fr.condensation}")
 
 
 class Panels:

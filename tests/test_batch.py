@@ -26,6 +26,15 @@ def test_default_study_file_matches_the_package():
     assert tags == ["lr70_m800", "lr4000_m200-1000", "lr2000_m200-1000", "lr1000_m200-1000", "lr4000_m40-120"]
 
 
+def test_batch_passes_train_config_defaults_not_notebook_smoke_sizes():
+    study = study_from_dict({"batches": [{"learning_rate": 70, "widths": [800], "n_steps": 10}]})
+    params = study.batches[0].parameters("02_train", Path("out"))
+    assert params["n_records"] == 10_000 and params["n_snapshots"] == 1_000 and params["seed"] == 0
+    assert params["widths"] == [800] and params["progress"] is False
+    params = study.batches[0].parameters("03_condensation_viewer", Path("out"))
+    assert params["m"] == 800 and params["interactive"] is False and "widths" not in params
+
+
 def test_tags_keep_learning_rate_exact_and_never_collide():
     study = study_from_dict({"batches": [
         {"learning_rate": 70.25, "widths": [40, 120], "n_steps": 10},

@@ -53,6 +53,7 @@ def test_slider_sets_every_panel_to_the_snapshot(small_run):
         assert p.risk_marker.get_data()[1][0] == pytest.approx(model.risk(a, w, b, x, y, small_run.config.alpha))
         assert viewer.readout.value.startswith(f"step {step:,} · t = η·k = ")
         assert f"snapshot {k + 1}/{small_run.n_snapshots}" in viewer.readout.value
+        assert "condensed" in viewer.readout.value
 
 
 def test_linear_time_toggle_walks_uniformly_in_time(small_run):
