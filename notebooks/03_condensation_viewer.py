@@ -19,6 +19,7 @@
 
 # %% tags=["parameters"]
 learning_rate = 1000.0
+normalised_learning_rate = None  # η/α; when set, it replaces learning_rate (η = η/α · α_m for each width)
 m = 200
 n_steps = 3000
 gamma = 1.5
@@ -43,14 +44,16 @@ import numpy as np
 from IPython.display import display
 
 from relunet_support import diagnostics
-from relunet_support.errors import TrainingDiverged
 from relunet_support.store import list_runs
-from relunet_support.train import TrainConfig, train
+from relunet_support.config import sweep_configs
+from relunet_support.errors import TrainingDiverged
+from relunet_support.train import train
 from relunet_support.viewer import CondensationViewer, frame, static_frames
 
-config = TrainConfig(m=m, learning_rate=learning_rate, n_steps=n_steps, gamma=gamma, gamma_prime=gamma_prime,
-                     init=init, seed=seed, dataset=dataset, n_records=n_records, n_snapshots=n_snapshots,
-                     record_every=record_every, snapshot_every=snapshot_every)
+(config,) = sweep_configs([m], n_steps, learning_rate=None if normalised_learning_rate else learning_rate,
+                          normalised_learning_rate=normalised_learning_rate, gamma=gamma, gamma_prime=gamma_prime,
+                          init=init, seed=seed, dataset=dataset, n_records=n_records, n_snapshots=n_snapshots,
+                          record_every=record_every, snapshot_every=snapshot_every)
 runs_dir = Path(output_dir) / "runs"
 
 # %%

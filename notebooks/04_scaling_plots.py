@@ -13,12 +13,15 @@
 #
 # For one learning rate and a set of widths: the min and max of f over [−1/2, 1/2] (exact, from the
 # kinks) and the risk, against the step index rescaled as in the seed notebook (k, k/m, k/m², k/ln m)
-# and against the theory's clock s = η·k/α_m. At γ = 3/2 the curves line up in s up to a shift
-# ∝ ln m (the escape time). Runs are read from `output_dir/runs` (trained here if missing).
+# and against the theory's clocks: s = η·k/α_m, s/ln m, and s − ŝ(m) with ŝ(m) the measured first
+# escape. At γ = 3/2 the curves line up in s up to a shift ∝ ln m (the escape time), which is fitted
+# against ln m and compared with the theory's slope (γ − 1 − |γ′|)/(2G*). The last section counts the
+# condensed orientations over time. Runs are read from `output_dir/runs` (trained here if missing).
 # Figures are saved as SVG and PNG under `output_dir/figures/`.
 
 # %% tags=["parameters"]
 learning_rate = 1000.0
+normalised_learning_rate = None  # η/α; when set, it replaces learning_rate (η = η/α · α_m for each width)
 widths = [100, 200]
 n_steps = 3000
 gamma = 1.5
@@ -37,15 +40,18 @@ import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Markdown, display
 
-from relunet_support import plots
-from relunet_support.config import format_number
+from relunet_support import condensation, escapes, plots
+from relunet_support.config import format_number, sweep_configs
 from relunet_support.errors import TrainingDiverged
-from relunet_support.train import TrainConfig, train
+from relunet_support.train import train
 
-configs = [TrainConfig(m=m, learning_rate=learning_rate, n_steps=n_steps, gamma=gamma, gamma_prime=gamma_prime,
-                       init=init, seed=seed, dataset=dataset, n_records=n_records, n_snapshots=n_snapshots,
-                       record_every=record_every, snapshot_every=snapshot_every) for m in widths]
+configs = sweep_configs(widths, n_steps, learning_rate=None if normalised_learning_rate else learning_rate,
+                        normalised_learning_rate=normalised_learning_rate, gamma=gamma, gamma_prime=gamma_prime,
+                        init=init, seed=seed, dataset=dataset, n_records=n_records, n_snapshots=n_snapshots,
+                        record_every=record_every, snapshot_every=snapshot_every)
 runs_dir = Path(output_dir) / "runs"
 figures_dir = Path(output_dir) / "figures"
 figures_dir.mkdir(parents=True, exist_ok=True)
@@ -64,19 +70,62 @@ for run in runs:
         print(f"m = {run.config.m} is {run.status}: {run.message}")
 
 # %%
-tag = f"lr{format_number(learning_rate)}_m{'-'.join(str(m) for m in sorted(widths))}"
+rate = (f"eta0{format_number(normalised_learning_rate)}" if normalised_learning_rate
+        else f"lr{format_number(learning_rate)}")
+tag = f"{rate}_m{'-'.join(str(m) for m in sorted(widths))}"
+label = (f"η/α = {format_number(normalised_learning_rate)}" if normalised_learning_rate
+         else f"η = {format_number(learning_rate)}")
 saved = []
-for quantity in ("extremes", "risk"):
-    fig = plots.scaling_figure(runs, quantity, title=f"{quantity} — η = {format_number(learning_rate)}, "
-                               f"γ = {gamma:g}, γ′ = {gamma_prime:g}")
+
+
+def save(fig, name):
     for suffix in ("svg", "png"):
-        path = figures_dir / f"{quantity}_{tag}.{suffix}"
+        path = figures_dir / f"{name}_{tag}.{suffix}"
         fig.savefig(path, dpi=110)
         saved.append(path)
     plt.show()
+
+
+for quantity in ("extremes", "risk"):
+    save(plots.scaling_figure(runs, quantity, title=f"{quantity} — {label}, γ = {gamma:g}, γ′ = {gamma_prime:g}"),
+         quantity)
+
+# %% [markdown]
+# ## The theory's clocks and the first escape
+# ŝ(m) is the first s at which the risk has fallen below 0.7·R(0) (`escapes.first_escape`).
+
+# %%
+for quantity in ("risk", "extremes"):
+    save(plots.scaling_figure(runs, quantity, clocks=("s", "s/ln m", "s−ŝ"), columns=4,
+                              title=f"{quantity} on the theory's clocks — {label}"), f"{quantity}_theory")
+complete = [r for r in runs if r.status == "complete"]
+escape_times = {r.config.m: plots.first_escape_of(r) for r in complete}
+x_data, y_data = configs[0].training_data()
+g_value, _ = escapes.g_star(x_data, y_data)
+theory_slope = escapes.predicted_escape_slope(gamma, gamma_prime, x_data, y_data)
+rows = ["| m | ln m | ŝ (first escape, s = η·k/α) |", "|---|---|---|"]
+rows += [f"| {m} | {np.log(m):.3f} | {t:.3f} |" for m, t in sorted(escape_times.items())]
+display(Markdown("\n".join(rows)))
+usable = {m: t for m, t in escape_times.items() if np.isfinite(t)}
+if len(usable) >= 2:
+    fit = escapes.fit_line(np.log(list(usable)), list(usable.values()))
+    print(f"fitted  dŝ/d ln m = {fit.slope:.3f}  (95 % interval {fit.slope_low:.3f} … {fit.slope_high:.3f}, "
+          f"{fit.n_points} runs; one seed per width gives a wide interval)")
+print(f"theory  dŝ/d ln m = (γ − 1 − |γ′|)/(2G*) = {theory_slope:.3f}, with G* = {g_value:.6g}")
+
+# %% [markdown]
+# ## Condensation: how many orientations, and where their kinks sit
+
+# %%
+histories = {r.run_id: condensation.history(r) for r in runs}
+save(plots.condensation_figure(histories, runs), "condensation")
+for run in runs:
+    final = condensation.orientation_clusters(*run.snapshot(run.n_snapshots - 1))
+    print(f"m = {run.config.m} ({run.status}), last snapshot: {condensation.describe(final, x_data)}")
 print("saved:", *saved, sep="\n  ")
 
 # %%
 assert all(p.exists() and p.stat().st_size > 1000 for p in saved)
-assert len(saved) == 4 and all(format_number(learning_rate) in p.name for p in saved)
+assert len(saved) == 10 and all(rate in p.name for p in saved)
+assert all(np.isfinite(t) and t > 0 for t in escape_times.values()) and np.isfinite(theory_slope)
 assert len(runs) == len(widths)

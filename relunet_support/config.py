@@ -39,6 +39,19 @@ def _as_float(name: str, value, allowed: str, positive: bool = False) -> float:
     return as_float
 
 
+def sweep_configs(widths, n_steps: int, learning_rate: float | None = None,
+                  normalised_learning_rate: float | None = None, **options) -> list["TrainConfig"]:
+    """One TrainConfig per width, at a fixed η or at a fixed η/α (exactly one of the two)."""
+    if (learning_rate is None) == (normalised_learning_rate is None):
+        raise invalid("learning_rate", learning_rate,
+                      "given, or else normalised_learning_rate given — exactly one of the two")
+    if isinstance(widths, (int, float)) or not len(widths):
+        raise invalid("widths", widths, "a non-empty list of integers")
+    if learning_rate is not None:
+        return [TrainConfig(m=m, learning_rate=learning_rate, n_steps=n_steps, **options) for m in widths]
+    return [TrainConfig.from_normalised(m, normalised_learning_rate, n_steps, **options) for m in widths]
+
+
 def format_number(value: float) -> str:
     """Shortest exact text for a number: 70.0 → '70', 0.001 → '0.001', 1e-07 → '1e-07' (never truncated)."""
     value = float(value)
@@ -100,6 +113,16 @@ class TrainConfig:
             raise invalid("interval", self.interval, "a pair (lo, hi) of finite numbers with lo < hi")
         set_("interval", (lo, hi))
         check_backend(self.backend)
+
+    @classmethod
+    def from_normalised(cls, m: int, normalised_learning_rate: float, n_steps: int, **options) -> "TrainConfig":
+        """A run specified by η/α instead of η: learning_rate = normalised_learning_rate · α_m."""
+        eta0 = _as_float("normalised_learning_rate", normalised_learning_rate, "a finite number > 0", positive=True)
+        gamma = options.get("gamma", 1.5)
+        gamma_prime = options.get("gamma_prime", 0.0)
+        alpha = scaling.alpha_beta(_as_int("m", m, "a positive integer (the number of hidden neurons)", 1),
+                                   gamma, gamma_prime)[0]
+        return cls(m=m, learning_rate=eta0 * alpha, n_steps=n_steps, **options)
 
     # ----- derived quantities -------------------------------------------------------------
     @property

@@ -15,21 +15,34 @@ from matplotlib.figure import Figure
 
 from .scaling import regime
 
-# name -> (axis label, k ↦ rescaled time given (m, η, α))
+# name -> (axis label, k ↦ rescaled time given (m, η, α, ŝ)); ŝ is the run's measured first escape
 CLOCKS: dict[str, tuple[str, object]] = {
-    "k": ("step k", lambda k, m, eta, alpha: k),
-    "k/m": ("k / m", lambda k, m, eta, alpha: k / m),
-    "k/m²": ("k / m²", lambda k, m, eta, alpha: k / m**2),
-    "k/ln m": ("k / ln m", lambda k, m, eta, alpha: k / math.log(m)),
-    "s": ("s = η·k / α_m", lambda k, m, eta, alpha: eta * k / alpha),
+    "k": ("step k", lambda k, m, eta, alpha, shift: k),
+    "k/m": ("k / m", lambda k, m, eta, alpha, shift: k / m),
+    "k/m²": ("k / m²", lambda k, m, eta, alpha, shift: k / m**2),
+    "k/ln m": ("k / ln m", lambda k, m, eta, alpha, shift: k / math.log(m)),
+    "s": ("s = η·k / α_m", lambda k, m, eta, alpha, shift: eta * k / alpha),
+    "s/ln m": ("s / ln m", lambda k, m, eta, alpha, shift: eta * k / alpha / math.log(m)),
+    "s−ŝ": ("s − ŝ(m)  (ŝ: measured first escape)", lambda k, m, eta, alpha, shift: eta * k / alpha - shift),
 }
+SEED_CLOCKS = ("k", "k/m", "k/m²", "k/ln m", "s")
+SHIFTED = "s−ŝ"
 
 
-def rescaled_time(steps: np.ndarray, clock: str, m: int, learning_rate: float, alpha: float) -> np.ndarray:
+def rescaled_time(steps: np.ndarray, clock: str, m: int, learning_rate: float, alpha: float,
+                  shift: float = 0.0) -> np.ndarray:
     """The step indices on one of the CLOCKS."""
     if clock not in CLOCKS:
         raise ValueError(f"clock={clock!r} is not allowed: clock must be one of {', '.join(map(repr, CLOCKS))}")
-    return CLOCKS[clock][1](np.asarray(steps, dtype=np.float64), m, learning_rate, alpha)
+    return CLOCKS[clock][1](np.asarray(steps, dtype=np.float64), m, learning_rate, alpha, shift)
+
+
+def first_escape_of(run) -> float:
+    """ŝ of a run on the clock s = η·k/α (``escapes.first_escape``)."""
+    from .escapes import first_escape
+
+    rec = run.records
+    return first_escape(run.config.learning_rate * rec["step"] / run.config.alpha, rec["risk"])
 
 
 def width_colours(widths: Sequence[int]) -> dict[int, tuple]:
@@ -50,8 +63,9 @@ def run_label(run) -> str:
 def _draw_series(ax, run, clock, values_list, colour, log_time):
     config = run.config
     rec = run.records
-    t = rescaled_time(rec["step"], clock, config.m, config.learning_rate, config.alpha)
-    keep = t > 0 if log_time else slice(None)  # step 0 has no place on a log axis
+    shift = first_escape_of(run) if clock == SHIFTED else 0.0
+    t = rescaled_time(rec["step"], clock, config.m, config.learning_rate, config.alpha, shift)
+    keep = t > 0 if log_time and clock != SHIFTED else slice(None)  # step 0 has no place on a log axis
     bad = run.status in ("dead", "diverged")
     for values in values_list:
         ax.plot(t[keep], values[keep], color=colour, lw=1.2, ls="--" if bad else "-")
@@ -62,7 +76,7 @@ def _draw_series(ax, run, clock, values_list, colour, log_time):
 RISK_FLOOR = 1e-10
 
 
-def scaling_figure(runs: Sequence, quantity: str = "extremes", clocks: Sequence[str] = tuple(CLOCKS),
+def scaling_figure(runs: Sequence, quantity: str = "extremes", clocks: Sequence[str] = SEED_CLOCKS,
                    title: str | None = None, log_time: bool = True, columns: int = 3) -> Figure:
     """Min and max of f over the interval (quantity='extremes', symlog y) or the risk (quantity='risk',
     log y, drawn down to 1e-10) against each rescaled time (log x by default), one panel per clock, one
@@ -82,7 +96,7 @@ def scaling_figure(runs: Sequence, quantity: str = "extremes", clocks: Sequence[
             _draw_series(ax, run, clock, series, colours[run.config.m], log_time)
         ax.set_xlabel(CLOCKS[clock][0] + (" (log)" if log_time else ""))
         if log_time:
-            ax.set_xscale("log")
+            ax.set_xscale("symlog", linthresh=1.0) if clock == SHIFTED else ax.set_xscale("log")
         if quantity == "risk":
             ax.set_yscale("log")
             ax.set_ylim(bottom=max(ax.get_ylim()[0], RISK_FLOOR))
@@ -136,3 +150,23 @@ def phase_diagram(gamma: float | None = None, gamma_prime: float | None = None, 
     ax.legend(fontsize=8, loc="upper left")
     ax.set_title("Phase diagram (Luo et al. 2021)")
     return ax.figure
+
+
+def condensation_figure(histories: dict, runs: Sequence) -> Figure:
+    """Number of condensed orientation clusters (and the share of amplitude they carry) against s."""
+    colours = width_colours([r.config.m for r in runs])
+    fig, (ax_count, ax_share) = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
+    for run in sorted(runs, key=lambda r: r.config.m):
+        hist = histories[run.run_id]
+        s = run.config.learning_rate * hist["step"] / run.config.alpha
+        keep = s > 0
+        style = dict(color=colours[run.config.m], label=run_label(run), drawstyle="steps-post")
+        ax_count.plot(s[keep], hist["n_condensed"][keep], **style)
+        ax_share.plot(s[keep], hist["condensed_share"][keep], **style)
+    for ax, label in ((ax_count, "condensed orientation clusters"), (ax_share, "share of amplitude condensed")):
+        ax.set_xscale("log")
+        ax.set_xlabel("s = η·k / α_m (log)")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    ax_share.legend(fontsize=8)
+    return fig

@@ -64,6 +64,19 @@ def regime(gamma: float, gamma_prime: float) -> str:
     return "critical"
 
 
+# Measured (bench/stability.md): at (γ, γ′) = (3/2, 0) GD on the seed data has a monotone risk up to
+# η/α = 2.5 for m = 400 and 1600 (1.0 at m = 100); the risk rises at some steps from η/α = 3 on and every
+# neuron dies from about η/α = 12. train() warns above this value.
+STABLE_NORMALISED_LEARNING_RATE = 2.0
+
+
+def stability_limit(m: int, gamma: float, gamma_prime: float) -> float:
+    """The largest η/α considered stable: the measured 2.0 at γ′ = 0, γ > 1, carried to other (γ, γ′)
+    by the Hessian's scale λ_max ∝ max(1, mκ)·max(κ′, 1/κ′)/α (SCIENCE.md §5, derived, not measured)."""
+    kappa, kappa_prime = kappas(m, gamma, gamma_prime)
+    return STABLE_NORMALISED_LEARNING_RATE / (max(1.0, m * kappa) * max(kappa_prime, 1.0 / kappa_prime))
+
+
 def natural_time(step, learning_rate: float, alpha: float):
     """The theory's clock s = η·k/α_m (equal to κ·t̄ in the normalised model)."""
     return learning_rate * step / alpha

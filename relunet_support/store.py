@@ -106,6 +106,10 @@ class Run:
         return f"Run({self.run_id!r}, status={self.status!r}, step={self.step}/{self.config.n_steps})"
 
     @property
+    def format_version(self) -> int:
+        return int(self.attrs.get("format_version", 1))
+
+    @property
     def run_id(self) -> str:
         return self.attrs["run_id"]
 
@@ -137,7 +141,11 @@ class Run:
         (read once; ``refresh()`` gives a Run with newer records of a run still training)."""
         if self._records is None:
             count = self.n_records
-            self._records = {name: self._group["records"][name][:count] for name in RECORD_FIELDS}
+            stored = self._group["records"]
+            present = set(stored.array_keys())
+            # stores of an older format lack newer fields (format 1: no rd_w, rd_a): nan there
+            self._records = {name: stored[name][:count] if name in present else np.full(count, np.nan)
+                             for name in RECORD_FIELDS}
             for values in self._records.values():
                 values.flags.writeable = False
         return self._records

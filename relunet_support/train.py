@@ -19,17 +19,32 @@ from pathlib import Path
 
 import numpy as np
 
-from . import diagnostics, engine, model
+from . import diagnostics, engine, model, scaling
 from .config import TrainConfig
-from .errors import TrainingDiverged
-from .store import (RECORD_FIELDS, TERMINAL, Run, RunWriter, clean_temporaries, open_run, remove_run,
-                    run_lock)
+from .errors import NotARunError, TrainingDiverged
+from .store import (FORMAT_VERSION, RECORD_FIELDS, TERMINAL, Run, RunWriter, clean_temporaries, open_run,
+                    remove_run, run_lock)
 
-__all__ = ["TrainConfig", "train", "DeadNetworkWarning"]
+__all__ = ["TrainConfig", "train", "DeadNetworkWarning", "UnstableLearningRateWarning"]
 
 
 class DeadNetworkWarning(RuntimeWarning):
     """Every neuron is inactive on every data point: training stopped, the run is marked dead."""
+
+
+class UnstableLearningRateWarning(RuntimeWarning):
+    """η/α is beyond the measured stability limit (scaling.stability_limit)."""
+
+
+def check_learning_rate(config: TrainConfig) -> None:
+    """Warn, before training, when η/α exceeds ``scaling.stability_limit`` (bench/stability.md)."""
+    limit = scaling.stability_limit(config.m, config.gamma, config.gamma_prime)
+    if config.normalised_learning_rate > limit:
+        warnings.warn(
+            f"learning_rate={config.learning_rate:g} gives η/α = {config.normalised_learning_rate:.4g} at m={config.m}, "
+            f"beyond the stable limit {limit:.4g} (measured: at γ=3/2 the risk stops decreasing monotonically "
+            f"above η/α ≈ 2.5 and every neuron dies from about 12); GD is then not a faithful gradient flow",
+            UnstableLearningRateWarning, stacklevel=3)
 
 
 def _record(config: TrainConfig, step: int, state, initial, x, y) -> dict:
@@ -101,11 +116,16 @@ def train(config: TrainConfig, out_dir="outputs/runs", progress: bool = True, re
                 if run.status == "diverged":
                     raise TrainingDiverged(run.message, run=run)
                 return run
+            if run.format_version != FORMAT_VERSION:
+                raise NotARunError(f"path={str(path)!r} holds an unfinished run in store format "
+                                   f"{run.format_version}, which this relunet (format {FORMAT_VERSION}) cannot resume: "
+                                   "finish it with the relunet that started it, or delete it to train anew")
             writer = RunWriter(path)
             state = tuple(np.ascontiguousarray(v) for v in run.checkpoint_state())
         else:
             state = config.initial_parameters()
             writer = RunWriter.create(out_dir, config, state)
+        check_learning_rate(config)
         return _train_loop(config, writer, state, progress, checkpoint_seconds, max_buffer_bytes)
 
 

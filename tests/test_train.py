@@ -216,3 +216,27 @@ def test_network_dead_from_the_start(tmp_path):
         run = train(config, tmp_path, progress=False)
     assert run.status == "dead" and run.step == 0
     assert list(run.records["step"]) == [0] and list(run.snapshot_steps) == [0]
+
+
+def test_learning_rate_in_natural_units_and_stability_warning(tmp_path):
+    from relunet_support.config import sweep_configs
+    from relunet_support.train import UnstableLearningRateWarning
+
+    config = TrainConfig.from_normalised(400, 3.0, 50, seed=2)
+    assert config.learning_rate == pytest.approx(3.0 * 400**1.5) and config.normalised_learning_rate == pytest.approx(3.0)
+    with pytest.warns(UnstableLearningRateWarning, match=r"η/α = 3 .* beyond the stable limit 2"):
+        run = train(config, tmp_path, progress=False)
+    assert run.attrs["normalised_learning_rate"] == pytest.approx(3.0) and run.attrs["config"]["learning_rate"] == config.learning_rate
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train(TrainConfig.from_normalised(400, 1.0, 50), tmp_path, progress=False)
+        train(config, tmp_path, progress=False)  # complete: read back, nothing trained, no warning
+    configs = sweep_configs([100, 400], 10, normalised_learning_rate=0.5)
+    assert [c.normalised_learning_rate for c in configs] == pytest.approx([0.5, 0.5])
+    assert configs[0].learning_rate != configs[1].learning_rate
+    with pytest.raises(ValueError, match="exactly one of the two"):
+        sweep_configs([100], 10, learning_rate=1.0, normalised_learning_rate=0.5)
+    with pytest.raises(ValueError, match="normalised_learning_rate=-1"):
+        TrainConfig.from_normalised(100, -1, 10)
