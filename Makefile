@@ -28,6 +28,8 @@ test: notebooks
 bench: $(STAMP)
 	$(BIN)/python bench/bench_core.py --out bench/core.md
 	$(BIN)/python bench/bench_viewer.py --out bench/viewer.md
+	$(BIN)/python bench/stability.py --out bench/stability.md
+	$(BIN)/python bench/flow.py --out bench/flow.md
 
 lab: $(STAMP)
 	$(BIN)/jupytext --sync --quiet notebooks/0*.py

@@ -92,8 +92,21 @@ for run in runs:
 plots.risk_curves(runs, clock="s")
 plt.show()
 
+# %% [markdown]
+# ## Is GD at this η a faithful gradient flow?
+# The papers are about gradient flow; GD is its Euler scheme with error O(η). Re-run the first width with
+# η/2 over the same times and compare (see `bench/flow.md`: faithful up to η/α ≈ 0.3 at γ = 3/2).
+
+# %%
+from relunet_support.flow import check_gradient_flow
+
+flow_run = next((r for r in runs if r.status == "complete"), None)
+flow_check = check_gradient_flow(flow_run) if flow_run is not None else None
+print(f"m = {flow_run.config.m}: {flow_check.summary()}" if flow_check else "no complete run to check")
+
 # %%
 assert len(runs) == len(widths)
+assert flow_check is None or flow_check.records_compared > 0
 for run in runs:
     assert run.status in ("complete", "dead", "diverged"), run.status
     rec = run.records

@@ -65,3 +65,20 @@ def test_t_quantiles():
     assert escapes._t_quantile(0.975, 1) == pytest.approx(12.706, abs=1e-3)
     assert escapes._t_quantile(0.975, 10) == pytest.approx(2.228, abs=1e-3)
     assert escapes._t_quantile(0.975, 1000) == pytest.approx(1.962, abs=1e-3)
+
+
+def test_gradient_flow_check(tmp_path):
+    import warnings
+
+    from relunet_support.flow import check_gradient_flow
+    from relunet_support.train import TrainConfig, train
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        small = check_gradient_flow(train(TrainConfig.from_normalised(200, 0.05, 20_000, n_records=500), tmp_path,
+                                          progress=False))
+        large = check_gradient_flow(train(TrainConfig.from_normalised(200, 4.0, 250, n_records=500), tmp_path,
+                                          progress=False))
+    assert small.faithful and small.records_compared > 100 and small.max_f_deviation < 1e-3
+    assert not large.faithful and large.max_risk_deviation > 0.1
+    assert "NOT a faithful" in large.summary()
