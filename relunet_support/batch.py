@@ -33,6 +33,7 @@ OPTION_KEYS = ("gamma", "gamma_prime", "init", "seed", "dataset", "n_records", "
 BATCH_KEYS = ("learning_rate", "widths", "n_steps", *OPTION_KEYS)
 STUDY_KEYS = ("output_dir", "defaults", "batches")
 NOTEBOOK_ORDER = ("02_train", "04_scaling_plots", "03_condensation_viewer")
+STUDY_NOTEBOOKS = ("05_phase_diagram",)  # once per study, after the learning rates
 
 DEFAULT_STUDY = {
     "batches": [
@@ -174,11 +175,12 @@ def default_notebooks_dir() -> Path:
 
 
 def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=NOTEBOOK_ORDER,
-                  kernel_name: str = "python3", log=print) -> list[Execution]:
-    """Execute the notebooks for every batch of ``study`` with papermill; returns every execution.
+                  study_notebooks=STUDY_NOTEBOOKS, kernel_name: str = "python3", log=print) -> list[Execution]:
+    """Execute the notebooks for every batch of ``study`` with papermill, then the study-wide ones
+    (05_phase_diagram, reduced preset); returns every execution.
 
-    Executed notebooks go to ``<output_dir>/executed/<notebook>_<tag>.ipynb``; runs and figures to
-    ``<output_dir>/runs`` and ``<output_dir>/figures`` (the notebooks write them).
+    Executed notebooks go to ``<output_dir>/executed/<notebook>_<tag>.ipynb`` (study-wide ones:
+    ``<notebook>.ipynb``); runs and figures to ``<output_dir>/runs`` and ``<output_dir>/figures``.
     """
     import jupytext
     import papermill
@@ -189,29 +191,32 @@ def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=N
     executed_dir = output_dir / "executed"
     executed_dir.mkdir(parents=True, exist_ok=True)
     sources = {}
-    for name in notebooks:
+    for name in (*notebooks, *study_notebooks):
         source = notebooks_dir / f"{name}.py"
         if not source.exists():
             raise StudyError(f"notebook={name!r} is not allowed: {source} does not exist")
         sources[name] = source
-    executions = []
+    def execute(name: str, tag: str, target: Path, parameters: dict) -> None:
+        log(f"[{time.strftime('%H:%M:%S')}] {name} {tag} → {target}")
+        started = time.perf_counter()
+        error = None
+        try:
+            papermill.execute_notebook(jupytext.read(sources[name]), str(target), parameters=parameters,
+                                       kernel_name=kernel_name, cwd=str(notebooks_dir), progress_bar=False)
+        except PapermillExecutionError as failure:
+            error = f"cell {failure.exec_count}: {failure.ename}: {failure.evalue}"
+        except Exception as failure:  # kernel died, missing kernel, …: report it and go on
+            error = f"{type(failure).__name__}: {failure}"
+        executions.append(Execution(name, tag, target, time.perf_counter() - started, error))
+        if error:
+            log(f"    FAILED: {error}")
+
+    executions: list[Execution] = []
     for batch, tag in zip(study.batches, study.tags()):
         for name in notebooks:
-            target = executed_dir / f"{name}_{tag}.ipynb"
-            log(f"[{time.strftime('%H:%M:%S')}] {name} {tag} → {target}")
-            started = time.perf_counter()
-            error = None
-            try:
-                papermill.execute_notebook(jupytext.read(sources[name]), str(target),
-                                           parameters=batch.parameters(name, output_dir), kernel_name=kernel_name,
-                                           cwd=str(notebooks_dir), progress_bar=False)
-            except PapermillExecutionError as failure:
-                error = f"cell {failure.exec_count}: {failure.ename}: {failure.evalue}"
-            except Exception as failure:  # kernel died, missing kernel, …: report it and go on
-                error = f"{type(failure).__name__}: {failure}"
-            executions.append(Execution(name, tag, target, time.perf_counter() - started, error))
-            if error:
-                log(f"    FAILED: {error}")
+            execute(name, tag, executed_dir / f"{name}_{tag}.ipynb", batch.parameters(name, output_dir))
+    for name in study_notebooks:
+        execute(name, "study", executed_dir / f"{name}.ipynb", {"output_dir": str(output_dir)})
     failures = [e for e in executions if e.error]
     log(f"{len(executions) - len(failures)} of {len(executions)} notebooks ran; executed notebooks in {executed_dir}, "
         f"figures in {output_dir / 'figures'}, runs in {output_dir / 'runs'}")

@@ -67,13 +67,15 @@ def test_bad_study_is_rejected_before_anything_runs(tmp_path, text, message):
 def test_smoke_batch_runs_every_notebook(tmp_path):
     study = load_study(ROOT / "studies" / "smoke.yaml")
     executions = run_notebooks(study, tmp_path, log=lambda *_: None)
-    assert [e.error for e in executions] == [None, None, None]
+    assert [e.error for e in executions] == [None, None, None, None]
     names = sorted(p.name for p in (tmp_path / "executed").iterdir())
     assert names == ["02_train_lr1000_m100-200.ipynb", "03_condensation_viewer_lr1000_m100-200.ipynb",
-                     "04_scaling_plots_lr1000_m100-200.ipynb"]
+                     "04_scaling_plots_lr1000_m100-200.ipynb", "05_phase_diagram.ipynb"]
     figures = sorted(p.name for p in (tmp_path / "figures").iterdir())
-    assert figures == sorted(f"{name}_lr1000_m100-200.{suffix}" for suffix in ("png", "svg")
-                             for name in ("extremes", "risk", "extremes_theory", "risk_theory", "condensation"))
+    assert figures == sorted([f"{name}_lr1000_m100-200.{suffix}" for suffix in ("png", "svg")
+                              for name in ("extremes", "risk", "extremes_theory", "risk_theory", "condensation")]
+                             + [f"{name}_reduced.{suffix}" for suffix in ("png", "svg")
+                                for name in ("phase_rd_vs_m", "phase_crossing")])
     executed = nbformat.read(tmp_path / "executed" / "02_train_lr1000_m100-200.ipynb", as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and "n_steps = 2000" in injected[0].source
@@ -90,7 +92,7 @@ def test_a_failing_notebook_does_not_stop_the_others(tmp_path):
     broken.write_text(broken.read_text() + '\n# %%\nraise RuntimeError("planted failure")\n')
     study = load_study(ROOT / "studies" / "smoke.yaml")
     lines = []
-    executions = run_notebooks(study, tmp_path / "out", notebooks_dir=notebooks, log=lines.append)
+    executions = run_notebooks(study, tmp_path / "out", notebooks_dir=notebooks, log=lines.append, study_notebooks=())
     errors = {e.notebook: e.error for e in executions}
     assert errors["02_train"] is None and errors["03_condensation_viewer"] is None
     assert "RuntimeError: planted failure" in errors["04_scaling_plots"]

@@ -1,0 +1,108 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 — The phase diagram, measured (Luo et al. 2021, Figs. 3 and 4)
+#
+# Luo et al.'s setup: 4 points x = (−1/2, −1/6, 1/6, 1/2), y = x²; anti-symmetric initialisation with
+# the paper's width convention (m drawn neurons plus their m twins (−a, w, b), so f₀ ≡ 0); gradient
+# descent (η = half the measured stability limit) until the risk is below a tolerance. The order
+# parameter is the relative distance of the input weights at the end of training,
+# RD(θ_w*) = ‖θ_w* − θ_w(0)‖/‖θ_w(0)‖, and its log-log slope over widths S_w:
+# S_w < 0 in the linear regime, S_w > 0 in the condensed regime.
+#
+# - **Fig. 3**: RD(θ_w*) against m for γ ∈ {0.5, 1, 1.75} at γ′ = 0, with the fitted slope on each line.
+# - **Fig. 4**: the γ where S_w changes sign, against γ′, beside the theory's boundary
+#   (γ = 1 for γ′ ≤ 0, γ′ = γ − 1 for γ′ > 0).
+#
+# The default is a quick reduced version (few, small widths; tolerance 1e-4); `paper = True` runs the
+# paper-sized preset (widths 100 … 6400, nine γ′, tolerance 1e-6).
+
+# %% tags=["parameters"]
+paper = False
+seed = 0
+output_dir = "../outputs/smoke"
+
+# %%
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Markdown, display
+
+from relunet_support import phase
+from relunet_support.errors import invalid
+
+if not isinstance(paper, bool):
+    raise invalid("paper", paper, "True or False")
+settings = phase.PAPER if paper else phase.REDUCED
+figures_dir = Path(output_dir) / "figures"
+figures_dir.mkdir(parents=True, exist_ok=True)
+started = time.perf_counter()
+print("preset:", "paper" if paper else "reduced", settings)
+
+# %% [markdown]
+# ## Fig. 3 — RD of the input weights against the width
+
+# %%
+widths = np.array(settings["widths"])
+results = {}
+fig, ax = plt.subplots(figsize=(6.2, 4.4), layout="constrained")
+for gamma in settings["gammas"]:
+    distances, slope = phase.slope_over_widths(gamma, 0.0, widths, seed=seed, tol=settings["tol"])
+    results[gamma] = (distances, slope)
+    ax.loglog(widths, distances, "o-", label=f"γ = {gamma:g}: S_w = {slope:.3f} (theory {phase.theory_slope(gamma, 0.0):.3f})")
+ax.set_xlabel("width m")
+ax.set_ylabel("RD(θ_w*)")
+ax.set_title("γ′ = 0 (Luo et al. 2021, Fig. 3)")
+ax.legend(fontsize=8)
+ax.grid(True, which="both", alpha=0.3)
+fig3_paths = [figures_dir / f"phase_rd_vs_m_{'paper' if paper else 'reduced'}.{suffix}" for suffix in ("svg", "png")]
+for path in fig3_paths:
+    fig.savefig(path, dpi=110)
+plt.show()
+rows = ["| γ | fitted S_w | theory S_w |", "|---|---|---|"]
+rows += [f"| {g:g} | {s:.3f} | {phase.theory_slope(g, 0.0):.3f} |" for g, (_, s) in results.items()]
+display(Markdown("\n".join(rows)))
+
+# %% [markdown]
+# ## Fig. 4 — where S_w changes sign
+
+# %%
+crossings = {}
+for gamma_prime in settings["gamma_primes"]:
+    slopes = [phase.slope_over_widths(g, gamma_prime, settings["crossing_widths"], seed=seed, tol=settings["tol"])[1]
+              for g in settings["crossing_gammas"]]
+    crossings[gamma_prime] = phase.zero_crossing(settings["crossing_gammas"], slopes)
+gp = np.array(list(crossings))
+fig, ax = plt.subplots(figsize=(5.6, 4.2), layout="constrained")
+line = np.linspace(min(gp), max(gp), 200)
+ax.plot([phase.theory_crossing(v) for v in line], line, color="k", lw=2, label="theory: S_w = 0")
+ax.plot(list(crossings.values()), gp, "o", color="crimson", ms=8, label="measured zero crossing of S_w")
+ax.set_xlabel("γ")
+ax.set_ylabel("γ′")
+ax.set_title("Luo et al. 2021, Fig. 4")
+ax.legend(fontsize=8)
+ax.grid(True, alpha=0.3)
+fig4_paths = [figures_dir / f"phase_crossing_{'paper' if paper else 'reduced'}.{suffix}" for suffix in ("svg", "png")]
+for path in fig4_paths:
+    fig.savefig(path, dpi=110)
+plt.show()
+rows = ["| γ′ | measured γ at S_w = 0 | theory |", "|---|---|---|"]
+rows += [f"| {g:g} | {c:.3f} | {phase.theory_crossing(g):.3f} |" for g, c in crossings.items()]
+display(Markdown("\n".join(rows)))
+elapsed = time.perf_counter() - started
+print(f"run time {elapsed:.1f} s")
+
+# %%
+assert results[min(results)][1] < 0 < results[max(results)][1]  # linear at γ = 0.5, condensed at γ = 1.75
+assert all(abs(crossings[g] - phase.theory_crossing(g)) < 0.35 for g in crossings), crossings
+assert all(p.exists() and p.stat().st_size > 1000 for p in fig3_paths + fig4_paths)
