@@ -130,9 +130,10 @@ class Panels:
             ax_risk = self.axes[3]
             rec = run.records
             keep = rec["step"] > 0
-            ax_risk.loglog(rec["step"][keep], rec["risk"][keep], color="k", lw=1.2)
-            (self.risk_marker,) = ax_risk.plot([max(first.step, 1)], [first.risk], "o", color="crimson", ms=7)
-            ax_risk.set_xlabel("step k")
+            self._clock = run.config.learning_rate / run.config.alpha  # s = η·k/α
+            ax_risk.loglog(self._clock * rec["step"][keep], rec["risk"][keep], color="k", lw=1.2)
+            (self.risk_marker,) = ax_risk.plot([self._clock * max(first.step, 1)], [first.risk], "o", color="crimson", ms=7)
+            ax_risk.set_xlabel("s = η·k/α (log)")
             ax_risk.set_ylabel("risk R")
             ax_risk.grid(True, alpha=0.3)
         self._amplitude_top = 0.0
@@ -163,7 +164,7 @@ class Panels:
         self.curve.set_data(fr.grid, fr.f)
         self.kink_marks.set_data(fr.active_kinks, fr.f_at_kinks)
         if self.risk_marker is not None:
-            self.risk_marker.set_data([max(fr.step, 1)], [fr.risk])
+            self.risk_marker.set_data([self._clock * max(fr.step, 1)], [fr.risk])
         # Axis ranges change rarely, so most frames are a cheap blit: f's range is fixed from the run's
         # exact extremes (records) and the data; the amplitude range grows with 50 % headroom and
         # shrinks only when the points would fill less than a tenth of it.
