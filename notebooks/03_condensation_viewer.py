@@ -19,7 +19,7 @@
 
 # %% tags=["parameters"]
 learning_rate = 1000.0
-normalised_learning_rate = None  # η/α; when set, it replaces learning_rate (η = η/α · α_m for each width)
+normalised_learning_rate = None  # eta/alpha; when set, it replaces learning_rate for every width
 m = 200
 n_steps = 3000
 gamma = 1.5
