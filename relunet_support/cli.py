@@ -34,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list the runs in a folder")
     ls.add_argument("out", nargs="?", default="outputs/runs")
 
+    sw = sub.add_parser("sweep", help="train a grid of configs as independent tasks on Dask (LocalCluster by default)")
+    sw.add_argument("sweep_file", help="YAML: {out: DIR, defaults: {...}, grid: {m: [...], learning_rate: [...], seed: [...]}}")
+    sw.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://host:8786")
+    sw.add_argument("--out", help="folder of run stores (default: the file's out, else outputs/runs)")
+    sw.add_argument("--serial", action="store_true", help="train one after another in this process")
+
     nb = sub.add_parser("notebooks", help="run 02_train, 04_scaling_plots, 03 (static) with papermill per learning rate")
     nb.add_argument("study", nargs="?", help="YAML study file (default: the seed's own study)")
     nb.add_argument("--learning-rate", type=str, help="one batch at this η instead of a study file")
@@ -123,9 +129,21 @@ def _notebooks(args) -> int:
     return 1 if any(e.error for e in executions) else 0
 
 
+def _sweep(args) -> int:
+    from .sweep import load_sweep, run_sweep
+
+    configs, out = load_sweep(args.sweep_file)
+    results = run_sweep(configs, args.out or out or "outputs/runs", scheduler=args.scheduler, serial=args.serial)
+    counts = {}
+    for result in results:
+        counts[result.status or "failed"] = counts.get(result.status or "failed", 0) + 1
+    print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    return 1 if counts.get("failed") else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"train": _train, "list": _list, "notebooks": _notebooks}
+    commands = {"train": _train, "list": _list, "notebooks": _notebooks, "sweep": _sweep}
     try:
         return commands[args.command](args)
     except (ConfigError, NotARunError, RunLockedError) as error:

@@ -1,0 +1,164 @@
+"""Sweeps: a grid of TrainConfigs trained as independent tasks, serially or on Dask.
+
+Each task calls the pure training function ``train(config, out_dir)`` (never a notebook kernel), so
+every task writes its own run store: a rerun skips complete runs and resumes interrupted ones, and the
+results are identical, bit for bit, to training the same configs one after another. A failing task is
+reported with its configuration; the others finish.
+
+``scheduler``: None starts a ``dask.distributed.LocalCluster`` sized to the machine (one single-threaded
+worker process per core); an address ``"tcp://host:8786"`` or a ``distributed.Client`` runs the same
+sweep on an existing cluster — e.g. one from ``dask_jobqueue.SLURMCluster`` (README).
+
+A sweep file is YAML::
+
+    out: outputs/runs                          # optional
+    defaults: {n_steps: 200000, gamma: 1.5}    # TrainConfig fields shared by every run
+    grid: {m: [200, 400, 800], learning_rate: [1000, 2000], seed: [0, 1, 2]}   # all combinations
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .config import TrainConfig
+from .errors import ConfigError, TrainingDiverged
+
+SWEEP_KEYS = ("out", "defaults", "grid")
+
+
+class SweepError(ConfigError):
+    """A sweep description that cannot be run."""
+
+
+def grid(**axes) -> list[TrainConfig]:
+    """Every combination of the list-valued fields (others are shared), validated, in a fixed order:
+    ``grid(m=[100, 200], learning_rate=[70], n_steps=1000, seed=[0, 1])`` gives four configs."""
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(axes) - known)
+    if unknown:
+        raise SweepError(f"grid has unknown key(s) {', '.join(map(repr, unknown))}: allowed keys are the "
+                         f"TrainConfig fields {', '.join(sorted(known))}")
+    names = sorted(k for k, v in axes.items() if isinstance(v, (list, tuple)) and k not in ("x", "y", "interval"))
+    shared = {k: v for k, v in axes.items() if k not in names}
+    configs = []
+    for values in itertools.product(*(axes[name] for name in names)):
+        try:
+            configs.append(TrainConfig(**shared, **dict(zip(names, values))))
+        except TypeError as error:  # a required field is missing
+            raise SweepError(f"grid cannot build a TrainConfig: {error}") from None
+    return configs
+
+
+def load_sweep(path) -> tuple[list[TrainConfig], str | None]:
+    """(configs, output folder or None) from a YAML sweep file; nothing runs if it is invalid."""
+    path = Path(path)
+    try:
+        values = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise SweepError(f"sweep file {str(path)!r} cannot be read: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise SweepError(f"sweep file {str(path)!r} is not valid YAML: {error}") from None
+    if not isinstance(values, dict) or not isinstance(values.get("grid"), dict):
+        raise SweepError(f"sweep file {str(path)!r} must be a mapping with a 'grid' mapping")
+    unknown = sorted(set(values) - set(SWEEP_KEYS))
+    if unknown:
+        raise SweepError(f"sweep file has unknown key(s) {', '.join(map(repr, unknown))}: allowed keys are "
+                         f"{', '.join(SWEEP_KEYS)}")
+    return grid(**(values.get("defaults") or {}), **values["grid"]), values.get("out")
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    config: TrainConfig
+    run_id: str
+    path: str | None
+    status: str | None   # complete, dead, diverged — or None when the task failed
+    error: str | None    # what went wrong in a failed task
+
+    def open(self):
+        from .store import open_run
+
+        return open_run(self.path) if self.path else None
+
+
+def train_task(config_values: dict, out_dir: str) -> dict:
+    """One sweep task (runs on a worker): train a config given as a plain dict; never raises."""
+    import warnings
+
+    from .train import train
+
+    config = TrainConfig.from_dict(config_values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            run = train(config, out_dir, progress=False)
+            return {"path": str(run.path), "status": run.status, "error": None}
+        except TrainingDiverged as error:
+            return {"path": str(error.run.path) if error.run else None, "status": "diverged", "error": None}
+        except Exception as error:
+            return {"path": None, "status": None,
+                    "error": f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}"}
+
+
+def _client(scheduler):
+    from distributed import Client, LocalCluster
+
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        return Client(cluster), cluster
+    if isinstance(scheduler, Client):
+        return scheduler, None
+    return Client(scheduler), None
+
+
+def run_sweep(configs, out_dir="outputs/runs", scheduler=None, progress: bool = True,
+              serial: bool = False) -> list[TaskResult]:
+    """Train every config (one task each) and return their results in the order given.
+
+    ``serial=True`` runs them in this process, one after another (the reference the Dask runs equal).
+    """
+    from tqdm.auto import tqdm
+
+    configs = list(configs)
+    out_dir = str(Path(out_dir).resolve())
+    payloads = [c.to_dict() for c in configs]
+    outcomes: list[dict | None] = [None] * len(configs)
+    bar = tqdm(total=len(configs), disable=not progress, unit="run", desc="sweep")
+    if serial:
+        for i, payload in enumerate(payloads):
+            outcomes[i] = train_task(payload, out_dir)
+            bar.update()
+    else:
+        from distributed import as_completed
+
+        client, cluster = _client(scheduler)
+        try:
+            futures = client.map(train_task, payloads, out_dir=out_dir, pure=False)
+            index = {future.key: i for i, future in enumerate(futures)}
+            for future in as_completed(futures):
+                try:
+                    outcomes[index[future.key]] = future.result()
+                except Exception as error:  # the worker died, or the task could not be shipped
+                    outcomes[index[future.key]] = {"path": None, "status": None,
+                                                   "error": f"{type(error).__name__}: {error}"}
+                bar.update()
+        finally:
+            if cluster is not None:
+                client.close()
+                cluster.close()
+    bar.close()
+    results = [TaskResult(c, c.run_id(), o["path"], o["status"], o["error"]) for c, o in zip(configs, outcomes)]
+    failed = [r for r in results if r.error]
+    if failed:
+        print(f"{len(failed)} of {len(results)} sweep tasks failed:")
+        for r in failed:
+            print(f"  {r.run_id}: {r.error.splitlines()[0]}\n    config: {r.config.to_dict()}")
+    return results
