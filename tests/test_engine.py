@@ -50,6 +50,17 @@ def test_ensemble_axis(seed_data):
             np.testing.assert_array_equal(u[s], v)
 
 
+def test_mirrored_seed_ensemble_in_parallel_equals_single_runs(seed_data):
+    x, y = seed_data
+    members = [network(m=200, kind="symmetric", seed=s)[1:] for s in range(5)]
+    alpha = network(m=200)[0]
+    a, w, b = (np.stack(v) for v in zip(*members))
+    together = descend(a, w, b, x, y, alpha, 2000.0, 500)
+    for s, member in enumerate(members):
+        for u, v in zip(together, descend(*member, x, y, alpha, 2000.0, 500)):
+            np.testing.assert_array_equal(u[s], v)
+
+
 def test_any_number_of_data_points():
     rng = np.random.default_rng(9)
     x = np.linspace(-1, 1, 7)

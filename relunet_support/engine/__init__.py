@@ -39,7 +39,7 @@ def is_mirrored(a, w, b, x, y) -> bool:
     """
     m = a.shape[-1]
     if m % 2 or not (np.array_equal(x[::-1], -x) and np.array_equal(y[::-1], y)):
-        return False
+        return False  # (for an ensemble, every member must be mirrored)
     h = m // 2
     return (np.array_equal(a[..., :h], a[..., h:]) and np.array_equal(w[..., :h], -w[..., h:])
             and np.array_equal(b[..., :h], b[..., h:]))
@@ -53,16 +53,16 @@ def _run_kernel(function_name, a, w, b, x, y, *args, initial=None):
     mirrored = is_mirrored(a, w, b, x, y) and (initial is None or is_mirrored(*initial, x, y))
     if mirrored:
         h = a.shape[-1] // 2
-        half = [np.ascontiguousarray(v[:h]) for v in (a, w, b)]
+        half = [np.ascontiguousarray(v[..., :h]) for v in (a, w, b)]
         if initial is not None:
             args = (*args[:-2], *[np.ascontiguousarray(v[:h]) for v in initial], *args[-2:])
         result = getattr(_codegen.kernels_for(x.size, mirror=True), function_name)(*half, x, y, *args)
-        a[:h] = half[0]
-        a[h:] = half[0]
-        w[:h] = half[1]
-        w[h:] = -half[1]
-        b[:h] = half[2]
-        b[h:] = half[2]
+        a[..., :h] = half[0]
+        a[..., h:] = half[0]
+        w[..., :h] = half[1]
+        w[..., h:] = -half[1]
+        b[..., :h] = half[2]
+        b[..., h:] = half[2]
         return result
     if initial is not None:
         args = (*args[:-2], *initial, *args[-2:])
@@ -98,8 +98,8 @@ def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, lo=-0.
 def descend(a, w, b, x, y, alpha: float, learning_rate: float, n_steps: int, backend: str = "numba"):
     """Plain gradient descent θ ← θ − η∇R(θ) for n_steps steps; returns new (a, w, b), inputs untouched.
 
-    Accepts (m,) or (S, m) parameters (S independent networks on the same data). No guards:
-    a non-finite state is returned as it is.
+    Accepts (m,) or (S, m) parameters: S independent networks (seeds) on the same data, trained in
+    parallel over the cores by the numba backend. No guards: a non-finite state is returned as it is.
     """
     check_backend(backend)
     if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 0:
@@ -107,11 +107,12 @@ def descend(a, w, b, x, y, alpha: float, learning_rate: float, n_steps: int, bac
     a, w, b = _as_state(a, w, b)
     x = np.ascontiguousarray(x, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
-    members = [(a, w, b)] if a.ndim == 1 else list(zip(a, w, b))
     args = (float(alpha), float(learning_rate), int(n_steps))
-    for member in members:
-        if backend == "numba":
-            _run_kernel("descend_plain", *member, x, y, *args)
-        else:
+    if backend == "numpy":
+        for member in [(a, w, b)] if a.ndim == 1 else zip(a, w, b):
             _reference.descend_plain(*member, x, y, *args)
+    elif a.ndim == 1:
+        _run_kernel("descend_plain", a, w, b, x, y, *args)
+    else:  # an ensemble: members in parallel over the cores
+        _run_kernel("descend_ensemble", a, w, b, x, y, *args)
     return a, w, b
