@@ -112,6 +112,10 @@ for escape_seed in escape_seeds:  # the plotted runs for `seed`, other seeds tra
 complete = [r for r in escape_runs if r.status == "complete"]
 escape_points = [(r.config.m, r.config.seed, plots.first_escape_of(r)) for r in complete]
 escape_times = {m: t for m, s_, t in escape_points if s_ == escape_seeds[0]}
+band_runs = escape_runs if len(escape_seeds) > 1 else runs  # several seeds: median and range bands
+for quantity in ("risk", "extremes"):
+    save(plots.scaling_figure(band_runs, quantity, clocks=("s", "s/ln m", "s−ŝ"), columns=4,
+                              title=f"{quantity} on the theory's clocks — {label}"), f"{quantity}_theory")
 x_data, y_data = configs[0].training_data()
 g_value, _ = escapes.g_star(x_data, y_data)
 theory_slope = escapes.predicted_escape_slope(gamma, gamma_prime, x_data, y_data)

@@ -60,17 +60,31 @@ def run_label(run) -> str:
     return label
 
 
-def _draw_series(ax, run, clock, values_list, colour, log_time):
+def _times(run, clock):
     config = run.config
-    rec = run.records
     shift = first_escape_of(run) if clock == SHIFTED else 0.0
-    t = rescaled_time(rec["step"], clock, config.m, config.learning_rate, config.alpha, shift)
+    return rescaled_time(run.records["step"], clock, config.m, config.learning_rate, config.alpha, shift)
+
+
+def _draw_series(ax, run, clock, values_list, colour, log_time):
+    t = _times(run, clock)
     keep = t > 0 if log_time and clock != SHIFTED else slice(None)  # step 0 has no place on a log axis
     bad = run.status in ("dead", "diverged")
     for values in values_list:
         ax.plot(t[keep], values[keep], color=colour, lw=1.2, ls="--" if bad else "-")
         if bad:  # the run stops here: mark the end instead of drawing a fake plateau
             ax.plot(t[-1:], values[-1:], marker="x", ms=8, mew=2, color="crimson", ls="none")
+
+
+def _draw_band(ax, group, clock, fields, colour, log_time):
+    """Several seeds of one width: their median as a line and their min–max range as a band, on the
+    first seed's time points (the others interpolated onto them)."""
+    t = _times(group[0], clock)
+    keep = t > 0 if log_time and clock != SHIFTED else np.ones(t.size, dtype=bool)
+    for field in fields:
+        stack = np.array([np.interp(t, _times(run, clock), run.records[field]) for run in group])
+        ax.fill_between(t[keep], stack.min(axis=0)[keep], stack.max(axis=0)[keep], color=colour, alpha=0.25, lw=0)
+        ax.plot(t[keep], np.median(stack, axis=0)[keep], color=colour, lw=1.2)
 
 
 RISK_FLOOR = 1e-10
@@ -80,20 +94,28 @@ def scaling_figure(runs: Sequence, quantity: str = "extremes", clocks: Sequence[
                    title: str | None = None, log_time: bool = True, columns: int = 3) -> Figure:
     """Min and max of f over the interval (quantity='extremes', symlog y) or the risk (quantity='risk',
     log y, drawn down to 1e-10) against each rescaled time (log x by default), one panel per clock, one
-    colour per width. Dead and diverged runs are dashed, end in a red ✕ at the step where they stopped
-    and say so in the legend."""
+    colour per width. Several seeds of a width are drawn as their median with a min–max band. Dead and
+    diverged runs are dashed, end in a red ✕ at the step where they stopped and say so in the legend."""
     if quantity not in ("extremes", "risk"):
         raise ValueError(f"quantity={quantity!r} is not allowed: quantity must be 'extremes' or 'risk'")
     colours = width_colours([r.config.m for r in runs])
-    ordered = sorted(runs, key=lambda r: r.config.m)
+    ordered = sorted(runs, key=lambda r: (r.config.m, r.config.seed))
+    seeds = {}
+    for run in ordered:
+        if run.status == "complete":
+            seeds.setdefault(run.config.m, []).append(run)
+    banded = {m: group for m, group in seeds.items() if len(group) > 1}
     rows = -(-(len(clocks) + 1) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows), squeeze=False, layout="constrained")
     panels = axes.ravel()
+    fields = ("f_min", "f_max") if quantity == "extremes" else ("risk",)
     for ax, clock in zip(panels, clocks):
+        for m, group in banded.items():
+            _draw_band(ax, group, clock, fields, colours[m], log_time)
         for run in ordered:
-            rec = run.records
-            series = [rec["f_min"], rec["f_max"]] if quantity == "extremes" else [rec["risk"]]
-            _draw_series(ax, run, clock, series, colours[run.config.m], log_time)
+            if run.config.m in banded and run.status == "complete":
+                continue
+            _draw_series(ax, run, clock, [run.records[f] for f in fields], colours[run.config.m], log_time)
         ax.set_xlabel(CLOCKS[clock][0] + (" (log)" if log_time else ""))
         if log_time:
             ax.set_xscale("symlog", linthresh=1.0) if clock == SHIFTED else ax.set_xscale("log")
@@ -107,8 +129,11 @@ def scaling_figure(runs: Sequence, quantity: str = "extremes", clocks: Sequence[
         ax.grid(True, alpha=0.3)
     legend_ax = panels[len(clocks)]
     legend_ax.axis("off")
-    handles = [plt.Line2D([], [], color=colours[r.config.m], ls="--" if r.status in ("dead", "diverged") else "-",
-                          label=run_label(r)) for r in ordered]
+    handles = [plt.Line2D([], [], color=colours[m], label=f"m = {m}: median and range of {len(g)} seeds")
+               for m, g in banded.items()]
+    handles += [plt.Line2D([], [], color=colours[r.config.m], ls="--" if r.status in ("dead", "diverged") else "-",
+                           label=run_label(r)) for r in ordered
+                if not (r.config.m in banded and r.status == "complete")]
     legend_ax.legend(handles=handles, loc="center", title="width")
     for ax in panels[len(clocks) + 1:]:
         ax.axis("off")

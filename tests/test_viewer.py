@@ -142,3 +142,22 @@ def test_opening_a_wide_run_reads_snapshots_lazily(tmp_path):
     out = subprocess.run([sys.executable, "-c", LAZY_SCRIPT, str(tmp_path)], capture_output=True, text=True, check=True)
     before, peak = map(int, out.stdout.split())
     assert peak - before < total / 4, (peak - before, total)  # loading them all would need > total
+
+
+def test_scaling_figure_draws_bands_over_seeds(tmp_path):
+    from matplotlib.collections import PolyCollection
+
+    from relunet_support import plots
+
+    runs = [train(TrainConfig(m=m, learning_rate=500.0, n_steps=1500, n_records=200, n_snapshots=5, seed=s), tmp_path,
+                  progress=False) for m in (40, 80) for s in (0, 1, 2)]
+    fig = plots.scaling_figure(runs, "risk", clocks=("s", "s−ŝ"))
+    bands = [c for c in fig.axes[0].collections if isinstance(c, PolyCollection)]
+    assert len(bands) == 2  # one band per width
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 2  # one median per width
+    t, median = lines[0].get_data()
+    risks = np.array([r.records["risk"] for r in runs[:3]])
+    np.testing.assert_allclose(median, np.median(risks, axis=0)[1:])  # step 0 is off the log axis
+    legend = [text.get_text() for text in fig.axes[-1].get_legend().get_texts()]
+    assert legend == ["m = 40: median and range of 3 seeds", "m = 80: median and range of 3 seeds"]
