@@ -97,9 +97,6 @@ for quantity in ("extremes", "risk"):
 # ŝ(m) is the first s at which the risk has fallen below 0.7·R(0) (`escapes.first_escape`).
 
 # %%
-for quantity in ("risk", "extremes"):
-    save(plots.scaling_figure(runs, quantity, clocks=("s", "s/ln m", "s−ŝ"), columns=4,
-                              title=f"{quantity} on the theory's clocks — {label}"), f"{quantity}_theory")
 escape_runs = []
 for escape_seed in escape_seeds:  # the plotted runs for `seed`, other seeds trained (or read back) here
     for config in configs:
