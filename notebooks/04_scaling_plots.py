@@ -72,7 +72,7 @@ for run in runs:
         print(f"m = {run.config.m} is {run.status}: {run.message}")
 
 # %%
-rate = (f"eta0{format_number(normalised_learning_rate)}" if normalised_learning_rate
+rate = (f"nlr{format_number(normalised_learning_rate)}" if normalised_learning_rate
         else f"lr{format_number(learning_rate)}")
 tag = f"{rate}_m{'-'.join(str(m) for m in sorted(widths))}"
 label = (f"η/α = {format_number(normalised_learning_rate)}" if normalised_learning_rate

@@ -10,6 +10,7 @@ A study is YAML::
     batches:
       - {learning_rate: 70, widths: [800], n_steps: 200000}
       - {learning_rate: 4000, widths: [40, 60, 80, 100, 120], n_steps: 2200}
+      - {normalised_learning_rate: 1.0, widths: [200, 800], n_steps: 100000}   # η = 1.0·α_m per width
 
 Options (in ``defaults`` or per batch): gamma, gamma_prime, init, seed, dataset, n_records, n_snapshots,
 record_every, snapshot_every. Every configuration is validated before any notebook runs.
@@ -25,12 +26,12 @@ from pathlib import Path
 
 import yaml
 
-from .config import TrainConfig, format_number
+from .config import TrainConfig, format_number, sweep_configs
 from .errors import ConfigError
 
 OPTION_KEYS = ("gamma", "gamma_prime", "init", "seed", "dataset", "n_records", "n_snapshots", "record_every",
                "snapshot_every")
-BATCH_KEYS = ("learning_rate", "widths", "n_steps", *OPTION_KEYS)
+BATCH_KEYS = ("learning_rate", "normalised_learning_rate", "widths", "n_steps", *OPTION_KEYS)
 STUDY_KEYS = ("output_dir", "defaults", "batches")
 NOTEBOOK_ORDER = ("02_train", "04_scaling_plots", "03_condensation_viewer")
 STUDY_NOTEBOOKS = ("05_phase_diagram",)  # once per study, after the learning rates
@@ -52,23 +53,26 @@ class StudyError(ConfigError):
 
 @dataclass(frozen=True)
 class Batch:
-    """One learning rate and a set of widths; ``options`` are extra TrainConfig fields."""
+    """One learning rate — η, or η/α when ``normalised`` — and a set of widths; ``options`` are extra
+    TrainConfig fields."""
 
     learning_rate: float
     widths: tuple[int, ...]
     n_steps: int
     options: dict = field(default_factory=dict, hash=False)
+    normalised: bool = False
 
     def configs(self) -> list[TrainConfig]:
-        return [TrainConfig(m=m, learning_rate=self.learning_rate, n_steps=self.n_steps, **self.options)
-                for m in self.widths]
+        rate = {"normalised_learning_rate" if self.normalised else "learning_rate": self.learning_rate}
+        return sweep_configs(self.widths, self.n_steps, **rate, **self.options)
 
     @property
     def tag(self) -> str:
-        """'lr4000_m40-120': the learning rate exactly, and the range of widths."""
+        """'lr4000_m40-120' (or 'nlr2_m200-1000' for η/α = 2, nlr = normalised learning rate): the rate exactly, and the range of widths."""
         widths = sorted(self.widths)
         span = f"{widths[0]}" if len(widths) == 1 else f"{widths[0]}-{widths[-1]}"
-        return f"lr{format_number(self.learning_rate)}_m{span}"
+        rate = f"nlr{format_number(self.learning_rate)}" if self.normalised else f"lr{format_number(self.learning_rate)}"
+        return f"{rate}_m{span}"
 
     def parameters(self, notebook: str, output_dir: Path) -> dict:
         """Papermill parameters for one notebook of this batch: every TrainConfig option is passed,
@@ -76,6 +80,8 @@ class Batch:
         defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
         params = {"learning_rate": float(self.learning_rate), "n_steps": int(self.n_steps),
                   "output_dir": str(output_dir), **{key: self.options.get(key, defaults[key]) for key in OPTION_KEYS}}
+        if self.normalised:
+            params["normalised_learning_rate"] = params.pop("learning_rate")
         if notebook == "03_condensation_viewer":
             params.update(m=int(max(self.widths)), interactive=False)
         else:
@@ -124,7 +130,10 @@ def study_from_dict(values: dict) -> Study:
     for number, entry in enumerate(batches_in, start=1):
         where = f"batches[{number}]"
         _check_keys(where, entry, BATCH_KEYS)
-        missing = [key for key in ("learning_rate", "widths", "n_steps") if key not in entry]
+        normalised = "normalised_learning_rate" in entry
+        if normalised == ("learning_rate" in entry):
+            raise StudyError(f"{where} needs exactly one of learning_rate (η) and normalised_learning_rate (η/α)")
+        missing = [key for key in ("widths", "n_steps") if key not in entry]
         if missing:
             raise StudyError(f"{where} is missing {', '.join(missing)}")
         widths = entry["widths"]
@@ -133,12 +142,14 @@ def study_from_dict(values: dict) -> Study:
         if not isinstance(widths, list) or not widths:
             raise StudyError(f"{where}.widths={widths!r} is not allowed: widths must be a non-empty list of integers")
         options = {**defaults, **{k: v for k, v in entry.items() if k in OPTION_KEYS}}
-        batch = Batch(entry["learning_rate"], tuple(widths), entry["n_steps"], options)
+        rate = entry["normalised_learning_rate" if normalised else "learning_rate"]
+        batch = Batch(rate, tuple(widths), entry["n_steps"], options, normalised)
         try:
             configs = batch.configs()
         except ConfigError as error:
             raise StudyError(f"{where}: {error}") from None
-        batches.append(Batch(configs[0].learning_rate, tuple(c.m for c in configs), configs[0].n_steps, options))
+        rate = configs[0].normalised_learning_rate if normalised else configs[0].learning_rate
+        batches.append(Batch(float(rate), tuple(c.m for c in configs), configs[0].n_steps, options, normalised))
     return Study(tuple(batches), values.get("output_dir"))
 
 

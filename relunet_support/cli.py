@@ -123,8 +123,8 @@ def _notebooks(args) -> int:
         study = batch.study_from_dict(values) if values else batch.load_study(args.study)
         if options:
             study = batch.study_from_dict({"defaults": options, "batches": [
-                {"learning_rate": b.learning_rate, "widths": list(b.widths), "n_steps": b.n_steps, **b.options}
-                for b in study.batches]})
+                {"normalised_learning_rate" if b.normalised else "learning_rate": b.learning_rate,
+             "widths": list(b.widths), "n_steps": b.n_steps, **b.options} for b in study.batches]})
     executions = batch.run_notebooks(study, args.output, args.notebooks_dir)
     return 1 if any(e.error for e in executions) else 0
 

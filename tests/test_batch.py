@@ -35,6 +35,17 @@ def test_batch_passes_train_config_defaults_not_notebook_smoke_sizes():
     assert params["m"] == 800 and params["interactive"] is False and "widths" not in params
 
 
+def test_batches_by_normalised_learning_rate():
+    study = study_from_dict({"batches": [{"normalised_learning_rate": 0.5, "widths": [200, 800], "n_steps": 10}]})
+    batch = study.batches[0]
+    assert study.tags() == ["nlr0.5_m200-800"]
+    assert [c.learning_rate for c in batch.configs()] == pytest.approx([0.5 * 200**1.5, 0.5 * 800**1.5])
+    params = batch.parameters("02_train", Path("out"))
+    assert params["normalised_learning_rate"] == 0.5 and "learning_rate" not in params
+    with pytest.raises(StudyError, match="exactly one of learning_rate"):
+        study_from_dict({"batches": [{"learning_rate": 1, "normalised_learning_rate": 0.5, "widths": [2], "n_steps": 1}]})
+
+
 def test_tags_keep_learning_rate_exact_and_never_collide():
     study = study_from_dict({"batches": [
         {"learning_rate": 70.25, "widths": [40, 120], "n_steps": 10},
