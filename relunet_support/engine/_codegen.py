@@ -212,7 +212,10 @@ def kernels_for(n: int, mirror: bool = False) -> ModuleType:
         if key in _modules:
             return _modules[key]
         source = _source(n, bool(mirror))
-        digest = hashlib.sha256(source.encode()).hexdigest()[:12]
+        # a new numba or Python means new machine code: a new module, compiled afresh in a child process
+        import numba
+
+        digest = hashlib.sha256(f"{source}{numba.__version__}{sys.version}".encode()).hexdigest()[:12]
         name = f"relunet_kernels_n{n}{'_mirror' if mirror else ''}_{digest}"
         folder = cache_dir()
         folder.mkdir(parents=True, exist_ok=True)
