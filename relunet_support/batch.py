@@ -153,8 +153,8 @@ def study_from_dict(values: dict) -> Study:
     return Study(tuple(batches), values.get("output_dir"))
 
 
-def load_study(path) -> Study:
-    """Read and validate a YAML study file; nothing runs if it is invalid."""
+def read_study_file(path) -> dict:
+    """The YAML of a study file, parsed but not yet validated (``study_from_dict`` does that)."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -164,7 +164,12 @@ def load_study(path) -> Study:
         values = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise StudyError(f"study file {str(path)!r} is not valid YAML: {error}") from None
-    return study_from_dict(values if values is not None else {})
+    return values if values is not None else {}
+
+
+def load_study(path) -> Study:
+    """Read and validate a YAML study file; nothing runs if it is invalid."""
+    return study_from_dict(read_study_file(path))
 
 
 def default_study() -> Study:

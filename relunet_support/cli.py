@@ -116,15 +116,14 @@ def _notebooks(args) -> int:
         if args.widths is None or args.steps is None:
             raise batch.StudyError("--learning-rate needs --widths and --steps too")
         widths = [_number(v) for v in args.widths.split(",") if v.strip()]
-        study = batch.study_from_dict({"defaults": options, "batches": [
-            {"learning_rate": _number(args.learning_rate), "widths": widths, "n_steps": _number(args.steps)}]})
+        values = {"batches": [{"learning_rate": _number(args.learning_rate), "widths": widths,
+                               "n_steps": _number(args.steps)}]}
     else:
-        values = batch.DEFAULT_STUDY if args.study is None else None
-        study = batch.study_from_dict(values) if values else batch.load_study(args.study)
-        if options:
-            study = batch.study_from_dict({"defaults": options, "batches": [
-                {"normalised_learning_rate" if b.normalised else "learning_rate": b.learning_rate,
-             "widths": list(b.widths), "n_steps": b.n_steps, **b.options} for b in study.batches]})
+        values = batch.read_study_file(args.study) if args.study else batch.DEFAULT_STUDY
+    if options and isinstance(values, dict) and isinstance(values.get("defaults") or {}, dict):
+        # command-line options fill the defaults; the batches still override them
+        values = {**values, "defaults": {**(values.get("defaults") or {}), **options}}
+    study = batch.study_from_dict(values)
     executions = batch.run_notebooks(study, args.output, args.notebooks_dir)
     return 1 if any(e.error for e in executions) else 0
 

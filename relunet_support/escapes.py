@@ -156,7 +156,7 @@ def _t_quantile(p: float, dof: int) -> float:
         # regularised incomplete beta I_xb(dof/2, 1/2) by continued fraction (Numerical Recipes betacf)
         a, b = dof / 2, 0.5
         front = math.exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * math.log(xb) + b * math.log(1 - xb)) / a
-        f, c, d = 1.0, 1.0, 1.0 - (a + b) * xb / (a + 1)
+        c, d = 1.0, 1.0 - (a + b) * xb / (a + 1)
         d = 1 / d if abs(d) > 1e-300 else 1e300
         f = d
         for m in range(1, 200):
