@@ -6,7 +6,7 @@ import argparse
 import sys
 import warnings
 
-from .errors import ConfigError, NotARunError, RunLockedError, TrainingDiverged
+from .errors import BackendUnavailable, ConfigError, NotARunError, RunLockedError, TrainingDiverged
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--n-snapshots", type=int, default=1_000)
     tr.add_argument("--record-every", type=int, default=None)
     tr.add_argument("--snapshot-every", type=int, default=None)
-    tr.add_argument("--backend", default="numba", help="numba | numpy")
+    tr.add_argument("--backend", default="numba", help="numba | numpy | cuda")
     tr.add_argument("--out", default="outputs/runs", help="folder of run stores")
     tr.add_argument("--no-resume", action="store_true", help="discard an existing run of this config")
     tr.add_argument("--no-progress", action="store_true")
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"train": _train, "list": _list, "notebooks": _notebooks, "sweep": _sweep}
     try:
         return commands[args.command](args)
-    except (ConfigError, NotARunError, RunLockedError) as error:
+    except (ConfigError, NotARunError, RunLockedError, BackendUnavailable) as error:
         print(f"relunet: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:

@@ -66,7 +66,7 @@ class TrainConfig:
     init: 'gaussian' | 'symmetric' | 'antisymmetric'; seed: for numpy.random.default_rng;
     dataset: 'seed' | 'luo2021' | 'custom' (then x, y); n_records / record_every: schedule of risk and
     exact extremes on ``interval``; n_snapshots / snapshot_every: schedule of parameter snapshots;
-    backend: 'numba' | 'numpy'.
+    backend: 'numba' | 'numpy' | 'cuda' (an NVIDIA GPU; float64 throughout).
     """
 
     m: int

@@ -15,6 +15,10 @@ class RunLockedError(RuntimeError):
     """Another process is training the same run right now."""
 
 
+class BackendUnavailable(RuntimeError):
+    """backend='cuda' was asked for where it cannot run (no GPU, driver or numba-cuda): says why."""
+
+
 class TrainingDiverged(FloatingPointError):
     """The risk or a parameter became non-finite; ``run`` holds every record made before."""
 

@@ -52,15 +52,21 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def package_versions() -> dict:
+def package_versions(backend: str = "numba") -> dict:
+    """Versions of what computes a run; for backend='cuda' also numba-cuda's and the GPU's name."""
     import numba
     import tqdm
 
     from . import __version__
 
-    return {"relunet_support": __version__, "python": sys.version.split()[0], "numpy": np.__version__,
-            "numba": numba.__version__, "zarr": zarr.__version__, "tqdm": tqdm.__version__,
-            "platform": platform.platform(), "machine": platform.machine()}
+    versions = {"relunet_support": __version__, "python": sys.version.split()[0], "numpy": np.__version__,
+                "numba": numba.__version__, "zarr": zarr.__version__, "tqdm": tqdm.__version__,
+                "platform": platform.platform(), "machine": platform.machine()}
+    if backend == "cuda":
+        from .engine import _cuda
+
+        versions.update(_cuda.describe())
+    return versions
 
 
 def git_commit() -> str | None:
@@ -253,7 +259,7 @@ class RunWriter:
                 "config": config.to_dict(), "config_sha256": config.digest(),
                 "alpha": alpha, "beta1": beta1, "beta2": beta2,
                 "normalised_learning_rate": config.normalised_learning_rate,
-                "versions": package_versions(), "git_commit": git_commit(),
+                "versions": package_versions(config.backend), "git_commit": git_commit(),
                 "created": now(), "finished": None, "status": "running", "status_message": "",
             })
             records = group.create_group("records")

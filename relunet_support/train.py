@@ -106,10 +106,8 @@ def train(config: TrainConfig, out_dir="outputs/runs", progress: bool = True, re
     path = out_dir / run_id
     with run_lock(out_dir, run_id):
         clean_temporaries(out_dir, run_id)
-        if path.exists() and not resume:
-            remove_run(path)
-        if path.exists():
-            run = open_run(path)
+        run = open_run(path) if path.exists() and resume else None
+        if run is not None:
             if run.config != config:
                 raise RuntimeError(f"{path} holds a different configuration (hash collision?)")
             if run.status in TERMINAL:
@@ -120,9 +118,13 @@ def train(config: TrainConfig, out_dir="outputs/runs", progress: bool = True, re
                 raise NotARunError(f"path={str(path)!r} holds an unfinished run in store format "
                                    f"{run.format_version}, which this relunet (format {FORMAT_VERSION}) cannot resume: "
                                    "finish it with the relunet that started it, or delete it to train anew")
+        engine.require_backend(config.backend)  # training is needed: before anything is written or removed
+        if run is not None:
             writer = RunWriter(path)
             state = tuple(np.ascontiguousarray(v) for v in run.checkpoint_state())
         else:
+            if path.exists():  # resume=False
+                remove_run(path)
             state = config.initial_parameters()
             writer = RunWriter.create(out_dir, config, state)
         check_learning_rate(config)

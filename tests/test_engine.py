@@ -2,10 +2,12 @@ import numpy as np
 import pytest
 
 from relunet_support import model
-from relunet_support.engine import advance, descend
+from relunet_support.engine import _cuda, advance, descend
 from relunet_support.errors import ConfigError
 
 from .conftest import network
+
+needs_gpu = pytest.mark.skipif(_cuda.unavailable_reason() is not None, reason="device test: no usable GPU")
 
 
 def test_numba_matches_numpy_reference_after_2000_steps(seed_data):
@@ -72,31 +74,32 @@ def test_any_number_of_data_points():
         np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("backend", ["numba", pytest.param("cuda", marks=needs_gpu)])
 @pytest.mark.parametrize("kind", ["symmetric", "gaussian"])
-def test_advance_records_match_reference(seed_data, kind):
+def test_advance_records_match_reference(seed_data, kind, backend):
     from relunet_support import diagnostics
 
     x, y = seed_data
     alpha, a, w, b = network(m=200, kind=kind)
     offsets = np.array([1, 7, 50, 200])
     results = {}
-    for backend in ("numba", "numpy"):
+    for name in (backend, "numpy"):
         state = [p.copy() for p in (a, w, b)]
-        steps, status, records = advance(*state, x, y, alpha, 3000.0, 200, offsets, backend=backend, initial=(a, w, b))
+        steps, status, records = advance(*state, x, y, alpha, 3000.0, 200, offsets, backend=name, initial=(a, w, b))
         assert steps == 200 and status == 0
-        results[backend] = records
+        results[name] = records
         # the last record describes the final state
         assert records["rd_w"][-1] == pytest.approx(diagnostics.relative_distance(state[1:], (w, b)), rel=1e-12)
         assert records["rd_a"][-1] == pytest.approx(diagnostics.relative_distance(state[0], a), rel=1e-12)
         assert records["rd_w"][-1] > 1e-4
     for name in results["numpy"]:
-        np.testing.assert_allclose(results["numba"][name], results["numpy"][name], rtol=1e-11, err_msg=name)
+        np.testing.assert_allclose(results[backend][name], results["numpy"][name], rtol=1e-11, err_msg=name)
 
 
 def test_bad_backend(seed_data):
     alpha, a, w, b = network(m=8)
-    with pytest.raises(ConfigError, match="backend='cuda'.*'numba', 'numpy'"):
-        descend(a, w, b, *seed_data, alpha, 1.0, 1, backend="cuda")
+    with pytest.raises(ConfigError, match="backend='gpu'.*'numba', 'numpy', 'cuda'"):
+        descend(a, w, b, *seed_data, alpha, 1.0, 1, backend="gpu")
 
 
 def test_mirror_detection_and_half_simulation(seed_data):

@@ -97,7 +97,7 @@ BAD = [
     (dict(n_records=1), "n_records", "≥ 2"),
     (dict(record_every=0), "record_every", "positive"),
     (dict(interval=(0.5, -0.5)), "interval", "lo < hi"),
-    (dict(backend="cuda"), "backend", "'numba', 'numpy'"),
+    (dict(backend="gpu"), "backend", "'numba', 'numpy', 'cuda'"),
 ]
 
 

@@ -1,14 +1,15 @@
 """Gradient-descent steppers. ``numpy`` is the readable reference; ``numba`` (default) is one fused,
-compiled pass over the neurons per step with no Python in the loop. Both agree with ``model.py``."""
+compiled pass over the neurons per step with no Python in the loop; ``cuda`` is the same fused pass on
+an NVIDIA GPU (optional: ``pip install .[gpu]``). All agree with ``model.py``."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import invalid
-from . import _codegen, _kernels, _reference
+from ..errors import BackendUnavailable, invalid
+from . import _codegen, _cuda, _kernels, _reference
 
-BACKENDS = ("numba", "numpy")
+BACKENDS = ("numba", "numpy", "cuda")
 
 STATUS_OK = _kernels.STATUS_OK
 STATUS_DIVERGED = _kernels.STATUS_DIVERGED
@@ -16,8 +17,17 @@ STATUS_DEAD = _kernels.STATUS_DEAD
 
 
 def check_backend(backend: str) -> str:
+    """The backend's name when it is one of BACKENDS (whether it can run here: ``require_backend``)."""
     if backend not in BACKENDS:
         raise invalid("backend", backend, "one of " + ", ".join(repr(name) for name in BACKENDS))
+    return backend
+
+
+def require_backend(backend: str) -> str:
+    """check_backend, and for 'cuda' a usable GPU: else ``BackendUnavailable`` saying why not."""
+    check_backend(backend)
+    if backend == "cuda":
+        _cuda._numba_cuda()
     return backend
 
 
@@ -77,7 +87,7 @@ def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, lo=-0.
     ``initial`` = (a₀, w₀, b₀) is given, rd_w and rd_a) at the ``record_offsets`` (sorted offsets in
     1..n_steps) that were reached.
     """
-    check_backend(backend)
+    require_backend(backend)
     record_offsets = np.ascontiguousarray(record_offsets, dtype=np.int64)
     out = {name: np.full(record_offsets.size, np.nan) for name in ("risk", "f_min", "f_max", "rd_w", "rd_a")}
     x = np.ascontiguousarray(x, dtype=np.float64)
@@ -86,7 +96,9 @@ def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, lo=-0.
         initial = tuple(np.ascontiguousarray(v, dtype=np.float64) for v in initial)
     args = (float(alpha), float(learning_rate), int(n_steps), record_offsets, out["risk"], out["f_min"],
             out["f_max"], float(lo), float(hi), out["rd_w"], out["rd_a"])
-    if backend == "numba":
+    if backend == "cuda":
+        steps, written, status, _ = _cuda.advance(a, w, b, x, y, *args, initial=initial)
+    elif backend == "numba":
         empty = np.empty(0)
         steps, written, status, _ = _run_kernel("advance", a, w, b, x, y, *args,
                                                 initial=initial if initial is not None else (empty, empty, empty))
@@ -99,16 +111,19 @@ def descend(a, w, b, x, y, alpha: float, learning_rate: float, n_steps: int, bac
     """Plain gradient descent θ ← θ − η∇R(θ) for n_steps steps; returns new (a, w, b), inputs untouched.
 
     Accepts (m,) or (S, m) parameters: S independent networks (seeds) on the same data, trained in
-    parallel over the cores by the numba backend. No guards: a non-finite state is returned as it is.
+    parallel over the cores by the numba backend (over the GPU by the cuda backend). No guards: a
+    non-finite state is returned as it is.
     """
-    check_backend(backend)
+    require_backend(backend)
     if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 0:
         raise invalid("n_steps", n_steps, "a non-negative integer")
     a, w, b = _as_state(a, w, b)
     x = np.ascontiguousarray(x, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
     args = (float(alpha), float(learning_rate), int(n_steps))
-    if backend == "numpy":
+    if backend == "cuda":
+        _cuda.descend(a, w, b, x, y, *args)
+    elif backend == "numpy":
         for member in [(a, w, b)] if a.ndim == 1 else zip(a, w, b):
             _reference.descend_plain(*member, x, y, *args)
     elif a.ndim == 1:

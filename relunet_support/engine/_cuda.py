@@ -1,0 +1,269 @@
+"""The CUDA backend: float64 gradient descent on an NVIDIA GPU (numba-cuda; ``pip install .[gpu]``).
+
+One step on S networks of m neurons, with r_i = f_i − y_i, c_i = η r_i/(nα), pre_ij = w_j x_i + b_j:
+
+    a_j ← a_j − Σ_i c_i (pre_ij)_+ ,  w_j ← w_j − a_j Σ_i c_i x_i 1[pre_ij > 0],
+    b_j ← b_j − a_j Σ_i c_i 1[pre_ij > 0],   then   s_i = Σ_j a_j (w_j x_i + b_j)_+   (new parameters),
+
+fused into one pass over (a, w, b) per step — the same arithmetic as the numba kernel.
+
+Work split. Block (p, q) of a (P, Q) grid takes the p-th of P contiguous chunks of the neurons of the
+members q, q + Q, … Each block sums its chunk's s_i (and the active-pair count and a finiteness probe)
+with a fixed tree (fan-in ≤ 8) in shared memory and writes them to ``partials[parity, member, p]``. At the
+next step every block reduces the P partials of its members itself, in the same fixed order, so every
+block derives the same f and the same stop decision, and the result is deterministic: bit for bit
+the same from run to run, whatever the scheduling. Partials are double-buffered (parity), so one
+grid-wide barrier per step is enough.
+
+Two launch modes, identical arithmetic (so bit-identical results):
+- persistent: one cooperative launch runs many steps, ``grid.sync()`` between them (no per-step
+  launch cost; a cooperative grid must fit on the device at once);
+- stepwise: one launch per step, the launch boundary being the barrier (the CUDA simulator, which
+  cannot synchronise a grid, and devices without cooperative launch).
+
+Guards (``advance``, one network): the run stops at the first state whose risk or parameters are
+non-finite (diverged) or with no active neuron on any data point (dead), like the numba kernel.
+Records (risk, exact extremes of f, relative distances) are taken on the host at the record steps.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from ..errors import BackendUnavailable
+from ._kernels import STATUS_DIVERGED, STATUS_OK
+
+_STATUS = 1  # the status slot of the control array (see _cuda_kernels)
+DEFAULT_THREADS = 256
+DEFAULT_BLOCKS_PER_SM = 2
+INSTALL_HINT = ("install the gpu extra on a machine with an NVIDIA GPU and driver "
+                "(pip install 'relunet[gpu]'), or use backend='numba'")
+
+
+def _numba_cuda():
+    """``numba.cuda``, or ``BackendUnavailable`` saying why it cannot run here."""
+    try:
+        from numba import cuda
+    except ImportError as error:  # pragma: no cover - numba always ships a numba.cuda module
+        raise BackendUnavailable(f"backend='cuda' needs numba-cuda ({error}); {INSTALL_HINT}") from None
+    try:
+        available = cuda.is_available()
+    except Exception as error:  # noqa: BLE001 - driver probing can raise anything
+        available, reason = False, f"{type(error).__name__}: {error}"
+    else:
+        reason = "numba.cuda found no usable CUDA driver or device"
+    if not available:
+        raise BackendUnavailable(f"backend='cuda' is not available here: {reason}; {INSTALL_HINT}")
+    return cuda
+
+
+def unavailable_reason() -> str | None:
+    """None when backend='cuda' can run here, else the reason it cannot."""
+    try:
+        _numba_cuda()
+    except BackendUnavailable as error:
+        return str(error)
+    return None
+
+
+def describe() -> dict:
+    """numba-cuda's version and the GPU's name and compute capability (for a run's metadata)."""
+    cuda = _numba_cuda()
+    try:
+        from importlib.metadata import version
+
+        numba_cuda = version("numba-cuda")
+    except Exception:  # noqa: BLE001 - numba's built-in CUDA target
+        numba_cuda = None
+    if simulated():
+        return {"numba_cuda": numba_cuda, "cuda_device": "numba CUDA simulator"}
+    device = cuda.get_current_device()
+    name = device.name.decode() if isinstance(device.name, bytes) else str(device.name)
+    return {"numba_cuda": numba_cuda, "cuda_device": f"{name} (compute capability {device.compute_capability})"}
+
+
+def simulated() -> bool:
+    """True under numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1): kernels run as Python threads."""
+    from numba import config
+
+    return bool(config.ENABLE_CUDASIM)
+
+
+def kernels(n: int, mirror: bool, threads: int = DEFAULT_THREADS, blocks_per_sm: int = DEFAULT_BLOCKS_PER_SM) -> dict:
+    """The compiled kernels (``_cuda_kernels.build``) for n data points."""
+    _numba_cuda()
+    from ._cuda_kernels import build
+
+    return build(n, bool(mirror), int(threads), int(blocks_per_sm))
+
+
+class DeviceState:
+    """S networks (or one) resident on the GPU, stepped by gradient descent without leaving it.
+
+    ``a, w, b``: host arrays of shape (m,) or (S, m) (copied to the device); ``mode``: 'auto'
+    (persistent where the device supports cooperative launch), 'persistent' or 'stepwise'.
+    ``blocks_per_sm``: blocks launched per multiprocessor (the kernels are compiled to fit them: more
+    blocks hide more memory latency but leave fewer registers per thread, and each block re-reduces
+    every partial at each step).
+    """
+
+    def __init__(self, a, w, b, x, y, alpha: float, learning_rate: float, mirror: bool = False,
+                 threads: int = DEFAULT_THREADS, mode: str = "auto", blocks_per_sm: int = DEFAULT_BLOCKS_PER_SM):
+        cuda = _numba_cuda()
+        host = [np.ascontiguousarray(np.atleast_2d(v), dtype=np.float64) for v in (a, w, b)]
+        self.shape = np.shape(a)
+        self.n_members, self.m = host[0].shape
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        self.kernels = kernels(x.size, bool(mirror), threads, blocks_per_sm)
+        if mode not in ("auto", "persistent", "stepwise"):
+            raise ValueError(f"mode={mode!r} is not allowed: mode must be 'auto', 'persistent' or 'stepwise'")
+        self.threads = threads
+        self.inv_alpha = 1.0 / float(alpha)
+        self.scale = float(learning_rate) * self.inv_alpha / x.size
+        self.mode, self.grid = self._launch_plan(cuda, mode, blocks_per_sm)
+        self.a, self.w, self.b = (cuda.to_device(v) for v in host)
+        self.x = cuda.to_device(x)
+        self.y = cuda.to_device(np.ascontiguousarray(y, dtype=np.float64))
+        self.partials = cuda.to_device(np.zeros((2, self.n_members, self.grid[0], x.size + 2)))
+        self.control = cuda.to_device(np.zeros(2, dtype=np.int64))
+        self.values = cuda.device_array((self.n_members, x.size))
+        self.steps = 0  # the sums of the current parameters are in partials[steps % 2]
+        self.kernels["forward"][self.grid, threads](self.a, self.w, self.b, self.x, 0, self.partials)
+
+    def _launch_plan(self, cuda, mode, blocks_per_sm) -> tuple[str, tuple[int, int]]:
+        """(mode, (P, Q)): P chunks per member, Q member groups. A persistent grid must fit on the
+        device at once; 'auto' falls back to one launch per step where cooperative launch fails."""
+        per_member = math.ceil(self.m / self.threads)
+        if simulated():
+            if mode == "persistent":
+                raise ValueError("mode='persistent' is not allowed under the CUDA simulator, which cannot "
+                                 "synchronise a grid: use 'auto' or 'stepwise'")
+            return "stepwise", (max(1, min(per_member, 4)), self.n_members)
+        limit = cuda.get_current_device().MULTIPROCESSOR_COUNT * blocks_per_sm
+        if mode != "stepwise":
+            try:
+                kernel = self.kernels["persistent"].compile(self._signature())
+                limit = min(limit, kernel.max_cooperative_grid_blocks(self.threads))
+                groups = min(self.n_members, limit)
+                return "persistent", (max(1, min(per_member, limit // groups)), groups)
+            except Exception as error:  # noqa: BLE001 - e.g. no libcudadevrt to link the grid barrier
+                if mode == "persistent":
+                    raise
+                warnings.warn(f"cuda backend: cooperative launch unavailable ({type(error).__name__}: {error}); "
+                              "running one launch per step", RuntimeWarning, stacklevel=3)
+        return "stepwise", (max(1, min(per_member, limit)), self.n_members)
+
+    def _signature(self):
+        from numba import boolean, float64, int64, types
+
+        matrix = types.Array(float64, 2, "C")
+        vector = types.Array(float64, 1, "C")
+        return (matrix, matrix, matrix, vector, vector, float64, float64, int64, int64, boolean,
+                types.Array(float64, 4, "C"), types.Array(int64, 1, "C"))
+
+    def run(self, n_steps: int, guard: bool = False) -> tuple[int, int]:
+        """Up to n_steps more steps; returns (steps done since the start, status).
+
+        Without ``guard`` (any S) the launch is asynchronous and every step is done. With it (one
+        network) this waits: the run stops at the first diverged or dead state, as in ``advance``.
+        """
+        if guard and self.n_members != 1:
+            raise ValueError("guard=True is for one network, not an ensemble")
+        args = (self.a, self.w, self.b, self.x, self.y, self.inv_alpha, self.scale)
+        tail = (bool(guard), self.partials, self.control)
+        if self.mode == "persistent":
+            self.kernels["persistent"][self.grid, self.threads](*args, int(n_steps), self.steps % 2, *tail)
+        else:  # one launch per step; after a stop, the remaining launches return at once
+            for step in range(self.steps, self.steps + int(n_steps)):
+                self.kernels["stepwise"][self.grid, self.threads](*args, 1, step % 2, *tail)
+        if not guard:
+            self.steps += int(n_steps)
+            return self.steps, STATUS_OK
+        steps, status = self.control.copy_to_host()
+        self.steps = int(steps)
+        if status == STATUS_OK:  # the kernel judges a state before stepping on from it: judge the last one
+            self._finish(True)
+            status = self.control.copy_to_host()[_STATUS]
+        return self.steps, int(status)
+
+    def _finish(self, guard: bool) -> None:
+        self.kernels["finish"][(1, self.n_members), self.threads](
+            self.y, self.inv_alpha, self.steps % 2, guard, self.partials, self.control, self.values)
+
+    def network_values(self) -> np.ndarray:
+        """f(x_i) of each member now, shape (S, n) (or (n,) for one network)."""
+        self._finish(False)
+        values = self.values.copy_to_host()
+        return values[0] if len(self.shape) == 1 else values
+
+    def synchronize(self) -> None:
+        from numba import cuda
+
+        cuda.synchronize()
+
+    def to_host(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The parameters now, as host arrays of the shape given."""
+        return tuple(v.copy_to_host().reshape(self.shape) for v in (self.a, self.w, self.b))
+
+
+def _mirror_halves(a, w, b, x, y):
+    """(mirror, (a, w, b)): the first half of the neurons when the problem is mirrored (see
+    ``engine.is_mirrored``), else the arrays as given."""
+    from . import is_mirrored
+
+    if is_mirrored(a, w, b, x, y):
+        h = a.shape[-1] // 2
+        return True, tuple(np.ascontiguousarray(v[..., :h]) for v in (a, w, b))
+    return False, (a, w, b)
+
+
+def _store(full, half, mirror: bool, sign: float = 1.0) -> None:
+    """Write a (half-)network back into the caller's array in place."""
+    if mirror:
+        h = half.shape[-1]
+        full[..., :h] = half
+        full[..., h:] = sign * half
+    else:
+        full[...] = half
+
+
+def descend(a, w, b, x, y, alpha, learning_rate, n_steps, threads: int = DEFAULT_THREADS) -> None:
+    """``engine.descend`` on the GPU: (a, w, b) of shape (m,) or (S, m) updated in place."""
+    mirror, halves = _mirror_halves(a, w, b, x, y)
+    state = DeviceState(*halves, x, y, alpha, learning_rate, mirror=mirror, threads=threads)
+    state.run(n_steps)
+    for full, half, sign in zip((a, w, b), state.to_host(), (1.0, -1.0, 1.0)):
+        _store(full, half, mirror, sign)
+
+
+def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, record_risk, record_f_min,
+            record_f_max, lo, hi, record_rd_w, record_rd_a, initial=None, threads: int = DEFAULT_THREADS):
+    """Same contract as the numba kernels' ``advance`` (one network, in place): the GPU runs between
+    record steps; each record is taken on the host from the state copied back."""
+    from ..diagnostics import relative_distance
+    from ._kernels import extremes_exact
+
+    mirror, halves = _mirror_halves(a, w, b, x, y)
+    state = DeviceState(*halves, x, y, alpha, learning_rate, mirror=mirror, threads=threads)
+    steps, status = state.run(0, guard=True)  # a dead start stops at step 0
+    written = 0
+    for target in [*record_offsets.tolist(), int(n_steps)]:
+        if status != STATUS_OK:
+            break
+        if target > steps:
+            steps, status = state.run(target - steps, guard=True)
+        if status == STATUS_DIVERGED or written == record_offsets.size or record_offsets[written] != steps:
+            continue
+        full = [np.concatenate((v, sign * v)) if mirror else v for v, sign in zip(state.to_host(), (1.0, -1.0, 1.0))]
+        record_risk[written] = 0.5 * float(np.sum((state.network_values() - y) ** 2)) / y.size
+        record_f_min[written], record_f_max[written] = extremes_exact(*full, 1.0 / alpha, lo, hi)
+        if initial is not None:
+            record_rd_w[written] = relative_distance((full[1], full[2]), (initial[1], initial[2]))
+            record_rd_a[written] = relative_distance(full[0], initial[0])
+        written += 1
+    for target_array, half, sign in zip((a, w, b), state.to_host(), (1.0, -1.0, 1.0)):
+        _store(target_array, half, mirror, sign)
+    return steps, written, status, 0

@@ -1,0 +1,231 @@
+"""The CUDA kernels of the cuda backend, built for n data points and a block size (see ``_cuda``).
+
+``cuda`` must be this module's global (not a closure variable): numba's CUDA simulator swaps the
+module's global for its own when it runs a kernel.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from numba import config, cuda, float64
+
+from ._kernels import STATUS_DEAD, STATUS_DIVERGED, STATUS_OK
+
+_STEPS, _STATUS = 0, 1  # slots of the control array
+_LARGEST = 1.7976931348623157e308
+UNROLL = 4  # neurons per thread loaded together in a sweep
+
+
+def _kernel_decorator(threads: int, blocks_per_sm: int):
+    """``cuda.jit`` for kernels launched with ``threads`` threads per block, ``blocks_per_sm`` blocks on
+    each multiprocessor: launch bounds make the compiler keep the registers per thread low enough."""
+    if config.ENABLE_CUDASIM:
+        return cuda.jit
+    try:
+        return cuda.jit(launch_bounds=(threads, blocks_per_sm))
+    except TypeError:  # a numba-cuda without launch bounds
+        return cuda.jit
+
+
+@functools.lru_cache(maxsize=None)
+def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
+    """The compiled kernels for n data points and ``threads`` threads per block (a power of two;
+    at least a warp, 32, on a GPU; the simulator tests use 4).
+
+    ``mirror``: the arrays hold the first half of a mirror-symmetric network on mirror-symmetric data
+    (see ``engine.is_mirrored``), so f_i = (s_i + s_{n−1−i})/α.
+    """
+    if threads < 1 or threads & (threads - 1):
+        raise ValueError(f"threads={threads!r} is not allowed: threads must be a power of two (≥ 32 on a GPU)")
+
+    kernel = _kernel_decorator(threads, blocks_per_sm)
+    n_sums = n + 2  # s_0 … s_{n−1}, the active-pair count, the finiteness probe (Σ 0·θ: 0 or NaN)
+    active_slot, finite_slot = n, n + 1
+
+    @cuda.jit(device=True)
+    def block_sum(values, scratch):
+        """scratch[k, 0] = Σ over the block's threads of values[k], by a fixed tree of fan-in ≤ 8
+        (deterministic: the order of the additions never depends on the threads' timing)."""
+        t = cuda.threadIdx.x
+        cuda.syncthreads()  # earlier readers of scratch are done
+        for k in range(n_sums):
+            scratch[k, t] = values[k]
+        cuda.syncthreads()
+        width = threads
+        while width > 1:
+            fan_in = min(8, width)
+            width //= fan_in
+            if t < width:
+                for k in range(n_sums):
+                    total = scratch[k, t]
+                    for r in range(1, fan_in):
+                        total += scratch[k, t + r * width]
+                    scratch[k, t] = total
+            cuda.syncthreads()
+
+    @cuda.jit(device=True)
+    def member_totals(partials, parity, member, totals, scratch):
+        """totals[k] = Σ_p partials[parity, member, p, k], the same in every thread of every block."""
+        acc = cuda.local.array(n_sums, float64)
+        for k in range(n_sums):
+            acc[k] = 0.0
+        for p in range(cuda.threadIdx.x, partials.shape[2], threads):
+            for k in range(n_sums):
+                acc[k] += partials[parity, member, p, k]
+        block_sum(acc, scratch)
+        for k in range(n_sums):
+            totals[k] = scratch[k, 0]
+
+    @cuda.jit(device=True)
+    def network_values(totals, inv_alpha, i):
+        """f(x_i) from the neuron sums."""
+        if mirror:
+            return (totals[i] + totals[n - 1 - i]) * inv_alpha
+        return totals[i] * inv_alpha
+
+    @cuda.jit(device=True)
+    def verdict(totals, y, inv_alpha):
+        """STATUS_DIVERGED for a non-finite risk or parameter, STATUS_DEAD with no active pair, else OK."""
+        risk = 0.0
+        for i in range(n):
+            residual = network_values(totals, inv_alpha, i) - y[i]
+            risk += residual * residual
+        if not (risk <= _LARGEST and totals[finite_slot] == 0.0):  # false for inf and nan
+            return STATUS_DIVERGED
+        if totals[active_slot] == 0.0:
+            return STATUS_DEAD
+        return STATUS_OK
+
+    @cuda.jit(device=True)
+    def sweep(a, w, b, member, x, coef, coef_x, update, start, stop, acc):
+        """One pass over this thread's neurons of [start, stop) of ``member``: a GD step first when
+        ``update``, then acc = (Σ_j a_j (w_j x_i + b_j)_+ for each i, active pairs, Σ_j 0·(a_j + w_j + b_j)).
+
+        The thread's neurons j₀, j₀ + threads, … are taken ``UNROLL`` at a time, all loaded before any
+        is stored, so that several loads are in flight; the order of the sums is the same as one by one.
+        """
+        xs = cuda.local.array(n, float64)
+        for i in range(n):
+            xs[i] = x[i]
+        for k in range(n_sums):
+            acc[k] = 0.0
+        group_a = cuda.local.array(UNROLL, float64)
+        group_w = cuda.local.array(UNROLL, float64)
+        group_b = cuda.local.array(UNROLL, float64)
+        for first in range(start + cuda.threadIdx.x, stop, threads * UNROLL):
+            for u in range(UNROLL):
+                j = first + u * threads
+                if j < stop:
+                    group_a[u] = a[member, j]
+                    group_w[u] = w[member, j]
+                    group_b[u] = b[member, j]
+            for u in range(UNROLL):
+                j = first + u * threads
+                if j < stop:
+                    aj = group_a[u]
+                    wj = group_w[u]
+                    bj = group_b[u]
+                    if update:
+                        grad_a = 0.0
+                        grad_w = 0.0
+                        grad_b = 0.0
+                        for i in range(n):
+                            pre = wj * xs[i] + bj
+                            if pre > 0.0:
+                                grad_a += coef[i] * pre
+                                grad_w += coef_x[i]
+                                grad_b += coef[i]
+                        wj_new = wj - aj * grad_w
+                        bj_new = bj - aj * grad_b
+                        aj = aj - grad_a
+                        wj = wj_new
+                        bj = bj_new
+                        a[member, j] = aj
+                        w[member, j] = wj
+                        b[member, j] = bj
+                    for i in range(n):
+                        pre = wj * xs[i] + bj
+                        if pre > 0.0:
+                            acc[i] += aj * pre
+                            acc[active_slot] += 1.0
+                    acc[finite_slot] += aj * 0.0 + wj * 0.0 + bj * 0.0
+
+    @cuda.jit(device=True)
+    def chunk(m):
+        """This block's neurons [start, stop) of each of its members."""
+        size = (m + cuda.gridDim.x - 1) // cuda.gridDim.x
+        start = cuda.blockIdx.x * size
+        return start, min(m, start + size)
+
+    @cuda.jit(device=True)
+    def write_partials(acc, scratch, partials, parity, member):
+        block_sum(acc, scratch)
+        if cuda.threadIdx.x == 0:
+            for k in range(n_sums):
+                partials[parity, member, cuda.blockIdx.x, k] = scratch[k, 0]
+
+    @kernel
+    def forward(a, w, b, x, parity, partials):
+        """partials[parity] ← the sums of the current parameters."""
+        scratch = cuda.shared.array((n_sums, threads), float64)
+        acc = cuda.local.array(n_sums, float64)
+        coef = cuda.local.array(n, float64)
+        start, stop = chunk(a.shape[1])
+        for member in range(cuda.blockIdx.y, a.shape[0], cuda.gridDim.y):
+            sweep(a, w, b, member, x, coef, coef, False, start, stop, acc)
+            write_partials(acc, scratch, partials, parity, member)
+
+    def make_steps(persistent: bool):
+        @kernel
+        def steps(a, w, b, x, y, inv_alpha, scale, n_steps, parity, guard, partials, control):
+            """Up to n_steps GD steps; partials[parity] hold the sums of the current parameters.
+            control[_STEPS] += steps done; control[_STATUS] = why it stopped (guard: one member)."""
+            if control[_STATUS] != STATUS_OK:
+                return
+            scratch = cuda.shared.array((n_sums, threads), float64)
+            totals = cuda.local.array(n_sums, float64)
+            acc = cuda.local.array(n_sums, float64)
+            coef = cuda.local.array(n, float64)
+            coef_x = cuda.local.array(n, float64)
+            start, stop = chunk(a.shape[1])
+            status = STATUS_OK
+            done = 0
+            for _ in range(n_steps):
+                for member in range(cuda.blockIdx.y, a.shape[0], cuda.gridDim.y):
+                    member_totals(partials, parity, member, totals, scratch)
+                    if guard:
+                        status = verdict(totals, y, inv_alpha)
+                    if status == STATUS_OK:
+                        for i in range(n):
+                            coef[i] = (network_values(totals, inv_alpha, i) - y[i]) * scale
+                            coef_x[i] = coef[i] * x[i]
+                        sweep(a, w, b, member, x, coef, coef_x, True, start, stop, acc)
+                        write_partials(acc, scratch, partials, 1 - parity, member)
+                if status != STATUS_OK:
+                    break  # every block reached the same verdict at the same step
+                parity = 1 - parity
+                done += 1
+                if persistent:
+                    cuda.cg.this_grid().sync()
+            if cuda.blockIdx.x == 0 and cuda.blockIdx.y == 0 and cuda.threadIdx.x == 0:
+                control[_STEPS] += done
+                control[_STATUS] = status
+
+        return steps
+
+    @kernel
+    def finish(y, inv_alpha, parity, guard, partials, control, values):
+        """values[member, i] = f(x_i); with guard, the verdict on the current state (one member)."""
+        scratch = cuda.shared.array((n_sums, threads), float64)
+        totals = cuda.local.array(n_sums, float64)
+        for member in range(cuda.blockIdx.y, partials.shape[1], cuda.gridDim.y):
+            member_totals(partials, parity, member, totals, scratch)
+            if cuda.threadIdx.x == 0:
+                for i in range(n):
+                    values[member, i] = network_values(totals, inv_alpha, i)
+                if guard and control[_STATUS] == STATUS_OK:
+                    control[_STATUS] = verdict(totals, y, inv_alpha)
+
+    return {"forward": forward, "persistent": None if config.ENABLE_CUDASIM else make_steps(True),
+            "stepwise": make_steps(False), "finish": finish}
