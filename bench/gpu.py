@@ -36,9 +36,10 @@ X = np.array([-1 / 2, -1 / 6, 1 / 6, 1 / 2])
 Y = np.array([1 / 4, 1 / 30, 1 / 30, 1 / 4])
 BYTES_PER_NEURON_STEP = 48  # a, w, b: 8 bytes each, read and written
 CHECK_STEPS = 200
-# (mode, threads per block, blocks per SM) tried at m = 10⁶; the defaults are persistent, 256, 2
-CONFIGURATIONS = [("persistent", 256, 1), ("persistent", 256, 2), ("persistent", 128, 4), ("persistent", 256, 4),
-                  ("persistent", 512, 1), ("stepwise", 256, 2)]
+# (mode, threads per block, blocks per SM) tried at m = 10⁶ (the default: auto, 256, 2). 'resident'
+# needs the network to fit in the grid's shared memory: S = 1 only, and enough blocks (48 KiB each).
+CONFIGURATIONS = [("auto", 256, 2), ("persistent", 256, 1), ("persistent", 128, 4), ("persistent", 256, 4),
+                  ("resident", 128, 5), ("resident", 128, 6), ("resident", 64, 8), ("stepwise", 256, 2)]
 
 
 def start(m: int, members: int, kind: str = "gaussian") -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
@@ -165,7 +166,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check the script (simulator)")
     args = parser.parse_args()
     if args.smoke:
-        args.widths, args.members, args.budget = "64", "1,2", 0.05
+        args.widths, args.members, args.budget = "32", "1,2", 0.05
         Relunet.threads = 4  # the simulator runs a Python thread per GPU thread
         global CHECK_STEPS
         CHECK_STEPS = 10
@@ -204,26 +205,29 @@ def main() -> None:
             print(json.dumps(row), flush=True)
 
     sweep = []
-    if not args.smoke and 1_000_000 in widths:  # launch configurations for m = 10⁶
+    sweep_width = widths[-1] if args.smoke else 1_000_000
+    if sweep_width in widths:  # launch configurations for m = 10⁶
         for members in member_counts:
-            alpha, a, w, b = start(1_000_000, members)
+            alpha, a, w, b = start(sweep_width, members)
             for mode, threads, blocks_per_sm in CONFIGURATIONS:
-                if mode == "stepwise" and members > 1:
+                if mode in ("stepwise", "resident") and members > 1:
                     continue
+                threads = Relunet.threads if args.smoke else threads
                 try:
                     us, _, _ = measure(lambda *p: Relunet(*p, mode=mode, threads=threads, blocks_per_sm=blocks_per_sm),
                                        alpha, a, w, b, args.budget)
-                    us = f"{us:.3g} ({100 * BYTES_PER_NEURON_STEP * members * 1e6 / (us * 1e-6) / bandwidth:.0f} %)"
+                    us = f"{us:.3g} ({100 * BYTES_PER_NEURON_STEP * members * sweep_width / (us * 1e-6) / bandwidth:.0f} %)"
                 except Exception as error:  # noqa: BLE001 - a configuration the card refuses is reported
                     us = f"failed: {type(error).__name__}: {error}"
-                sweep.append((members, mode, threads, blocks_per_sm, us))
+                chosen = f"auto → {Relunet.last_mode}" if mode == "auto" and not us.startswith("failed") else mode
+                sweep.append((members, chosen, threads, blocks_per_sm, us))
                 print(sweep[-1], flush=True)
 
-    write_table(args.out, card(cuda), bandwidth, rows, sweep, jax_version)
+    write_table(args.out, card(cuda), bandwidth, rows, sweep, sweep_width, jax_version)
     print(f"wrote {args.out}")
 
 
-def write_table(path, card_name, bandwidth, rows, sweep, jax_version) -> None:
+def write_table(path, card_name, bandwidth, rows, sweep, sweep_width, jax_version) -> None:
     import numba
 
     def fmt(value):
@@ -250,7 +254,7 @@ def write_table(path, card_name, bandwidth, rows, sweep, jax_version) -> None:
                      f"{fmt(row.get('jax_us'))} | {speedup} | {100 * row['bandwidth_fraction']:.0f} % | "
                      f"{fmt(row.get('max_relative_difference'))} |")
     if sweep:
-        lines += ["", "Launch configurations at m = 10⁶ (µs per step, and the share of the bandwidth):", "",
+        lines += ["", f"Launch configurations at m = {sweep_width:,} (µs per step, and the share of the bandwidth):", "",
                   "| S | mode | threads per block | blocks per SM | µs per step (bandwidth) |", "|---|---|---|---|---|"]
         lines += [f"| {members} | {mode} | {threads} | {blocks} | {us} |" for members, mode, threads, blocks, us in sweep]
     by_key = {(row["m"], row["S"]): row for row in rows}

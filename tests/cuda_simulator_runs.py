@@ -3,7 +3,8 @@
 ``python tests/cuda_simulator_runs.py OUT.npz`` runs every scenario of ``scenarios()`` and saves what
 the kernels computed; ``tests/test_cuda.py`` compares it with the numpy reference. The simulator runs
 each GPU thread as a Python thread, so the networks are small and the blocks have 4 threads — enough
-for several blocks per network, several neurons per thread and a ragged last chunk.
+for several blocks per network, several neurons per thread and a ragged last chunk. The simulator can
+synchronise only a one-block grid, so the persistent and resident kernels run one block per member.
 """
 
 from __future__ import annotations
@@ -37,17 +38,32 @@ def scenarios() -> dict:
         "mirrored": ("descend", *_network(24, "symmetric", 1), X_SEED, Y_SEED, 5.0, 2.0, 25, None),
         "three_points": ("descend", *_network(18, "gaussian", 2), x3, y3, 4.0, 6.0, 25, None),
         "ensemble": ("descend", *ensemble, X_SEED, Y_SEED, 5.0, 2.0, 15, None),
+        "plain_persistent": ("descend", *_network(26, "gaussian", 0), X_SEED, Y_SEED, 5.0, 2.0, 25, None),
+        "plain_resident": ("descend", *_network(26, "gaussian", 0), X_SEED, Y_SEED, 5.0, 2.0, 25, None),
+        "ensemble_resident": ("descend", *ensemble, X_SEED, Y_SEED, 5.0, 2.0, 15, None),
         "records": ("advance", *_network(26, "gaussian", 3), X_SEED, Y_SEED, 5.0, 2.0, 20,
                     np.array([1, 2, 7, 20])),
         "records_mirrored": ("advance", *_network(24, "symmetric", 4), X_SEED, Y_SEED, 5.0, 2.0, 12,
                              np.array([3, 12])),
+        "records_resident": ("advance", *_network(26, "gaussian", 3), X_SEED, Y_SEED, 5.0, 2.0, 20,
+                             np.array([1, 2, 7, 20])),
         "dead": ("advance", *_network(24, "symmetric", 0, (1.0, 1.0, 1.0)), X_SEED, Y_SEED, alpha24,
                  2000.0 * alpha24 / 117.57550765359255, 10, np.array([1, 3, 5])),
         "dead_at_start": ("advance", *_network(16, "gaussian", 5, (1.0, 0.0, 0.0)), X_SEED, Y_SEED, 5.0, 1.0, 5,
                           np.array([1, 2])),
         "diverged": ("advance", *_network(24, "gaussian", 6, (1e150, 1.0, 1.0)), X_SEED, Y_SEED, 1.0, 1.0, 10,
                      np.array([1, 2, 3])),
+        "dead_resident": ("advance", *_network(24, "symmetric", 0, (1.0, 1.0, 1.0)), X_SEED, Y_SEED, alpha24,
+                          2000.0 * alpha24 / 117.57550765359255, 10, np.array([1, 3, 5])),
     }
+
+
+def launch_mode(name: str) -> str:
+    """The scenario's launch mode: its name's suffix, else the simulator's default (stepwise)."""
+    for mode in ("persistent", "resident"):
+        if name.endswith(mode):
+            return mode
+    return "auto"
 
 
 def _run_all(path: str) -> None:
@@ -58,8 +74,9 @@ def _run_all(path: str) -> None:
     out = {}
     for name, (call, a, w, b, x, y, alpha, eta, n_steps, offsets) in scenarios().items():
         state = [v.copy() for v in (a, w, b)]
+        launch = dict(threads=THREADS, mode=launch_mode(name))
         if call == "descend":
-            _cuda.descend(*state, x, y, alpha, eta, n_steps, threads=THREADS)
+            _cuda.descend(*state, x, y, alpha, eta, n_steps, **launch)
             if name == "plain":  # twice: deterministic; and one network of the ensemble alone
                 again = [v.copy() for v in (a, w, b)]
                 _cuda.descend(*again, x, y, alpha, eta, n_steps, threads=THREADS)
@@ -73,8 +90,7 @@ def _run_all(path: str) -> None:
             with np.errstate(all="ignore"):
                 steps, written, status, _ = _cuda.advance(
                     *state, x, y, alpha, eta, n_steps, offsets, records["risk"], records["f_min"],
-                    records["f_max"], -0.5, 0.5, records["rd_w"], records["rd_a"], initial=(a, w, b),
-                    threads=THREADS)
+                    records["f_max"], -0.5, 0.5, records["rd_w"], records["rd_a"], initial=(a, w, b), **launch)
             out[f"{name}_outcome"] = np.array([steps, written, status])
             for key, values in records.items():
                 out[f"{name}_{key}"] = values

@@ -56,12 +56,11 @@ def numpy_reference(name: str):
     return np.stack(state), (steps, records["risk"].size, status), records
 
 
-@pytest.mark.parametrize("name", ["plain", "mirrored", "three_points", "ensemble"])
+@pytest.mark.parametrize("name", ["plain", "mirrored", "three_points", "ensemble", "plain_persistent",
+                                  "plain_resident", "ensemble_resident"])
 def test_simulated_kernels_match_numpy(simulated, name):
     expected, _, _ = numpy_reference(name)
-    start = np.stack(scenarios()[name][1:4], axis=-2 if name == "ensemble" else 0)
-    if name == "ensemble":
-        start = np.moveaxis(start, -2, 0)
+    start = np.stack(scenarios()[name][1:4])
     assert relative_error(simulated[name], expected) <= 1e-12
     assert relative_error(simulated[name], start) > 1e-3  # the parameters did move
 
@@ -69,6 +68,11 @@ def test_simulated_kernels_match_numpy(simulated, name):
 def test_simulated_runs_are_deterministic_and_members_independent(simulated):
     np.testing.assert_array_equal(simulated["plain"], simulated["plain_again"])
     np.testing.assert_array_equal(simulated["ensemble"][:, 1], simulated["ensemble_member_1_alone"])
+
+
+def test_simulated_resident_kernel_is_the_persistent_kernel_bit_for_bit(simulated):
+    """Keeping the chunk in shared memory changes where the numbers live, not one bit of them."""
+    np.testing.assert_array_equal(simulated["plain_resident"], simulated["plain_persistent"])
 
 
 def test_simulated_mirror_stays_exact(simulated):
@@ -79,7 +83,8 @@ def test_simulated_mirror_stays_exact(simulated):
 
 
 @pytest.mark.parametrize("name, outcome", [("records", (20, 4, 0)), ("records_mirrored", (12, 2, 0)),
-                                           ("dead", (3, 2, 2)), ("dead_at_start", (0, 0, 2)),
+                                           ("records_resident", (20, 4, 0)), ("dead", (3, 2, 2)),
+                                           ("dead_resident", (3, 2, 2)), ("dead_at_start", (0, 0, 2)),
                                            ("diverged", (1, 0, 1))])
 def test_simulated_advance_matches_numpy(simulated, name, outcome):
     """Steps, status, records and the final state, against the numpy reference; the expected outcome

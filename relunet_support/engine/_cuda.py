@@ -15,11 +15,13 @@ block derives the same f and the same stop decision, and the result is determini
 the same from run to run, whatever the scheduling. Partials are double-buffered (parity), so one
 grid-wide barrier per step is enough.
 
-Two launch modes, identical arithmetic (so bit-identical results):
+Launch modes, with the same arithmetic for the same grid (so the same bits):
 - persistent: one cooperative launch runs many steps, ``grid.sync()`` between them (no per-step
   launch cost; a cooperative grid must fit on the device at once);
-- stepwise: one launch per step, the launch boundary being the barrier (the CUDA simulator, which
-  cannot synchronise a grid, and devices without cooperative launch).
+- resident: persistent, and each block also keeps its chunk of (a, w, b) in shared memory for the
+  whole launch, so global memory is touched once per launch, not once per step (when it fits);
+- stepwise: one launch per step, the launch boundary being the barrier (devices without cooperative
+  launch; the CUDA simulator's default, as it can synchronise only a one-block grid).
 
 Guards (``advance``, one network): the run stops at the first state whose risk or parameters are
 non-finite (diverged) or with no active neuron on any data point (dead), like the numba kernel.
@@ -39,6 +41,8 @@ from ._kernels import STATUS_DIVERGED, STATUS_OK
 _STATUS = 1  # the status slot of the control array (see _cuda_kernels)
 DEFAULT_THREADS = 256
 DEFAULT_BLOCKS_PER_SM = 2
+MODES = ("auto", "resident", "persistent", "stepwise")
+_SHARED_BYTES_PER_BLOCK = 48 * 1024  # without the opt-in to more dynamic shared memory
 INSTALL_HINT = ("install the gpu extra on a machine with an NVIDIA GPU and driver "
                 "(pip install 'relunet[gpu]'), or use backend='numba'")
 
@@ -103,8 +107,8 @@ def kernels(n: int, mirror: bool, threads: int = DEFAULT_THREADS, blocks_per_sm:
 class DeviceState:
     """S networks (or one) resident on the GPU, stepped by gradient descent without leaving it.
 
-    ``a, w, b``: host arrays of shape (m,) or (S, m) (copied to the device); ``mode``: 'auto'
-    (persistent where the device supports cooperative launch), 'persistent' or 'stepwise'.
+    ``a, w, b``: host arrays of shape (m,) or (S, m) (copied to the device); ``mode``: one of MODES
+    ('auto': resident where it fits, else persistent, else stepwise; see the module's docstring).
     ``blocks_per_sm``: blocks launched per multiprocessor (the kernels are compiled to fit them: more
     blocks hide more memory latency but leave fewer registers per thread, and each block re-reduces
     every partial at each step).
@@ -118,12 +122,12 @@ class DeviceState:
         self.n_members, self.m = host[0].shape
         x = np.ascontiguousarray(x, dtype=np.float64)
         self.kernels = kernels(x.size, bool(mirror), threads, blocks_per_sm)
-        if mode not in ("auto", "persistent", "stepwise"):
-            raise ValueError(f"mode={mode!r} is not allowed: mode must be 'auto', 'persistent' or 'stepwise'")
+        if mode not in MODES:
+            raise ValueError(f"mode={mode!r} is not allowed: mode must be one of {', '.join(map(repr, MODES))}")
         self.threads = threads
         self.inv_alpha = 1.0 / float(alpha)
         self.scale = float(learning_rate) * self.inv_alpha / x.size
-        self.mode, self.grid = self._launch_plan(cuda, mode, blocks_per_sm)
+        self.mode, self.grid, self.cache_bytes = self._launch_plan(cuda, mode, blocks_per_sm)
         self.a, self.w, self.b = (cuda.to_device(v) for v in host)
         self.x = cuda.to_device(x)
         self.y = cuda.to_device(np.ascontiguousarray(y, dtype=np.float64))
@@ -133,28 +137,44 @@ class DeviceState:
         self.steps = 0  # the sums of the current parameters are in partials[steps % 2]
         self.kernels["forward"][self.grid, threads](self.a, self.w, self.b, self.x, 0, self.partials)
 
-    def _launch_plan(self, cuda, mode, blocks_per_sm) -> tuple[str, tuple[int, int]]:
-        """(mode, (P, Q)): P chunks per member, Q member groups. A persistent grid must fit on the
-        device at once; 'auto' falls back to one launch per step where cooperative launch fails."""
+    def _launch_plan(self, cuda, mode, blocks_per_sm) -> tuple[str, tuple[int, int], int]:
+        """(mode, (P, Q), dynamic shared bytes): P chunks per member, Q member groups.
+
+        A cooperative grid must fit on the device at once. 'auto' takes 'resident' where a block's
+        chunk fits in shared memory (48 KiB per block with the reduction scratch), else 'persistent',
+        else (no cooperative launch) 'stepwise'. Under the simulator, which can synchronise only a
+        one-block grid, 'persistent' and 'resident' run one block per member and 'auto' is 'stepwise'.
+        """
         per_member = math.ceil(self.m / self.threads)
         if simulated():
-            if mode == "persistent":
-                raise ValueError("mode='persistent' is not allowed under the CUDA simulator, which cannot "
-                                 "synchronise a grid: use 'auto' or 'stepwise'")
-            return "stepwise", (max(1, min(per_member, 4)), self.n_members)
+            if mode in ("persistent", "resident"):
+                return mode, (1, self.n_members), 24 * self.m if mode == "resident" else 0
+            return "stepwise", (max(1, min(per_member, 4)), self.n_members), 0
         limit = cuda.get_current_device().MULTIPROCESSOR_COUNT * blocks_per_sm
-        if mode != "stepwise":
-            try:
-                kernel = self.kernels["persistent"].compile(self._signature())
-                limit = min(limit, kernel.max_cooperative_grid_blocks(self.threads))
-                groups = min(self.n_members, limit)
-                return "persistent", (max(1, min(per_member, limit // groups)), groups)
-            except Exception as error:  # noqa: BLE001 - e.g. no libcudadevrt to link the grid barrier
-                if mode == "persistent":
-                    raise
-                warnings.warn(f"cuda backend: cooperative launch unavailable ({type(error).__name__}: {error}); "
-                              "running one launch per step", RuntimeWarning, stacklevel=3)
-        return "stepwise", (max(1, min(per_member, limit)), self.n_members)
+        if mode == "stepwise":
+            return "stepwise", (max(1, min(per_member, limit)), self.n_members), 0
+        try:
+            limit = min(limit, self.kernels["persistent"].compile(self._signature())
+                        .max_cooperative_grid_blocks(self.threads))
+            groups = min(self.n_members, limit)
+            grid = (max(1, min(per_member, limit // groups)), groups)
+            cache_bytes = 24 * math.ceil(self.m / grid[0])
+            resident_fits = (groups == self.n_members
+                             and cache_bytes + self.kernels["static_shared_bytes"] <= _SHARED_BYTES_PER_BLOCK
+                             and self.kernels["resident"].compile(self._signature())
+                             .max_cooperative_grid_blocks(self.threads, cache_bytes) >= grid[0] * grid[1])
+        except Exception as error:  # noqa: BLE001 - e.g. no libcudadevrt to link the grid barrier
+            if mode != "auto":
+                raise
+            warnings.warn(f"cuda backend: cooperative launch unavailable ({type(error).__name__}: {error}); "
+                          "running one launch per step", RuntimeWarning, stacklevel=3)
+            return "stepwise", (max(1, min(per_member, limit)), self.n_members), 0
+        if resident_fits and mode in ("auto", "resident"):
+            return "resident", grid, cache_bytes
+        if mode == "resident":
+            raise ValueError(f"mode='resident' is not possible here: {self.n_members} × {self.m} neurons do not fit "
+                             "in the shared memory of a cooperative grid; use 'auto'")
+        return "persistent", grid, 0
 
     def _signature(self):
         from numba import boolean, float64, int64, types
@@ -174,8 +194,9 @@ class DeviceState:
             raise ValueError("guard=True is for one network, not an ensemble")
         args = (self.a, self.w, self.b, self.x, self.y, self.inv_alpha, self.scale)
         tail = (bool(guard), self.partials, self.control)
-        if self.mode == "persistent":
-            self.kernels["persistent"][self.grid, self.threads](*args, int(n_steps), self.steps % 2, *tail)
+        if self.mode != "stepwise":
+            self.kernels[self.mode][self.grid, self.threads, 0, self.cache_bytes](
+                *args, int(n_steps), self.steps % 2, *tail)
         else:  # one launch per step; after a stop, the remaining launches return at once
             for step in range(self.steps, self.steps + int(n_steps)):
                 self.kernels["stepwise"][self.grid, self.threads](*args, 1, step % 2, *tail)
@@ -230,24 +251,25 @@ def _store(full, half, mirror: bool, sign: float = 1.0) -> None:
         full[...] = half
 
 
-def descend(a, w, b, x, y, alpha, learning_rate, n_steps, threads: int = DEFAULT_THREADS) -> None:
-    """``engine.descend`` on the GPU: (a, w, b) of shape (m,) or (S, m) updated in place."""
+def descend(a, w, b, x, y, alpha, learning_rate, n_steps, **launch) -> None:
+    """``engine.descend`` on the GPU: (a, w, b) of shape (m,) or (S, m) updated in place.
+    ``launch``: DeviceState's threads, mode, blocks_per_sm."""
     mirror, halves = _mirror_halves(a, w, b, x, y)
-    state = DeviceState(*halves, x, y, alpha, learning_rate, mirror=mirror, threads=threads)
+    state = DeviceState(*halves, x, y, alpha, learning_rate, mirror=mirror, **launch)
     state.run(n_steps)
     for full, half, sign in zip((a, w, b), state.to_host(), (1.0, -1.0, 1.0)):
         _store(full, half, mirror, sign)
 
 
 def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, record_risk, record_f_min,
-            record_f_max, lo, hi, record_rd_w, record_rd_a, initial=None, threads: int = DEFAULT_THREADS):
+            record_f_max, lo, hi, record_rd_w, record_rd_a, initial=None, **launch):
     """Same contract as the numba kernels' ``advance`` (one network, in place): the GPU runs between
     record steps; each record is taken on the host from the state copied back."""
     from ..diagnostics import relative_distance
     from ._kernels import extremes_exact
 
     mirror, halves = _mirror_halves(a, w, b, x, y)
-    state = DeviceState(*halves, x, y, alpha, learning_rate, mirror=mirror, threads=threads)
+    state = DeviceState(*halves, x, y, alpha, learning_rate, mirror=mirror, **launch)
     steps, status = state.run(0, guard=True)  # a dead start stops at step 0
     written = 0
     for target in [*record_offsets.tolist(), int(n_steps)]:

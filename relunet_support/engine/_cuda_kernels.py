@@ -98,8 +98,8 @@ def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
         return STATUS_OK
 
     @cuda.jit(device=True)
-    def sweep(a, w, b, member, x, coef, coef_x, update, start, stop, acc):
-        """One pass over this thread's neurons of [start, stop) of ``member``: a GD step first when
+    def sweep(a, w, b, x, coef, coef_x, update, start, stop, acc):
+        """One pass over this thread's neurons of [start, stop) of (a, w, b): a GD step first when
         ``update``, then acc = (Σ_j a_j (w_j x_i + b_j)_+ for each i, active pairs, Σ_j 0·(a_j + w_j + b_j)).
 
         The thread's neurons j₀, j₀ + threads, … are taken ``UNROLL`` at a time, all loaded before any
@@ -117,9 +117,9 @@ def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
             for u in range(UNROLL):
                 j = first + u * threads
                 if j < stop:
-                    group_a[u] = a[member, j]
-                    group_w[u] = w[member, j]
-                    group_b[u] = b[member, j]
+                    group_a[u] = a[j]
+                    group_w[u] = w[j]
+                    group_b[u] = b[j]
             for u in range(UNROLL):
                 j = first + u * threads
                 if j < stop:
@@ -141,9 +141,9 @@ def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
                         aj = aj - grad_a
                         wj = wj_new
                         bj = bj_new
-                        a[member, j] = aj
-                        w[member, j] = wj
-                        b[member, j] = bj
+                        a[j] = aj
+                        w[j] = wj
+                        b[j] = bj
                     for i in range(n):
                         pre = wj * xs[i] + bj
                         if pre > 0.0:
@@ -173,10 +173,16 @@ def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
         coef = cuda.local.array(n, float64)
         start, stop = chunk(a.shape[1])
         for member in range(cuda.blockIdx.y, a.shape[0], cuda.gridDim.y):
-            sweep(a, w, b, member, x, coef, coef, False, start, stop, acc)
+            sweep(a[member], w[member], b[member], x, coef, coef, False, start, stop, acc)
             write_partials(acc, scratch, partials, parity, member)
 
-    def make_steps(persistent: bool):
+    def make_steps(persistent: bool, resident: bool):
+        """The step kernel. ``persistent``: a grid barrier between steps (a cooperative launch).
+        ``resident`` (persistent, one member per block row): each block keeps its chunk of (a, w, b)
+        in dynamic shared memory for the whole launch (3·⌈m/P⌉ doubles), reading and writing global
+        memory once per launch instead of once per step. The same neurons go to the same threads in
+        the same order either way, so the results are the same bits."""
+
         @kernel
         def steps(a, w, b, x, y, inv_alpha, scale, n_steps, parity, guard, partials, control):
             """Up to n_steps GD steps; partials[parity] hold the sums of the current parameters.
@@ -189,6 +195,18 @@ def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
             coef = cuda.local.array(n, float64)
             coef_x = cuda.local.array(n, float64)
             start, stop = chunk(a.shape[1])
+            if resident:
+                capacity = (a.shape[1] + cuda.gridDim.x - 1) // cuda.gridDim.x
+                cache = cuda.shared.array(0, float64)
+                cached_a = cache[:capacity]
+                cached_w = cache[capacity:2 * capacity]
+                cached_b = cache[2 * capacity:3 * capacity]
+                member = cuda.blockIdx.y
+                for j in range(cuda.threadIdx.x, stop - start, threads):
+                    cached_a[j] = a[member, start + j]
+                    cached_w[j] = w[member, start + j]
+                    cached_b[j] = b[member, start + j]
+                cuda.syncthreads()
             status = STATUS_OK
             done = 0
             for _ in range(n_steps):
@@ -200,7 +218,10 @@ def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
                         for i in range(n):
                             coef[i] = (network_values(totals, inv_alpha, i) - y[i]) * scale
                             coef_x[i] = coef[i] * x[i]
-                        sweep(a, w, b, member, x, coef, coef_x, True, start, stop, acc)
+                        if resident:
+                            sweep(cached_a, cached_w, cached_b, x, coef, coef_x, True, 0, stop - start, acc)
+                        else:
+                            sweep(a[member], w[member], b[member], x, coef, coef_x, True, start, stop, acc)
                         write_partials(acc, scratch, partials, 1 - parity, member)
                 if status != STATUS_OK:
                     break  # every block reached the same verdict at the same step
@@ -208,6 +229,13 @@ def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
                 done += 1
                 if persistent:
                     cuda.cg.this_grid().sync()
+            if resident:
+                cuda.syncthreads()
+                member = cuda.blockIdx.y
+                for j in range(cuda.threadIdx.x, stop - start, threads):
+                    a[member, start + j] = cached_a[j]
+                    w[member, start + j] = cached_w[j]
+                    b[member, start + j] = cached_b[j]
             if cuda.blockIdx.x == 0 and cuda.blockIdx.y == 0 and cuda.threadIdx.x == 0:
                 control[_STEPS] += done
                 control[_STATUS] = status
@@ -227,5 +255,5 @@ def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
                 if guard and control[_STATUS] == STATUS_OK:
                     control[_STATUS] = verdict(totals, y, inv_alpha)
 
-    return {"forward": forward, "persistent": None if config.ENABLE_CUDASIM else make_steps(True),
-            "stepwise": make_steps(False), "finish": finish}
+    return {"forward": forward, "stepwise": make_steps(False, False), "persistent": make_steps(True, False),
+            "resident": make_steps(True, True), "finish": finish, "static_shared_bytes": 8 * n_sums * threads}
