@@ -41,6 +41,8 @@ def scenarios() -> dict:
         "plain_persistent": ("descend", *_network(26, "gaussian", 0), X_SEED, Y_SEED, 5.0, 2.0, 25, None),
         "plain_resident": ("descend", *_network(26, "gaussian", 0), X_SEED, Y_SEED, 5.0, 2.0, 25, None),
         "ensemble_resident": ("descend", *ensemble, X_SEED, Y_SEED, 5.0, 2.0, 15, None),
+        # the accuracy check, ≤ 1e-12 after 2000 steps (one launch: persistent)
+        "long_persistent": ("descend", *_network(64, "gaussian", 7), X_SEED, Y_SEED, 512.0, 256.0, 2000, None),
         "records": ("advance", *_network(26, "gaussian", 3), X_SEED, Y_SEED, 5.0, 2.0, 20,
                     np.array([1, 2, 7, 20])),
         "records_mirrored": ("advance", *_network(24, "symmetric", 4), X_SEED, Y_SEED, 5.0, 2.0, 12,
