@@ -28,6 +28,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # JAX shares the GPU with numba-cuda
 
 from relunet_support import init, scaling  # noqa: E402
 from relunet_support.engine import _cuda  # noqa: E402
