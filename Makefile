@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lab notebooks clean
+.PHONY: run test bench bench-gpu lab notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_viewer.py --out bench/viewer.md
 	$(BIN)/python bench/stability.py --out bench/stability.md
 	$(BIN)/python bench/flow.py --out bench/flow.md
+
+# On a machine with an NVIDIA GPU: the cuda backend against JAX (needs the gpu extra and jax[cuda]).
+bench-gpu: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[gpu]'
+	$(BIN)/python bench/gpu.py --out bench/gpu.md
 
 lab: $(STAMP)
 	$(BIN)/jupytext --sync --quiet notebooks/0*.py

@@ -159,7 +159,7 @@ class DeviceState:
             groups = min(self.n_members, limit)
             grid = (max(1, min(per_member, limit // groups)), groups)
             cache_bytes = 24 * math.ceil(self.m / grid[0])
-            resident_fits = (groups == self.n_members
+            resident_fits = (mode != "persistent" and groups == self.n_members
                              and cache_bytes + self.kernels["static_shared_bytes"] <= _SHARED_BYTES_PER_BLOCK
                              and self.kernels["resident"].compile(self._signature())
                              .max_cooperative_grid_blocks(self.threads, cache_bytes) >= grid[0] * grid[1])
