@@ -38,9 +38,11 @@ Y = np.array([1 / 4, 1 / 30, 1 / 30, 1 / 4])
 BYTES_PER_NEURON_STEP = 48  # a, w, b: 8 bytes each, read and written
 CHECK_STEPS = 200
 # (mode, threads per block, blocks per SM) tried at m = 10⁶ (the default: auto, 256, 2). 'resident'
-# needs the network to fit in the grid's shared memory: S = 1 only, and enough blocks (48 KiB each).
+# needs the network to fit in the grid's shared memory (S = 1 only): within 48 KiB per block with
+# many blocks, or with fewer blocks after the opt-in to more shared memory (e.g. 512 threads, 1 per SM).
 CONFIGURATIONS = [("auto", 256, 2), ("persistent", 256, 1), ("persistent", 128, 4), ("persistent", 256, 4),
-                  ("resident", 128, 5), ("resident", 128, 6), ("resident", 64, 8), ("stepwise", 256, 2)]
+                  ("resident", 512, 1), ("resident", 256, 2), ("resident", 128, 5), ("resident", 64, 8),
+                  ("stepwise", 256, 2)]
 
 
 def start(m: int, members: int, kind: str = "gaussian") -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:

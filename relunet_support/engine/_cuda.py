@@ -127,6 +127,7 @@ class DeviceState:
         self.threads = threads
         self.inv_alpha = 1.0 / float(alpha)
         self.scale = float(learning_rate) * self.inv_alpha / x.size
+        self.requested_mode = mode
         self.mode, self.grid, self.cache_bytes = self._launch_plan(cuda, mode, blocks_per_sm)
         self.a, self.w, self.b = (cuda.to_device(v) for v in host)
         self.x = cuda.to_device(x)
@@ -160,7 +161,7 @@ class DeviceState:
             grid = (max(1, min(per_member, limit // groups)), groups)
             cache_bytes = 24 * math.ceil(self.m / grid[0])
             resident_fits = (mode != "persistent" and groups == self.n_members
-                             and cache_bytes + self.kernels["static_shared_bytes"] <= _SHARED_BYTES_PER_BLOCK
+                             and self._shared_memory_allows(cuda, cache_bytes)
                              and self.kernels["resident"].compile(self._signature())
                              .max_cooperative_grid_blocks(self.threads, cache_bytes) >= grid[0] * grid[1])
         except Exception as error:  # noqa: BLE001 - e.g. no libcudadevrt to link the grid barrier
@@ -175,6 +176,28 @@ class DeviceState:
             raise ValueError(f"mode='resident' is not possible here: {self.n_members} × {self.m} neurons do not fit "
                              "in the shared memory of a cooperative grid; use 'auto'")
         return "persistent", grid, 0
+
+    def _shared_memory_allows(self, cuda, cache_bytes: int) -> bool:
+        """Whether a block can have ``cache_bytes`` of dynamic shared memory besides its scratch: up to
+        48 KiB in all by default, up to the device's opt-in limit (227 KiB on an H100) once the resident
+        kernel is allowed more (CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)."""
+        total = cache_bytes + self.kernels["static_shared_bytes"]
+        if total <= _SHARED_BYTES_PER_BLOCK:
+            return True
+        try:
+            if total > cuda.get_current_device().MAX_SHARED_MEMORY_PER_BLOCK_OPTIN:
+                return False
+            from numba.cuda.cudadrv.driver import binding, driver
+
+            function = self.kernels["resident"].compile(self._signature())._codelibrary.get_cufunc()
+            attribute = binding.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+            if hasattr(driver, "cuKernelSetAttribute"):  # numba-cuda's handles are CUkernel (library) handles
+                driver.cuKernelSetAttribute(attribute, cache_bytes, function.handle, function.device.id)
+            else:
+                driver.cuFuncSetAttribute(function.handle, attribute, cache_bytes)
+            return True
+        except Exception:  # noqa: BLE001 - an older numba-cuda or driver: stay within 48 KiB
+            return False
 
     def _signature(self):
         from numba import boolean, float64, int64, types
@@ -194,10 +217,19 @@ class DeviceState:
             raise ValueError("guard=True is for one network, not an ensemble")
         args = (self.a, self.w, self.b, self.x, self.y, self.inv_alpha, self.scale)
         tail = (bool(guard), self.partials, self.control)
-        if self.mode != "stepwise":
-            self.kernels[self.mode][self.grid, self.threads, 0, self.cache_bytes](
-                *args, int(n_steps), self.steps % 2, *tail)
-        else:  # one launch per step; after a stop, the remaining launches return at once
+        if self.mode == "resident":
+            try:
+                self.kernels["resident"][self.grid, self.threads, 0, self.cache_bytes](
+                    *args, int(n_steps), self.steps % 2, *tail)
+            except Exception as error:  # noqa: BLE001 - the launch was refused: nothing ran
+                if self.requested_mode == "resident":
+                    raise
+                warnings.warn(f"cuda backend: the resident launch was refused ({type(error).__name__}: {error}); "
+                              "continuing without the shared-memory cache", RuntimeWarning, stacklevel=2)
+                self.mode, self.cache_bytes = "persistent", 0
+        if self.mode == "persistent":
+            self.kernels["persistent"][self.grid, self.threads](*args, int(n_steps), self.steps % 2, *tail)
+        elif self.mode == "stepwise":  # one launch per step; after a stop, the remaining launches return at once
             for step in range(self.steps, self.steps + int(n_steps)):
                 self.kernels["stepwise"][self.grid, self.threads](*args, 1, step % 2, *tail)
         if not guard:
