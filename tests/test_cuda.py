@@ -103,6 +103,17 @@ def test_simulated_record_steps_change_no_bit(simulated):
     np.testing.assert_array_equal(simulated["records"], simulated["records_unsegmented"])
 
 
+@pytest.mark.parametrize("option, value, allowed", [("mode", "fast", "'auto', 'resident', 'persistent', 'stepwise'"),
+                                                    ("threads", 48, "power of two"),
+                                                    ("blocks_per_sm", 0, "positive integer")])
+def test_launch_options_are_checked_first(seed_data, option, value, allowed):
+    from relunet_support.errors import ConfigError
+
+    alpha, a, w, b = network(m=8)
+    with pytest.raises(ConfigError, match=f"{option}={value!r} is not allowed: .*{allowed}"):
+        _cuda.DeviceState(a, w, b, *seed_data, alpha, 1.0, **{option: value})
+
+
 # --- where no GPU is --------------------------------------------------------------------------
 
 

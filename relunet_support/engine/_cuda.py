@@ -35,7 +35,7 @@ import warnings
 
 import numpy as np
 
-from ..errors import BackendUnavailable
+from ..errors import BackendUnavailable, ConfigError, invalid
 from ._kernels import STATUS_DIVERGED, STATUS_OK
 
 _STATUS = 1  # the status slot of the control array (see _cuda_kernels)
@@ -116,14 +116,18 @@ class DeviceState:
 
     def __init__(self, a, w, b, x, y, alpha: float, learning_rate: float, mirror: bool = False,
                  threads: int = DEFAULT_THREADS, mode: str = "auto", blocks_per_sm: int = DEFAULT_BLOCKS_PER_SM):
+        if mode not in MODES:
+            raise invalid("mode", mode, "one of " + ", ".join(map(repr, MODES)))
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1 or threads & (threads - 1):
+            raise invalid("threads", threads, "a power of two (at least a warp, 32, on a GPU)")
+        if isinstance(blocks_per_sm, bool) or not isinstance(blocks_per_sm, int) or blocks_per_sm < 1:
+            raise invalid("blocks_per_sm", blocks_per_sm, "a positive integer")
         cuda = _numba_cuda()
         host = [np.ascontiguousarray(np.atleast_2d(v), dtype=np.float64) for v in (a, w, b)]
         self.shape = np.shape(a)
         self.n_members, self.m = host[0].shape
         x = np.ascontiguousarray(x, dtype=np.float64)
         self.kernels = kernels(x.size, bool(mirror), threads, blocks_per_sm)
-        if mode not in MODES:
-            raise ValueError(f"mode={mode!r} is not allowed: mode must be one of {', '.join(map(repr, MODES))}")
         self.threads = threads
         self.inv_alpha = 1.0 / float(alpha)
         self.scale = float(learning_rate) * self.inv_alpha / x.size
@@ -173,7 +177,7 @@ class DeviceState:
         if resident_fits and mode in ("auto", "resident"):
             return "resident", grid, cache_bytes
         if mode == "resident":
-            raise ValueError(f"mode='resident' is not possible here: {self.n_members} × {self.m} neurons do not fit "
+            raise ConfigError(f"mode='resident' is not possible here: {self.n_members} × {self.m} neurons do not fit "
                              "in the shared memory of a cooperative grid; use 'auto'")
         return "persistent", grid, 0
 

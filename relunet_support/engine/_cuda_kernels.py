@@ -36,9 +36,6 @@ def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
     ``mirror``: the arrays hold the first half of a mirror-symmetric network on mirror-symmetric data
     (see ``engine.is_mirrored``), so f_i = (s_i + s_{n−1−i})/α.
     """
-    if threads < 1 or threads & (threads - 1):
-        raise ValueError(f"threads={threads!r} is not allowed: threads must be a power of two (≥ 32 on a GPU)")
-
     kernel = _kernel_decorator(threads, blocks_per_sm)
     n_sums = n + 2  # s_0 … s_{n−1}, the active-pair count, the finiteness probe (Σ 0·θ: 0 or NaN)
     active_slot, finite_slot = n, n + 1
