@@ -31,6 +31,7 @@ n_records = 2000
 n_snapshots = 100
 record_every = None
 snapshot_every = None
+backend = "numba"  # "numba" | "numpy" | "cuda" (an NVIDIA GPU, pip install .[gpu])
 output_dir = "../outputs/smoke"
 interactive = True
 n_frames = 6
@@ -53,7 +54,7 @@ from relunet_support.viewer import CondensationViewer, frame, static_frames
 (config,) = sweep_configs([m], n_steps, learning_rate=None if normalised_learning_rate else learning_rate,
                           normalised_learning_rate=normalised_learning_rate, gamma=gamma, gamma_prime=gamma_prime,
                           init=init, seed=seed, dataset=dataset, n_records=n_records, n_snapshots=n_snapshots,
-                          record_every=record_every, snapshot_every=snapshot_every)
+                          record_every=record_every, snapshot_every=snapshot_every, backend=backend)
 runs_dir = Path(output_dir) / "runs"
 
 # %%

@@ -33,6 +33,7 @@ n_records = 2000
 n_snapshots = 100
 record_every = None
 snapshot_every = None
+backend = "numba"  # "numba" | "numpy" | "cuda" (an NVIDIA GPU, pip install .[gpu])
 output_dir = "../outputs/smoke"
 escape_seeds = [0]  # seeds whose first escapes enter the fit against ln m (more seeds: a confidence interval over seeds)
 
@@ -53,7 +54,7 @@ from relunet_support.train import train
 configs = sweep_configs(widths, n_steps, learning_rate=None if normalised_learning_rate else learning_rate,
                         normalised_learning_rate=normalised_learning_rate, gamma=gamma, gamma_prime=gamma_prime,
                         init=init, seed=seed, dataset=dataset, n_records=n_records, n_snapshots=n_snapshots,
-                        record_every=record_every, snapshot_every=snapshot_every)
+                        record_every=record_every, snapshot_every=snapshot_every, backend=backend)
 runs_dir = Path(output_dir) / "runs"
 figures_dir = Path(output_dir) / "figures"
 figures_dir.mkdir(parents=True, exist_ok=True)

@@ -26,11 +26,12 @@ from pathlib import Path
 
 import yaml
 
+from . import engine
 from .config import TrainConfig, format_number, sweep_configs
 from .errors import ConfigError
 
 OPTION_KEYS = ("gamma", "gamma_prime", "init", "seed", "dataset", "n_records", "n_snapshots", "record_every",
-               "snapshot_every")
+               "snapshot_every", "backend")
 BATCH_KEYS = ("learning_rate", "normalised_learning_rate", "widths", "n_steps", *OPTION_KEYS)
 STUDY_KEYS = ("output_dir", "defaults", "batches")
 NOTEBOOK_ORDER = ("02_train", "04_scaling_plots", "03_condensation_viewer")
@@ -202,6 +203,8 @@ def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=N
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    for backend in sorted({config.backend for batch in study.batches for config in batch.configs()}):
+        engine.require_backend(backend)  # e.g. 'cuda' where no GPU is: an error before anything is written
     output_dir = Path(output_dir or study.output_dir or "outputs").resolve()
     notebooks_dir = Path(notebooks_dir or default_notebooks_dir()).resolve()
     executed_dir = output_dir / "executed"

@@ -45,12 +45,16 @@ def _parser() -> argparse.ArgumentParser:
     nb.add_argument("--learning-rate", type=str, help="one batch at this η instead of a study file")
     nb.add_argument("--widths", type=str, help="comma-separated widths for --learning-rate, e.g. 200,400,800")
     nb.add_argument("--steps", type=str, help="number of GD steps for --learning-rate")
-    for option in ("gamma", "gamma-prime", "init", "seed", "dataset", "n-records", "n-snapshots", "record-every",
-                   "snapshot-every"):
+    for option in _NOTEBOOK_OPTIONS:
         nb.add_argument(f"--{option}", type=str, help=f"TrainConfig {option.replace('-', '_')} for every run")
     nb.add_argument("--output", help="output folder (default: the study's output_dir or outputs)")
     nb.add_argument("--notebooks-dir", help="folder of the py:percent notebooks (default: the repository's)")
     return parser
+
+
+# TrainConfig options that `relunet notebooks` passes to every run (the study's batches override them)
+_NOTEBOOK_OPTIONS = ("gamma", "gamma-prime", "init", "seed", "dataset", "n-records", "n-snapshots", "record-every",
+                     "snapshot-every", "backend")
 
 
 def _number(text: str):
@@ -108,8 +112,7 @@ def _notebooks(args) -> int:
     from . import batch
 
     options = {key.replace("-", "_"): _number(getattr(args, key.replace("-", "_")))
-               for key in ("gamma", "gamma-prime", "init", "seed", "dataset", "n-records", "n-snapshots",
-                           "record-every", "snapshot-every") if getattr(args, key.replace("-", "_")) is not None}
+               for key in _NOTEBOOK_OPTIONS if getattr(args, key.replace("-", "_")) is not None}
     if args.learning_rate is not None:
         if args.study:
             raise batch.StudyError("give either a study file or --learning-rate, not both")

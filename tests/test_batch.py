@@ -13,6 +13,7 @@ from papermill.exceptions import PapermillExecutionError
 from relunet_support import batch
 from relunet_support.batch import StudyError, load_study, run_notebooks, study_from_dict
 from relunet_support.cli import main
+from relunet_support.engine import _cuda
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -64,6 +65,7 @@ def test_tags_keep_learning_rate_exact_and_never_collide():
     ("batches:\n  - {learning_rate: 70, widths: [41], n_steps: 10}", "m=41 is not allowed"),
     ("batches:\n  - {learning_rate: 0, widths: [40], n_steps: 10}", "learning_rate=0 is not allowed"),
     ("batches:\n  - {learning_rate: 1, n_steps: 10}", "missing widths"),
+    ("defaults: {backend: gpu}\nbatches: [{learning_rate: 1, widths: [40], n_steps: 1}]", "backend='gpu' is not allowed"),
 ])
 def test_bad_study_is_rejected_before_anything_runs(tmp_path, text, message):
     path = tmp_path / "study.yaml"
@@ -71,6 +73,15 @@ def test_bad_study_is_rejected_before_anything_runs(tmp_path, text, message):
     with pytest.raises(StudyError) as info:
         load_study(path)
     assert message in str(info.value)
+    code = main(["notebooks", str(path), "--output", str(tmp_path / "out")])
+    assert code == 2 and not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(_cuda.unavailable_reason() is None, reason="a GPU is here")
+def test_a_cuda_study_without_a_gpu_stops_before_anything_is_written(tmp_path):
+    path = tmp_path / "study.yaml"
+    path.write_text("defaults: {backend: cuda}\nbatches: [{learning_rate: 100, widths: [40], n_steps: 10}]")
+    assert load_study(path).batches[0].parameters("02_train", tmp_path)["backend"] == "cuda"
     code = main(["notebooks", str(path), "--output", str(tmp_path / "out")])
     assert code == 2 and not (tmp_path / "out").exists()
 
