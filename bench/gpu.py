@@ -201,11 +201,15 @@ def main() -> None:
                 row["mirrored_us"], _, _ = measure(lambda *p: Relunet(*p, mirror=True), alpha_s, a_s[:, : m // 2],
                                                    w_s[:, : m // 2], b_s[:, : m // 2], args.budget)
             if jax is not None:
-                row["jax_us"], row["jax_steps"], theirs = measure(Jax, alpha, a, w, b, args.budget)
-                row["max_relative_difference"] = float(np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs)))
+                try:
+                    row["jax_us"], row["jax_steps"], theirs = measure(Jax, alpha, a, w, b, args.budget)
+                    row["max_relative_difference"] = float(np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs)))
+                except Exception as error:  # noqa: BLE001 - e.g. out of memory: reported, the rest goes on
+                    row["jax_error"] = f"{type(error).__name__}: {str(error)[:200]}"
             row["bandwidth_fraction"] = BYTES_PER_NEURON_STEP * members * m / (row["relunet_us"] * 1e-6) / bandwidth
             rows.append(row)
             print(json.dumps(row), flush=True)
+            write_table(args.out, card(cuda), bandwidth, rows, [], None, jax_version)  # partial results kept
 
     sweep = []
     sweep_width = widths[-1] if args.smoke else 1_000_000
@@ -225,6 +229,7 @@ def main() -> None:
                 chosen = f"auto → {Relunet.last_mode}" if mode == "auto" and not us.startswith("failed") else mode
                 sweep.append((members, chosen, threads, blocks_per_sm, us))
                 print(sweep[-1], flush=True)
+                write_table(args.out, card(cuda), bandwidth, rows, sweep, sweep_width, jax_version)
 
     write_table(args.out, card(cuda), bandwidth, rows, sweep, sweep_width, jax_version)
     print(f"wrote {args.out}")
@@ -253,8 +258,9 @@ def write_table(path, card_name, bandwidth, rows, sweep, sweep_width, jax_versio
     ]
     for row in rows:
         speedup = f"**{row['jax_us'] / row['relunet_us']:.1f}×**" if "jax_us" in row else "—"
+        jax_us = row["jax_error"] if "jax_error" in row else fmt(row.get("jax_us"))
         lines.append(f"| {row['m']:,} | {row['S']} | {fmt(row['relunet_us'])} | {fmt(row.get('mirrored_us'))} | "
-                     f"{fmt(row.get('jax_us'))} | {speedup} | {100 * row['bandwidth_fraction']:.0f} % | "
+                     f"{jax_us} | {speedup} | {100 * row['bandwidth_fraction']:.0f} % | "
                      f"{fmt(row.get('max_relative_difference'))} |")
     if sweep:
         lines += ["", f"Launch configurations at m = {sweep_width:,} (µs per step, and the share of the bandwidth):", "",
