@@ -83,7 +83,6 @@ class Relunet:
     chunk = 20  # steps per timed trial (any number of steps is one launch)
 
     threads = _cuda.DEFAULT_THREADS
-    last_mode = None  # the launch mode 'auto' chose
 
     def __init__(self, alpha, a, w, b, mirror=False, **options):
         options.setdefault("threads", self.threads)
@@ -144,14 +143,13 @@ class Jax:
 
 
 def measure(engine_factory, alpha, a, w, b, budget_s):
-    """(µs per step, steps timed, final state after CHECK_STEPS steps from the start)."""
+    """(µs per step, steps timed, final state after CHECK_STEPS steps from the start, the engine)."""
     engine = engine_factory(alpha, a, w, b)
     engine.run(CHECK_STEPS)
     engine.sync()
     result = engine.result()
     us, n_steps = timed_steps(engine, budget_s)
-    Relunet.last_mode = getattr(getattr(engine, "state", None), "mode", Relunet.last_mode)
-    return us, n_steps, result
+    return us, n_steps, result, engine
 
 
 def card(cuda) -> str:
@@ -194,15 +192,15 @@ def main() -> None:
         for m in widths:
             alpha, a, w, b = start(m, members)
             row = {"m": m, "S": members}
-            row["relunet_us"], row["relunet_steps"], ours = measure(Relunet, alpha, a, w, b, args.budget)
-            row["mode"] = Relunet.last_mode
+            row["relunet_us"], row["relunet_steps"], ours, engine = measure(Relunet, alpha, a, w, b, args.budget)
+            row["mode"] = engine.state.mode  # what 'auto' chose
             if members == 1:  # the project's default init: mirror-symmetric, half the neurons simulated
                 alpha_s, a_s, w_s, b_s = start(m, 1, "symmetric")
-                row["mirrored_us"], _, _ = measure(lambda *p: Relunet(*p, mirror=True), alpha_s, a_s[:, : m // 2],
+                row["mirrored_us"], *_ = measure(lambda *p: Relunet(*p, mirror=True), alpha_s, a_s[:, : m // 2],
                                                    w_s[:, : m // 2], b_s[:, : m // 2], args.budget)
             if jax is not None:
                 try:
-                    row["jax_us"], row["jax_steps"], theirs = measure(Jax, alpha, a, w, b, args.budget)
+                    row["jax_us"], row["jax_steps"], theirs, _ = measure(Jax, alpha, a, w, b, args.budget)
                     row["max_relative_difference"] = float(np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs)))
                 except Exception as error:  # noqa: BLE001 - e.g. out of memory: reported, the rest goes on
                     row["jax_error"] = f"{type(error).__name__}: {str(error)[:200]}"
@@ -220,13 +218,15 @@ def main() -> None:
                 if mode in ("stepwise", "resident") and members > 1:
                     continue
                 threads = Relunet.threads if args.smoke else threads
+                chosen = mode
                 try:
-                    us, _, _ = measure(lambda *p: Relunet(*p, mode=mode, threads=threads, blocks_per_sm=blocks_per_sm),
-                                       alpha, a, w, b, args.budget)
+                    us, _, _, engine = measure(lambda *p: Relunet(*p, mode=mode, threads=threads,
+                                                                  blocks_per_sm=blocks_per_sm), alpha, a, w, b, args.budget)
                     us = f"{us:.3g} ({100 * BYTES_PER_NEURON_STEP * members * sweep_width / (us * 1e-6) / bandwidth:.0f} %)"
+                    if mode == "auto":
+                        chosen = f"auto → {engine.state.mode}"
                 except Exception as error:  # noqa: BLE001 - a configuration the card refuses is reported
                     us = f"failed: {type(error).__name__}: {error}"
-                chosen = f"auto → {Relunet.last_mode}" if mode == "auto" and not us.startswith("failed") else mode
                 sweep.append((members, chosen, threads, blocks_per_sm, us))
                 print(sweep[-1], flush=True)
                 write_table(args.out, card(cuda), bandwidth, rows, sweep, sweep_width, jax_version)

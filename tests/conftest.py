@@ -2,6 +2,10 @@ import numpy as np
 import pytest
 
 from relunet_support import data, init, scaling
+from relunet_support.engine import _cuda
+
+NO_GPU = _cuda.unavailable_reason()  # None where backend='cuda' can run
+needs_gpu = pytest.mark.skipif(NO_GPU is not None, reason=f"device test: {NO_GPU}")
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from papermill.exceptions import PapermillExecutionError
 from relunet_support import batch
 from relunet_support.batch import StudyError, load_study, run_notebooks, study_from_dict
 from relunet_support.cli import main
-from relunet_support.engine import _cuda
+
+from .conftest import NO_GPU
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -77,7 +78,7 @@ def test_bad_study_is_rejected_before_anything_runs(tmp_path, text, message):
     assert code == 2 and not (tmp_path / "out").exists()
 
 
-@pytest.mark.skipif(_cuda.unavailable_reason() is None, reason="a GPU is here")
+@pytest.mark.skipif(NO_GPU is None, reason="a GPU is here")
 def test_a_cuda_study_without_a_gpu_stops_before_anything_is_written(tmp_path):
     path = tmp_path / "study.yaml"
     path.write_text("defaults: {backend: cuda}\nbatches: [{learning_rate: 100, widths: [40], n_steps: 10}]")

@@ -20,11 +20,9 @@ import pytest
 from relunet_support.engine import _cuda, advance, descend
 from relunet_support.errors import BackendUnavailable
 
-from .conftest import network
+from .conftest import NO_GPU, needs_gpu, network
 from .cuda_simulator_runs import scenarios
 
-NO_GPU = _cuda.unavailable_reason()
-needs_gpu = pytest.mark.skipif(NO_GPU is not None, reason=f"device test: {NO_GPU}")
 RECORD_NAMES = ("risk", "f_min", "f_max", "rd_w", "rd_a")
 
 

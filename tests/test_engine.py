@@ -2,12 +2,10 @@ import numpy as np
 import pytest
 
 from relunet_support import model
-from relunet_support.engine import _cuda, advance, descend
+from relunet_support.engine import advance, descend
 from relunet_support.errors import ConfigError
 
-from .conftest import network
-
-needs_gpu = pytest.mark.skipif(_cuda.unavailable_reason() is not None, reason="device test: no usable GPU")
+from .conftest import needs_gpu, network
 
 
 def test_numba_matches_numpy_reference_after_2000_steps(seed_data):

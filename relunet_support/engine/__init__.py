@@ -55,6 +55,21 @@ def is_mirrored(a, w, b, x, y) -> bool:
             and np.array_equal(b[..., :h], b[..., h:]))
 
 
+def first_halves(a, w, b) -> list[np.ndarray]:
+    """Contiguous copies of the first half of the neurons of a mirrored network (see is_mirrored)."""
+    h = a.shape[-1] // 2
+    return [np.ascontiguousarray(v[..., :h]) for v in (a, w, b)]
+
+
+def unfold_mirror(targets, halves) -> None:
+    """Write the first halves back into the full arrays ``targets`` = (a, w, b) in place, with the
+    mirror neurons (a, −w, b) in the second half."""
+    for full, half, sign in zip(targets, halves, (1.0, -1.0, 1.0)):
+        h = half.shape[-1]
+        full[..., :h] = half
+        full[..., h:] = sign * half
+
+
 def _run_kernel(function_name, a, w, b, x, y, *args, initial=None):
     """Call a numba kernel on (a, w, b) in place, on the first half only when the problem is mirrored.
 
@@ -62,17 +77,11 @@ def _run_kernel(function_name, a, w, b, x, y, *args, initial=None):
     """
     mirrored = is_mirrored(a, w, b, x, y) and (initial is None or is_mirrored(*initial, x, y))
     if mirrored:
-        h = a.shape[-1] // 2
-        half = [np.ascontiguousarray(v[..., :h]) for v in (a, w, b)]
+        half = first_halves(a, w, b)
         if initial is not None:
-            args = (*args[:-2], *[np.ascontiguousarray(v[:h]) for v in initial], *args[-2:])
+            args = (*args[:-2], *first_halves(*initial), *args[-2:])
         result = getattr(_codegen.kernels_for(x.size, mirror=True), function_name)(*half, x, y, *args)
-        a[..., :h] = half[0]
-        a[..., h:] = half[0]
-        w[..., :h] = half[1]
-        w[..., h:] = -half[1]
-        b[..., :h] = half[2]
-        b[..., h:] = half[2]
+        unfold_mirror((a, w, b), half)
         return result
     if initial is not None:
         args = (*args[:-2], *initial, *args[-2:])

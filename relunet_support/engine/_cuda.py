@@ -127,7 +127,8 @@ class DeviceState:
         self.shape = np.shape(a)
         self.n_members, self.m = host[0].shape
         x = np.ascontiguousarray(x, dtype=np.float64)
-        self.kernels = kernels(x.size, bool(mirror), threads, blocks_per_sm)
+        self.mirror = bool(mirror)  # the arrays are the first half of a mirrored network
+        self.kernels = kernels(x.size, self.mirror, threads, blocks_per_sm)
         self.threads = threads
         self.inv_alpha = 1.0 / float(alpha)
         self.scale = float(learning_rate) * self.inv_alpha / x.size
@@ -266,35 +267,32 @@ class DeviceState:
         return tuple(v.copy_to_host().reshape(self.shape) for v in (self.a, self.w, self.b))
 
 
-def _mirror_halves(a, w, b, x, y):
-    """(mirror, (a, w, b)): the first half of the neurons when the problem is mirrored (see
-    ``engine.is_mirrored``), else the arrays as given."""
-    from . import is_mirrored
+def _on_device(a, w, b, x, y, alpha, learning_rate, launch) -> DeviceState:
+    """The network on the GPU: its first half only when the problem is mirrored (``engine.is_mirrored``)."""
+    from . import first_halves, is_mirrored
 
-    if is_mirrored(a, w, b, x, y):
-        h = a.shape[-1] // 2
-        return True, tuple(np.ascontiguousarray(v[..., :h]) for v in (a, w, b))
-    return False, (a, w, b)
+    mirror = is_mirrored(a, w, b, x, y)
+    return DeviceState(*(first_halves(a, w, b) if mirror else (a, w, b)), x, y, alpha, learning_rate,
+                       mirror=mirror, **launch)
 
 
-def _store(full, half, mirror: bool, sign: float = 1.0) -> None:
-    """Write a (half-)network back into the caller's array in place."""
-    if mirror:
-        h = half.shape[-1]
-        full[..., :h] = half
-        full[..., h:] = sign * half
+def _copy_back(state: DeviceState, targets) -> None:
+    """The parameters on the GPU, written into the caller's (a, w, b) in place."""
+    from . import unfold_mirror
+
+    if state.mirror:
+        unfold_mirror(targets, state.to_host())
     else:
-        full[...] = half
+        for target, value in zip(targets, state.to_host()):
+            target[...] = value
 
 
 def descend(a, w, b, x, y, alpha, learning_rate, n_steps, **launch) -> None:
     """``engine.descend`` on the GPU: (a, w, b) of shape (m,) or (S, m) updated in place.
     ``launch``: DeviceState's threads, mode, blocks_per_sm."""
-    mirror, halves = _mirror_halves(a, w, b, x, y)
-    state = DeviceState(*halves, x, y, alpha, learning_rate, mirror=mirror, **launch)
+    state = _on_device(a, w, b, x, y, alpha, learning_rate, launch)
     state.run(n_steps)
-    for full, half, sign in zip((a, w, b), state.to_host(), (1.0, -1.0, 1.0)):
-        _store(full, half, mirror, sign)
+    _copy_back(state, (a, w, b))
 
 
 def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, record_risk, record_f_min,
@@ -304,8 +302,7 @@ def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, record
     from ..diagnostics import relative_distance
     from ._kernels import extremes_exact
 
-    mirror, halves = _mirror_halves(a, w, b, x, y)
-    state = DeviceState(*halves, x, y, alpha, learning_rate, mirror=mirror, **launch)
+    state = _on_device(a, w, b, x, y, alpha, learning_rate, launch)
     steps, status = state.run(0, guard=True)  # a dead start stops at step 0
     written = 0
     for target in [*record_offsets.tolist(), int(n_steps)]:
@@ -315,13 +312,12 @@ def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, record
             steps, status = state.run(target - steps, guard=True)
         if status == STATUS_DIVERGED or written == record_offsets.size or record_offsets[written] != steps:
             continue
-        full = [np.concatenate((v, sign * v)) if mirror else v for v, sign in zip(state.to_host(), (1.0, -1.0, 1.0))]
+        _copy_back(state, (a, w, b))  # (a, w, b) is updated in place anyway: the record reads it there
         record_risk[written] = 0.5 * float(np.sum((state.network_values() - y) ** 2)) / y.size
-        record_f_min[written], record_f_max[written] = extremes_exact(*full, 1.0 / alpha, lo, hi)
+        record_f_min[written], record_f_max[written] = extremes_exact(a, w, b, 1.0 / alpha, lo, hi)
         if initial is not None:
-            record_rd_w[written] = relative_distance((full[1], full[2]), (initial[1], initial[2]))
-            record_rd_a[written] = relative_distance(full[0], initial[0])
+            record_rd_w[written] = relative_distance((w, b), (initial[1], initial[2]))
+            record_rd_a[written] = relative_distance(a, initial[0])
         written += 1
-    for target_array, half, sign in zip((a, w, b), state.to_host(), (1.0, -1.0, 1.0)):
-        _store(target_array, half, mirror, sign)
+    _copy_back(state, (a, w, b))
     return steps, written, status, 0
