@@ -3,19 +3,24 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pip install -e, without setuptools' "Editable installation" notice (InformationOnly: nothing to fix);
+# every other warning still shows
+PIP_INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet
 
 .PHONY: run test bench bench-gpu lab notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(PIP_INSTALL) -e '.[dev]'
+	# compile the numba kernels for the 4-point data sets now (cached under ~/.cache/relunet), not in each notebook
+	$(BIN)/python -c "from relunet_support import engine; engine.precompile([4])"
 	touch $(STAMP)
 
-# The seed's default study: papermill runs 02 → 04 → 03 (static) per learning rate.
+# The seed's default study: papermill runs 02 → 04 → 03 (static) per learning rate, then 05 once; it
+# ends by printing the path of outputs/index.html (the figures and numbers that answer the study).
 run: $(STAMP)
 	$(BIN)/relunet notebooks studies/default.yaml --output outputs
-	@echo "Results: outputs/executed/ (executed notebooks), outputs/figures/ (SVG + PNG), outputs/runs/ (run stores)"
 
 # .ipynb files are generated from the py:percent sources (never committed).
 notebooks: $(STAMP)
@@ -28,17 +33,19 @@ test: notebooks
 bench: $(STAMP)
 	$(BIN)/python bench/bench_core.py --out bench/core.md
 	$(BIN)/python bench/bench_viewer.py --out bench/viewer.md
+	$(BIN)/python bench/bench_run.py --out bench/run.md
 	$(BIN)/python bench/stability.py --out bench/stability.md
 	$(BIN)/python bench/flow.py --out bench/flow.md
 
 # On a machine with an NVIDIA GPU: the cuda backend against JAX (needs the gpu extra and jax[cuda]).
 bench-gpu: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[gpu]'
+	$(PIP_INSTALL) -e '.[gpu]'
 	$(BIN)/python bench/gpu.py --out bench/gpu.md
 
-lab: $(STAMP)
-	$(BIN)/jupytext --sync --quiet notebooks/0*.py
-	$(BIN)/jupyter lab notebooks
+# JupyterLab on the generated .ipynb (no tracked file is rewritten here; the jupytext pairing in
+# notebooks/jupytext.toml saves your edits in Lab back to the .py sources). --allow-root only as root.
+lab: notebooks
+	$(BIN)/jupyter lab notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 clean:
 	rm -rf $(VENV) outputs/runs outputs/executed outputs/figures outputs/smoke build *.egg-info .pytest_cache

@@ -1,10 +1,13 @@
-"""Viewer benchmark: time per slider step and the memory needed to open a wide run.
+"""Viewer benchmark: time per slider step, kernel side and in the browser, and the memory needed to open a wide run.
 
 - Slider step, kernel side, on ipympl's own canvas (no browser attached): from ``slider.value = k``
-  (the callback reads the snapshot, computes the diagnostics, updates the artists in place and blits
-  them over the cached background, which makes ipympl encode and send the PNG diff) to the canvas
-  update; when an axis range had to grow, the full redraw that ipympl then performs is included.
-  m = 1000, 10³ snapshots; sequential scrubbing and random jumps.
+  (the callback reads the snapshot, computes the diagnostics, updates the artists in place, blits
+  them over the cached background and encodes the full frame that ipympl sends) to the canvas
+  update; when the amplitude axis changed, the full redraw is included. m = 1000, 10³ snapshots;
+  sequential scrubbing and random jumps. Beside it, the PNG encoding of one frame by ipympl's own
+  encoder (PIL) and by ``fastpng`` (the viewer's), measured in the same run.
+- In the browser (``bench/browser_viewer.py``): key press on the slider to the canvas's repaint, and
+  Play's repaints per second, at m = 1000 and at m = 10⁵ (density image).
 - Opening a run of m = 10⁵ with 10³ snapshots (2.4 GB on disk) and scrubbing it: the growth of the
   viewer process's peak memory (VmHWM), measured in a fresh process.
 Writes bench/viewer.md (``make bench``).
@@ -37,13 +40,12 @@ OPEN_WIDE = textwrap.dedent("""
     start = time.perf_counter()
     viewer = CondensationViewer(sys.argv[1])
     opened = time.perf_counter() - start
+    viewer.fig.canvas.syncing_data_url = False  # as with a browser attached: every step sends one image
+    viewer.fig.canvas.draw()
     times = []
     for position in (10, 500, 999, 3, 700, 250):
         start = time.perf_counter()
-        viewer.slider.value = position
-        if viewer._background is None:
-            viewer.fig.canvas.draw()
-        viewer.fig.canvas.get_diff_image()
+        viewer.slider.value = position  # the frame is drawn and its image encoded inside
         times.append(time.perf_counter() - start)
     peak = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM"))
     print("RESULT", before, peak, opened, sorted(times)[len(times) // 2])
@@ -58,24 +60,68 @@ def slider_steps(out: Path, m: int = 1000, samples: int = 100) -> dict:
     run = train(config, out, progress=False)
     viewer = CondensationViewer([run])
     canvas = viewer.fig.canvas
+    canvas.syncing_data_url = False  # as with a browser attached: full redraws at once, one image per step
+    draws = {"n": 0}
+    draw = canvas.draw
+
+    def counted_draw():
+        draws["n"] += 1
+        draw()
+
+    canvas.draw = counted_draw
     canvas.draw()
-    canvas.get_diff_image()
     last = viewer.slider.max
     walks = {"sequential scrub (every position, forward then back)": [*range(0, last + 1), *range(last, -1, -1)],
              f"random jumps ({samples})": np.random.default_rng(0).integers(0, last + 1, samples)}
     results = {}
     for name, positions in walks.items():
-        times, full = [], 0
+        times, first_draw = [], draws["n"]
         for position in positions:
             start = time.perf_counter()
-            viewer.slider.value = int(position)
-            if viewer._background is None:  # an axis range grew: ipympl redraws the whole figure
-                canvas.draw()
-                full += 1
-            canvas.get_diff_image()
+            viewer.slider.value = int(position)  # blit (or full draw when the amplitude axis changed) + image
             times.append(time.perf_counter() - start)
+        full = draws["n"] - first_draw
         results[name] = {"ms": np.percentile(times, [50, 95, 100]) * 1e3, "steps": len(times), "full": full}
-    return {"m": m, "snapshots": run.n_snapshots, "walks": results}
+    return {"m": m, "snapshots": run.n_snapshots, "walks": results, "png": png_encoders(viewer)}
+
+
+def png_encoders(viewer) -> dict:
+    """ms to encode one full frame of the viewer: PIL as ipympl calls it, and fastpng."""
+    import io
+
+    from PIL import Image
+
+    from relunet_support.fastpng import encode_png
+
+    pixels = viewer.frame_pixels()
+    times = {}
+    for name, encode in (("PIL (ipympl's encoder)", lambda: Image.fromarray(pixels).save(io.BytesIO(), format="png")),
+                         ("fastpng (the viewer's)", lambda: encode_png(pixels))):
+        runs = []
+        for _ in range(30):
+            start = time.perf_counter()
+            encode()
+            runs.append(time.perf_counter() - start)
+        times[name] = float(np.median(runs) * 1e3)
+    return {"pixels": pixels.shape[:2], "ms": times}
+
+
+def browser(folder: Path) -> dict:
+    """Slider-to-repaint latency and Play's frame rate in Chromium, m = 1000 and m = 10⁵."""
+    import browser_viewer
+
+    from relunet_support.train import TrainConfig, train
+
+    if not browser_viewer.available():
+        return {}
+    results = {}
+    for m, config in ((1000, TrainConfig(m=1000, learning_rate=1000 ** 1.5, n_steps=20_000, n_snapshots=1000)),
+                      (100_000, TrainConfig(m=100_000, learning_rate=1e5 ** 1.5, n_steps=300, n_snapshots=100))):
+        case = folder / f"browser_m{m}"
+        train(config, case / "outputs" / "runs", progress=False)
+        results[m] = browser_viewer.measure(case)
+        print(m, results[m], flush=True)
+    return results
 
 
 def open_wide(out: Path, m: int = 100_000) -> dict:
@@ -100,23 +146,42 @@ def main() -> None:
         print(steps, flush=True)
         wide = open_wide(Path(folder) / "wide")
         print(wide, flush=True)
+        in_browser = browser(Path(folder))
     lines = [
         "# Viewer benchmark",
         "",
         f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores by `make bench` "
         "(`bench/bench_viewer.py`).",
         "",
-        f"## Slider step, m = {steps['m']:,}, {steps['snapshots']} snapshots, ipympl canvas",
+        "## In the browser: slider step to canvas repaint (JupyterLab + Chromium, Playwright)",
         "",
-        "Callback to canvas update: read the snapshot, diagnostics, artists updated in place, blit, PNG diff "
-        "encoded by ipympl (plus the full redraw when an axis range had to change — sequential scrubbing rarely needs one, random jumps between early and late snapshots often do).",
+        "The right-arrow key on the focused slider handle, one snapshot per press; the time from the key press "
+        "to the next repaint of the figure canvas (ipympl's drawImage, hooked in the page), over 60 presses. "
+        "Then Play at 20 snapshots/s for 6 s: repaints per second.",
+        "",
+        "| run | median | 95th percentile | worst | frames/s (median) | Play at 20/s: repaints per second |",
+        "|---|---|---|---|---|---|",
+        *[f"| m = {m:,}{' (density image)' if m > 5000 else ''} | {r['latency_ms'][0]:.0f} ms | "
+          f"{r['latency_ms'][1]:.0f} ms | {r['latency_ms'][2]:.0f} ms | {1000 / r['latency_ms'][0]:.0f} | "
+          f"{r['play_fps']:.1f} |" for m, r in in_browser.items()],
+        *([] if in_browser else ["| not measured: Chromium is not installed (apt-get install chromium) | | | | | |"]),
+        "",
+        "Targets (issue 10): ≥ 20 frames/s at m = 1000 in the browser; a slider step at m = 10⁵ ≤ 150 ms.",
+        "",
+        f"## Slider step, kernel side: m = {steps['m']:,}, {steps['snapshots']} snapshots, ipympl canvas",
+        "",
+        "Callback to canvas update: read the snapshot, diagnostics, artists updated in place, blit, the full "
+        "frame encoded for the browser (plus the full redraw when the amplitude axis changed — the axis top moves "
+        "in steps of 1, 1.5, 2, 3, 5, 7.5 × 10^k, so sequential scrubbing rarely needs one, random jumps more often).",
         "",
         "| walk | steps | median | 95th percentile | worst | full redraws |",
         "|---|---|---|---|---|---|",
         *[f"| {name} | {w['steps']} | {w['ms'][0]:.1f} ms | {w['ms'][1]:.1f} ms | {w['ms'][2]:.0f} ms | {w['full']} |"
           for name, w in steps["walks"].items()],
         "",
-        "Target (issue 4): ≤ 50 ms per slider step at m = 1000.",
+        f"Encoding one full {steps['png']['pixels'][1]} × {steps['png']['pixels'][0]} frame (median of 30): "
+        + ", ".join(f"{name} {ms:.1f} ms" for name, ms in steps["png"]["ms"].items())
+        + f" — fastpng is {list(steps['png']['ms'].values())[0] / list(steps['png']['ms'].values())[1]:.1f}× faster.",
         "",
         f"## Opening a wide run: m = {wide['m']:,}, {wide['snapshots']} snapshots "
         f"({wide['on_disk'] / 2**30:.2f} GiB of snapshots on disk)",
@@ -124,8 +189,8 @@ def main() -> None:
         f"- peak memory of the viewer process grew by **{wide['growth'] / 2**20:.0f} MiB** while opening the run and "
         f"scrubbing to 6 snapshots ({100 * wide['growth'] / wide['on_disk']:.1f} % of the snapshots' size): "
         "snapshots are read one chunk at a time.",
-        f"- opening took {wide['open_s']:.2f} s; a slider step with render {wide['step_s'] * 1e3:.0f} ms "
-        "(two scatter plots of 10⁵ points).",
+        f"- opening took {wide['open_s']:.2f} s; a slider step with render {wide['step_s'] * 1e3:.0f} ms, kernel side "
+        "(the neuron panels are density images above 5,000 neurons).",
         "",
     ]
     Path(args.out).write_text("\n".join(lines))

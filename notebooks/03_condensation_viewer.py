@@ -12,32 +12,25 @@
 # # 03 — Condensation viewer
 #
 # Each neuron j is a point: (orientation atan2(b_j, w_j), amplitude |a_j|·‖(w_j, b_j)‖) and
-# (kink −b_j/w_j, amplitude), beside f and the data. Red: a_j > 0, blue: a_j < 0. Kinks are drawn on an
-# arctan scale so that kinks running off to ±∞ (w_j → 0, the first cluster to form) stay visible at the
-# edges. With `interactive = True` a slider scrubs through the snapshots of every run in `output_dir/runs`;
-# with `interactive = False` (batch runs) a static grid of frames is drawn instead.
+# (kink −b_j/w_j, amplitude), beside f, the data and the risk. Red: a_j > 0, blue: a_j < 0. Kinks are
+# drawn on an arctan scale so that kinks running off to ±∞ (w_j → 0, the first cluster to form) stay
+# visible at the edges; on f, the kinks of the neurons that carry f are marked. Runs wider than
+# 5,000 neurons are drawn as a density of neurons.
+#
+# The viewer opens the runs in `output_dir/runs` — after `make run`, the default study's runs — and
+# trains nothing. With `interactive = True` a slider scrubs through the snapshots (Play at a chosen
+# speed, log time, log amplitude); with `interactive = False` (batch runs) a static grid of frames of
+# `run_id` is drawn instead. If the folder holds no run yet, a small demo run (`demo`) is trained into
+# `output_dir/demo/runs` and shown.
 
 # %% tags=["parameters"]
-learning_rate = 1000.0
-normalised_learning_rate = None  # eta/alpha; when set, it replaces learning_rate for every width
-m = 200
-n_steps = 3000
-gamma = 1.5
-gamma_prime = 0.0
-init = "symmetric"
-seed = 0
-dataset = "seed"
-n_records = 2000
-n_snapshots = 100
-record_every = None
-snapshot_every = None
-backend = "numba"  # "numba" | "numpy" | "cuda" (an NVIDIA GPU, pip install .[gpu])
-output_dir = "../outputs/smoke"
+output_dir = "../outputs"
+run_id = None  # the run shown first (interactive) or drawn (static); None: the first run of the list
 interactive = True
 n_frames = 6
+demo = {"m": 200, "learning_rate": 1000.0, "n_steps": 3000, "n_records": 2000, "n_snapshots": 100}
 
 # %%
-import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -45,32 +38,31 @@ import numpy as np
 from IPython.display import display
 
 from relunet_support import diagnostics
-from relunet_support.store import list_runs
-from relunet_support.config import sweep_configs
-from relunet_support.errors import TrainingDiverged
+from relunet_support.config import TrainConfig
+from relunet_support.store import list_runs, open_run
 from relunet_support.train import train
 from relunet_support.viewer import CondensationViewer, frame, static_frames
 
-(config,) = sweep_configs([m], n_steps, learning_rate=None if normalised_learning_rate else learning_rate,
-                          normalised_learning_rate=normalised_learning_rate, gamma=gamma, gamma_prime=gamma_prime,
-                          init=init, seed=seed, dataset=dataset, n_records=n_records, n_snapshots=n_snapshots,
-                          record_every=record_every, snapshot_every=snapshot_every, backend=backend)
 runs_dir = Path(output_dir) / "runs"
-
-# %%
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    try:
-        run = train(config, runs_dir, progress=False)  # read back if it exists, trained otherwise
-    except TrainingDiverged as error:
-        run = error.run
-print(run, "-", run.message or "complete")
+if not interactive and run_id is not None:  # a batch draws one run: open only that one
+    runs = [open_run(runs_dir / run_id)]
+else:
+    runs = list_runs(runs_dir) if runs_dir.is_dir() else []
+if not runs:
+    runs_dir = Path(output_dir) / "demo" / "runs"
+    print(f"No runs in {Path(output_dir) / 'runs'} yet (`make run` writes the default study there): "
+          f"showing a demo run, {demo}, from {runs_dir}.")
+    runs = [train(TrainConfig(**demo), runs_dir, progress=False)]
+ids = [r.run_id for r in runs]
+if run_id is not None and run_id not in ids:
+    raise ValueError(f"run_id={run_id!r} is not allowed: it is not one of the {len(ids)} runs in {runs_dir}")
+run = runs[ids.index(run_id) if run_id is not None else 0]
+print(f"{len(runs)} run(s) in {runs_dir}; showing {run.run_id} ({run.status})")
 
 # %%
 if interactive:
     get_ipython().run_line_magic("matplotlib", "widget")
-    all_runs = list_runs(runs_dir)
-    viewer = CondensationViewer(all_runs, run_index=[r.run_id for r in all_runs].index(run.run_id))
+    viewer = CondensationViewer(runs, run_index=runs.index(run))
     display(viewer.widget)
 else:
     static_frames(run, n_frames)
@@ -83,5 +75,9 @@ np.testing.assert_allclose(last.amplitude, np.abs(a) * np.sqrt(w**2 + b**2))
 np.testing.assert_allclose(last.orientation, np.arctan2(b, w))
 assert np.all(np.abs(last.kink) <= np.pi / 2)
 if interactive:
-    viewer.slider.value = viewer.slider.max
-    np.testing.assert_allclose(viewer.panels.orient.get_offsets()[:, 1], diagnostics.amplitudes(a, w, b))
+    assert viewer.slider.value == 0 and viewer.current_index == 0  # opens at the first snapshot
+    if not viewer.panels.dense:
+        a0, w0, b0 = run.snapshot(0)
+        _, heights, positive = viewer.panels.markers(0)
+        np.testing.assert_allclose(np.sort(heights), np.sort(diagnostics.amplitudes(a0, w0, b0)))
+        assert positive.sum() == np.sum(a0 > 0)

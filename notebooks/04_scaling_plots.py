@@ -44,10 +44,10 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import Markdown, display
+from IPython.display import Image, Markdown, display
 
 from relunet_support import condensation, escapes, plots
-from relunet_support.config import format_number, sweep_configs
+from relunet_support.config import format_number, sweep_configs, sweep_tag
 from relunet_support.errors import TrainingDiverged
 from relunet_support.train import train
 
@@ -73,25 +73,30 @@ for run in runs:
         print(f"m = {run.config.m} is {run.status}: {run.message}")
 
 # %%
-rate = (f"nlr{format_number(normalised_learning_rate)}" if normalised_learning_rate
-        else f"lr{format_number(learning_rate)}")
-tag = f"{rate}_m{'-'.join(str(m) for m in sorted(widths))}"
+tag = sweep_tag(normalised_learning_rate or learning_rate, widths, normalised=bool(normalised_learning_rate))
+rate = tag.split("_")[0]  # 'lr1000' (or 'nlr2'), in every figure name
 label = (f"η/α = {format_number(normalised_learning_rate)}" if normalised_learning_rate
          else f"η = {format_number(learning_rate)}")
 saved = []
 
 
 def save(fig, name):
-    for suffix in ("svg", "png"):
-        path = figures_dir / f"{name}_{tag}.{suffix}"
-        fig.savefig(path, dpi=110)
-        saved.append(path)
-    plt.show()
+    """Write the figure as PNG, then SVG (the layout computed once, for the PNG), and show the PNG."""
+    png, svg = (figures_dir / f"{name}_{tag}.{suffix}" for suffix in ("png", "svg"))
+    fig.savefig(png, dpi=110)
+    fig.set_layout_engine("none")  # keep the PNG's layout: laying the panels out again costs more than drawing them
+    fig.savefig(svg)
+    plt.close(fig)
+    saved.extend((svg, png))
+    display(Image(filename=str(png)))
 
 
-for quantity in ("extremes", "risk"):
-    save(plots.scaling_figure(runs, quantity, title=f"{quantity} — {label}, γ = {gamma:g}, γ′ = {gamma_prime:g}"),
-         quantity)
+title = f"{label}, γ = {gamma:g}, γ′ = {gamma_prime:g}"
+if len(widths) == 1:  # one width: the rescalings of k would only relabel the same curve
+    save(plots.one_width_figure(runs, title=f"risk and extremes — {title}, m = {widths[0]}"), "risk_extremes")
+else:
+    for quantity in ("extremes", "risk"):
+        save(plots.scaling_figure(runs, quantity, title=f"{quantity} — {title}"), quantity)
 
 # %% [markdown]
 # ## The theory's clocks and the first escape
@@ -111,27 +116,31 @@ complete = [r for r in escape_runs if r.status == "complete"]
 escape_points = [(r.config.m, r.config.seed, plots.first_escape_of(r)) for r in complete]
 escape_times = {m: t for m, s_, t in escape_points if s_ == escape_seeds[0]}
 band_runs = escape_runs if len(escape_seeds) > 1 else runs  # several seeds: median and range bands
-for quantity in ("risk", "extremes"):
-    save(plots.scaling_figure(band_runs, quantity, clocks=("s", "s/ln m", "s−ŝ"), columns=4,
-                              title=f"{quantity} on the theory's clocks — {label}"), f"{quantity}_theory")
 x_data, y_data = configs[0].training_data()
 g_value, _ = escapes.g_star(x_data, y_data)
 theory_slope = escapes.predicted_escape_slope(gamma, gamma_prime, x_data, y_data)
 rows = ["| m | seed | ln m | ŝ (first escape, s = η·k/α) |", "|---|---|---|---|"]
 rows += [f"| {m} | {s_} | {np.log(m):.3f} | {t:.3f} |" for m, s_, t in sorted(escape_points)]
 display(Markdown("\n".join(rows)))
-usable = [(m, t) for m, _, t in escape_points if np.isfinite(t)]
-if len({m for m, _ in usable}) >= 2:
-    fit = escapes.fit_line(np.log([m for m, _ in usable]), [t for _, t in usable])
-    print(f"fitted  dŝ/d ln m = {fit.slope:.3f}  (95 % interval {fit.slope_low:.3f} … {fit.slope_high:.3f}, "
-          f"{fit.n_points} runs over {len(escape_seeds)} seed(s))")
+usable = [(m, s_, t) for m, s_, t in escape_points if np.isfinite(t)]
+fit = None
+if len({m for m, _, _ in usable}) >= 2:
+    for quantity in ("risk", "extremes"):
+        save(plots.theory_clocks_figure(band_runs, quantity, title=f"{quantity} on the theory's clocks — {title}"),
+             f"{quantity}_theory")
+    fit = escapes.fit_line(np.log([m for m, _, _ in usable]), [t for _, _, t in usable])
+    save(plots.escape_fit_figure(usable, fit, theory_slope, title=f"first escape against ln m — {title}"), "escape_fit")
+    print(f"fitted  {fit.describe()} over {len(escape_seeds)} seed(s)")
+else:
+    print(f"no fit: the first escape was measured for {len({m for m, _, _ in usable})} width(s), a slope needs ≥ 2 "
+          "(and an interval ≥ 3 runs)")
 print(f"theory  dŝ/d ln m = (γ − 1 − |γ′|)/(2G*) = {theory_slope:.3f}, with G* = {g_value:.6g}")
 
 # %% [markdown]
 # ## Condensation: how many orientations, and where their kinks sit
 
 # %%
-histories = {r.run_id: condensation.history(r) for r in runs}
+histories = {r.run_id: condensation.history(r, every=max(1, r.n_snapshots // 150)) for r in runs}
 save(plots.condensation_figure(histories, runs), "condensation")
 for run in runs:
     final = condensation.orientation_clusters(*run.snapshot(run.n_snapshots - 1))
@@ -140,6 +149,6 @@ print("saved:", *saved, sep="\n  ")
 
 # %%
 assert all(p.exists() and p.stat().st_size > 1000 for p in saved)
-assert len(saved) == 10 and all(rate in p.name for p in saved)
+assert len(saved) == (4 if len(widths) == 1 else 12 if fit is not None else 6) and all(rate in p.name for p in saved)
 assert all(np.isfinite(t) and t > 0 for t in escape_times.values()) and np.isfinite(theory_slope)
 assert len(runs) == len(widths)

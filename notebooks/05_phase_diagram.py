@@ -27,7 +27,7 @@
 
 # %% tags=["parameters"]
 paper = False
-seed = 0
+seeds = [0, 1, 2]  # Fig. 3: median and range over these seeds; Fig. 4: the first one
 output_dir = "../outputs/smoke"
 
 # %%
@@ -53,24 +53,37 @@ print("preset:", "paper" if paper else "reduced", settings)
 # ## Fig. 3 — RD of the input weights against the width
 
 # %%
+if not (isinstance(seeds, list) and seeds and all(isinstance(v, int) and v >= 0 for v in seeds)):
+    raise invalid("seeds", seeds, "a non-empty list of non-negative integers")
+preset = "paper" if paper else "reduced"
+preset_label = (f"{preset} preset: m = {', '.join(map(str, settings['widths']))}, tolerance {settings['tol']:g}")
 widths = np.array(settings["widths"])
 results = {}
-fig, ax = plt.subplots(figsize=(6.2, 4.4), layout="constrained")
+fig, ax = plt.subplots(figsize=(6.6, 4.6), layout="constrained")
 for gamma in settings["gammas"]:
-    distances, slope = phase.slope_over_widths(gamma, 0.0, widths, seed=seed, tol=settings["tol"])
-    results[gamma] = (distances, slope)
-    ax.loglog(widths, distances, "o-", label=f"γ = {gamma:g}: S_w = {slope:.3f} (theory {phase.theory_slope(gamma, 0.0):.3f})")
+    per_seed = [phase.slope_over_widths(gamma, 0.0, widths, seed=s, tol=settings["tol"]) for s in seeds]
+    distances = np.array([d for d, _ in per_seed])
+    slopes = np.array([slope for _, slope in per_seed])
+    results[gamma] = (np.median(distances, axis=0), float(np.median(slopes)), slopes)
+    median = np.median(distances, axis=0)
+    spread = (f", range {slopes.min():.3f} … {slopes.max():.3f}" if len(seeds) > 1 else "")
+    ax.errorbar(widths, median, yerr=(median - distances.min(axis=0), distances.max(axis=0) - median), fmt="o-",
+                capsize=3, label=f"γ = {gamma:g}: S_w = {np.median(slopes):.3f}{spread} (theory {phase.theory_slope(gamma, 0.0):.3f})")
+ax.set_xscale("log")
+ax.set_yscale("log")
 ax.set_xlabel("width m")
 ax.set_ylabel("RD(θ_w*)")
-ax.set_title("γ′ = 0 (Luo et al. 2021, Fig. 3)")
+seeds_text = f"median and range over {len(seeds)} seeds" if len(seeds) > 1 else f"seed {seeds[0]}"
+ax.set_title(f"γ′ = 0 (Luo et al. 2021, Fig. 3) — {seeds_text}\n{preset_label}", fontsize=9)
 ax.legend(fontsize=8)
-ax.grid(True, which="both", alpha=0.3)
-fig3_paths = [figures_dir / f"phase_rd_vs_m_{'paper' if paper else 'reduced'}.{suffix}" for suffix in ("svg", "png")]
+ax.grid(True, which="major", alpha=0.3)
+fig3_paths = [figures_dir / f"phase_rd_vs_m_{preset}.{suffix}" for suffix in ("svg", "png")]
 for path in fig3_paths:
     fig.savefig(path, dpi=110)
 plt.show()
-rows = ["| γ | fitted S_w | theory S_w |", "|---|---|---|"]
-rows += [f"| {g:g} | {s:.3f} | {phase.theory_slope(g, 0.0):.3f} |" for g, (_, s) in results.items()]
+rows = ["| γ | fitted S_w (median over seeds) | per seed | theory S_w |", "|---|---|---|---|"]
+rows += [f"| {g:g} | {s:.3f} | {', '.join(f'{v:.3f}' for v in per)} | {phase.theory_slope(g, 0.0):.3f} |"
+         for g, (_, s, per) in results.items()]
 display(Markdown("\n".join(rows)))
 
 # %% [markdown]
@@ -79,7 +92,7 @@ display(Markdown("\n".join(rows)))
 # %%
 crossings = {}
 for gamma_prime in settings["gamma_primes"]:
-    slopes = [phase.slope_over_widths(g, gamma_prime, settings["crossing_widths"], seed=seed, tol=settings["tol"])[1]
+    slopes = [phase.slope_over_widths(g, gamma_prime, settings["crossing_widths"], seed=seeds[0], tol=settings["tol"])[1]
               for g in settings["crossing_gammas"]]
     crossings[gamma_prime] = phase.zero_crossing(settings["crossing_gammas"], slopes)
 gp = np.array(list(crossings))
@@ -89,10 +102,11 @@ ax.plot([phase.theory_crossing(v) for v in line], line, color="k", lw=2, label="
 ax.plot(list(crossings.values()), gp, "o", color="crimson", ms=8, label="measured zero crossing of S_w")
 ax.set_xlabel("γ")
 ax.set_ylabel("γ′")
-ax.set_title("Luo et al. 2021, Fig. 4")
+ax.set_title(f"Luo et al. 2021, Fig. 4 — seed {seeds[0]}, crossing widths "
+             f"{', '.join(map(str, settings['crossing_widths']))}\n{preset_label}", fontsize=9)
 ax.legend(fontsize=8)
 ax.grid(True, alpha=0.3)
-fig4_paths = [figures_dir / f"phase_crossing_{'paper' if paper else 'reduced'}.{suffix}" for suffix in ("svg", "png")]
+fig4_paths = [figures_dir / f"phase_crossing_{preset}.{suffix}" for suffix in ("svg", "png")]
 for path in fig4_paths:
     fig.savefig(path, dpi=110)
 plt.show()

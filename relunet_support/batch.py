@@ -1,7 +1,10 @@
 """Batches of notebooks: for each learning rate of a study, papermill runs 02_train, then
-04_scaling_plots, then 03_condensation_viewer (static), writing executed notebooks to
-``<output>/executed/``. Kernels run one after another (never in parallel: parallel kernel starts race
-for ZMQ ports). One failing notebook does not stop the others; failures are listed at the end.
+04_scaling_plots, writing executed notebooks to ``<output>/executed/``; for the headline batch (the
+first with the most widths) also 03_condensation_viewer (static frames of its widest run); and
+05_phase_diagram once. Batches run in parallel (one kernel per core), each
+batch's notebooks in order; kernels use unix sockets, so parallel starts never race for TCP ports. One
+failing notebook does not stop the others; failures are listed at the end, and ``<output>/index.html``
+(``report``) sums up the study.
 
 A study is YAML::
 
@@ -20,7 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
+import shutil
+import tempfile
+import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,8 +43,12 @@ OPTION_KEYS = ("gamma", "gamma_prime", "init", "seed", "dataset", "n_records", "
                "snapshot_every", "backend")
 BATCH_KEYS = ("learning_rate", "normalised_learning_rate", "widths", "n_steps", *OPTION_KEYS)
 STUDY_KEYS = ("output_dir", "defaults", "batches")
-NOTEBOOK_ORDER = ("02_train", "04_scaling_plots", "03_condensation_viewer")
-STUDY_NOTEBOOKS = ("05_phase_diagram",)  # once per study, after the learning rates
+NOTEBOOK_ORDER = ("02_train", "04_scaling_plots")  # for every batch
+HEADLINE_NOTEBOOKS = ("03_condensation_viewer",)  # static frames, after 02 and 04 of the headline batch only
+STUDY_NOTEBOOKS = ("05_phase_diagram",)  # once per study
+# the kernels' own log lines (ipykernel warns that its local TCP sockets are unencrypted, and logs the
+# interrupt nbclient sends at shutdown as an error) are noise here: errors in cells reach the notebook
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
 DEFAULT_STUDY = {
     "batches": [
@@ -69,24 +82,24 @@ class Batch:
 
     @property
     def tag(self) -> str:
-        """'lr4000_m40-120' (or 'nlr2_m200-1000' for η/α = 2, nlr = normalised learning rate): the rate exactly, and the range of widths."""
-        widths = sorted(self.widths)
-        span = f"{widths[0]}" if len(widths) == 1 else f"{widths[0]}-{widths[-1]}"
-        rate = f"nlr{format_number(self.learning_rate)}" if self.normalised else f"lr{format_number(self.learning_rate)}"
-        return f"{rate}_m{span}"
+        """'lr4000_m40-120' (or 'nlr2_m200-1000' for η/α = 2, nlr = normalised learning rate): the rate exactly, and the range of widths (``config.sweep_tag``)."""
+        from .config import sweep_tag
+
+        return sweep_tag(self.learning_rate, self.widths, self.normalised)
 
     def parameters(self, notebook: str, output_dir: Path) -> dict:
         """Papermill parameters for one notebook of this batch: every TrainConfig option is passed,
-        with TrainConfig's own default where the study is silent (never the notebook's smoke-sized one)."""
+        with TrainConfig's own default where the study is silent (never the notebook's smoke-sized one);
+        03 (static) gets the run id of the batch's widest run, which 02 trained."""
+        if notebook == "03_condensation_viewer":
+            widest = max(self.configs(), key=lambda config: config.m)
+            return {"output_dir": str(output_dir), "run_id": widest.run_id(), "interactive": False}
         defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
         params = {"learning_rate": float(self.learning_rate), "n_steps": int(self.n_steps),
-                  "output_dir": str(output_dir), **{key: self.options.get(key, defaults[key]) for key in OPTION_KEYS}}
+                  "output_dir": str(output_dir), **{key: self.options.get(key, defaults[key]) for key in OPTION_KEYS},
+                  "widths": [int(m) for m in self.widths]}
         if self.normalised:
             params["normalised_learning_rate"] = params.pop("learning_rate")
-        if notebook == "03_condensation_viewer":
-            params.update(m=int(max(self.widths)), interactive=False)
-        else:
-            params["widths"] = [int(m) for m in self.widths]
         if notebook == "02_train":
             params["progress"] = False  # a widget progress bar is noise in an executed notebook
         return params
@@ -96,6 +109,10 @@ class Batch:
 class Study:
     batches: tuple[Batch, ...]
     output_dir: str | None = None
+
+    def headline(self) -> int:
+        """The batch the study is summed up by: the first one with the most widths."""
+        return max(range(len(self.batches)), key=lambda i: (len(self.batches[i].widths), -i))
 
     def tags(self) -> list[str]:
         """A unique tag per batch (a short hash is added when two batches share η and width range)."""
@@ -187,17 +204,54 @@ class Execution:
     error: str | None = None
 
 
+def notebook_chains(study: Study, notebooks, headline_notebooks, study_notebooks, output_dir: Path,
+                    executed_dir: Path) -> list[list]:
+    """The notebooks to execute as independent chains of (name, tag, target, parameters), in order: one chain
+    for the study-wide notebooks, then one per group of batches that share a run (usually one batch; the
+    headline batch's chain ends with the headline notebooks)."""
+    groups: list[tuple[set, list]] = []
+    for index, (batch, tag) in enumerate(zip(study.batches, study.tags())):
+        ids = {config.run_id() for config in batch.configs()}
+        names = [*notebooks, *(headline_notebooks if index == study.headline() else ())]
+        jobs = [(name, tag, executed_dir / f"{name}_{tag}.ipynb", batch.parameters(name, output_dir)) for name in names]
+        sharing = [group for group in groups if group[0] & ids]
+        for group in sharing:
+            groups.remove(group)
+        groups.append((ids.union(*(g[0] for g in sharing)), [job for g in sharing for job in g[1]] + jobs))
+    chains = [jobs for _, jobs in groups if jobs]
+    study_jobs = [(name, "study", executed_dir / f"{name}.ipynb", {"output_dir": str(output_dir)})
+                  for name in study_notebooks]
+    return ([study_jobs] if study_jobs else []) + chains  # the study-wide chain first: it is the longest alone
+
+
+def _ipc_kernel_manager(socket_dir: Path):
+    """A kernel manager class whose kernels listen on unix sockets under ``socket_dir``."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(transport="ipc", ip=str(socket_dir / f"kernel-{uuid.uuid4().hex[:12]}"), **kwargs)
+
+    return IPCKernelManager
+
+
 def default_notebooks_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "notebooks"
 
 
 def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=NOTEBOOK_ORDER,
-                  study_notebooks=STUDY_NOTEBOOKS, kernel_name: str = "python3", log=print) -> list[Execution]:
-    """Execute the notebooks for every batch of ``study`` with papermill, then the study-wide ones
-    (05_phase_diagram, reduced preset); returns every execution.
+                  headline_notebooks=HEADLINE_NOTEBOOKS, study_notebooks=STUDY_NOTEBOOKS, kernel_name: str = "python3", log=print,
+                  write_summary: bool = True, jobs: int | None = None) -> list[Execution]:
+    """Execute the notebooks for every batch of ``study`` with papermill (and the headline ones for the
+    headline batch), and the study-wide ones (05_phase_diagram, reduced preset); returns every execution.
 
     Executed notebooks go to ``<output_dir>/executed/<notebook>_<tag>.ipynb`` (study-wide ones:
-    ``<notebook>.ipynb``); runs and figures to ``<output_dir>/runs`` and ``<output_dir>/figures``.
+    ``<notebook>.ipynb``); runs and figures to ``<output_dir>/runs`` and ``<output_dir>/figures``; then
+    ``report.write_index`` writes ``<output_dir>/index.md`` and ``index.html``, whose path is logged last.
+
+    Batches whose runs are disjoint are independent chains (02 → 04, then 03 for the headline batch), run ``jobs`` at a time
+    (default: one per core); batches that share a run are chained together, so no run is trained by
+    two kernels at once. Kernels talk over unix sockets in a private folder (no TCP ports to race for).
     """
     import jupytext
     import papermill
@@ -210,32 +264,52 @@ def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=N
     executed_dir = output_dir / "executed"
     executed_dir.mkdir(parents=True, exist_ok=True)
     sources = {}
-    for name in (*notebooks, *study_notebooks):
+    for name in (*notebooks, *headline_notebooks, *study_notebooks):
         source = notebooks_dir / f"{name}.py"
         if not source.exists():
             raise StudyError(f"notebook={name!r} is not allowed: {source} does not exist")
         sources[name] = source
+    chains = notebook_chains(study, notebooks, headline_notebooks, study_notebooks, output_dir, executed_dir)
+    total = sum(len(chain) for chain in chains)
+    workers = max(1, min(len(chains), jobs or os.cpu_count() or 1))
+    executions: list[Execution] = []
+    started_all = time.perf_counter()
+    lock = threading.Lock()
+    socket_dir = Path(tempfile.mkdtemp(prefix="relunet-kernels-"))
+    manager_class = _ipc_kernel_manager(socket_dir)
+
     def execute(name: str, tag: str, target: Path, parameters: dict) -> None:
-        log(f"[{time.strftime('%H:%M:%S')}] {name} {tag} → {target}")
         started = time.perf_counter()
         error = None
         try:
             papermill.execute_notebook(jupytext.read(sources[name]), str(target), parameters=parameters,
-                                       kernel_name=kernel_name, cwd=str(notebooks_dir), progress_bar=False)
+                                       kernel_name=kernel_name, cwd=str(notebooks_dir), progress_bar=False,
+                                       extra_arguments=KERNEL_ARGUMENTS, kernel_manager_class=manager_class)
         except PapermillExecutionError as failure:
             error = f"cell {failure.exec_count}: {failure.ename}: {failure.evalue}"
         except Exception as failure:  # kernel died, missing kernel, …: report it and go on
             error = f"{type(failure).__name__}: {failure}"
-        executions.append(Execution(name, tag, target, time.perf_counter() - started, error))
-        if error:
-            log(f"    FAILED: {error}")
+        seconds = time.perf_counter() - started
+        with lock:
+            executions.append(Execution(name, tag, target, seconds, error))
+            log(f"[{len(executions)}/{total}] {name} {tag}: {'FAILED' if error else 'done'} in {seconds:.1f} s "
+                f"({time.perf_counter() - started_all:.0f} s in all)" + (f"\n    {error}" if error else ""))
 
-    executions: list[Execution] = []
-    for batch, tag in zip(study.batches, study.tags()):
-        for name in notebooks:
-            execute(name, tag, executed_dir / f"{name}_{tag}.ipynb", batch.parameters(name, output_dir))
-    for name in study_notebooks:
-        execute(name, "study", executed_dir / f"{name}.ipynb", {"output_dir": str(output_dir)})
+    def execute_chain(chain) -> None:
+        for job in chain:
+            execute(*job)
+
+    log(f"{total} notebooks in {len(chains)} independent chains, {workers} at a time")
+    # compile the numba kernels once, here, rather than in every kernel that starts at the same time
+    engine.precompile({config.training_data()[0].size for batch in study.batches for config in batch.configs()})
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in [pool.submit(execute_chain, chain) for chain in chains]:
+                future.result()
+    finally:
+        shutil.rmtree(socket_dir, ignore_errors=True)
+    order = {job[2]: i for i, job in enumerate(job for chain in chains for job in chain)}
+    executions.sort(key=lambda e: order[e.path])
     failures = [e for e in executions if e.error]
     log(f"{len(executions) - len(failures)} of {len(executions)} notebooks ran; executed notebooks in {executed_dir}, "
         f"figures in {output_dir / 'figures'}, runs in {output_dir / 'runs'}")
@@ -243,4 +317,9 @@ def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=N
         log("failures:")
         for e in failures:
             log(f"  {e.notebook} ({e.tag}): {e.error}  [{e.path}]")
+    if write_summary:
+        from .report import write_index
+
+        index_md, index_html = write_index(study, output_dir, executions, time.perf_counter() - started_all)
+        log(f"results: {index_html} ({index_md.name} beside it)")
     return executions

@@ -3,52 +3,92 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import warnings
 
 from .errors import BackendUnavailable, ConfigError, NotARunError, RunLockedError, TrainingDiverged
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends '(default: …)' to every option's help; options whose default is None or a flag say in
+    their own help what happens when they are left out."""
+
+    def _get_help_string(self, action):
+        if action.default is None or isinstance(action.default, bool) or "%(default)" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _config_defaults() -> dict:
+    """TrainConfig's own defaults (dataclasses.fields), so the command line cannot drift from them."""
+    from .config import TrainConfig
+
+    return {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="relunet", description="Two-layer ReLU network training and run stores.")
+    defaults = _config_defaults()
+    parser = argparse.ArgumentParser(prog="relunet", description="Two-layer ReLU network training and run stores.",
+                                     formatter_class=_HelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    tr = sub.add_parser("train", help="train one configuration into a run store (resumes if interrupted)")
-    tr.add_argument("--m", type=str, required=True, help="width (number of hidden neurons)")
-    tr.add_argument("--learning-rate", type=str, required=True, help="GD step size η")
-    tr.add_argument("--steps", type=str, required=True, help="number of GD steps")
-    tr.add_argument("--gamma", type=str, default="1.5")
-    tr.add_argument("--gamma-prime", type=str, default="0")
-    tr.add_argument("--init", default="symmetric", help="gaussian | symmetric | antisymmetric")
-    tr.add_argument("--seed", type=str, default="0")
-    tr.add_argument("--dataset", default="seed", help="seed | luo2021")
-    tr.add_argument("--n-records", type=int, default=10_000)
-    tr.add_argument("--n-snapshots", type=int, default=1_000)
-    tr.add_argument("--record-every", type=int, default=None)
-    tr.add_argument("--snapshot-every", type=int, default=None)
-    tr.add_argument("--backend", default="numba", help="numba | numpy | cuda")
+    tr = sub.add_parser("train", help="train one configuration into a run store (resumes if interrupted)",
+                        description="Train one configuration into a run store (resumes if interrupted). "
+                                    "Give exactly one of --learning-rate and --normalised-learning-rate.",
+                        formatter_class=_HelpFormatter)
+    tr.add_argument("--m", type=str, required=True, help="width (number of hidden neurons); required")
+    rate = tr.add_mutually_exclusive_group(required=True)
+    rate.add_argument("--learning-rate", type=str, help="GD step size η (or give --normalised-learning-rate)")
+    rate.add_argument("--normalised-learning-rate", type=str,
+                      help="η/α instead of η: η = (η/α)·α_m with α_m = m^(γ−γ′) (or give --learning-rate)")
+    tr.add_argument("--steps", type=str, required=True, help="number of GD steps; required")
+    tr.add_argument("--gamma", type=str, default=defaults["gamma"], help="γ: α = m^(γ−γ′)")
+    tr.add_argument("--gamma-prime", type=str, default=defaults["gamma_prime"], help="γ′")
+    tr.add_argument("--init", default=defaults["init"], help="gaussian | symmetric | antisymmetric")
+    tr.add_argument("--seed", type=str, default=defaults["seed"], help="seed of the initial parameters' RNG")
+    tr.add_argument("--dataset", default=defaults["dataset"], help="seed | luo2021")
+    tr.add_argument("--n-records", type=int, default=defaults["n_records"],
+                    help="number of record points (risk, f_min, f_max, relative distances)")
+    tr.add_argument("--n-snapshots", type=int, default=defaults["n_snapshots"], help="number of parameter snapshots")
+    tr.add_argument("--record-every", type=int, default=defaults["record_every"],
+                    help="also record every this many steps (default: only the --n-records schedule)")
+    tr.add_argument("--snapshot-every", type=int, default=defaults["snapshot_every"],
+                    help="also snapshot every this many steps (default: only the --n-snapshots schedule)")
+    tr.add_argument("--backend", default=defaults["backend"], help="numba | numpy | cuda")
     tr.add_argument("--out", default="outputs/runs", help="folder of run stores")
-    tr.add_argument("--no-resume", action="store_true", help="discard an existing run of this config")
-    tr.add_argument("--no-progress", action="store_true")
+    tr.add_argument("--no-resume", action="store_true",
+                    help="discard an existing run of this config (default: resume it, or read it back if complete)")
+    tr.add_argument("--no-progress", action="store_true", help="no progress bar (default: show one)")
 
-    ls = sub.add_parser("list", help="list the runs in a folder")
-    ls.add_argument("out", nargs="?", default="outputs/runs")
+    ls = sub.add_parser("list", help="list the runs in a folder", formatter_class=_HelpFormatter)
+    ls.add_argument("out", nargs="?", default="outputs/runs", help="folder of run stores")
 
-    sw = sub.add_parser("sweep", help="train a grid of configs as independent tasks on Dask (LocalCluster by default)")
+    sw = sub.add_parser("sweep", help="train a grid of configs as independent tasks on Dask (LocalCluster by default)",
+                        formatter_class=_HelpFormatter)
     sw.add_argument("sweep_file", help="YAML: {out: DIR, defaults: {...}, grid: {m: [...], learning_rate: [...], seed: [...]}}")
-    sw.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://host:8786")
+    sw.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://host:8786 "
+                                        "(default: a LocalCluster on this machine)")
     sw.add_argument("--out", help="folder of run stores (default: the file's out, else outputs/runs)")
-    sw.add_argument("--serial", action="store_true", help="train one after another in this process")
+    sw.add_argument("--serial", action="store_true", help="train one after another in this process (default: on Dask)")
 
-    nb = sub.add_parser("notebooks", help="run 02_train, 04_scaling_plots, 03 (static) with papermill per learning rate")
+    nb = sub.add_parser("notebooks", help="run 02_train, 04_scaling_plots, 03 (static) with papermill per learning rate",
+                        formatter_class=_HelpFormatter)
     nb.add_argument("study", nargs="?", help="YAML study file (default: the seed's own study)")
-    nb.add_argument("--learning-rate", type=str, help="one batch at this η instead of a study file")
-    nb.add_argument("--widths", type=str, help="comma-separated widths for --learning-rate, e.g. 200,400,800")
-    nb.add_argument("--steps", type=str, help="number of GD steps for --learning-rate")
+    nb.add_argument("--learning-rate", type=str, help="one batch at this η instead of a study file (default: the study's)")
+    nb.add_argument("--widths", type=str, help="comma-separated widths for --learning-rate, e.g. 200,400,800 "
+                                               "(required with --learning-rate; default: the study's)")
+    nb.add_argument("--steps", type=str,
+                    help="number of GD steps for --learning-rate (required with it; default: the study's)")
     for option in _NOTEBOOK_OPTIONS:
-        nb.add_argument(f"--{option}", type=str, help=f"TrainConfig {option.replace('-', '_')} for every run")
-    nb.add_argument("--output", help="output folder (default: the study's output_dir or outputs)")
+        name = option.replace("-", "_")
+        nb.add_argument(f"--{option}", type=str,
+                        help=f"TrainConfig {name} for every run (default: the study's, else "
+                             f"{'unset' if defaults[name] is None else defaults[name]})")
+    nb.add_argument("--output", help="output folder (default: the study's output_dir, else outputs)")
     nb.add_argument("--notebooks-dir", help="folder of the py:percent notebooks (default: the repository's)")
+    nb.add_argument("--jobs", type=int, default=None,
+                    help="batches run at the same time, one kernel each (default: one per core)")
     return parser
 
 
@@ -58,7 +98,10 @@ _NOTEBOOK_OPTIONS = ("gamma", "gamma-prime", "init", "seed", "dataset", "n-recor
 
 
 def _number(text: str):
-    """Parse '800' as int and '0.5' / '1e3' as float, leaving validation to TrainConfig."""
+    """Parse '800' as int and '0.5' / '1e3' as float, leaving validation to TrainConfig (a default that
+    is already a number, from TrainConfig, is returned as it is)."""
+    if not isinstance(text, str):
+        return text
     try:
         return int(text)
     except ValueError:
@@ -68,18 +111,29 @@ def _number(text: str):
             return text
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning on stderr as one line, 'relunet: warning: …' (no source line, no traceback)."""
+    print(f"relunet: warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+
+
 def _train(args) -> int:
     from .config import TrainConfig
     from .train import train
 
-    config = TrainConfig(
-        m=_number(args.m), learning_rate=_number(args.learning_rate), n_steps=_number(args.steps),
+    options = dict(
         gamma=_number(args.gamma), gamma_prime=_number(args.gamma_prime), init=args.init,
         seed=_number(args.seed), dataset=args.dataset, n_records=args.n_records,
         n_snapshots=args.n_snapshots, record_every=args.record_every, snapshot_every=args.snapshot_every,
         backend=args.backend)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the status line below says it
+    if args.normalised_learning_rate is not None:
+        config = TrainConfig.from_normalised(_number(args.m), _number(args.normalised_learning_rate),
+                                             _number(args.steps), **options)
+    else:
+        config = TrainConfig(m=_number(args.m), learning_rate=_number(args.learning_rate),
+                             n_steps=_number(args.steps), **options)
+    with warnings.catch_warnings():  # restores the filters and showwarning afterwards
+        warnings.simplefilter("default")  # every distinct warning once, none hidden
+        warnings.showwarning = _show_warning  # as it is raised (the stability warning: before training)
         run = train(config, args.out, progress=not args.no_progress, resume=not args.no_resume)
     records = run.records
     print(f"{run.status}: {run.path}")
@@ -127,7 +181,7 @@ def _notebooks(args) -> int:
         # command-line options fill the defaults; the batches still override them
         values = {**values, "defaults": {**(values.get("defaults") or {}), **options}}
     study = batch.study_from_dict(values)
-    executions = batch.run_notebooks(study, args.output, args.notebooks_dir)
+    executions = batch.run_notebooks(study, args.output, args.notebooks_dir, jobs=args.jobs)
     return 1 if any(e.error for e in executions) else 0
 
 

@@ -58,6 +58,20 @@ def format_number(value: float) -> str:
     return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
 
 
+def sweep_tag(rate: float, widths, normalised: bool = False) -> str:
+    """The one tag naming a learning rate and a set of widths in executed notebooks and figures:
+    'lr4000_m200-1000' (η = 4000, widths 200 … 1000), 'nlr2_m200-1000' (η/α = 2, nlr = normalised
+    learning rate), 'lr70_m800' (one width). The rate is exact (``format_number``); the widths are
+    given by their range."""
+    if isinstance(widths, (int, float)):
+        widths = [widths]
+    widths = sorted(int(m) for m in widths)
+    if not widths:
+        raise invalid("widths", widths, "a non-empty list of integers")
+    span = f"{widths[0]}" if len(widths) == 1 else f"{widths[0]}-{widths[-1]}"
+    return f"{'nlr' if normalised else 'lr'}{format_number(rate)}_m{span}"
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """One gradient-descent run of f(x) = (1/α) Σ_j a_j (w_j x + b_j)_+ with α = m^(γ−γ′).
@@ -118,8 +132,10 @@ class TrainConfig:
     def from_normalised(cls, m: int, normalised_learning_rate: float, n_steps: int, **options) -> "TrainConfig":
         """A run specified by η/α instead of η: learning_rate = normalised_learning_rate · α_m."""
         eta0 = _as_float("normalised_learning_rate", normalised_learning_rate, "a finite number > 0", positive=True)
-        gamma = options.get("gamma", 1.5)
-        gamma_prime = options.get("gamma_prime", 0.0)
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+        gamma = _as_float("gamma", options.get("gamma", defaults["gamma"]), "a finite real number")
+        gamma_prime = _as_float("gamma_prime", options.get("gamma_prime", defaults["gamma_prime"]),
+                                "a finite real number")
         alpha = scaling.alpha_beta(_as_int("m", m, "a positive integer (the number of hidden neurons)", 1),
                                    gamma, gamma_prime)[0]
         return cls(m=m, learning_rate=eta0 * alpha, n_steps=n_steps, **options)
@@ -180,7 +196,9 @@ class TrainConfig:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def run_id(self) -> str:
-        """Readable, unique folder name, e.g. 'lr70_m800_g1.5_gp0_seed0_symmetric_seed-1a2b3c4d5e'."""
+        """Readable, unique folder name, e.g. 'lr70_m800_g1.5_gp0_seed0_symmetric_data-seed_1a2b3c4d5e':
+        η, m, γ, γ′, the RNG seed, the init, the data set ('data-seed' is the seed notebook's data set,
+        'data-luo2021', 'data-custom') and the first 10 hex digits of the full configuration's digest."""
         return (f"lr{format_number(self.learning_rate)}_m{self.m}_g{format_number(self.gamma)}"
-                f"_gp{format_number(self.gamma_prime)}_seed{self.seed}_{self.init}_{self.dataset}"
-                f"-{self.digest()[:10]}")
+                f"_gp{format_number(self.gamma_prime)}_seed{self.seed}_{self.init}_data-{self.dataset}"
+                f"_{self.digest()[:10]}")

@@ -117,18 +117,32 @@ def first_escape(s, risk, drop: float = 0.3) -> float:
 class SlopeFit:
     slope: float
     intercept: float
-    slope_low: float   # 95 % confidence interval of the slope
+    slope_low: float   # confidence interval of the slope (nan when undefined: fewer than 3 points)
     slope_high: float
     n_points: int
+    confidence: float = 0.95
+
+    @property
+    def has_interval(self) -> bool:
+        """The t interval needs at least 3 points (n − 2 ≥ 1 degrees of freedom for the scatter)."""
+        return self.n_points >= 3 and math.isfinite(self.slope_low) and math.isfinite(self.slope_high)
+
+    def describe(self, name: str = "dŝ/d ln m", points: str = "runs") -> str:
+        """One line: 'dŝ/d ln m = 0.123 (95 % interval 0.1 … 0.2, 5 runs)', or, with 2 points,
+        'dŝ/d ln m = 0.123 (no interval: needs ≥ 3 runs, got 2)' (never a 'nan … nan' interval)."""
+        if not self.has_interval:
+            return f"{name} = {self.slope:.3f} (no interval: needs ≥ 3 {points}, got {self.n_points})"
+        return (f"{name} = {self.slope:.3f} ({100 * self.confidence:g} % interval {self.slope_low:.3f} … "
+                f"{self.slope_high:.3f}, {self.n_points} {points})")
 
 
 def fit_line(x, y, confidence: float = 0.95) -> SlopeFit:
     """Least-squares y = slope·x + intercept with a Student-t confidence interval on the slope.
 
     Repeated x values (several seeds per width) give the scatter the interval is estimated from.
+    With only 2 points the line passes through both, there is no scatter, and the interval is
+    undefined: slope_low and slope_high are nan, ``has_interval`` is False, ``describe()`` says so.
     """
-    from statistics import NormalDist
-
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     keep = np.isfinite(x) & np.isfinite(y)
@@ -142,9 +156,9 @@ def fit_line(x, y, confidence: float = 0.95) -> SlopeFit:
         stderr = sigma / math.sqrt(float(np.sum((x - x.mean()) ** 2)))
         quantile = _t_quantile(0.5 + confidence / 2, x.size - 2)
     else:
-        stderr, quantile = float("nan"), NormalDist().inv_cdf(0.5 + confidence / 2)
+        stderr, quantile = float("nan"), float("nan")
     return SlopeFit(float(slope), float(intercept), float(slope - quantile * stderr),
-                    float(slope + quantile * stderr), int(x.size))
+                    float(slope + quantile * stderr), int(x.size), float(confidence))
 
 
 def _t_quantile(p: float, dof: int) -> float:

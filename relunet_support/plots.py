@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, NullLocator
 
 from .scaling import regime
 
@@ -45,6 +46,21 @@ def first_escape_of(run) -> float:
     return first_escape(run.config.learning_rate * rec["step"] / run.config.alpha, rec["risk"])
 
 
+def fixed_margins(fig: Figure, left: float = 0.75, right: float = 0.15, bottom: float = 0.55, top: float = 0.3,
+                  wspace: float = 0.85, hspace: float = 0.6) -> None:
+    """Margins and gaps in inches, set once: constrained layout would measure every tick label of every
+    panel again at each save (most of the time 04 took)."""
+    width, height = fig.get_size_inches()
+    top += 0.3 if fig._suptitle is not None else 0.0
+    axes = fig.axes
+    columns = max(ax.get_subplotspec().get_gridspec().ncols for ax in axes) if axes else 1
+    rows = max(ax.get_subplotspec().get_gridspec().nrows for ax in axes) if axes else 1
+    panel_width = (width - left - right - (columns - 1) * wspace) / columns
+    panel_height = (height - top - bottom - (rows - 1) * hspace) / rows
+    fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height,
+                        wspace=wspace / panel_width, hspace=hspace / panel_height)
+
+
 def width_colours(widths: Sequence[int]) -> dict[int, tuple]:
     """One viridis colour per width, in increasing order of width."""
     ordered = sorted(set(widths))
@@ -66,12 +82,31 @@ def _times(run, clock):
     return rescaled_time(run.records["step"], clock, config.m, config.learning_rate, config.alpha, shift)
 
 
-def _draw_series(ax, run, clock, values_list, colour, log_time):
+MAX_POINTS = 2000  # points drawn per curve (records are log-spaced: every k-th one stays log-spaced)
+
+
+def _thin(mask: np.ndarray) -> np.ndarray:
+    """Indices of at most about MAX_POINTS of the records selected by ``mask``, evenly among them, the last one kept:
+    a figure of 10⁴-point curves saves several times faster and looks the same."""
+    index = np.nonzero(mask)[0]
+    if index.size <= MAX_POINTS:
+        return index
+    return np.unique(np.append(index[:: -(-index.size // MAX_POINTS)], index[-1]))
+
+
+FIELD_STYLE = {"risk": {}, "f_max": {"lw": 1.4}, "f_min": {"lw": 1.0, "alpha": 0.8, "dashes": (4, 1.5)}}
+
+
+def _draw_series(ax, run, clock, fields, colour, log_time):
     t = _times(run, clock)
-    keep = t > 0 if log_time and clock != SHIFTED else slice(None)  # step 0 has no place on a log axis
+    keep = _thin(t > 0 if log_time and clock != SHIFTED else np.ones(t.size, dtype=bool))  # no step 0 on a log axis
     bad = run.status in ("dead", "diverged")
-    for values in values_list:
-        ax.plot(t[keep], values[keep], color=colour, lw=1.2, ls="--" if bad else "-")
+    for field in fields:
+        values = run.records[field]
+        style = {"lw": 1.2, **FIELD_STYLE[field]}
+        if bad:
+            style.update(alpha=0.6)
+        ax.plot(t[keep], values[keep], color=colour, **style)
         if bad:  # the run stops here: mark the end instead of drawing a fake plateau
             ax.plot(t[-1:], values[-1:], marker="x", ms=8, mew=2, color="crimson", ls="none")
 
@@ -80,71 +115,210 @@ def _draw_band(ax, group, clock, fields, colour, log_time):
     """Several seeds of one width: their median as a line and their min–max range as a band, on the
     first seed's time points (the others interpolated onto them)."""
     t = _times(group[0], clock)
-    keep = t > 0 if log_time and clock != SHIFTED else np.ones(t.size, dtype=bool)
+    keep = _thin(t > 0 if log_time and clock != SHIFTED else np.ones(t.size, dtype=bool))
     for field in fields:
         stack = np.array([np.interp(t, _times(run, clock), run.records[field]) for run in group])
         ax.fill_between(t[keep], stack.min(axis=0)[keep], stack.max(axis=0)[keep], color=colour, alpha=0.25, lw=0)
-        ax.plot(t[keep], np.median(stack, axis=0)[keep], color=colour, lw=1.2)
+        ax.plot(t[keep], np.median(stack, axis=0)[keep], color=colour, **{"lw": 1.2, **FIELD_STYLE[field]})
 
 
 RISK_FLOOR = 1e-10
 
 
-def scaling_figure(runs: Sequence, quantity: str = "extremes", clocks: Sequence[str] = SEED_CLOCKS,
-                   title: str | None = None, log_time: bool = True, columns: int = 3) -> Figure:
-    """Min and max of f over the interval (quantity='extremes', symlog y) or the risk (quantity='risk',
-    log y, drawn down to 1e-10) against each rescaled time (log x by default), one panel per clock, one
-    colour per width. Several seeds of a width are drawn as their median with a min–max band. Dead and
-    diverged runs are dashed, end in a red ✕ at the step where they stopped and say so in the legend."""
-    if quantity not in ("extremes", "risk"):
-        raise ValueError(f"quantity={quantity!r} is not allowed: quantity must be 'extremes' or 'risk'")
+def settle_time(t: np.ndarray, values: np.ndarray, log: bool, tolerance: float = 0.01) -> float:
+    """The first time after which ``values`` stay within ``tolerance`` of their final value, relative to
+    their whole range (in log10 when ``log``, below RISK_FLOOR counting as the floor): where a curve
+    stops changing on the plot."""
+    values = np.asarray(values, dtype=np.float64)
+    if log:
+        values = np.log10(np.maximum(values, RISK_FLOOR))
+    span = float(np.nanmax(values) - np.nanmin(values))
+    if not np.isfinite(span) or span == 0 or t.size < 2:
+        return float(t[-1])
+    moving = np.nonzero(np.abs(values - values[-1]) > tolerance * span)[0]
+    return float(t[min(moving[-1] + 1, t.size - 1)]) if moving.size else float(t[0])
+
+
+def _trim_time_axis(ax, runs, clock, fields, log_time: bool, log_values: bool) -> None:
+    """Cut the time axis a little after the last curve has settled (``settle_time``), not at the end of training."""
+    ends, starts, lasts = [], [], []
+    for run in runs:
+        t = _times(run, clock)
+        positive = (t > 0 if log_time and clock != SHIFTED else np.ones(t.size, dtype=bool)) & np.isfinite(t)
+        if positive.sum() < 2:  # also a run without a measured escape, on s − ŝ
+            continue
+        starts.append(float(t[positive][0]))
+        lasts.append(float(t[positive][-1]))
+        ends.append(max(settle_time(t[positive], run.records[field][positive], log_values) for field in fields))
+    if not ends:
+        return
+    end, last = max(ends), max(lasts)
+    if clock == SHIFTED:
+        right = min(last, end + 0.5 * (end - min(starts)))
+        ax.set_xlim(left=min(starts) - 0.02 * (right - min(starts)))
+    else:
+        right = min(last, end * 3.0) if log_time else min(last, end * 1.2)
+    if right > min(starts):
+        ax.set_xlim(right=right)
+
+
+def _value_scale(ax, runs, quantity: str) -> bool:
+    """Log y for the risk and for positive extremes (symlog only when some min f ≤ 0); True for log."""
+    if quantity == "risk":
+        ax.set_yscale("log")
+        top = max(float(np.nanmax(run.records["risk"])) for run in runs)
+        ax.set_ylim(max(ax.get_ylim()[0], RISK_FLOOR), 2 * top)
+        return True
+    lowest = min(float(np.nanmin(run.records["f_min"])) for run in runs)
+    if lowest > 0:
+        ax.set_yscale("log")
+        return True
+    ax.set_yscale("symlog", linthresh=1e-4)  # f_min ≤ 0 somewhere: log for |f| > 1e-4, linear through 0
+    if lowest >= 0:  # touches 0 (a dead run) but never below: no empty negative half
+        ax.set_ylim(bottom=0)
+    return False
+
+
+def _legend_handles(runs, banded, colours, quantity: str) -> list:
+    handles = [plt.Line2D([], [], color=colours[m], label=f"m = {m}: median and range of {len(g)} seeds")
+               for m, g in banded.items()]
+    handles += [plt.Line2D([], [], color=colours[r.config.m], alpha=0.6 if r.status in ("dead", "diverged") else 1,
+                           label=run_label(r)) for r in runs if not (r.config.m in banded and r.status == "complete")]
+    if quantity == "extremes":
+        handles += [plt.Line2D([], [], color="k", lw=1.4, label="max f"),
+                    plt.Line2D([], [], color="k", lw=1.0, dashes=(4, 1.5), label="min f"),
+                    plt.Line2D([], [], color="grey", lw=1, ls=":", label="max y, min y (targets)")]
+    if any(r.status in ("dead", "diverged") for r in runs):
+        handles.append(plt.Line2D([], [], color="crimson", marker="x", ls="none", mew=2, label="run stopped (dead / diverged)"))
+    return handles
+
+
+def _runs_by_width(runs: Sequence) -> tuple[list, dict, dict]:
+    """(runs ordered by width and seed, {width: its complete runs when there are several seeds}, colours)."""
     colours = width_colours([r.config.m for r in runs])
     ordered = sorted(runs, key=lambda r: (r.config.m, r.config.seed))
     seeds = {}
     for run in ordered:
         if run.status == "complete":
             seeds.setdefault(run.config.m, []).append(run)
-    banded = {m: group for m, group in seeds.items() if len(group) > 1}
-    rows = -(-(len(clocks) + 1) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows), squeeze=False, layout="constrained")
-    panels = axes.ravel()
+    return ordered, {m: group for m, group in seeds.items() if len(group) > 1}, colours
+
+
+def _draw_panel(ax, ordered, banded, colours, quantity: str, clock: str, log_time: bool) -> None:
+    """One panel of ``scaling_figure``: every width's curves against one clock, axes scaled and trimmed."""
     fields = ("f_min", "f_max") if quantity == "extremes" else ("risk",)
+    for m, group in banded.items():
+        _draw_band(ax, group, clock, fields, colours[m], log_time)
+    for run in ordered:
+        if run.config.m in banded and run.status == "complete":
+            continue
+        _draw_series(ax, run, clock, fields, colours[run.config.m], log_time)
+    log_axis = log_time and clock != SHIFTED
+    ax.set_xlabel(CLOCKS[clock][0] + (" (log)" if log_axis else ""))
+    if log_axis:
+        ax.set_xscale("log")
+    log_values = _value_scale(ax, ordered, quantity)
+    if quantity == "extremes":
+        _, y = ordered[0].config.training_data()
+        for target in (y.max(), y.min()):
+            ax.axhline(target, color="grey", lw=1, ls=":", zorder=0)
+        ax.set_ylabel("max f, min f on [−½, ½]")
+    else:
+        ax.set_ylabel("risk R")
+    _trim_time_axis(ax, ordered, clock, fields, log_time, log_values)
+    for axis in (ax.xaxis, ax.yaxis):  # no minor ticks over many decades: they cost most of a figure's drawing
+        axis.set_minor_locator(NullLocator())
+    ax.grid(True, alpha=0.3)
+
+
+def scaling_figure(runs: Sequence, quantity: str = "extremes", clocks: Sequence[str] = SEED_CLOCKS,
+                   title: str | None = None, log_time: bool = True, columns: int = 3,
+                   legend_inside: bool = False) -> Figure:
+    """Min and max of f over the interval (quantity='extremes') or the risk (quantity='risk', drawn
+    down to 1e-10) against each rescaled time, one panel per clock, one colour per width.
+
+    Time axes are log (linear for s − ŝ) and end a little after the last curve has stopped changing.
+    Extremes: log y when every min f is positive (symlog only otherwise), max f solid, min f dashed,
+    the targets' max y and min y as dotted reference lines. Several seeds of a width are drawn as their
+    median with a min–max band. Dead and diverged runs are faded and end in a red ✕ at the step where
+    they stopped. The legend takes a panel of its own, or sits in the first panel (``legend_inside``).
+    """
+    if quantity not in ("extremes", "risk"):
+        raise ValueError(f"quantity={quantity!r} is not allowed: quantity must be 'extremes' or 'risk'")
+    ordered, banded, colours = _runs_by_width(runs)
+    panels_needed = len(clocks) + (0 if legend_inside else 1)
+    columns = min(columns, panels_needed)
+    rows = -(-panels_needed // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.4 * columns, 3.3 * rows + (0.3 if title else 0)), squeeze=False)
+    panels = axes.ravel()
     for ax, clock in zip(panels, clocks):
-        for m, group in banded.items():
-            _draw_band(ax, group, clock, fields, colours[m], log_time)
-        for run in ordered:
-            if run.config.m in banded and run.status == "complete":
-                continue
-            _draw_series(ax, run, clock, [run.records[f] for f in fields], colours[run.config.m], log_time)
-        ax.set_xlabel(CLOCKS[clock][0] + (" (log)" if log_time else ""))
-        if log_time:
-            ax.set_xscale("symlog", linthresh=1.0) if clock == SHIFTED else ax.set_xscale("log")
-        if quantity == "risk":
-            ax.set_yscale("log")
-            ax.set_ylim(bottom=max(ax.get_ylim()[0], RISK_FLOOR))
-            ax.set_ylabel("risk R")
-        else:
-            ax.set_yscale("symlog", linthresh=1e-6)  # log for |f| > 1e-6, linear through 0 (f_min may be < 0)
-            ax.set_ylabel("min f and max f on [−1/2, 1/2]")
-        ax.grid(True, alpha=0.3)
-    legend_ax = panels[len(clocks)]
-    legend_ax.axis("off")
-    handles = [plt.Line2D([], [], color=colours[m], label=f"m = {m}: median and range of {len(g)} seeds")
-               for m, g in banded.items()]
-    handles += [plt.Line2D([], [], color=colours[r.config.m], ls="--" if r.status in ("dead", "diverged") else "-",
-                           label=run_label(r)) for r in ordered
-                if not (r.config.m in banded and r.status == "complete")]
-    legend_ax.legend(handles=handles, loc="center", title="width")
-    for ax in panels[len(clocks) + 1:]:
+        _draw_panel(ax, ordered, banded, colours, quantity, clock, log_time)
+    handles = _legend_handles(ordered, banded, colours, quantity)
+    if legend_inside:
+        panels[0].legend(handles=handles, fontsize=7.5, loc="best", framealpha=0.85)
+    else:
+        legend_ax = panels[len(clocks)]
+        legend_ax.axis("off")
+        legend_ax.legend(handles=handles, loc="center", title="width", fontsize=9)
+    for ax in panels[panels_needed:]:
         ax.axis("off")
     if title:
         fig.suptitle(title)
+    fixed_margins(fig)
     return fig
 
 
+def theory_clocks_figure(runs: Sequence, quantity: str, title: str | None = None) -> Figure:
+    """``quantity`` against the theory's clocks s, s/ln m and s − ŝ(m) in one compact row, legend in the first panel."""
+    return scaling_figure(runs, quantity, clocks=("s", "s/ln m", SHIFTED), columns=3, title=title, legend_inside=True)
+
+
 def risk_curves(runs: Sequence, clock: str = "s") -> Figure:
-    """Quick look: risk against one clock (log-log), one colour per width, legend beside it."""
-    return scaling_figure(runs, "risk", clocks=(clock,), columns=2)
+    """Quick look: risk against one clock (log-log), one colour per width, legend in the panel."""
+    return scaling_figure(runs, "risk", clocks=(clock,), columns=1, legend_inside=True)
+
+
+def one_width_figure(runs: Sequence, title: str | None = None) -> Figure:
+    """A batch of one width: its risk and its extremes against s = η·k/α side by side (the rescalings of
+    k by m, m², ln m would only relabel the same curve)."""
+    ordered, banded, colours = _runs_by_width(runs)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.9 if title else 3.6))
+    for ax, quantity in zip(axes, ("risk", "extremes")):
+        _draw_panel(ax, ordered, banded, colours, quantity, "s", True)
+        ax.legend(handles=_legend_handles(ordered, banded, colours, quantity), fontsize=7.5, loc="best")
+    if title:
+        fig.suptitle(title)
+    fixed_margins(fig)
+    return fig
+
+
+def escape_fit_figure(points: Sequence[tuple[int, int, float]], fit, theory_slope: float,
+                      title: str | None = None) -> Figure:
+    """The measured first escape ŝ(m) against ln m (one dot per run), the least-squares line with its
+    slope's confidence interval as a band, and the theory's slope (γ − 1 − |γ′|)/(2G*) drawn through
+    the points' centre (the theory fixes the slope, not the offset)."""
+    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    ln_m = np.log([m for m, _, _ in points])
+    s_hat = np.array([t for _, _, t in points])
+    ax.plot(ln_m, s_hat, "o", color="k", ms=5, label=f"measured ŝ ({len(points)} runs)")
+    grid = np.linspace(ln_m.min() - 0.1, ln_m.max() + 0.1, 50)
+    centre_x, centre_y = float(ln_m.mean()), float(np.nanmean(s_hat))
+    ax.plot(grid, fit.slope * grid + fit.intercept, color="tab:blue", lw=1.5, label=f"fit: slope {fit.slope:.3f}")
+    if fit.has_interval:
+        low = centre_y + fit.slope_low * (grid - centre_x)
+        high = centre_y + fit.slope_high * (grid - centre_x)
+        ax.fill_between(grid, np.minimum(low, high), np.maximum(low, high), color="tab:blue", alpha=0.15, lw=0,
+                        label=f"{100 * fit.confidence:g} % interval of the slope: {fit.slope_low:.3f} … {fit.slope_high:.3f}")
+    ax.plot(grid, centre_y + theory_slope * (grid - centre_x), color="crimson", lw=1.5, ls="--",
+            label=f"theory: slope (γ − 1 − |γ′|)/(2G*) = {theory_slope:.3f}")
+    ax.set_xlabel("ln m")
+    ax.set_ylabel("first escape ŝ (clock s = η·k/α)")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(True, alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fixed_margins(fig, top=0.35 if title else 0.2)
+    return fig
 
 
 def phase_diagram(gamma: float | None = None, gamma_prime: float | None = None, ax=None,
@@ -180,7 +354,8 @@ def phase_diagram(gamma: float | None = None, gamma_prime: float | None = None, 
 def condensation_figure(histories: dict, runs: Sequence) -> Figure:
     """Number of condensed orientation clusters (and the share of amplitude they carry) against s."""
     colours = width_colours([r.config.m for r in runs])
-    fig, (ax_count, ax_share) = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
+    fig, (ax_count, ax_share) = plt.subplots(1, 2, figsize=(11, 3.6))
+    settled, last = [], []
     for run in sorted(runs, key=lambda r: r.config.m):
         hist = histories[run.run_id]
         s = run.config.learning_rate * hist["step"] / run.config.alpha
@@ -188,10 +363,18 @@ def condensation_figure(histories: dict, runs: Sequence) -> Figure:
         style = dict(color=colours[run.config.m], label=run_label(run), drawstyle="steps-post")
         ax_count.plot(s[keep], hist["n_condensed"][keep], **style)
         ax_share.plot(s[keep], hist["condensed_share"][keep], **style)
+        if keep.sum() > 1:
+            settled.append(max(settle_time(s[keep], hist[field][keep], log=False) for field in ("n_condensed", "condensed_share")))
+            last.append(float(s[keep][-1]))
+    ax_count.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if settled:  # end a little after the last change, not at the end of training
+        for ax in (ax_count, ax_share):
+            ax.set_xlim(right=min(max(last), 3 * max(settled)))
     for ax, label in ((ax_count, "condensed orientation clusters"), (ax_share, "share of amplitude condensed")):
         ax.set_xscale("log")
         ax.set_xlabel("s = η·k / α_m (log)")
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
     ax_share.legend(fontsize=8)
+    fixed_margins(fig)
     return fig

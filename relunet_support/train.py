@@ -86,6 +86,17 @@ class _Buffer:
         self.__init__()
 
 
+def _warm_up(config: TrainConfig, state, initial, x, y) -> None:
+    """One step on copies of the state, and one record, so that the kernels are compiled (numba: loaded
+    from its cache or compiled; cuda: compiled and the device set up) before the run's clock starts:
+    ``wall_seconds`` and ``steps_per_second`` then measure training, not JIT compilation."""
+    copies = tuple(np.array(v, dtype=np.float64, copy=True) for v in state)
+    with np.errstate(all="ignore"):
+        engine.advance(*copies, x, y, config.alpha, config.learning_rate, 1, np.array([1], dtype=np.int64),
+                       *config.interval, backend=config.backend, initial=initial)
+        _record(config, 0, copies, initial, x, y)
+
+
 def _describe(config: TrainConfig) -> str:
     return (f"η={config.learning_rate:g}, m={config.m}, α={config.alpha:.6g}, "
             f"η/α={config.normalised_learning_rate:.4g}")
@@ -145,6 +156,7 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
     wall_before = float(writer.progress["wall_seconds"])
     lo, hi = config.interval
     buffer = _Buffer()
+    _warm_up(config, (a, w, b), initial, x, y)  # JIT compilation is not training time
     started = last_checkpoint = time.perf_counter()
     status, message = "complete", ""
     bar = tqdm(total=config.n_steps, initial=step, disable=not progress, unit="step", unit_scale=True,

@@ -4,9 +4,11 @@ and (kink −b_j/w_j on a compactified axis, A_j), beside f, the data and the ri
 ``CondensationViewer`` (ipywidgets + ipympl, ``%matplotlib widget``) scrubs through the snapshots of
 the runs in a folder. The figure and every artist are created once; a slider tick reads one snapshot
 (lazily, from the run store), computes its diagnostics and only updates artists in place
-(``set_offsets`` / ``set_data``), then blits them over a cached background (a full ``draw_idle``
-only when an axis range changes) — no re-plotting, no flicker. ``static_frames``
-draws a grid of frames for papermill output.
+(``set_offsets`` / ``set_data``, or a density image above DENSITY_ABOVE neurons), then blits them
+over a cached background (a full draw only when the amplitude axis changes) — no re-plotting, no
+flicker. Every axis range depends on the run and the current snapshot only, so the picture of a
+snapshot does not depend on how the slider got there. ``static_frames`` draws a grid of frames for
+papermill output.
 """
 
 from __future__ import annotations
@@ -23,17 +25,84 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from . import condensation, diagnostics
+from .fastpng import encode_png
+from .plots import fixed_margins
 from .store import Run, list_runs
 
 KINK_TICKS = (-10.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 10.0)
-ACTIVE_FRACTION = 0.01  # kinks of neurons carrying ≥ 1 % of the largest amplitude are marked on f
 POSITIVE = np.array([0.84, 0.15, 0.16, 0.85])  # a_j > 0
 NEGATIVE = np.array([0.12, 0.47, 0.71, 0.85])  # a_j < 0
+DENSITY_ABOVE = 5_000  # wider runs draw the neuron panels as a density image instead of one marker per neuron
+DENSITY_BINS = (120, 240)  # rows (amplitude) × columns (orientation or kink) of the density image
+CARRIED_MASS = 0.9  # kink marks: the fewest neurons carrying 90 % of Σ_j c_j …
+CARRIED_FLOOR = 0.02  # … once max |f| reaches 2 % of max |y| (before that f ≈ 0 and no neuron carries it)
+MAX_FPS = 20  # Play draws at most this many frames per second and skips snapshots beyond it
+PLAY_SPEEDS = (2, 5, 10, 20, 50, 100, 200)  # snapshots per second
+# font sizes in points, set on each artist (rcParams would be read at draw time, outside any rc_context)
+TICK_SIZE, LABEL_SIZE, LEGEND_SIZE, TITLE_SIZE = 9, 10, 9, 11
+NICE_STEPS = (1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0)
 
 
 def compact_kink(kinks: np.ndarray) -> np.ndarray:
     """arctan(kink): a bounded coordinate in which kinks running off to ±∞ (w → 0) stay visible at ±π/2."""
     return np.arctan(np.nan_to_num(np.asarray(kinks, dtype=np.float64), nan=np.inf))
+
+
+def carrying_neurons(a, w, b, alpha: float, interval: tuple[float, float], f_size: float,
+                     target_size: float) -> np.ndarray:
+    """Which neurons carry f on the interval [lo, hi] (a boolean mask).
+
+    While max |f| on the interval (``f_size``) is below CARRIED_FLOOR·max |y| (``target_size``) — f is
+    still ≈ 0, as under small initialisation — no neuron does. Afterwards, neuron j adds at most
+    c_j = |a_j|·max((w_j·lo + b_j)_+, (w_j·hi + b_j)_+)/α to |f| on the interval, and the fewest
+    neurons carrying CARRIED_MASS of Σ_j c_j carry f.
+    """
+    carrying = np.zeros(np.shape(a), dtype=bool)
+    if not f_size >= CARRIED_FLOOR * target_size:
+        return carrying
+    lo, hi = interval
+    reach = np.abs(a) * np.maximum(np.maximum(w * lo + b, 0.0), np.maximum(w * hi + b, 0.0)) / alpha
+    order = np.argsort(reach)[::-1]
+    count = int(np.searchsorted(np.cumsum(reach[order]), CARRIED_MASS * float(reach.sum())) + 1)
+    carrying[order[:count]] = True
+    return carrying
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 1.5, 2, 3, 5, 7.5 × 10^k that is ≥ value (axis tops that change in steps)."""
+    value = max(float(value), 1e-300)
+    decade = 10.0 ** np.floor(np.log10(value))
+    return next(step * decade for step in NICE_STEPS if step * decade >= value * (1 - 1e-12))
+
+
+def amplitude_limits(amplitude: np.ndarray, log: bool) -> tuple[float, float]:
+    """The amplitude axis of a frame, a function of that frame only (so a jump and a scrub to the same
+    snapshot draw the same picture): (0, nice top) with 5 % headroom, or, on the log axis (log10 A),
+    whole decades from the smallest amplitude (at most 8 decades below the largest) to the largest."""
+    positive = amplitude[amplitude > 0]
+    top = float(positive.max()) if positive.size else 1.0
+    if not log:
+        return 0.0, nice_ceiling(1.05 * top)
+    high = np.ceil(np.log10(top) + 1e-9)
+    low = np.floor(np.log10(max(float(positive.min()) if positive.size else top, top * 1e-8)))
+    return float(low), float(max(high, low + 1))
+
+
+def density_image(x: np.ndarray, y: np.ndarray, positive: np.ndarray, x_range, y_range,
+                  bins: tuple[int, int] = DENSITY_BINS) -> np.ndarray:
+    """An RGB image (rows from the bottom) of where the neurons are: per bin, the log count of neurons
+    with a > 0 shades towards red and of a < 0 towards blue, on white; neurons off the range are left out."""
+    rows, columns = bins
+    column = np.floor((x - x_range[0]) / (x_range[1] - x_range[0]) * columns)
+    row = np.floor((y - y_range[0]) / (y_range[1] - y_range[0]) * rows)
+    inside = (column >= 0) & (column < columns) & (row >= 0) & (row < rows)
+    cell = (row[inside] * columns + column[inside]).astype(np.int64)
+    sign = positive[inside]
+    counts = np.stack([np.bincount(cell[sign], minlength=rows * columns),
+                       np.bincount(cell[~sign], minlength=rows * columns)]).reshape(2, rows, columns)
+    shade = np.log1p(counts) / np.log1p(max(int(counts.max()), 1))
+    rgb = 1.0 - shade[0, ..., None] * (1.0 - POSITIVE[:3]) - shade[1, ..., None] * (1.0 - NEGATIVE[:3])
+    return np.clip(rgb, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -48,7 +117,7 @@ class Frame:
     positive: np.ndarray      # a_j > 0
     grid: np.ndarray
     f: np.ndarray             # f on the grid, exact
-    active_kinks: np.ndarray  # kinks inside the interval of neurons with amplitude ≥ 1 % of the largest
+    carrier_kinks: np.ndarray  # kinks inside the interval of the neurons that carry f (``carrying_neurons``)
     f_at_kinks: np.ndarray
     risk: float
     condensation: str  # the condensed orientation clusters and where their kinks sit
@@ -60,20 +129,20 @@ def frame(run: Run, index: int, n_grid: int = 401) -> Frame:
     config = run.config
     lo, hi = config.interval
     grid = np.linspace(lo, hi, n_grid)
-    amplitude = diagnostics.amplitudes(a, w, b)
+    x, y = config.training_data()
     kinks = diagnostics.kinks(w, b)
-    strong = (amplitude >= ACTIVE_FRACTION * amplitude.max()) & (kinks > lo) & (kinks < hi)
-    active_kinks = np.sort(kinks[strong])
+    f = diagnostics.function_values(a, w, b, config.alpha, grid)
+    carrying = carrying_neurons(a, w, b, config.alpha, (lo, hi), float(np.max(np.abs(f))), float(np.max(np.abs(y))))
+    carrier_kinks = np.unique(kinks[carrying & (kinks > lo) & (kinks < hi)].round(4))  # one mark per position
     step = int(run.snapshot_steps[index])
     records = run.records
     at = min(int(np.searchsorted(records["step"], step)), len(records["step"]) - 1)
-    return Frame(index=index, step=step, orientation=diagnostics.orientations(w, b), amplitude=amplitude,
-                 kink=compact_kink(kinks), positive=a > 0, grid=grid,
-                 f=diagnostics.function_values(a, w, b, config.alpha, grid), active_kinks=active_kinks,
-                 f_at_kinks=diagnostics.function_values(a, w, b, config.alpha, active_kinks),
+    return Frame(index=index, step=step, orientation=diagnostics.orientations(w, b),
+                 amplitude=diagnostics.amplitudes(a, w, b), kink=compact_kink(kinks), positive=a > 0, grid=grid,
+                 f=f, carrier_kinks=carrier_kinks,
+                 f_at_kinks=diagnostics.function_values(a, w, b, config.alpha, carrier_kinks),
                  risk=float(records["risk"][at]),
-                 condensation=condensation.describe(condensation.orientation_clusters(a, w, b),
-                                                    config.training_data()[0]))
+                 condensation=condensation.describe(condensation.orientation_clusters(a, w, b), x))
 
 
 def frame_indices(snapshot_steps: np.ndarray, n_frames: int) -> np.ndarray:
@@ -88,162 +157,249 @@ def frame_indices(snapshot_steps: np.ndarray, n_frames: int) -> np.ndarray:
     return np.unique(picks)
 
 
-def readout(run: Run, fr: Frame) -> str:
-    """'step 12,245 · t = η·k = 8.57e+05 · s = η·k/α = 37.88 · snapshot 501/886 · 2 condensed: …'."""
+def when(run: Run, fr: Frame) -> str:
+    """'snapshot 501/885 · step 12,245 · t = η·k = 8.57e+05' (snapshots counted from 0, as on the slider)."""
+    return (f"snapshot {fr.index}/{run.n_snapshots - 1} · step {fr.step:,} · "
+            f"t = η·k = {run.config.learning_rate * fr.step:.4g}")
+
+
+def clock_and_risk(run: Run, fr: Frame) -> str:
+    """'s = η·k/α = 37.88 · R = 0.00123'."""
     c = run.config
-    return (f"step {fr.step:,} · t = η·k = {c.learning_rate * fr.step:.4g} · "
-            f"s = η·k/α = {c.learning_rate * fr.step / c.alpha:.4g} · snapshot {fr.index + 1}/{run.n_snapshots} · "
-            f"{fr.condensation}")
+    return f"s = η·k/α = {c.learning_rate * fr.step / c.alpha:.4g} · R = {fr.risk:.3g}"
+
+
+def readout(run: Run, fr: Frame) -> str:
+    """'snapshot 501/885 · step 12,245 · t = η·k = 8.57e+05 · s = η·k/α = 37.88 · R = 0.00123 · 2 condensed: …'."""
+    return f"{when(run, fr)} · {clock_and_risk(run, fr)} · {fr.condensation}"
+
+
+def run_title(run: Run) -> str:
+    """'η = 1000 (η/α = 0.354) · m = 200 · γ = 1.5, γ′ = 0 · symmetric init · seed 0 · data: seed — complete, 3,000 steps'."""
+    c = run.config
+    status = f"{run.status}, {run.step:,} steps" if run.status == "complete" else f"{run.status} at step {run.step:,}"
+    return (f"η = {c.learning_rate:g} (η/α = {c.normalised_learning_rate:.3g}) · m = {c.m:,} · γ = {c.gamma:g}, "
+            f"γ′ = {c.gamma_prime:g} · {c.init} init · seed {c.seed} · data: {c.dataset} — {status}")
+
+
+def run_label(run: Run) -> str:
+    """The run picker's entry: 'η=1000 · m=200 · γ=1.5 · γ′=0 · seed 0 · 3,000 steps · complete'."""
+    c = run.config
+    return (f"η={c.learning_rate:g} · m={c.m:,} · γ={c.gamma:g} · γ′={c.gamma_prime:g} · seed {c.seed} · "
+            f"{run.step:,} steps · {run.status}")
 
 
 class Panels:
     """The panels of one frame — neuron orientations, kinks, f, and (optionally) the risk — created
-    once and updated in place by ``update``."""
+    once and updated in place by ``update``. Above DENSITY_ABOVE neurons the two neuron panels are
+    density images. Every axis range is a function of the run and the current frame only."""
 
-    def __init__(self, axes, run: Run, first: Frame):
+    def __init__(self, axes, run: Run, first: Frame, log_amplitude: bool = False):
         self.axes = list(axes)
         self.run = run
+        self.log_amplitude = log_amplitude
+        self.dense = run.config.m > DENSITY_ABOVE
         self.x, self.y = run.config.training_data()
-        colours = self._colours(first.positive)
         ax_orient, ax_kink, ax_f = self.axes[:3]
-        self.orient = ax_orient.scatter(first.orientation, first.amplitude, s=7, c=colours, linewidths=0)
-        ax_orient.set_xlim(-np.pi, np.pi)
+        self.x_ranges = ((-np.pi, np.pi), (-np.pi / 2 - 0.05, np.pi / 2 + 0.05))
+        self._amplitude_range = amplitude_limits(first.amplitude, log_amplitude)
+        # per neuron panel: a density image, or two marker lines (a < 0, then a > 0 on top): Agg stamps
+        # one marker per line far faster than it draws a scatter plot's per-point paths
+        self.neurons = [self._neuron_artists(ax, x_range) for ax, x_range in zip((ax_orient, ax_kink), self.x_ranges)]
         ax_orient.set_xticks(np.pi * np.array([-1, -0.5, 0, 0.5, 1]), ["−π", "−π/2", "0", "π/2", "π"])
         ax_orient.set_xlabel("orientation atan2(b, w)")
-        ax_orient.set_ylabel("amplitude |a|·‖(w, b)‖")
-        self.kink = ax_kink.scatter(first.kink, first.amplitude, s=7, c=colours, linewidths=0)
-        ax_kink.set_xlim(-np.pi / 2 - 0.05, np.pi / 2 + 0.05)
-        ax_kink.set_xticks(np.arctan(KINK_TICKS), [f"{t:g}" for t in KINK_TICKS], fontsize=7)
+        ax_kink.set_xticks(np.arctan(KINK_TICKS), [f"{t:g}" for t in KINK_TICKS])
         for xi in self.x:
             ax_kink.axvline(np.arctan(xi), color="orange", lw=0.8, alpha=0.8)
         ax_kink.set_xlabel("kink −b/w (arctan axis, ±∞ at the edges; data x in orange)")
+        for ax, x_range in zip((ax_orient, ax_kink), self.x_ranges):
+            ax.set_xlim(*x_range)
+            ax.set_ylabel("log₁₀ amplitude" if log_amplitude else "amplitude |a|·‖(w, b)‖")
+            ax.set_ylim(*self._amplitude_range)
+        sign_key = [plt.Line2D([], [], ls="none", marker="o", ms=6, color=POSITIVE, label="a > 0"),
+                    plt.Line2D([], [], ls="none", marker="o", ms=6, color=NEGATIVE, label="a < 0")]
+        ax_orient.legend(handles=sign_key, loc="upper left", title="each point a neuron" if not self.dense
+                         else "density of neurons", title_fontsize=LEGEND_SIZE, fontsize=LEGEND_SIZE)
         (self.curve,) = ax_f.plot(first.grid, first.f, color="k", lw=1.5, label="f")
-        (self.kink_marks,) = ax_f.plot(first.active_kinks, first.f_at_kinks, "|", color="crimson", ms=12, mew=1.5,
-                                       label="kinks of active neurons")
+        (self.kink_marks,) = ax_f.plot(first.carrier_kinks, first.f_at_kinks, "|", color="crimson", ms=12, mew=1.5,
+                                       label="kinks of neurons carrying f")
         ax_f.plot(self.x, self.y, "o", color="orange", ms=6, zorder=3, label="data")
         ax_f.set_xlim(*run.config.interval)
         ax_f.set_xlabel("x")
         ax_f.set_ylabel("f(x)")
-        ax_f.legend(fontsize=7, loc="upper center")
+        ax_f.legend(loc="upper center", ncols=3, frameon=False, fontsize=LEGEND_SIZE)
+        rec = run.records
+        low = float(min(np.nanmin(rec["f_min"], initial=np.inf), self.y.min()))
+        high = float(max(np.nanmax(rec["f_max"], initial=-np.inf), self.y.max()))
+        span = max(high - low, 1e-12)
+        ax_f.set_ylim(low - 0.05 * span, high + 0.25 * span)  # room above for the legend
         self.risk_marker = None
         if len(self.axes) > 3:
             ax_risk = self.axes[3]
-            rec = run.records
             keep = rec["step"] > 0
             self._clock = run.config.learning_rate / run.config.alpha  # s = η·k/α
             ax_risk.loglog(self._clock * rec["step"][keep], rec["risk"][keep], color="k", lw=1.2)
-            (self.risk_marker,) = ax_risk.plot([self._clock * max(first.step, 1)], [first.risk], "o", color="crimson", ms=7)
+            (self.risk_marker,) = ax_risk.plot([self._clock * max(first.step, 1)], [first.risk], "o", color="crimson",
+                                               ms=7)
             ax_risk.set_xlabel("s = η·k/α (log)")
             ax_risk.set_ylabel("risk R")
             ax_risk.grid(True, alpha=0.3)
-        self._amplitude_top = 0.0
-        rec = run.records
-        self._f_range = (float(min(rec["f_min"].min(), self.y.min())), float(max(rec["f_max"].max(), self.y.max())))
-        span = max(self._f_range[1] - self._f_range[0], 1e-12)
-        self._f_range = (self._f_range[0] - 0.05 * span, self._f_range[1] + 0.05 * span)
-        ax_f.set_ylim(*self._f_range)
+        for ax in self.axes:
+            ax.tick_params(labelsize=TICK_SIZE)
+            ax.xaxis.label.set_size(LABEL_SIZE)
+            ax.yaxis.label.set_size(LABEL_SIZE)
         self.update(first)
 
-    @staticmethod
-    def _colours(positive: np.ndarray) -> np.ndarray:
-        return np.where(positive[:, None], POSITIVE, NEGATIVE)
+    def _neuron_artists(self, ax, x_range) -> tuple:
+        if self.dense:
+            return (ax.imshow(np.ones((*DENSITY_BINS, 3)), origin="lower", aspect="auto", interpolation="nearest",
+                              extent=(*x_range, *self._amplitude_range)),)
+        return tuple(ax.plot([], [], ls="none", marker="o", ms=2.6, mew=0, color=colour)[0]
+                     for colour in (NEGATIVE, POSITIVE))
 
     @property
     def dynamic(self) -> list:
         """The artists that change from frame to frame (the rest of the figure is a fixed background)."""
-        artists = [self.orient, self.kink, self.curve, self.kink_marks]
+        artists = [*self.neurons[0], *self.neurons[1], self.curve, self.kink_marks]
         return artists + ([self.risk_marker] if self.risk_marker is not None else [])
 
+    def markers(self, panel: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(x, y, a > 0) of the neuron markers drawn in panel 0 (orientation) or 1 (kink): the neurons
+        with a ≤ 0 first, then those with a > 0 (not available in density mode)."""
+        negative, positive = self.neurons[panel]
+        (xn, yn), (xp, yp) = negative.get_data(), positive.get_data()
+        return (np.concatenate((xn, xp)), np.concatenate((yn, yp)),
+                np.concatenate((np.zeros(len(xn), bool), np.ones(len(xp), bool))))
+
+    def amplitude_coordinate(self, amplitude: np.ndarray) -> np.ndarray:
+        """The y coordinate of each neuron: its amplitude, or log₁₀ of it (0 drawn at the axis bottom)."""
+        if not self.log_amplitude:
+            return amplitude
+        with np.errstate(divide="ignore"):
+            return np.maximum(np.log10(amplitude), self._amplitude_range[0])
+
     def update(self, fr: Frame) -> bool:
-        """Move the artists to frame ``fr``; returns True when an axis range had to change."""
-        colours = self._colours(fr.positive)
-        self.orient.set_offsets(np.column_stack((fr.orientation, fr.amplitude)))
-        self.kink.set_offsets(np.column_stack((fr.kink, fr.amplitude)))
-        self.orient.set_facecolors(colours)
-        self.kink.set_facecolors(colours)
+        """Move the artists to frame ``fr``; returns True when the amplitude axis changed (a full redraw)."""
+        limits = amplitude_limits(fr.amplitude, self.log_amplitude)
+        rescaled = limits != tuple(self.axes[0].get_ylim())
+        self._amplitude_range = limits
+        height = self.amplitude_coordinate(fr.amplitude)
+        for artists, ax, x_range, position in zip(self.neurons, self.axes[:2], self.x_ranges,
+                                                  (fr.orientation, fr.kink)):
+            if rescaled:
+                ax.set_ylim(*limits)
+            if self.dense:
+                artists[0].set_data(density_image(position, height, fr.positive, x_range, limits))
+                artists[0].set_extent((*x_range, *limits))
+            else:
+                negative, positive = artists
+                negative.set_data(position[~fr.positive], height[~fr.positive])
+                positive.set_data(position[fr.positive], height[fr.positive])
         self.curve.set_data(fr.grid, fr.f)
-        self.kink_marks.set_data(fr.active_kinks, fr.f_at_kinks)
+        self.kink_marks.set_data(fr.carrier_kinks, fr.f_at_kinks)
         if self.risk_marker is not None:
             self.risk_marker.set_data([self._clock * max(fr.step, 1)], [fr.risk])
-        # Axis ranges change rarely, so most frames are a cheap blit: f's range is fixed from the run's
-        # exact extremes (records) and the data; the amplitude range grows with 50 % headroom and
-        # shrinks only when the points would fill less than a tenth of it.
-        rescaled = False
-        top = float(fr.amplitude.max()) if fr.amplitude.size else 1.0
-        if not 0.1 * self._amplitude_top <= top <= self._amplitude_top:
-            self._amplitude_top = 1.5 * max(top, 1e-300)
-            for ax in self.axes[:2]:
-                ax.set_ylim(0, self._amplitude_top)
-            rescaled = True
-        low = min(float(fr.f.min()), self._f_range[0])
-        high = max(float(fr.f.max()), self._f_range[1])
-        if (low, high) != self._f_range:
-            span = max(high - low, 1e-12)
-            self._f_range = (low - 0.05 * span, high + 0.05 * span)
-            self.axes[2].set_ylim(*self._f_range)
-            rescaled = True
         return rescaled
 
 
 def static_frames(run: Run, n_frames: int = 6) -> plt.Figure:
     """A grid of about ``n_frames`` snapshots (see ``frame_indices``): orientations, kinks, f."""
     picks = frame_indices(run.snapshot_steps, n_frames)
-    fig, axes = plt.subplots(len(picks), 3, figsize=(13, 3.0 * len(picks)), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(len(picks), 3, figsize=(14, 3.4 * len(picks) + 0.4), squeeze=False)
     for row, index in zip(axes, picks):
         fr = frame(run, int(index))
         Panels(row, run, fr)
-        row[2].set_title(readout(run, fr), fontsize=8)
-    fig.suptitle(f"{run.run_id} ({run.status})", fontsize=10)
+        row[0].set_title(when(run, fr), fontsize=LEGEND_SIZE, loc="left")
+        row[2].set_title(f"{clock_and_risk(run, fr)}\n{fr.condensation}", fontsize=LEGEND_SIZE - 0.5)
+    fig.suptitle(run_title(run), fontsize=TITLE_SIZE)
+    fixed_margins(fig, left=0.8, right=0.6, bottom=0.55, top=0.6, wspace=0.8, hspace=1.0)
     return fig
+
+
+def _full_frame(canvas) -> bytes | None:
+    """ipympl's next image as a full frame (never a difference to the previous one), encoded with
+    ``fastpng``: replaces the canvas's ``get_diff_image``."""
+    if not canvas._png_is_old:
+        return None
+    pixels = np.asarray(canvas.get_renderer().buffer_rgba())
+    canvas.set_image_mode("full")
+    canvas._last_buff = pixels.view(np.uint32).squeeze(2).copy()  # ipympl builds its data URL from it
+    canvas._force_full = False
+    canvas._png_is_old = False
+    return encode_png(pixels)
 
 
 class CondensationViewer:
     """Scrub through the snapshots of runs: pick a run, move the slider (or press Play).
 
-    Controls: run picker; snapshot slider (editable readout) with the step, t = η·k and s = η·k/α;
-    Play (linked to the slider in the browser with ``jslink``); a log-time toggle — on, the slider
-    walks the snapshots in order (they are log-spaced in time), off, it walks uniformly in time;
-    Refresh, which picks up snapshots of a run that is still training. Errors in callbacks are shown
-    under the figure.
+    Controls: run picker (η, m, γ, γ′, seed, steps, status); snapshot slider (editable, counted from 0,
+    as in the readout) with the step, t = η·k, s = η·k/α and the risk; Play at a chosen speed in
+    snapshots per second (linked to the slider in the browser with ``jslink``; above MAX_FPS frames per
+    second it skips snapshots); a log-time toggle — on, the slider walks the snapshots in order (they
+    are log-spaced in time), off, it walks uniformly in time; a log-amplitude toggle; Refresh, which
+    picks up snapshots of a run that is still training. Errors in callbacks are shown under the figure.
+
+    Every image sent to the browser is a full frame: ipympl's default sends only the pixels that
+    changed, and the browser drops an image when the next one arrives before it is decoded (Play,
+    fast scrubbing), after which later differences are painted over stale pixels — ghost curves and
+    markers of earlier frames (matplotlib issue #19116). A full frame never depends on the one before.
     """
 
     def __init__(self, runs: Sequence[Run] | str | Path, run_index: int = 0, n_grid: int = 401,
-                 figsize=(10, 6.2), dpi: int = 72):
+                 figsize=(11.5, 6.4), dpi: int = 100):
         import ipywidgets as widgets
 
         self.runs = list_runs(runs) if isinstance(runs, (str, Path)) else list(runs)
         if not self.runs:
-            raise ValueError(f"runs={runs!r} is not allowed: no runs found to view")
+            raise ValueError(f"runs={str(runs)!r} is not allowed: no run stores found there (train some first, e.g. "
+                             "`make run`)")
         if not 0 <= run_index < len(self.runs):
             raise ValueError(f"run_index={run_index!r} is not allowed: run_index must be in 0..{len(self.runs) - 1}")
+        if any(abs(size * dpi - round(size * dpi)) > 1e-9 for size in figsize):
+            # the browser sizes the canvas in whole pixels and ipympl then resizes the figure to them:
+            # a fractional size would move every artist by a fraction of a pixel after the first frame
+            raise ValueError(f"figsize={figsize!r} with dpi={dpi!r} is not allowed: figsize × dpi must be whole pixels")
         self.n_grid = n_grid
         with plt.ioff():
-            self.fig, axes = plt.subplots(2, 2, figsize=figsize, dpi=dpi, layout="constrained")
-        self.axes = [axes[0, 0], axes[0, 1], axes[1, 0], axes[1, 1]]
-        self.picker = widgets.Dropdown(options=[(self.label(r), i) for i, r in enumerate(self.runs)],
-                                       value=run_index, description="run", layout=widgets.Layout(width="34em"))
+            self.fig = plt.figure(figsize=figsize, dpi=dpi)
+            grid = self.fig.add_gridspec(2, 2, left=0.065, right=0.985, bottom=0.085, top=0.92, wspace=0.17,
+                                         hspace=0.34)
+            self.axes = [self.fig.add_subplot(grid[i, j]) for i in (0, 1) for j in (0, 1)]
+        self.picker = widgets.Dropdown(options=self._picker_options(), value=run_index, description="run",
+                                       layout=widgets.Layout(width="46em"))
         self.slider = widgets.IntSlider(min=0, max=0, value=0, description="snapshot", continuous_update=True,
-                                        readout=True, layout=widgets.Layout(width="30em"))
-        self.play = widgets.Play(min=0, max=0, interval=120, description="play")
+                                        readout=True, layout=widgets.Layout(width="40em"))
+        self.play = widgets.Play(min=0, max=0, interval=100, description="play", show_repeat=False)
         self.link = widgets.jslink((self.play, "value"), (self.slider, "value"))
+        self.speed = widgets.Dropdown(options=[(f"{v} snapshots/s", v) for v in PLAY_SPEEDS], value=10,
+                                      description="speed", layout=widgets.Layout(width="16em"))
         self.log_time = widgets.ToggleButton(value=True, description="log time",
                                              tooltip="on: snapshots in order (log-spaced); off: uniform in time")
+        self.log_amplitude = widgets.ToggleButton(value=False, description="log amplitude",
+                                                  tooltip="amplitude axis: log₁₀ |a|·‖(w, b)‖")
         self.refresh_button = widgets.Button(description="refresh", tooltip="pick up new snapshots")
         self.readout = widgets.Label()
         self.errors = widgets.HTML()
         self._background = None
-        self.fig.canvas.mpl_connect("draw_event", self._on_draw)
+        canvas = self.fig.canvas
+        canvas.mpl_connect("draw_event", self._on_draw)
+        if hasattr(canvas, "get_diff_image"):  # ipympl: send full frames (see the class docstring)
+            canvas.get_diff_image = lambda: _full_frame(canvas)
+        self._set_speed(self.speed.value)
         self._select(run_index)
         self.picker.observe(self._guarded(lambda change: self._select(change["new"])), names="value")
         self.slider.observe(self._guarded(lambda change: self.show(change["new"])), names="value")
+        self.speed.observe(self._guarded(lambda change: self._set_speed(change["new"])), names="value")
         self.log_time.observe(self._guarded(lambda change: self._remap()), names="value")
+        self.log_amplitude.observe(self._guarded(lambda change: self._select(self.picker.value, keep=True)),
+                                   names="value")
         self.refresh_button.on_click(self._guarded(lambda _: self.refresh()))
-        canvas = self.fig.canvas
         if not isinstance(canvas, widgets.DOMWidget):  # not ipympl (Agg in tests, inline): no live canvas
             canvas = widgets.Output()
         self.widget = widgets.VBox([
             widgets.HBox([self.picker, self.refresh_button]),
-            widgets.HBox([self.play, self.slider, self.log_time]),
+            widgets.HBox([self.play, self.speed, self.slider]),
+            widgets.HBox([self.log_time, self.log_amplitude]),
             self.readout, canvas, self.errors])
 
     # ----- callbacks --------------------------------------------------------------------------------
@@ -258,11 +414,14 @@ class CondensationViewer:
                                      + html.escape(traceback.format_exc()) + "</pre>")
         return wrapped
 
-    @staticmethod
-    def label(run: Run) -> str:
-        c = run.config
-        return (f"η={c.learning_rate:g}  m={c.m}  γ={c.gamma:g}  γ′={c.gamma_prime:g}  seed={c.seed}  "
-                f"[{run.status}]")
+    def _picker_options(self) -> list[tuple[str, int]]:
+        return [(run_label(r), i) for i, r in enumerate(self.runs)]
+
+    def _set_speed(self, snapshots_per_second: int) -> None:
+        """Play at ``snapshots_per_second``: at most MAX_FPS frames per second, skipping snapshots beyond it."""
+        frames_per_second = min(snapshots_per_second, MAX_FPS)
+        self.play.interval = int(round(1000 / frames_per_second))
+        self.play.step = max(1, int(np.ceil(snapshots_per_second / MAX_FPS)))
 
     def _positions(self) -> np.ndarray:
         """Snapshot index for each slider position (identity in log time; uniform in time otherwise)."""
@@ -274,32 +433,34 @@ class CondensationViewer:
         nearer_left = (targets - steps[right - 1]) < (steps[right] - targets)
         return np.where(nearer_left, right - 1, right)
 
-    def _select(self, index: int) -> None:
+    def _select(self, index: int, keep: bool = False) -> None:
+        """Show run ``index`` from its first snapshot (``keep``: at the snapshot shown now)."""
+        position = self.slider.value if keep else 0
         self.run = self.runs[index]
         for ax in self.axes:
             ax.clear()
-        self.panels = Panels(self.axes, self.run, frame(self.run, 0, self.n_grid))
+        self.panels = Panels(self.axes, self.run, frame(self.run, 0, self.n_grid), self.log_amplitude.value)
+        self.fig.suptitle(run_title(self.run), fontsize=TITLE_SIZE)
         for artist in self.panels.dynamic:
             artist.set_animated(True)  # drawn on top of a cached background (blitting)
-        self.fig.suptitle(self.run.run_id, fontsize=9)
         self._background = None
-        self._remap(position=0)
+        self._remap(position=position)
 
     def _on_draw(self, event) -> None:
-        """After every full draw: keep the background, freeze the layout, draw the dynamic artists."""
-        canvas = self.fig.canvas
-        if self.fig.get_layout_engine() is not None:
-            self.fig.set_layout_engine("none")  # laid out once; re-running it every frame costs ~80 ms
-        self._background = canvas.copy_from_bbox(self.fig.bbox)
+        """After every full draw: keep the background, draw the dynamic artists on top."""
+        self._background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
         for artist in self.panels.dynamic:
             artist.axes.draw_artist(artist)
 
     def _redraw(self, rescaled: bool) -> None:
-        """Blit the dynamic artists over the cached background; a full redraw when axes changed."""
+        """Blit the dynamic artists over the cached background; a full draw when an axis changed."""
         canvas = self.fig.canvas
         if rescaled or self._background is None:
             self._background = None
-            canvas.draw_idle()
+            if getattr(canvas, "syncing_data_url", False):
+                canvas.draw_idle()  # ipympl before the browser has shown the canvas: it asks for the draw
+            else:
+                canvas.draw()
             return
         canvas.restore_region(self._background)
         for artist in self.panels.dynamic:
@@ -312,27 +473,36 @@ class CondensationViewer:
         last = len(self.positions) - 1
         self.slider.max = last
         self.play.max = last
-        target = int(np.argmin(np.abs(self.positions - current))) if position is None else position
+        target = int(np.argmin(np.abs(self.positions - current))) if position is None else min(position, last)
         if self.slider.value == target:
             self.show(target)
         else:
             self.slider.value = target  # triggers show
 
     def show(self, position: int) -> None:
-        """Draw snapshot ``positions[position]``: update the artists in place, then draw_idle."""
+        """Draw snapshot ``positions[position]``: update the artists in place, then blit (or redraw)."""
         self.current_index = int(self.positions[position])
         fr = frame(self.run, self.current_index, self.n_grid)
         self.current_frame = fr
         rescaled = self.panels.update(fr)
-        self.readout.value = readout(self.run, fr)
+        text = readout(self.run, fr)
+        if not self.log_time.value:
+            text = f"uniform time: position {position}/{len(self.positions) - 1} → " + text
+        self.readout.value = text
         self._redraw(rescaled)
 
     def refresh(self) -> None:
         """Re-open the current run to pick up snapshots written since (a run still training)."""
         index = self.picker.value
         self.runs[index] = self.run = self.run.refresh()
-        self.picker.options = [(self.label(r), i) for i, r in enumerate(self.runs)]
+        self.picker.options = self._picker_options()
+        self.picker.value = index
         self._remap()
+
+    def frame_pixels(self) -> np.ndarray:
+        """The current frame drawn from scratch (background, then the frame's artists): RGBA pixels."""
+        self.fig.canvas.draw()
+        return np.asarray(self.fig.canvas.buffer_rgba()).copy()
 
     # ----- export -----------------------------------------------------------------------------------
     def save_animation(self, path, fps: int = 10, positions: Sequence[int] | None = None) -> Path:

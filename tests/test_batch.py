@@ -34,7 +34,7 @@ def test_batch_passes_train_config_defaults_not_notebook_smoke_sizes():
     assert params["n_records"] == 10_000 and params["n_snapshots"] == 1_000 and params["seed"] == 0
     assert params["widths"] == [800] and params["progress"] is False
     params = study.batches[0].parameters("03_condensation_viewer", Path("out"))
-    assert params["m"] == 800 and params["interactive"] is False and "widths" not in params
+    assert params == {"output_dir": "out", "run_id": study.batches[0].configs()[-1].run_id(), "interactive": False}
 
 
 def test_batches_by_normalised_learning_rate():
@@ -96,7 +96,8 @@ def test_smoke_batch_runs_every_notebook(tmp_path):
                      "04_scaling_plots_lr1000_m100-200.ipynb", "05_phase_diagram.ipynb"]
     figures = sorted(p.name for p in (tmp_path / "figures").iterdir())
     assert figures == sorted([f"{name}_lr1000_m100-200.{suffix}" for suffix in ("png", "svg")
-                              for name in ("extremes", "risk", "extremes_theory", "risk_theory", "condensation")]
+                              for name in ("extremes", "risk", "extremes_theory", "risk_theory", "escape_fit",
+                                           "condensation")]
                              + [f"{name}_reduced.{suffix}" for suffix in ("png", "svg")
                                 for name in ("phase_rd_vs_m", "phase_crossing")])
     executed = nbformat.read(tmp_path / "executed" / "02_train_lr1000_m100-200.ipynb", as_version=4)
@@ -126,7 +127,8 @@ def test_a_failing_notebook_does_not_stop_the_others(tmp_path):
 def test_invalid_parameter_fails_in_the_first_code_cell(tmp_path):
     notebook = jupytext.read(NOTEBOOKS / "03_condensation_viewer.py")
     with pytest.raises(PapermillExecutionError) as info:
-        papermill.execute_notebook(notebook, str(tmp_path / "out.ipynb"), parameters={"m": -3, "output_dir": str(tmp_path)},
+        papermill.execute_notebook(notebook, str(tmp_path / "out.ipynb"), parameters={"demo": {"m": -3, "learning_rate": 1.0, "n_steps": 10},
+                                                                           "output_dir": str(tmp_path)},
                                    kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False)
     error = info.value
     assert error.ename == "ConfigError" and "m=-3 is not allowed" in error.evalue
@@ -149,3 +151,20 @@ def test_every_notebook_has_one_parameters_cell_without_derived_values():
                 # a literal only: nothing computed from other parameters (eval without any names)
                 eval(value, {"__builtins__": {}}, {})
         assert isinstance(notebook.cells[-1].source, str) and "assert" in notebook.cells[-1].source, source.name
+
+
+def test_notebook_chains_run_the_study_first_and_share_runs_in_one_chain(tmp_path):
+    study = study_from_dict({"batches": [
+        {"learning_rate": 100, "widths": [40, 60], "n_steps": 10},
+        {"learning_rate": 200, "widths": [40, 60, 80], "n_steps": 10},
+        {"learning_rate": 100, "widths": [60], "n_steps": 10}]})  # shares m = 60 at η = 100 with the first
+    assert study.headline() == 1
+    chains = batch.notebook_chains(study, batch.NOTEBOOK_ORDER, batch.HEADLINE_NOTEBOOKS, batch.STUDY_NOTEBOOKS,
+                                   tmp_path, tmp_path / "executed")
+    names = [[f"{name} {tag}" for name, tag, _, _ in chain] for chain in chains]
+    assert names[0] == ["05_phase_diagram study"]
+    assert ["02_train lr200_m40-80", "04_scaling_plots lr200_m40-80", "03_condensation_viewer lr200_m40-80"] in names
+    shared = next(chain for chain in names if "02_train lr100_m40-60" in chain)
+    assert shared == ["02_train lr100_m40-60", "04_scaling_plots lr100_m40-60", "02_train lr100_m60",
+                      "04_scaling_plots lr100_m60"]
+    assert len(chains) == 3

@@ -12,7 +12,7 @@ def test_train_and_list(tmp_path, capsys):
     assert main(["train", "--m", "40", "--learning-rate", "126.49", "--steps", "500", "--out", str(out),
                  "--n-snapshots", "10", "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert printed.startswith("complete: ") and "lr126.49_m40_g1.5_gp0_seed0" in printed
+    assert printed.startswith("complete: ") and "lr126.49_m40_g1.5_gp0_seed0_symmetric_data-seed_" in printed
     (run,) = list_runs(out)
     assert run.config.learning_rate == 126.49 and run.n_snapshots == run.config.snapshot_steps().size <= 10
     assert main(["list", str(out)]) == 0
@@ -47,3 +47,69 @@ def test_bad_input_exits_nonzero_without_traceback(tmp_path, args, expected):
     assert result.returncode == 2
     assert expected in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_train_prints_the_stability_warning_on_stderr(tmp_path, capsys):
+    eta = 4 * 40**1.5  # η/α = 4, beyond the stability limit 2
+    code = main(["train", "--m", "40", "--learning-rate", repr(eta), "--steps", "20", "--n-records", "10",
+                 "--n-snapshots", "5", "--out", str(tmp_path), "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 0 and captured.out.startswith("complete: ")
+    lines = [line for line in captured.err.splitlines() if line.startswith("relunet: warning: ")]
+    assert len(lines) == 1, captured.err
+    assert "η/α = 4 at m=40, beyond the stable limit 2" in lines[0]
+    assert "Traceback" not in captured.err and "warnings.warn" not in captured.err
+
+
+def test_train_by_normalised_learning_rate(tmp_path, capsys):
+    assert main(["train", "--m", "40", "--normalised-learning-rate", "0.5", "--steps", "20", "--n-records", "10",
+                 "--n-snapshots", "5", "--out", str(tmp_path), "--no-progress"]) == 0
+    (run,) = list_runs(tmp_path)
+    assert run.config.learning_rate == pytest.approx(0.5 * 40**1.5)
+    assert run.config.normalised_learning_rate == pytest.approx(0.5)
+    assert "η/α = 0.5" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("rates", [[], ["--learning-rate", "100", "--normalised-learning-rate", "0.5"]],
+                         ids=["neither", "both"])
+def test_exactly_one_learning_rate_option(tmp_path, capsys, rates):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--m", "40", "--steps", "10", *rates, "--out", str(tmp_path / "runs")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--learning-rate" in err and "--normalised-learning-rate" in err and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_help_shows_every_default_from_train_config(capsys):
+    import argparse
+    import dataclasses
+
+    from relunet_support.cli import _parser
+    from relunet_support.config import TrainConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+    parser = _parser()
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(subparsers.choices) == {"train", "list", "sweep", "notebooks"}
+    for name, sub in subparsers.choices.items():
+        formatter = sub._get_formatter()
+        required = {a for g in sub._mutually_exclusive_groups if g.required for a in g._group_actions}
+        for action in sub._actions:
+            if "-h" in action.option_strings or action.required or action in required:
+                continue
+            if action.option_strings or action.nargs == "?":
+                text = formatter._get_help_string(action) % {"default": action.default}
+                assert "default" in text, f"relunet {name} {action.dest}: {text!r}"
+    args = parser.parse_args(["train", "--m", "40", "--learning-rate", "1", "--steps", "1"])
+    for field in ("gamma", "gamma_prime", "init", "seed", "dataset", "n_records", "n_snapshots", "record_every",
+                  "snapshot_every", "backend"):
+        assert getattr(args, field) == defaults[field], field
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for expected in (f"(default: {defaults['gamma']})", f"(default: {defaults['gamma_prime']})",
+                     f"(default: {defaults['init']})", f"(default: {defaults['n_records']})",
+                     f"(default: {defaults['n_snapshots']})", f"(default: {defaults['backend']})",
+                     "(default: outputs/runs)", "--normalised-learning-rate"):
+        assert expected in help_text, expected

@@ -60,7 +60,7 @@ def test_datasets():
 def test_run_ids_keep_learning_rates_exact_and_unique():
     ids = {TrainConfig(800, lr, 10).run_id() for lr in (70, 70.5, 70.25, 1e-7, 70.0000001)}
     assert len(ids) == 5
-    assert TrainConfig(800, 70.5, 10).run_id().startswith("lr70.5_m800_g1.5_gp0_seed0")
+    assert TrainConfig(800, 70.5, 10).run_id().startswith("lr70.5_m800_g1.5_gp0_seed0_symmetric_data-seed_")
     assert format_number(70.0000001) == "70.0000001" and format_number(4000.0) == "4000"
     assert TrainConfig(800, 70, 10).run_id() != TrainConfig(800, 70, 10, seed=1).run_id()
     assert TrainConfig(800, 70, 10).run_id() != TrainConfig(800, 70, 10, dataset="luo2021").run_id()
@@ -117,3 +117,74 @@ def test_not_a_run_folder(tmp_path):
     for path in (tmp_path / "empty", tmp_path / "missing", tmp_path):
         with pytest.raises(ValueError, match="is not a run folder"):
             open_run(path)
+
+
+def test_run_id_names_the_rng_seed_and_the_data_set_apart():
+    import re
+
+    run_id = TrainConfig(800, 70, 10).run_id()
+    assert re.fullmatch(r"lr70_m800_g1\.5_gp0_seed0_symmetric_data-seed_[0-9a-f]{10}", run_id), run_id
+    assert run_id.endswith(TrainConfig(800, 70, 10).digest()[:10])
+    other = TrainConfig(800, 70, 10, seed=3, init="gaussian", dataset="luo2021").run_id()
+    assert re.fullmatch(r"lr70_m800_g1\.5_gp0_seed3_gaussian_data-luo2021_[0-9a-f]{10}", other), other
+    custom = TrainConfig(10, 1e-07, 5, gamma_prime=-0.25, dataset="custom", x=[0.0, 1.0], y=[1.0, 2.0]).run_id()
+    assert custom.startswith("lr1e-07_m10_g1.5_gp-0.25_seed0_symmetric_data-custom_")
+    for name in (run_id, other, custom):  # a valid, portable folder name
+        assert re.fullmatch(r"[A-Za-z0-9._-]+", name) and not name.startswith((".", "-"))
+
+
+def test_sweep_tag_is_the_one_tag_for_figures_and_executed_notebooks():
+    from relunet_support.batch import Batch
+    from relunet_support.config import sweep_tag
+
+    assert sweep_tag(4000, [200, 400, 600, 800, 1000]) == "lr4000_m200-1000"
+    assert sweep_tag(4000.0, [1000, 200, 600]) == "lr4000_m200-1000"  # sorted: the width range
+    assert sweep_tag(2.0, [200, 1000], normalised=True) == "nlr2_m200-1000"
+    assert sweep_tag(70, [800]) == "lr70_m800" == sweep_tag(70, 800)
+    assert sweep_tag(70.25, (40, 120)) == "lr70.25_m40-120" and sweep_tag(1e-07, [10]) == "lr1e-07_m10"
+    assert Batch(4000, (200, 400, 600, 800, 1000), 10).tag == "lr4000_m200-1000"
+    assert Batch(0.5, (200, 800), 10, normalised=True).tag == sweep_tag(0.5, [200, 800], True) == "nlr0.5_m200-800"
+    with pytest.raises(ValueError, match="widths"):
+        sweep_tag(70, [])
+
+
+def test_slope_fit_says_when_it_has_no_interval():
+    from relunet_support import escapes
+
+    two = escapes.fit_line(np.log([200, 400]), [1.0, 1.5])
+    assert not two.has_interval and two.n_points == 2
+    assert two.describe() == "dŝ/d ln m = 0.721 (no interval: needs ≥ 3 runs, got 2)"
+    assert "nan" not in two.describe()
+    five = escapes.fit_line(np.log([200, 400, 600, 800, 1000]), [1.0, 1.52, 1.79, 2.01, 2.15])
+    assert five.has_interval and five.slope_low < five.slope < five.slope_high
+    text = five.describe()
+    assert text.startswith(f"dŝ/d ln m = {five.slope:.3f} (95 % interval {five.slope_low:.3f} … ")
+    assert text.endswith(f"{five.slope_high:.3f}, 5 runs)")
+    assert escapes.fit_line([1, 2, 3], [1, 2, 4], confidence=0.9).describe("slope", "widths").startswith(
+        "slope = 1.500 (90 % interval")
+    seeds = escapes.fit_line(np.log([200, 200, 400, 400]), [1.0, 1.1, 1.5, 1.7])  # 2 widths × 2 seeds
+    assert seeds.has_interval and "4 runs" in seeds.describe()
+
+
+def test_steps_per_second_excludes_jit_compilation(tmp_path, monkeypatch):
+    """The kernels are warmed up before the run's clock starts: a first engine call that 'compiles' for
+    1000 s of a fake clock does not enter wall_seconds or steps_per_second."""
+    import types
+
+    from relunet_support import train as train_module
+
+    clock = {"now": 0.0, "calls": 0}
+    real_advance = train_module.engine.advance
+
+    def advance(*args, **kwargs):
+        clock["calls"] += 1
+        clock["now"] += 1000.0 if clock["calls"] == 1 else 0.001  # the first call JIT-compiles
+        return real_advance(*args, **kwargs)
+
+    monkeypatch.setattr(train_module.engine, "advance", advance)
+    monkeypatch.setattr(train_module, "time", types.SimpleNamespace(perf_counter=lambda: clock["now"]))
+    config = TrainConfig(40, 100.0, 200, n_records=20, n_snapshots=5)
+    run = train(config, tmp_path, progress=False)
+    assert run.status == "complete" and clock["calls"] >= 2
+    assert 0 < run.attrs["wall_seconds"] < 1.0
+    assert run.attrs["steps_per_second"] == pytest.approx(200 / run.attrs["wall_seconds"])

@@ -10,7 +10,8 @@ from PIL import Image
 
 from relunet_support import diagnostics, model
 from relunet_support.train import TrainConfig, train
-from relunet_support.viewer import CondensationViewer, compact_kink, frame_indices, static_frames
+from relunet_support import viewer as viewer_module
+from relunet_support.viewer import CondensationViewer, compact_kink, frame, frame_indices, static_frames
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +32,16 @@ def test_compact_kink_keeps_infinite_kinks_at_the_edges():
     np.testing.assert_allclose(values, [np.arctan(-0.5), -np.pi / 2, np.pi / 2, 0.0])
 
 
+def test_viewer_opens_at_the_first_snapshot_and_the_slider_agrees_with_the_readout(small_run):
+    viewer = CondensationViewer([small_run])
+    assert viewer.slider.value == 0 and viewer.current_index == 0
+    assert viewer.readout.value.startswith(f"snapshot 0/{small_run.n_snapshots - 1} · step 0 ")
+    viewer.slider.value = viewer.slider.max
+    assert viewer.readout.value.startswith(f"snapshot {viewer.slider.max}/{viewer.slider.max} · ")
+    assert viewer.picker.options[0][0] == (f"η={small_run.config.learning_rate:g} · m=60 · γ=1.5 · γ′=0 · seed 0 · "
+                                           f"4,000 steps · complete")
+
+
 def test_slider_sets_every_panel_to_the_snapshot(small_run):
     viewer = CondensationViewer([small_run])
     assert viewer.slider.max == small_run.n_snapshots - 1
@@ -39,21 +50,109 @@ def test_slider_sets_every_panel_to_the_snapshot(small_run):
         viewer.slider.value = k
         a, w, b = small_run.snapshot(k)
         amplitude = np.abs(a) * np.hypot(w, b)  # per neuron, not one global norm
+        order = np.concatenate((np.nonzero(a <= 0)[0], np.nonzero(a > 0)[0]))  # a ≤ 0 drawn first, a > 0 on top
         p = viewer.panels
-        np.testing.assert_allclose(p.orient.get_offsets()[:, 0], np.arctan2(b, w))
-        np.testing.assert_allclose(p.orient.get_offsets()[:, 1], amplitude)
-        np.testing.assert_allclose(p.kink.get_offsets()[:, 0], np.arctan(-b / w))
-        np.testing.assert_allclose(p.kink.get_offsets()[:, 1], amplitude)
-        np.testing.assert_array_equal(p.orient.get_facecolors()[:, 0] > 0.5, a > 0)  # red = positive a
+        orientation, height, positive = p.markers(0)
+        np.testing.assert_allclose(orientation, np.arctan2(b, w)[order])
+        np.testing.assert_allclose(height, amplitude[order])
+        np.testing.assert_array_equal(positive, (a > 0)[order])
+        kink, height, _ = p.markers(1)
+        np.testing.assert_allclose(kink, np.arctan(-b / w)[order])
+        np.testing.assert_allclose(height, amplitude[order])
+        np.testing.assert_array_equal(p.neurons[0][1].get_color(), viewer_module.POSITIVE)  # red = positive a
         grid, f = p.curve.get_data()
         np.testing.assert_allclose(f, model.forward(a, w, b, grid, small_run.config.alpha), rtol=1e-10, atol=1e-14)
         step = small_run.snapshot_steps[k]
         risk_at = small_run.records["risk"][list(small_run.records["step"]).index(step)]
         assert p.risk_marker.get_data()[1][0] == pytest.approx(risk_at)
         assert p.risk_marker.get_data()[1][0] == pytest.approx(model.risk(a, w, b, x, y, small_run.config.alpha))
-        assert viewer.readout.value.startswith(f"step {step:,} · t = η·k = ")
-        assert f"snapshot {k + 1}/{small_run.n_snapshots}" in viewer.readout.value
+        assert viewer.readout.value.startswith(f"snapshot {k}/{small_run.n_snapshots - 1} · step {step:,} · t = η·k = ")
         assert "condensed" in viewer.readout.value
+        assert viewer.axes[0].get_ylim() == viewer_module.amplitude_limits(amplitude, log=False)
+
+
+def test_log_amplitude_draws_log10_of_the_amplitudes(small_run):
+    viewer = CondensationViewer([small_run])
+    viewer.slider.value = 30
+    viewer.log_amplitude.value = True
+    assert viewer.slider.value == 30  # the toggle keeps the snapshot
+    a, w, b = small_run.snapshot(30)
+    _, height, _ = viewer.panels.markers(0)
+    low, high = viewer.axes[0].get_ylim()
+    assert high == np.ceil(np.log10(diagnostics.amplitudes(a, w, b).max()))
+    np.testing.assert_allclose(np.sort(height), np.sort(np.maximum(np.log10(diagnostics.amplitudes(a, w, b)), low)))
+
+
+def test_the_picture_of_a_snapshot_does_not_depend_on_the_path_to_it(small_run):
+    """Axis ranges are functions of the snapshot: a jump and a scrub to the same snapshot look the same."""
+    jumped = CondensationViewer([small_run], figsize=(6, 4), dpi=50)
+    jumped.slider.value = 40
+    scrubbed = CondensationViewer([small_run], figsize=(6, 4), dpi=50)
+    for position in [*range(0, 49), 45, 41, 40]:
+        scrubbed.slider.value = position
+    np.testing.assert_array_equal(jumped.frame_pixels(), scrubbed.frame_pixels())
+
+
+def test_play_speed_skips_snapshots_above_the_frame_rate_cap(small_run):
+    viewer = CondensationViewer([small_run])
+    viewer.speed.value = 5
+    assert (viewer.play.interval, viewer.play.step) == (200, 1)
+    viewer.speed.value = 100
+    assert viewer.play.interval == 1000 // viewer_module.MAX_FPS and viewer.play.step == 100 // viewer_module.MAX_FPS
+
+
+def test_kink_marks_only_for_the_neurons_carrying_f(small_run):
+    first = frame(small_run, 0)
+    assert first.carrier_kinks.size == 0  # at small initialisation f ≈ 0: nobody carries it
+    last = frame(small_run, small_run.n_snapshots - 1)
+    lo, hi = small_run.config.interval
+    a, w, b = small_run.snapshot(small_run.n_snapshots - 1)
+    kinks = diagnostics.kinks(w, b)
+    inside = (kinks > lo) & (kinks < hi)
+    assert 0 < last.carrier_kinks.size < inside.sum()
+    np.testing.assert_allclose(last.f_at_kinks, model.forward(a, w, b, last.carrier_kinks, small_run.config.alpha),
+                               rtol=1e-10, atol=1e-14)
+
+
+def test_carrying_neurons_take_the_fewest_carrying_the_mass():
+    a = np.array([1.0, 0.1, 0.01, -2.0])
+    w = np.array([1.0, 1.0, 1.0, -1.0])
+    b = np.zeros(4)
+    # reach c_j = |a_j|·max((w_j lo + b_j)_+, (w_j hi + b_j)_+) = |a_j|/2: 0.5, 0.05, 0.005, 1.0
+    carrying = viewer_module.carrying_neurons(a, w, b, 1.0, (-0.5, 0.5), f_size=1.0, target_size=1.0)
+    np.testing.assert_array_equal(carrying, [True, False, False, True])  # 1.5 of 1.555 ≥ 90 %
+    assert not viewer_module.carrying_neurons(a, w, b, 1.0, (-0.5, 0.5), f_size=0.01, target_size=1.0).any()
+
+
+def test_nice_ceiling_and_amplitude_limits():
+    assert [viewer_module.nice_ceiling(v) for v in (0.9, 1.0, 1.2, 2.5, 6.0, 8.0, 1234.0)] == [
+        1.0, 1.0, 1.5, 3.0, 7.5, 10.0, 1500.0]
+    assert viewer_module.amplitude_limits(np.array([0.0, 0.5, 0.95]), log=False) == (0.0, 1.0)
+    assert viewer_module.amplitude_limits(np.array([0.0, 1e-3, 20.0]), log=True) == (-3.0, 2.0)
+
+
+def test_wide_runs_draw_a_density_image(tmp_path):
+    run = train(TrainConfig(m=6_000, learning_rate=6_000 ** 1.5, n_steps=200, n_snapshots=5), tmp_path, progress=False)
+    viewer = CondensationViewer([run], figsize=(6, 4), dpi=50)
+    viewer.slider.value = 4
+    assert viewer.panels.dense
+    image = viewer.panels.neurons[0][0].get_array()
+    assert image.shape == (*viewer_module.DENSITY_BINS, 3)
+    assert np.any(image[..., 1] < 1)  # some bin is shaded
+
+
+def test_density_image_counts_each_neuron_in_its_bin():
+    x = np.array([0.1, 0.1, 0.9, 0.5])
+    y = np.array([0.1, 0.1, 0.9, 2.0])  # the last one is off the range
+    image = viewer_module.density_image(x, y, np.array([True, True, False, True]), (0, 1), (0, 1), bins=(2, 2))
+    np.testing.assert_allclose(image[0, 0], 1 - (1 - viewer_module.POSITIVE[:3]))  # the fullest bin: full red
+    np.testing.assert_allclose(image[1, 1], 1 - np.log1p(1) / np.log1p(2) * (1 - viewer_module.NEGATIVE[:3]))
+    np.testing.assert_allclose(image[0, 1], 1.0)
+
+
+def test_fractional_pixel_sizes_are_refused(small_run):
+    with pytest.raises(ValueError, match="figsize × dpi must be whole pixels"):
+        CondensationViewer([small_run], figsize=(6.6, 4), dpi=96)
 
 
 def test_linear_time_toggle_walks_uniformly_in_time(small_run):
@@ -98,7 +197,7 @@ def test_refresh_picks_up_new_snapshots(tmp_path):
     train(config, tmp_path, progress=False)
     viewer.refresh()
     assert viewer.slider.max > partial and viewer.slider.max == config.snapshot_steps().size - 1
-    assert "[complete]" in viewer.picker.options[0][0]
+    assert viewer.picker.options[0][0].endswith("2,000 steps · complete")
 
 
 def test_save_animation_gif(small_run, tmp_path):
@@ -161,3 +260,49 @@ def test_scaling_figure_draws_bands_over_seeds(tmp_path):
     np.testing.assert_allclose(median, np.median(risks, axis=0)[1:])  # step 0 is off the log axis
     legend = [text.get_text() for text in fig.axes[-1].get_legend().get_texts()]
     assert legend == ["m = 40: median and range of 3 seeds", "m = 80: median and range of 3 seeds"]
+
+
+def test_paper_figures_read_as_such(tmp_path):
+    from matplotlib.ticker import MaxNLocator
+
+    from relunet_support import escapes, plots
+
+    runs = [train(TrainConfig(m=m, learning_rate=500.0, n_steps=20_000, n_records=300, n_snapshots=10), tmp_path,
+                  progress=False) for m in (60, 100, 140)]
+    fig = plots.scaling_figure(runs, "extremes", clocks=("k", "s"))
+    ax = fig.axes[0]
+    lowest = min(r.records["f_min"].min() for r in runs)
+    assert ax.get_yscale() == ("log" if lowest > 0 else "symlog")  # symlog only when some min f ≤ 0
+    styles = {line.get_linestyle() for line in ax.get_lines() if line.get_color() != "grey"}
+    assert len(styles) == 2  # max f solid, min f dashed
+    x, y = runs[0].config.training_data()
+    targets = sorted(line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == ":")
+    assert targets == pytest.approx([y.min(), y.max()])
+    assert ax.get_xlim()[1] < 20_000  # trimmed after the curves settle, not at the last step
+    theory = plots.theory_clocks_figure(runs, "risk")
+    assert len([a for a in theory.axes if a.get_visible() and a.axison]) == 3 and theory.axes[0].get_legend()
+    assert theory.axes[2].get_xscale() == "linear"  # s − ŝ
+    points = [(r.config.m, 0, plots.first_escape_of(r)) for r in runs]
+    fit = escapes.fit_line(np.log([m for m, _, _ in points]), [t for _, _, t in points])
+    figure = plots.escape_fit_figure(points, fit, 1.76)
+    labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert any("theory" in label and "1.760" in label for label in labels) and any("interval" in l for l in labels)
+    one = plots.one_width_figure(runs[:1])
+    assert len(one.axes) == 2 and one.axes[0].get_yscale() == "log" and one.axes[0].get_ylabel() == "risk R"
+    from relunet_support import condensation
+
+    histories = {r.run_id: condensation.history(r) for r in runs}
+    counts = plots.condensation_figure(histories, runs).axes[0]
+    assert isinstance(counts.yaxis.get_major_locator(), MaxNLocator)
+    assert all(float(t).is_integer() for t in counts.get_yticks())
+
+
+def test_settle_time_is_where_a_curve_stops_changing():
+    from relunet_support.plots import settle_time
+
+    t = np.arange(1.0, 101.0)
+    values = np.where(t < 30, 1.0 - t / 30, 0.0)
+    assert settle_time(t, values, log=False) == 30.0
+    assert settle_time(t, np.ones(100), log=False) == 100.0  # flat: nothing to trim
+    risk = np.maximum(10.0 ** -t, 1e-40)
+    assert settle_time(t, risk, log=True) == 10.0  # below the drawn floor of 1e-10 nothing changes

@@ -31,6 +31,11 @@ def require_backend(backend: str) -> str:
     return backend
 
 
+def precompile(sizes) -> None:
+    """Compile the numba kernels for these numbers of data points now (``_codegen.precompile``)."""
+    _codegen.precompile(sizes)
+
+
 def _as_state(a, w, b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fresh contiguous float64 copies (inputs are never mutated)."""
     arrays = [np.array(v, dtype=np.float64, order="C", copy=True) for v in (a, w, b)]

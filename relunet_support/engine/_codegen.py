@@ -34,6 +34,7 @@ import os
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 
@@ -205,27 +206,32 @@ _modules: dict[tuple[int, bool], ModuleType] = {}
 _lock = threading.Lock()
 
 
+def _module_file(n: int, mirror: bool) -> tuple[Path, str]:
+    """Write (if needed) the kernel module's source into the cache folder; its path and module name."""
+    source = _source(n, bool(mirror))
+    # a new numba or Python means new machine code: a new module, compiled afresh in a child process
+    import numba
+
+    digest = hashlib.sha256(f"{source}{numba.__version__}{sys.version}".encode()).hexdigest()[:12]
+    name = f"relunet_kernels_n{n}{'_mirror' if mirror else ''}_{digest}"
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.py"
+    if not path.exists() or path.read_text() != source:
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(source)
+        os.replace(tmp, path)
+    return path, name
+
+
 def kernels_for(n: int, mirror: bool = False) -> ModuleType:
     """The compiled kernel module for n data points (generated and cached on first use)."""
     key = (n, bool(mirror))
     with _lock:
         if key in _modules:
             return _modules[key]
-        source = _source(n, bool(mirror))
-        # a new numba or Python means new machine code: a new module, compiled afresh in a child process
-        import numba
-
-        digest = hashlib.sha256(f"{source}{numba.__version__}{sys.version}".encode()).hexdigest()[:12]
-        name = f"relunet_kernels_n{n}{'_mirror' if mirror else ''}_{digest}"
-        folder = cache_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{name}.py"
-        if not path.exists() or path.read_text() != source:
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(source)
-            os.replace(tmp, path)
-        marker = path.with_suffix(".compiled")
-        if not marker.exists():
+        path, name = _module_file(n, mirror)
+        if not path.with_suffix(".compiled").exists():
             _compile_in_subprocess(path, name, n)
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
@@ -233,6 +239,18 @@ def kernels_for(n: int, mirror: bool = False) -> ModuleType:
         spec.loader.exec_module(module)
         _modules[key] = module
         return module
+
+
+def precompile(sizes) -> None:
+    """Compile the kernel modules (plain and mirrored) for each number of data points in ``sizes`` that
+    are not compiled yet, in parallel child processes: before several processes (notebook kernels run
+    side by side) would each compile the same module."""
+    with _lock:
+        missing = [(*_module_file(n, mirror), n) for n in sorted(set(sizes)) for mirror in (False, True)]
+    missing = [job for job in missing if not job[0].with_suffix(".compiled").exists()]
+    if missing:
+        with ThreadPoolExecutor(max_workers=len(missing)) as pool:
+            list(pool.map(lambda job: _compile_in_subprocess(*job), missing))
 
 
 _COMPILE = """

@@ -1,0 +1,55 @@
+"""The study's answer page: index.md / index.html from the run stores."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from relunet_support import escapes
+from relunet_support.batch import study_from_dict
+from relunet_support.report import index_markdown, summarise_batch, write_index
+from relunet_support.train import train
+
+
+@pytest.fixture(scope="module")
+def study_and_runs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    study = study_from_dict({"defaults": {"n_records": 300, "n_snapshots": 10},
+                             "batches": [{"learning_rate": 500, "widths": [60, 100, 140], "n_steps": 4000},
+                                         {"learning_rate": 500, "widths": [80], "n_steps": 4000}]})
+    for batch in study.batches:
+        for config in batch.configs():
+            train(config, out / "runs", progress=False)
+    return study, out
+
+
+def test_the_escape_fit_is_measured_from_the_runs(study_and_runs):
+    study, out = study_and_runs
+    summary = summarise_batch(study.batches[0], study.tags()[0], out / "runs")
+    assert [m for m, _ in summary.escapes] == [60, 100, 140] and not summary.missing
+    s_hat = [t for _, t in summary.escapes]
+    expected = escapes.fit_line(np.log([60, 100, 140]), s_hat)
+    assert summary.fit.slope == pytest.approx(expected.slope) and summary.fit.has_interval
+    assert summary.theory_slope == pytest.approx(0.5 / (2 * 17 / 120))  # (γ − 1)/(2G*), G* = 17/120
+
+
+def test_index_names_the_numbers_and_the_missing(study_and_runs, tmp_path):
+    study, out = study_and_runs
+    text = index_markdown(study, out)
+    fit = summarise_batch(study.batches[0], study.tags()[0], out / "runs").fit
+    assert f"**{fit.slope:.3f}**" in text and f"{fit.slope_low:.3f} … {fit.slope_high:.3f}" in text
+    assert "needs ≥ 2 widths" in text  # the one-width batch
+    assert "2 condensed" in text or "no condensed orientation" in text
+    elsewhere = index_markdown(study, tmp_path)  # no runs there: listed as missing, nothing invented
+    assert "Missing run stores" in elsewhere and "**" not in elsewhere.split("## The answer")[1].split("##")[0]
+
+
+def test_write_index_writes_markdown_and_html_atomically(study_and_runs):
+    study, out = study_and_runs
+    md, html = write_index(study, out)
+    assert md.read_text().startswith("# relunet — study results")
+    page = html.read_text()
+    assert page.startswith("<!doctype html>") and "<table>" in page and "</html>" in page
+    assert not [p for p in out.iterdir() if p.name.startswith(".index")]  # no temporary file left
