@@ -2,8 +2,9 @@
 
 For each run (m = 1000 with 10³ snapshots; m = 10⁵, drawn as a density image): notebook 03 opens it,
 the slider handle gets focus and the right-arrow key is pressed once per step; the time from the key
-press to the canvas's next repaint (ipympl's drawImage onto the visible canvas, hooked in the page) is
-recorded. Then Play at 20 snapshots/s for 6 s: repaints counted per second. Used by bench_viewer.py.
+press to the next frame decoded in the viewer's image (its 'load' event, hooked in the page) is
+recorded. Then Play at 20 snapshots/s for 6 s from snapshot ``play_from``: frames the kernel sent per
+second (readout updates) and frames the browser decoded and showed per second (image loads). Used by bench_viewer.py.
 """
 
 from __future__ import annotations
@@ -17,22 +18,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser_harness import CHROMIUM, browser_page, jupyterlab, run_notebook  # noqa: E402
+from tests.browser_harness import CHROMIUM, browser_page, jupyterlab, run_notebook, type_slider  # noqa: E402
 
-# count repaints of the figure canvas: ipympl draws each received image onto it with drawImage
+# count repaints of the viewer: each frame is a new PNG in its ipywidgets Image; 'load' fires once decoded
 HOOK = """() => {
   window.__repaints = [];
-  const original = CanvasRenderingContext2D.prototype.drawImage;
-  CanvasRenderingContext2D.prototype.drawImage = function (...args) {
-    if (this.canvas.closest && this.canvas.closest('.jupyter-matplotlib-canvas-div')) {
-      window.__repaints.push(performance.now());
-    }
-    return original.apply(this, args);
-  };
+  document.addEventListener('load', (event) => {
+    if (event.target.matches && event.target.matches('img.widget-image')) window.__repaints.push(performance.now());
+  }, true);
 }"""
 
 
-def measure(folder: Path, steps: int = 60, play_seconds: float = 6.0) -> dict:
+def measure(folder: Path, steps: int = 60, play_seconds: float = 6.0, play_from: int = 300) -> dict:
     """Key press → repaint latencies (ms) and Play's repaints per second for the first run in ``folder/outputs/runs``."""
     notebooks = folder / "notebooks"
     notebooks.mkdir(exist_ok=True)
@@ -55,16 +52,32 @@ def measure(folder: Path, steps: int = 60, play_seconds: float = 6.0) -> dict:
             page.wait_for_timeout(30)  # let a second repaint of the same step (if any) land before the next key
             first = page.evaluate(f"() => window.__repaints[{before}]")
             latencies.append(first - pressed)
-        page.locator(".widget-dropdown select").nth(1).select_option(label="20 snapshots/s")
-        page.wait_for_timeout(500)
+        page.locator(".widget-dropdown select").nth(1).select_option(label="20 snapshots/s")  # 20 frames/s
+        type_slider(page, play_from)
+        page.wait_for_timeout(1500)
+        page.evaluate("""() => {  // readout updates: the frames the kernel sent
+            window.__labels = [];
+            const label = [...document.querySelectorAll('.widget-label')].find(e => e.textContent.includes('η·k/α'));
+            new MutationObserver(() => window.__labels.push(performance.now()))
+                .observe(label, {subtree: true, characterData: true, childList: true});
+        }""")
         start_count = page.evaluate("() => window.__repaints.length")
-        page.locator(".widget-play button").nth(0).click()
+        play = page.locator(".widget-toggle-button", has_text="play")
+        play.click()
         page.wait_for_timeout(int(play_seconds * 1000))
-        page.locator(".widget-play button").nth(0).click()
+        play.click()
         repaints = np.array(page.evaluate(f"() => window.__repaints.slice({start_count})"))
-    played = repaints[(repaints - repaints[0]) < play_seconds * 1000] if repaints.size else repaints
+        labels = np.array(page.evaluate("() => window.__labels"))
     return {"latency_ms": np.percentile(latencies, [50, 95, 100]), "steps": len(latencies),
-            "play_fps": (played.size - 1) / ((played[-1] - played[0]) / 1000) if played.size > 1 else 0.0}
+            "play_fps": _rate(repaints, play_seconds), "sent_fps": _rate(labels, play_seconds)}
+
+
+def _rate(times_ms: np.ndarray, seconds: float) -> float:
+    """Events per second over the first ``seconds`` after the first event."""
+    if times_ms.size < 2:
+        return 0.0
+    times_ms = times_ms[(times_ms - times_ms[0]) < seconds * 1000]
+    return (times_ms.size - 1) / ((times_ms[-1] - times_ms[0]) / 1000)
 
 
 def available() -> bool:

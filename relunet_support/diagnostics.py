@@ -67,10 +67,14 @@ def function_values(a, w, b, alpha: float, points) -> np.ndarray:
     f(x) = (A(x)·x + B(x))/α with A = Σ_active a_j w_j, B = Σ_active a_j b_j piecewise constant:
     start from the neurons active left of every point, then add each neuron's change of (A, B) at
     its kink −b_j/w_j (switching on when w_j > 0, off when w_j < 0) by a cumulative sum over the
-    sorted kinks.
+    sorted kinks (``function_evaluator`` keeps that sorted form to evaluate f at more points).
     """
+    return function_evaluator(a, w, b, alpha)(points)
+
+
+def function_evaluator(a, w, b, alpha: float):
+    """f as a function of the points, with the kinks sorted once (see ``function_values``)."""
     a, w, b = (np.asarray(v, dtype=np.float64) for v in (a, w, b))
-    points = np.asarray(points, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         kink = np.where(w != 0, -b / w, np.inf)
     moving = np.isfinite(kink)
@@ -83,5 +87,10 @@ def function_values(a, w, b, alpha: float, points) -> np.ndarray:
     sign = np.sign(w[moving])[order]  # +1: switches on at its kink, −1: switches off
     d_slope = np.concatenate(([0.0], np.cumsum(sign * (a * w)[moving][order])))
     d_intercept = np.concatenate(([0.0], np.cumsum(sign * (a * b)[moving][order])))
-    passed = np.searchsorted(sorted_kinks, points, side="right")
-    return ((slope0 + d_slope[passed]) * points + intercept0 + d_intercept[passed]) / alpha
+
+    def f(points) -> np.ndarray:
+        points = np.asarray(points, dtype=np.float64)
+        passed = np.searchsorted(sorted_kinks, points, side="right")
+        return ((slope0 + d_slope[passed]) * points + intercept0 + d_intercept[passed]) / alpha
+
+    return f

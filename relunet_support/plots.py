@@ -355,7 +355,7 @@ def condensation_figure(histories: dict, runs: Sequence) -> Figure:
     """Number of condensed orientation clusters (and the share of amplitude they carry) against s."""
     colours = width_colours([r.config.m for r in runs])
     fig, (ax_count, ax_share) = plt.subplots(1, 2, figsize=(11, 3.6))
-    settled, last = [], []
+    settled, first, last = [], [], []
     for run in sorted(runs, key=lambda r: r.config.m):
         hist = histories[run.run_id]
         s = run.config.learning_rate * hist["step"] / run.config.alpha
@@ -365,16 +365,16 @@ def condensation_figure(histories: dict, runs: Sequence) -> Figure:
         ax_share.plot(s[keep], hist["condensed_share"][keep], **style)
         if keep.sum() > 1:
             settled.append(max(settle_time(s[keep], hist[field][keep], log=False) for field in ("n_condensed", "condensed_share")))
+            first.append(float(s[keep][0]))
             last.append(float(s[keep][-1]))
     ax_count.yaxis.set_major_locator(MaxNLocator(integer=True))
-    if settled:  # end a little after the last change, not at the end of training
-        for ax in (ax_count, ax_share):
-            ax.set_xlim(right=min(max(last), 3 * max(settled)))
     for ax, label in ((ax_count, "condensed orientation clusters"), (ax_share, "share of amplitude condensed")):
         ax.set_xscale("log")
         ax.set_xlabel("s = η·k / α_m (log)")
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
+        if settled:  # from the first snapshot to a little after the last change, not to the end of training
+            ax.set_xlim(min(first) / 1.5, max(min(max(last), 3 * max(settled)), 1.5 * min(first)))
     ax_share.legend(fontsize=8)
     fixed_margins(fig)
     return fig

@@ -1,7 +1,7 @@
 """Neuron views. Each neuron j is a point (orientation atan2(b_j, w_j), amplitude A_j = |a_j|·‖(w_j, b_j)‖)
 and (kink −b_j/w_j on a compactified axis, A_j), beside f, the data and the risk curve.
 
-``CondensationViewer`` (ipywidgets + ipympl, ``%matplotlib widget``) scrubs through the snapshots of
+``CondensationViewer`` (ipywidgets; the figure drawn with Agg, sent as PNG frames) scrubs through the snapshots of
 the runs in a folder. The figure and every artist are created once; a slider tick reads one snapshot
 (lazily, from the run store), computes its diagnostics and only updates artists in place
 (``set_offsets`` / ``set_data``, or a density image above DENSITY_ABOVE neurons), then blits them
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import html
 import os
+import threading
+import time
 import traceback
 import uuid
 from collections.abc import Sequence
@@ -23,6 +25,9 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from . import condensation, diagnostics
 from .fastpng import encode_png
@@ -131,7 +136,8 @@ def frame(run: Run, index: int, n_grid: int = 401) -> Frame:
     grid = np.linspace(lo, hi, n_grid)
     x, y = config.training_data()
     kinks = diagnostics.kinks(w, b)
-    f = diagnostics.function_values(a, w, b, config.alpha, grid)
+    evaluate = diagnostics.function_evaluator(a, w, b, config.alpha)
+    f = evaluate(grid)
     carrying = carrying_neurons(a, w, b, config.alpha, (lo, hi), float(np.max(np.abs(f))), float(np.max(np.abs(y))))
     carrier_kinks = np.unique(kinks[carrying & (kinks > lo) & (kinks < hi)].round(4))  # one mark per position
     step = int(run.snapshot_steps[index])
@@ -140,7 +146,7 @@ def frame(run: Run, index: int, n_grid: int = 401) -> Frame:
     return Frame(index=index, step=step, orientation=diagnostics.orientations(w, b),
                  amplitude=diagnostics.amplitudes(a, w, b), kink=compact_kink(kinks), positive=a > 0, grid=grid,
                  f=f, carrier_kinks=carrier_kinks,
-                 f_at_kinks=diagnostics.function_values(a, w, b, config.alpha, carrier_kinks),
+                 f_at_kinks=evaluate(carrier_kinks),
                  risk=float(records["risk"][at]),
                  condensation=condensation.describe(condensation.orientation_clusters(a, w, b), x))
 
@@ -238,7 +244,10 @@ class Panels:
             ax_risk = self.axes[3]
             keep = rec["step"] > 0
             self._clock = run.config.learning_rate / run.config.alpha  # s = η·k/α
-            ax_risk.loglog(self._clock * rec["step"][keep], rec["risk"][keep], color="k", lw=1.2)
+            every = max(1, int(keep.sum()) // 2000)  # ≤ ~2000 points: the same curve, drawn faster
+            ax_risk.loglog(self._clock * rec["step"][keep][::every], rec["risk"][keep][::every], color="k", lw=1.2)
+            ax_risk.xaxis.set_minor_locator(NullLocator())  # no minor ticks over tens of decades
+            ax_risk.yaxis.set_minor_locator(NullLocator())
             (self.risk_marker,) = ax_risk.plot([self._clock * max(first.step, 1)], [first.risk], "o", color="crimson",
                                                ms=7)
             ax_risk.set_xlabel("s = η·k/α (log)")
@@ -316,33 +325,24 @@ def static_frames(run: Run, n_frames: int = 6) -> plt.Figure:
     return fig
 
 
-def _full_frame(canvas) -> bytes | None:
-    """ipympl's next image as a full frame (never a difference to the previous one), encoded with
-    ``fastpng``: replaces the canvas's ``get_diff_image``."""
-    if not canvas._png_is_old:
-        return None
-    pixels = np.asarray(canvas.get_renderer().buffer_rgba())
-    canvas.set_image_mode("full")
-    canvas._last_buff = pixels.view(np.uint32).squeeze(2).copy()  # ipympl builds its data URL from it
-    canvas._force_full = False
-    canvas._png_is_old = False
-    return encode_png(pixels)
-
-
 class CondensationViewer:
     """Scrub through the snapshots of runs: pick a run, move the slider (or press Play).
 
     Controls: run picker (η, m, γ, γ′, seed, steps, status); snapshot slider (editable, counted from 0,
     as in the readout) with the step, t = η·k, s = η·k/α and the risk; Play at a chosen speed in
-    snapshots per second (linked to the slider in the browser with ``jslink``; above MAX_FPS frames per
-    second it skips snapshots); a log-time toggle — on, the slider walks the snapshots in order (they
+    snapshots per second (paced in the kernel by a background thread that moves the slider: above
+    MAX_FPS frames per second it skips snapshots, and a frame that took longer delays the next rather
+    than piling up requests); a log-time toggle — on, the slider walks the snapshots in order (they
     are log-spaced in time), off, it walks uniformly in time; a log-amplitude toggle; Refresh, which
     picks up snapshots of a run that is still training. Errors in callbacks are shown under the figure.
 
-    Every image sent to the browser is a full frame: ipympl's default sends only the pixels that
-    changed, and the browser drops an image when the next one arrives before it is decoded (Play,
-    fast scrubbing), after which later differences are painted over stale pixels — ghost curves and
-    markers of earlier frames (matplotlib issue #19116). A full frame never depends on the one before.
+    The figure is drawn with Agg in the kernel and each frame is sent whole, as a PNG (``fastpng``),
+    to an ``ipywidgets.Image``. Why not ipympl's canvas: it sends only the pixels that changed, and the
+    browser drops an image when the next one arrives before it is decoded (Play, fast scrubbing),
+    after which later differences are painted over stale pixels — ghost curves and markers of earlier
+    frames (matplotlib issue #19116); it also re-encodes its canvas in the browser (toDataURL) for
+    every image it receives, which capped Play at about 7 frames per second. A full frame in an
+    image never depends on the one before, and the browser only decodes it.
     """
 
     def __init__(self, runs: Sequence[Run] | str | Path, run_index: int = 0, n_grid: int = 401,
@@ -356,21 +356,25 @@ class CondensationViewer:
         if not 0 <= run_index < len(self.runs):
             raise ValueError(f"run_index={run_index!r} is not allowed: run_index must be in 0..{len(self.runs) - 1}")
         if any(abs(size * dpi - round(size * dpi)) > 1e-9 for size in figsize):
-            # the browser sizes the canvas in whole pixels and ipympl then resizes the figure to them:
-            # a fractional size would move every artist by a fraction of a pixel after the first frame
+            # the image is shown pixel for pixel: its size must be whole pixels
             raise ValueError(f"figsize={figsize!r} with dpi={dpi!r} is not allowed: figsize × dpi must be whole pixels")
         self.n_grid = n_grid
-        with plt.ioff():
-            self.fig = plt.figure(figsize=figsize, dpi=dpi)
-            grid = self.fig.add_gridspec(2, 2, left=0.065, right=0.985, bottom=0.085, top=0.92, wspace=0.17,
-                                         hspace=0.34)
-            self.axes = [self.fig.add_subplot(grid[i, j]) for i in (0, 1) for j in (0, 1)]
+        self.fig = Figure(figsize=figsize, dpi=dpi)
+        FigureCanvasAgg(self.fig)
+        grid = self.fig.add_gridspec(2, 2, left=0.065, right=0.985, bottom=0.085, top=0.92, wspace=0.17, hspace=0.34)
+        self.axes = [self.fig.add_subplot(grid[i, j]) for i in (0, 1) for j in (0, 1)]
+        width, height = (int(round(size * dpi)) for size in figsize)
+        self.image = widgets.Image(format="png", width=str(width), height=str(height),
+                                   layout=widgets.Layout(width=f"{width}px", height=f"{height}px",
+                                                         max_width="none", object_fit="none"))
         self.picker = widgets.Dropdown(options=self._picker_options(), value=run_index, description="run",
                                        layout=widgets.Layout(width="46em"))
         self.slider = widgets.IntSlider(min=0, max=0, value=0, description="snapshot", continuous_update=True,
                                         readout=True, layout=widgets.Layout(width="40em"))
-        self.play = widgets.Play(min=0, max=0, interval=100, description="play", show_repeat=False)
-        self.link = widgets.jslink((self.play, "value"), (self.slider, "value"))
+        self.play = widgets.ToggleButton(value=False, description="play", icon="play",
+                                         tooltip="play from the current snapshot at the chosen speed; press again to pause")
+        self._lock = threading.RLock()  # one frame drawn at a time (the slider's callbacks and the Play thread)
+        self._player: threading.Thread | None = None
         self.speed = widgets.Dropdown(options=[(f"{v} snapshots/s", v) for v in PLAY_SPEEDS], value=10,
                                       description="speed", layout=widgets.Layout(width="16em"))
         self.log_time = widgets.ToggleButton(value=True, description="log time",
@@ -381,26 +385,22 @@ class CondensationViewer:
         self.readout = widgets.Label()
         self.errors = widgets.HTML()
         self._background = None
-        canvas = self.fig.canvas
-        canvas.mpl_connect("draw_event", self._on_draw)
-        if hasattr(canvas, "get_diff_image"):  # ipympl: send full frames (see the class docstring)
-            canvas.get_diff_image = lambda: _full_frame(canvas)
+        self.fig.canvas.mpl_connect("draw_event", self._on_draw)
         self._set_speed(self.speed.value)
         self._select(run_index)
         self.picker.observe(self._guarded(lambda change: self._select(change["new"])), names="value")
         self.slider.observe(self._guarded(lambda change: self.show(change["new"])), names="value")
         self.speed.observe(self._guarded(lambda change: self._set_speed(change["new"])), names="value")
+        self.play.observe(self._guarded(lambda change: self._toggle_play(change["new"])), names="value")
         self.log_time.observe(self._guarded(lambda change: self._remap()), names="value")
         self.log_amplitude.observe(self._guarded(lambda change: self._select(self.picker.value, keep=True)),
                                    names="value")
         self.refresh_button.on_click(self._guarded(lambda _: self.refresh()))
-        if not isinstance(canvas, widgets.DOMWidget):  # not ipympl (Agg in tests, inline): no live canvas
-            canvas = widgets.Output()
         self.widget = widgets.VBox([
             widgets.HBox([self.picker, self.refresh_button]),
             widgets.HBox([self.play, self.speed, self.slider]),
             widgets.HBox([self.log_time, self.log_amplitude]),
-            self.readout, canvas, self.errors])
+            self.readout, self.image, self.errors])
 
     # ----- callbacks --------------------------------------------------------------------------------
     def _guarded(self, callback):
@@ -419,9 +419,33 @@ class CondensationViewer:
 
     def _set_speed(self, snapshots_per_second: int) -> None:
         """Play at ``snapshots_per_second``: at most MAX_FPS frames per second, skipping snapshots beyond it."""
-        frames_per_second = min(snapshots_per_second, MAX_FPS)
-        self.play.interval = int(round(1000 / frames_per_second))
-        self.play.step = max(1, int(np.ceil(snapshots_per_second / MAX_FPS)))
+        self.frame_interval = 1.0 / min(snapshots_per_second, MAX_FPS)
+        self.play_step = max(1, int(np.ceil(snapshots_per_second / MAX_FPS)))
+
+    def _toggle_play(self, playing: bool) -> None:
+        self.play.icon = "pause" if playing else "play"
+        if playing and (self._player is None or not self._player.is_alive()):
+            if self.slider.value >= self.slider.max:
+                self.slider.value = 0  # at the end: play again from the start
+            self._player = threading.Thread(target=self._play_loop, name="relunet-viewer-play", daemon=True)
+            self._player.start()
+
+    def _play_loop(self) -> None:
+        """Advance the slider by ``play_step`` every ``frame_interval`` seconds (or as soon as the last frame
+        is drawn, when drawing takes longer) until the end or until Play is pressed again."""
+        try:
+            while self.play.value:
+                started = time.perf_counter()
+                with self._lock:
+                    if self.slider.value >= self.slider.max:
+                        break
+                    self.slider.value = min(self.slider.value + self.play_step, self.slider.max)  # draws it
+                time.sleep(max(0.0, self.frame_interval - (time.perf_counter() - started)))
+        except Exception:
+            self.errors.value = ("<pre style='color:#b00020;white-space:pre-wrap'>"
+                                 + html.escape(traceback.format_exc()) + "</pre>")
+        finally:
+            self.play.value = False
 
     def _positions(self) -> np.ndarray:
         """Snapshot index for each slider position (identity in log time; uniform in time otherwise)."""
@@ -435,16 +459,17 @@ class CondensationViewer:
 
     def _select(self, index: int, keep: bool = False) -> None:
         """Show run ``index`` from its first snapshot (``keep``: at the snapshot shown now)."""
-        position = self.slider.value if keep else 0
-        self.run = self.runs[index]
-        for ax in self.axes:
-            ax.clear()
-        self.panels = Panels(self.axes, self.run, frame(self.run, 0, self.n_grid), self.log_amplitude.value)
-        self.fig.suptitle(run_title(self.run), fontsize=TITLE_SIZE)
-        for artist in self.panels.dynamic:
-            artist.set_animated(True)  # drawn on top of a cached background (blitting)
-        self._background = None
-        self._remap(position=position)
+        with self._lock:
+            position = self.slider.value if keep else 0
+            self.run = self.runs[index]
+            for ax in self.axes:
+                ax.clear()
+            self.panels = Panels(self.axes, self.run, frame(self.run, 0, self.n_grid), self.log_amplitude.value)
+            self.fig.suptitle(run_title(self.run), fontsize=TITLE_SIZE)
+            for artist in self.panels.dynamic:
+                artist.set_animated(True)  # drawn on top of a cached background (blitting)
+            self._background = None
+            self._remap(position=position)
 
     def _on_draw(self, event) -> None:
         """After every full draw: keep the background, draw the dynamic artists on top."""
@@ -453,26 +478,22 @@ class CondensationViewer:
             artist.axes.draw_artist(artist)
 
     def _redraw(self, rescaled: bool) -> None:
-        """Blit the dynamic artists over the cached background; a full draw when an axis changed."""
+        """Blit the dynamic artists over the cached background (a full draw when an axis changed), then
+        send the whole frame to the image."""
         canvas = self.fig.canvas
         if rescaled or self._background is None:
-            self._background = None
-            if getattr(canvas, "syncing_data_url", False):
-                canvas.draw_idle()  # ipympl before the browser has shown the canvas: it asks for the draw
-            else:
-                canvas.draw()
-            return
-        canvas.restore_region(self._background)
-        for artist in self.panels.dynamic:
-            artist.axes.draw_artist(artist)
-        canvas.blit(self.fig.bbox)
+            canvas.draw()  # _on_draw keeps the background and draws the dynamic artists
+        else:
+            canvas.restore_region(self._background)
+            for artist in self.panels.dynamic:
+                artist.axes.draw_artist(artist)
+        self.image.value = encode_png(np.asarray(canvas.buffer_rgba()))
 
     def _remap(self, position: int | None = None) -> None:
         current = self.current_index if position is None and hasattr(self, "current_index") else 0
         self.positions = self._positions()
         last = len(self.positions) - 1
         self.slider.max = last
-        self.play.max = last
         target = int(np.argmin(np.abs(self.positions - current))) if position is None else min(position, last)
         if self.slider.value == target:
             self.show(target)
@@ -481,15 +502,16 @@ class CondensationViewer:
 
     def show(self, position: int) -> None:
         """Draw snapshot ``positions[position]``: update the artists in place, then blit (or redraw)."""
-        self.current_index = int(self.positions[position])
-        fr = frame(self.run, self.current_index, self.n_grid)
-        self.current_frame = fr
-        rescaled = self.panels.update(fr)
-        text = readout(self.run, fr)
-        if not self.log_time.value:
-            text = f"uniform time: position {position}/{len(self.positions) - 1} → " + text
-        self.readout.value = text
-        self._redraw(rescaled)
+        with self._lock:
+            self.current_index = int(self.positions[position])
+            fr = frame(self.run, self.current_index, self.n_grid)
+            self.current_frame = fr
+            rescaled = self.panels.update(fr)
+            text = readout(self.run, fr)
+            if not self.log_time.value:
+                text = f"uniform time: position {position}/{len(self.positions) - 1} → " + text
+            self.readout.value = text
+            self._redraw(rescaled)
 
     def refresh(self) -> None:
         """Re-open the current run to pick up snapshots written since (a run still training)."""

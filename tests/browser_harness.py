@@ -24,7 +24,7 @@ import numpy as np
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-CANVAS = ".jupyter-matplotlib-canvas-div canvas"
+VIEWER_IMAGE = "img.widget-image"  # the viewer's frame: an ipywidgets Image
 
 
 def free_port() -> int:
@@ -94,19 +94,24 @@ def run_notebook(page, url: str, notebook: str, timeout_ms: int = 120_000) -> No
         " const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
         " return k && k.status === 'idle'; }", timeout=90_000)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_selector(CANVAS, timeout=timeout_ms)
+    page.wait_for_selector(VIEWER_IMAGE, timeout=timeout_ms)
     page.wait_for_function(
         "() => [...document.querySelectorAll('.jp-InputArea-prompt')].every(p => !p.textContent.includes('*'))",
         timeout=timeout_ms)
 
 
 def canvas_pixels(page) -> np.ndarray:
-    """The figure canvas's own pixels (RGB, uint8), read with toDataURL: exact, whatever the page scroll."""
+    """The pixels (RGB, uint8) of the frame the viewer's image shows now, read back from its blob: exact."""
     from PIL import Image
 
-    url = page.evaluate(f"() => document.querySelector('{CANVAS}').toDataURL('image/png')")
-    data = base64.b64decode(url.split(",", 1)[1])
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    data = page.evaluate(f"""async () => {{
+        const image = document.querySelector('{VIEWER_IMAGE}');
+        const bytes = new Uint8Array(await (await fetch(image.src)).arrayBuffer());
+        let text = '';
+        for (let i = 0; i < bytes.length; i += 32768) text += String.fromCharCode(...bytes.subarray(i, i + 32768));
+        return btoa(text);
+    }}""")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))
 
 
 def settled_canvas(page, quiet_ms: int = 600, timeout_s: float = 30) -> np.ndarray:

@@ -168,3 +168,27 @@ def test_notebook_chains_run_the_study_first_and_share_runs_in_one_chain(tmp_pat
     assert shared == ["02_train lr100_m40-60", "04_scaling_plots lr100_m40-60", "02_train lr100_m60",
                       "04_scaling_plots lr100_m60"]
     assert len(chains) == 3
+
+
+def test_saving_a_notebook_in_lab_leaves_its_py_source_unchanged(tmp_path):
+    """JupyterLab (make lab) saves the .ipynb and jupytext's pairing writes the .py back: with the kernel's
+    own display name in its metadata (set when Lab starts the kernel), the .py must come back byte-identical."""
+    import subprocess
+    import sys
+
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    display_name = KernelSpecManager().get_kernel_spec("python3").display_name
+    for path in [*NOTEBOOKS.glob("0*.py"), NOTEBOOKS / "jupytext.toml"]:
+        shutil.copy(path, tmp_path / path.name)
+    jupytext_cli = [sys.executable, "-m", "jupytext", "--quiet"]
+    sources = sorted(tmp_path.glob("0*.py"))
+    subprocess.run([*jupytext_cli, "--to", "ipynb", *map(str, sources)], check=True, cwd=tmp_path)
+    for source in sources:
+        notebook_path = source.with_suffix(".ipynb")
+        notebook = nbformat.read(notebook_path, as_version=4)
+        notebook.metadata["kernelspec"]["display_name"] = display_name  # what Lab writes
+        nbformat.write(notebook, notebook_path)
+    subprocess.run([*jupytext_cli, "--sync", *map(str, sorted(tmp_path.glob("0*.ipynb")))], check=True, cwd=tmp_path)
+    for source in sources:
+        assert source.read_bytes() == (NOTEBOOKS / source.name).read_bytes(), source.name

@@ -2,7 +2,7 @@
 
 Runs (never skips) wherever Chromium is installed; `.ci/run` installs it. Two small runs are trained
 into a temporary ``outputs/runs``; notebook 03 opens them as it opens what ``make run`` wrote. After
-Play, Stop, slider jumps, a run change and the log-time toggle, the canvas in the browser must equal
+Play, Stop, slider jumps, a run change and the log-time toggle, the frame shown in the browser must equal
 a fresh render of the same snapshot made in this process, and the f panel must hold one curve.
 """
 
@@ -80,10 +80,10 @@ def test_canvas_shows_exactly_the_current_frame_after_play_stop_and_jumps(lab_wi
     url, tmp_path, runs_dir = lab_with_runs
     with browser_page() as page:
         run_notebook(page, url, "notebooks/03_condensation_viewer.ipynb")
-        play = page.locator(".widget-play button")
-        play.nth(0).click()  # Play …
+        play = page.locator(".widget-toggle-button", has_text="play")
+        play.click()  # Play …
         page.wait_for_timeout(2500)
-        play.nth(0).click()  # … and pause (the same button)
+        play.click()  # … and pause (the same button)
         for position in (40, 3, 77):
             type_slider(page, position)
             page.wait_for_timeout(150)
@@ -93,9 +93,9 @@ def test_canvas_shows_exactly_the_current_frame_after_play_stop_and_jumps(lab_wi
         log_time.click()
         page.wait_for_timeout(300)
         log_time.click()
-        play.nth(0).click()
+        play.click()
         page.wait_for_timeout(1500)
-        play.nth(1).click()  # Stop (back to the first snapshot)
+        play.click()
         page.locator(".widget-slider .noUi-handle").first.focus()
         for _ in range(20):  # holding the arrow key: a burst of slider changes, images arriving back to back
             page.keyboard.press("ArrowRight")

@@ -96,9 +96,30 @@ def test_the_picture_of_a_snapshot_does_not_depend_on_the_path_to_it(small_run):
 def test_play_speed_skips_snapshots_above_the_frame_rate_cap(small_run):
     viewer = CondensationViewer([small_run])
     viewer.speed.value = 5
-    assert (viewer.play.interval, viewer.play.step) == (200, 1)
+    assert (viewer.frame_interval, viewer.play_step) == (0.2, 1)
     viewer.speed.value = 100
-    assert viewer.play.interval == 1000 // viewer_module.MAX_FPS and viewer.play.step == 100 // viewer_module.MAX_FPS
+    assert viewer.frame_interval == 1 / viewer_module.MAX_FPS and viewer.play_step == 100 // viewer_module.MAX_FPS
+
+
+def test_play_walks_to_the_end_and_stops(small_run):
+    import time
+
+    viewer = CondensationViewer([small_run])
+    viewer.speed.value = 200  # 20 frames per second, 10 snapshots a frame
+    viewer.slider.value = 3
+    viewer.play.value = True
+    deadline = time.time() + 20
+    while viewer.play.value and time.time() < deadline:
+        time.sleep(0.02)
+    assert not viewer.play.value and viewer.slider.value == viewer.slider.max
+    assert viewer.current_index == small_run.n_snapshots - 1 and not viewer.errors.value
+    viewer.play.value = True  # at the end: starts again from the first snapshot
+    time.sleep(0.05)
+    viewer.play.value = False  # pause
+    viewer._player.join(5)
+    paused_at = viewer.slider.value
+    time.sleep(0.2)
+    assert viewer.slider.value == paused_at < viewer.slider.max
 
 
 def test_kink_marks_only_for_the_neurons_carrying_f(small_run):
@@ -295,6 +316,9 @@ def test_paper_figures_read_as_such(tmp_path):
     counts = plots.condensation_figure(histories, runs).axes[0]
     assert isinstance(counts.yaxis.get_major_locator(), MaxNLocator)
     assert all(float(t).is_integer() for t in counts.get_yticks())
+    left, right = counts.get_xlim()
+    s_end = max(r.config.learning_rate * r.snapshot_steps[-1] / r.config.alpha for r in runs)
+    assert 0 < left < right <= s_end
 
 
 def test_settle_time_is_where_a_curve_stops_changing():
