@@ -61,6 +61,15 @@ def fixed_margins(fig: Figure, left: float = 0.75, right: float = 0.15, bottom: 
                         wspace=wspace / panel_width, hspace=hspace / panel_height)
 
 
+def drop_minor_ticks(ax, decades: float = 3.0) -> None:
+    """No minor ticks on a log axis that spans ``decades`` or more (they cost most of a figure's drawing
+    and say nothing there); a shorter log axis keeps them, as its only labelled ticks may be minor ones."""
+    for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        low, high = sorted(limits)
+        if axis.get_scale() == "log" and low > 0 and np.log10(high / low) >= decades:
+            axis.set_minor_locator(NullLocator())
+
+
 def width_colours(widths: Sequence[int]) -> dict[int, tuple]:
     """One viridis colour per width, in increasing order of width."""
     ordered = sorted(set(widths))
@@ -226,8 +235,7 @@ def _draw_panel(ax, ordered, banded, colours, quantity: str, clock: str, log_tim
     else:
         ax.set_ylabel("risk R")
     _trim_time_axis(ax, ordered, clock, fields, log_time, log_values)
-    for axis in (ax.xaxis, ax.yaxis):  # no minor ticks over many decades: they cost most of a figure's drawing
-        axis.set_minor_locator(NullLocator())
+    drop_minor_ticks(ax)
     ax.grid(True, alpha=0.3)
 
 

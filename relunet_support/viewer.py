@@ -27,11 +27,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullLocator
 
 from . import condensation, diagnostics
 from .fastpng import encode_png
-from .plots import fixed_margins
+from .plots import drop_minor_ticks, fixed_margins
 from .store import Run, list_runs
 
 KINK_TICKS = (-10.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 10.0)
@@ -246,8 +245,7 @@ class Panels:
             self._clock = run.config.learning_rate / run.config.alpha  # s = η·k/α
             every = max(1, int(keep.sum()) // 2000)  # ≤ ~2000 points: the same curve, drawn faster
             ax_risk.loglog(self._clock * rec["step"][keep][::every], rec["risk"][keep][::every], color="k", lw=1.2)
-            ax_risk.xaxis.set_minor_locator(NullLocator())  # no minor ticks over tens of decades
-            ax_risk.yaxis.set_minor_locator(NullLocator())
+            drop_minor_ticks(ax_risk)
             (self.risk_marker,) = ax_risk.plot([self._clock * max(first.step, 1)], [first.risk], "o", color="crimson",
                                                ms=7)
             ax_risk.set_xlabel("s = η·k/α (log)")
