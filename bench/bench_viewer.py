@@ -163,12 +163,14 @@ def main() -> None:
           f"{r['play_fps']:.1f} |" for m, r in in_browser.items()],
         *([] if in_browser else ["| not measured: Chromium is not installed (apt-get install chromium) | | | | | |"]),
         "",
-        "Targets (issue 10): ≥ 20 frames/s at m = 1000 in the browser; a slider step at m = 10⁵ ≤ 150 ms.",
+        "Targets (issue 10): ≥ 20 frames/s at m = 1000 in the browser; a slider step at m = 10⁵ ≤ 150 ms. "
+        "Frames sent are counted by the readout's text changes, which the browser may report together, "
+        "so they can read slightly below the frames shown.",
         "",
         f"## Slider step, kernel side: m = {steps['m']:,}, {steps['snapshots']} snapshots",
         "",
-        "Callback to canvas update: read the snapshot, diagnostics, artists updated in place, blit, the full "
-        "frame encoded for the browser (plus the full redraw when the amplitude axis changed — the axis top moves "
+        "From `slider.value = k` to the callback's return: read the snapshot, diagnostics, artists updated in place, "
+        "blit, the whole frame encoded as the PNG the viewer's image sends (plus the full redraw when the amplitude axis changed — the axis top moves "
         "in steps of 1, 1.5, 2, 3, 5, 7.5 × 10^k, so sequential scrubbing rarely needs one, random jumps more often).",
         "",
         "| walk | steps | median | 95th percentile | worst | full redraws |",

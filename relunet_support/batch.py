@@ -271,6 +271,8 @@ def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=N
         sources[name] = source
     chains = notebook_chains(study, notebooks, headline_notebooks, study_notebooks, output_dir, executed_dir)
     total = sum(len(chain) for chain in chains)
+    if jobs is not None and jobs < 1:
+        raise StudyError(f"jobs={jobs!r} is not allowed: jobs must be at least 1 (None: one per core)")
     workers = max(1, min(len(chains), jobs or os.cpu_count() or 1))
     executions: list[Execution] = []
     started_all = time.perf_counter()

@@ -145,9 +145,13 @@ def _train(args) -> int:
 
 
 def _list(args) -> int:
-    from .store import list_runs
+    from .store import UnreadableRunWarning, list_runs
 
-    runs = list_runs(args.out)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnreadableRunWarning)
+        runs = list_runs(args.out)
+    for warning in caught:
+        print(f"relunet: warning: {warning.message}", file=sys.stderr)
     if not runs:
         print(f"no runs in {args.out}")
         return 0
@@ -181,6 +185,9 @@ def _notebooks(args) -> int:
         # command-line options fill the defaults; the batches still override them
         values = {**values, "defaults": {**(values.get("defaults") or {}), **options}}
     study = batch.study_from_dict(values)
+    if args.jobs is not None and args.jobs < 1:
+        raise batch.StudyError(f"--jobs={args.jobs} is not allowed: the number of notebooks run at the same time "
+                               "must be at least 1 (leave it out for one per core)")
     executions = batch.run_notebooks(study, args.output, args.notebooks_dir, jobs=args.jobs)
     return 1 if any(e.error for e in executions) else 0
 

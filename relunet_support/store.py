@@ -27,6 +27,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+import warnings
 
 import numpy as np
 import zarr
@@ -180,7 +181,11 @@ class Run:
         block = index // per_chunk
         if self._cached_block is None or self._cached_block[0] != block:
             start, stop = block * per_chunk, min((block + 1) * per_chunk, count)
-            self._cached_block = (block, tuple(array[start:stop] for array in self._snapshot_arrays))
+            try:
+                self._cached_block = (block, tuple(array[start:stop] for array in self._snapshot_arrays))
+            except Exception as error:  # a damaged chunk file: say which run and which snapshots
+                raise NotARunError(f"run {str(self.path)!r}: snapshots {start}..{stop - 1} cannot be read "
+                                   f"({type(error).__name__}: {error}); the snapshot files are damaged") from error
         row = index - block * per_chunk
         return tuple(values[row].copy() for values in self._cached_block[1])
 
@@ -219,12 +224,24 @@ def open_run(path) -> Run:
         raise NotARunError(f"path={str(path)!r} is not a readable run folder: {error}") from error
 
 
+class UnreadableRunWarning(UserWarning):
+    """A run folder that cannot be opened (corrupt metadata): left out of a listing, never guessed at."""
+
+
 def list_runs(out_dir) -> list[Run]:
-    """All runs directly inside ``out_dir``, sorted by (η, m, γ, γ′, seed)."""
+    """All readable runs directly inside ``out_dir``, sorted by (η, m, γ, γ′, seed). A run folder that
+    cannot be opened is left out with an ``UnreadableRunWarning`` naming it and why; the others are listed."""
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         return []
-    runs = [open_run(p) for p in sorted(out_dir.iterdir()) if not p.name.startswith(".") and _is_run_dir(p)]
+    runs = []
+    for path in sorted(out_dir.iterdir()):
+        if path.name.startswith(".") or not _is_run_dir(path):
+            continue
+        try:
+            runs.append(open_run(path))
+        except NotARunError as error:
+            warnings.warn(f"left out: {error}", UnreadableRunWarning, stacklevel=2)
     return sorted(runs, key=lambda r: (r.config.learning_rate, r.config.m, r.config.gamma,
                                        r.config.gamma_prime, r.config.seed, r.run_id))
 

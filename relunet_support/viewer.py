@@ -363,8 +363,8 @@ class CondensationViewer:
         self.axes = [self.fig.add_subplot(grid[i, j]) for i in (0, 1) for j in (0, 1)]
         width, height = (int(round(size * dpi)) for size in figsize)
         self.image = widgets.Image(format="png", width=str(width), height=str(height),
-                                   layout=widgets.Layout(width=f"{width}px", height=f"{height}px",
-                                                         max_width="none", object_fit="none"))
+                                   layout=widgets.Layout(width=f"{width}px", max_width="100%", height="auto"))
+        # pixel for pixel where the notebook is wide enough, scaled down (never cut) where it is not
         self.picker = widgets.Dropdown(options=self._picker_options(), value=run_index, description="run",
                                        layout=widgets.Layout(width="46em"))
         self.slider = widgets.IntSlider(min=0, max=0, value=0, description="snapshot", continuous_update=True,

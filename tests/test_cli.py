@@ -113,3 +113,11 @@ def test_help_shows_every_default_from_train_config(capsys):
                      f"(default: {defaults['n_snapshots']})", f"(default: {defaults['backend']})",
                      "(default: outputs/runs)", "--normalised-learning-rate"):
         assert expected in help_text, expected
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1"])
+def test_notebooks_refuses_fewer_than_one_job(tmp_path, capsys, jobs):
+    code = main(["notebooks", "--learning-rate", "100", "--widths", "40", "--steps", "10", "--jobs", jobs,
+                 "--output", str(tmp_path / "out")])
+    assert code == 2 and f"--jobs={jobs} is not allowed" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

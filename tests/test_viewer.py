@@ -330,3 +330,26 @@ def test_settle_time_is_where_a_curve_stops_changing():
     assert settle_time(t, np.ones(100), log=False) == 100.0  # flat: nothing to trim
     risk = np.maximum(10.0 ** -t, 1e-40)
     assert settle_time(t, risk, log=True) == 10.0  # below the drawn floor of 1e-10 nothing changes
+
+
+def test_a_damaged_run_is_left_out_and_a_damaged_snapshot_named(tmp_path):
+    import warnings
+
+    from relunet_support.errors import NotARunError
+    from relunet_support.store import UnreadableRunWarning, list_runs
+
+    for m in (40, 60):
+        train(TrainConfig(m=m, learning_rate=200.0, n_steps=300, n_snapshots=20), tmp_path, progress=False)
+    broken, damaged = sorted(p for p in tmp_path.iterdir() if p.is_dir())
+    (broken / "zarr.json").write_text("{ not json")
+    with pytest.warns(UnreadableRunWarning, match=broken.name):
+        runs = list_runs(tmp_path)
+    assert [r.path for r in runs] == [damaged]  # the other run still opens
+    chunks = [p for p in (damaged / "snapshots" / "w").rglob("*") if p.is_file() and p.name != "zarr.json"]
+    chunks[0].write_bytes(chunks[0].read_bytes()[:50])
+    with pytest.raises(NotARunError, match=f"{damaged.name}.*snapshots .* cannot be read"):
+        for index in range(runs[0].n_snapshots):
+            runs[0].snapshot(index)
+    with warnings.catch_warnings(), pytest.raises(NotARunError, match=f"{damaged.name}.*cannot be read"):
+        warnings.simplefilter("ignore", UnreadableRunWarning)
+        CondensationViewer(tmp_path)  # its first snapshot is damaged: a clear error, not zarr's
