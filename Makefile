@@ -9,16 +9,17 @@ PIP_INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pi
 
 .PHONY: run test bench bench-gpu lab notebooks clean
 
+# The install also compiles the numba kernels for the 4-point data sets (cached under ~/.cache/relunet),
+# once, rather than in each notebook kernel.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(PIP_INSTALL) -e '.[dev]'
-	# compile the numba kernels for the 4-point data sets now (cached under ~/.cache/relunet), not in each notebook
 	$(BIN)/python -c "from relunet_support import engine; engine.precompile([4])"
 	touch $(STAMP)
 
-# The seed's default study: papermill runs 02 → 04 → 03 (static) per learning rate, then 05 once; it
-# ends by printing the path of outputs/index.html (the figures and numbers that answer the study).
+# The seed's default study: papermill runs 02 → 04 per learning rate (batches side by side), 03 (static) for
+# the headline batch and 05 once; it ends by printing the path of outputs/index.html (the study's answer).
 run: $(STAMP)
 	$(BIN)/relunet notebooks studies/default.yaml --output outputs
 

@@ -36,7 +36,7 @@ from pathlib import Path
 import yaml
 
 from . import engine
-from .config import TrainConfig, format_number, sweep_configs
+from .config import TrainConfig, sweep_configs, sweep_tag
 from .errors import ConfigError
 
 OPTION_KEYS = ("gamma", "gamma_prime", "init", "seed", "dataset", "n_records", "n_snapshots", "record_every",
@@ -83,8 +83,6 @@ class Batch:
     @property
     def tag(self) -> str:
         """'lr4000_m40-120' (or 'nlr2_m200-1000' for η/α = 2, nlr = normalised learning rate): the rate exactly, and the range of widths (``config.sweep_tag``)."""
-        from .config import sweep_tag
-
         return sweep_tag(self.learning_rate, self.widths, self.normalised)
 
     def parameters(self, notebook: str, output_dir: Path) -> dict:
