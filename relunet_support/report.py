@@ -66,12 +66,16 @@ def summarise_batch(batch, tag: str, runs_dir: Path) -> BatchSummary:
 
 
 def _run_rows(summary: BatchSummary) -> list[str]:
-    rows = ["| m | η/α | final risk | status | condensed at the last snapshot |", "|---|---|---|---|---|"]
+    escape_of = dict(summary.escapes)
+    rows = ["| m | η/α | first escape ŝ | final risk | status | condensed at the last snapshot (kink, nearest data x, "
+            "share of the amplitude) |", "|---|---|---|---|---|---|"]
     for run in sorted(summary.runs, key=lambda r: r.config.m):
         x, _ = run.config.training_data()
         final = condensation.describe(condensation.orientation_clusters(*run.snapshot(run.n_snapshots - 1)), x)
         status = run.status if run.status == "complete" else f"**{run.status}** at step {run.step:,}"
-        rows.append(f"| {run.config.m} | {run.config.normalised_learning_rate:.3g} | {run.records['risk'][-1]:.3e} | "
+        s_hat = escape_of.get(run.config.m, float("nan"))
+        rows.append(f"| {run.config.m} | {run.config.normalised_learning_rate:.3g} | "
+                    f"{f'{s_hat:.3f}' if math.isfinite(s_hat) else '–'} | {run.records['risk'][-1]:.3e} | "
                     f"{status} | {final} |")
     return rows
 

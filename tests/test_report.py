@@ -41,6 +41,8 @@ def test_index_names_the_numbers_and_the_missing(study_and_runs, tmp_path):
     fit = summarise_batch(study.batches[0], study.tags()[0], out / "runs").fit
     assert f"**{fit.slope:.3f}**" in text and f"{fit.slope_low:.3f} … {fit.slope_high:.3f}" in text
     assert "needs ≥ 2 widths" in text  # the one-width batch
+    summary = summarise_batch(study.batches[0], study.tags()[0], out / "runs")
+    assert all(f"| {m} | " in text and f"| {t:.3f} |" in text for m, t in summary.escapes)  # ŝ per run
     assert "2 condensed" in text or "no condensed orientation" in text
     elsewhere = index_markdown(study, tmp_path)  # no runs there: listed as missing, nothing invented
     assert "Missing run stores" in elsewhere and "**" not in elsewhere.split("## The answer")[1].split("##")[0]
