@@ -113,6 +113,12 @@ def first_escape(s, risk, drop: float = 0.3) -> float:
     return float(s[below[0]]) if below.size else float("nan")
 
 
+def first_escape_of(run) -> float:
+    """ŝ of a run (a store's records) on the clock s = η·k/α: ``first_escape`` of its risk."""
+    rec = run.records
+    return first_escape(run.config.learning_rate * rec["step"] / run.config.alpha, rec["risk"])
+
+
 @dataclass(frozen=True)
 class SlopeFit:
     slope: float

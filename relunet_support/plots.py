@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullLocator
 
+from .escapes import first_escape_of
 from .scaling import regime
 
 # name -> (axis label, k ↦ rescaled time given (m, η, α, ŝ)); ŝ is the run's measured first escape
@@ -36,14 +37,6 @@ def rescaled_time(steps: np.ndarray, clock: str, m: int, learning_rate: float, a
     if clock not in CLOCKS:
         raise ValueError(f"clock={clock!r} is not allowed: clock must be one of {', '.join(map(repr, CLOCKS))}")
     return CLOCKS[clock][1](np.asarray(steps, dtype=np.float64), m, learning_rate, alpha, shift)
-
-
-def first_escape_of(run) -> float:
-    """ŝ of a run on the clock s = η·k/α (``escapes.first_escape``)."""
-    from .escapes import first_escape
-
-    rec = run.records
-    return first_escape(run.config.learning_rate * rec["step"] / run.config.alpha, rec["risk"])
 
 
 def fixed_margins(fig: Figure, left: float = 0.75, right: float = 0.15, bottom: float = 0.55, top: float = 0.3,

@@ -50,12 +50,7 @@ def summarise_batch(batch, tag: str, runs_dir: Path) -> BatchSummary:
             missing.append(config.run_id())
     config = batch.configs()[0]
     x, y = config.training_data()
-    points = []
-    for run in runs:
-        if run.status == "complete":
-            rec = run.records
-            points.append((run.config.m, escapes.first_escape(run.config.learning_rate * rec["step"] / run.config.alpha,
-                                                              rec["risk"])))
+    points = [(run.config.m, escapes.first_escape_of(run)) for run in runs if run.status == "complete"]
     usable = [(m, t) for m, t in points if math.isfinite(t)]
     fit = (escapes.fit_line(np.log([m for m, _ in usable]), [t for _, t in usable])
            if len({m for m, _ in usable}) >= 2 else None)

@@ -408,9 +408,13 @@ class CondensationViewer:
                 callback(*args)
                 self.errors.value = ""
             except Exception:
-                self.errors.value = ("<pre style='color:#b00020;white-space:pre-wrap'>"
-                                     + html.escape(traceback.format_exc()) + "</pre>")
+                self._show_error()
         return wrapped
+
+    def _show_error(self) -> None:
+        """The exception being handled, as a red traceback under the figure."""
+        self.errors.value = ("<pre style='color:#b00020;white-space:pre-wrap'>"
+                             + html.escape(traceback.format_exc()) + "</pre>")
 
     def _picker_options(self) -> list[tuple[str, int]]:
         return [(run_label(r), i) for i, r in enumerate(self.runs)]
@@ -440,8 +444,7 @@ class CondensationViewer:
                     self.slider.value = min(self.slider.value + self.play_step, self.slider.max)  # draws it
                 time.sleep(max(0.0, self.frame_interval - (time.perf_counter() - started)))
         except Exception:
-            self.errors.value = ("<pre style='color:#b00020;white-space:pre-wrap'>"
-                                 + html.escape(traceback.format_exc()) + "</pre>")
+            self._show_error()
         finally:
             self.play.value = False
 
