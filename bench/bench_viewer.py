@@ -2,11 +2,11 @@
 
 - Slider step, kernel side (no browser attached): from ``slider.value = k`` (the callback reads the
   snapshot, computes the diagnostics, updates the artists in place, blits them over the cached
-  background and encodes the full frame the viewer's image sends) to its return; when the amplitude axis changed, the full redraw is included. m = 1000, 10³ snapshots;
-  sequential scrubbing and random jumps. Beside it, the PNG encoding of one frame by ipympl's own
-  encoder (PIL) and by ``fastpng`` (the viewer's), measured in the same run.
-- In the browser (``bench/browser_viewer.py``): key press on the slider to the new frame shown, and
-  Play's repaints per second, at m = 1000 and at m = 10⁵ (density image).
+  background, sends the patch of changed pixels and the readout) to its return. m = 1000, 10³
+  snapshots; sequential scrubbing and random jumps. Beside it, what sending a frame costs: a full PNG
+  (PIL) against the viewer's patch, measured in the same run.
+- In the browser (``bench/browser_viewer.py``): key press on the slider to the new frame painted, and
+  Play's frames sent and painted per second, at m = 1000 and at m = 10⁵ (density image).
 - Opening a run of m = 10⁵ with 10³ snapshots (2.4 GB on disk) and scrubbing it: the growth of the
   viewer process's peak memory (VmHWM), measured in a fresh process.
 Writes bench/viewer.md (``make bench``).
@@ -56,50 +56,52 @@ def slider_steps(out: Path, m: int = 1000, samples: int = 100) -> dict:
     config = TrainConfig(m=m, learning_rate=m ** 1.5, n_steps=20_000, n_snapshots=1000)
     run = train(config, out, progress=False)
     viewer = CondensationViewer([run])
-    canvas = viewer.fig.canvas
-    draws = {"n": 0}
-    draw = canvas.draw
-
-    def counted_draw():
-        draws["n"] += 1
-        draw()
-
-    canvas.draw = counted_draw
-    canvas.draw()
     last = viewer.slider.max
     walks = {"sequential scrub (every position, forward then back)": [*range(0, last + 1), *range(last, -1, -1)],
              f"random jumps ({samples})": np.random.default_rng(0).integers(0, last + 1, samples)}
     results = {}
     for name, positions in walks.items():
-        times, first_draw = [], draws["n"]
+        times, rescales = [], 0
         for position in positions:
+            top = viewer.axes[0].get_ylim()
             start = time.perf_counter()
-            viewer.slider.value = int(position)  # blit (or full draw when the amplitude axis changed) + image
+            viewer.slider.value = int(position)  # blit (and the amplitude axes when their range changed) + patch
             times.append(time.perf_counter() - start)
-        full = draws["n"] - first_draw
-        results[name] = {"ms": np.percentile(times, [50, 95, 100]) * 1e3, "steps": len(times), "full": full}
-    return {"m": m, "snapshots": run.n_snapshots, "walks": results, "png": png_encoders(viewer)}
+            rescales += viewer.axes[0].get_ylim() != top
+        results[name] = {"ms": np.percentile(times, [50, 95, 100]) * 1e3, "steps": len(times), "rescales": rescales}
+    return {"m": m, "snapshots": run.n_snapshots, "walks": results, "transfer": frame_transfer(viewer)}
 
 
-def png_encoders(viewer) -> dict:
-    """ms to encode one full frame of the viewer: PIL as ipympl calls it, and fastpng."""
+def frame_transfer(viewer) -> dict:
+    """What sending one frame costs, kernel side: a full PNG (PIL, as ipywidgets' Image or ipympl would send
+    it) against the viewer's patch (``FrameView.show``: the pixels changed since the frame before),
+    between consecutive snapshots; medians over the walk, with the bytes sent."""
     import io
 
     from PIL import Image
 
-    from relunet_support.fastpng import encode_png
-
-    pixels = viewer.frame_pixels()
-    times = {}
-    for name, encode in (("PIL (ipympl's encoder)", lambda: Image.fromarray(pixels).save(io.BytesIO(), format="png")),
-                         ("fastpng (the viewer's)", lambda: encode_png(pixels))):
-        runs = []
-        for _ in range(30):
-            start = time.perf_counter()
-            encode()
-            runs.append(time.perf_counter() - start)
-        times[name] = float(np.median(runs) * 1e3)
-    return {"pixels": pixels.shape[:2], "ms": times}
+    sent = []
+    viewer.image.send = lambda content, buffers=None: sent.append(sum(len(b) for b in buffers or ()))
+    png_ms, png_bytes, patch_ms, patch_bytes = [], [], [], []
+    for position in range(300, 360):
+        viewer.slider.value = position
+        before = viewer.image.pixels.copy()
+        viewer.slider.value = position + 1
+        after = viewer.image.pixels.copy()
+        start = time.perf_counter()
+        buffer = io.BytesIO()
+        Image.fromarray(after).save(buffer, format="png")
+        png_ms.append(time.perf_counter() - start)
+        png_bytes.append(buffer.tell())
+        viewer.image.pixels, sent[:] = before, []
+        start = time.perf_counter()
+        viewer.image.show(after)
+        patch_ms.append(time.perf_counter() - start)
+        patch_bytes.append(sum(sent))
+    del viewer.image.send
+    return {"pixels": viewer.image.pixels.shape[:2],
+            "png": (float(np.median(png_ms) * 1e3), float(np.median(png_bytes))),
+            "patch": (float(np.median(patch_ms) * 1e3), float(np.median(patch_bytes)))}
 
 
 def browser(folder: Path) -> dict:
@@ -152,35 +154,40 @@ def main() -> None:
         "## In the browser: slider step to the new frame shown (JupyterLab + Chromium, Playwright)",
         "",
         "The right-arrow key on the focused slider handle, one snapshot per press; the time from the key press "
-        "to the next frame decoded in the viewer's image (its load event, hooked in the page), over 60 presses. "
-        "Then Play at 20 snapshots/s for 6 s from snapshot 300: readout updates (frames the kernel sent) and "
-        "image loads (frames the browser decoded and showed) per second.",
+        "to the next frame painted on the viewer's canvas (its `relunet-frame` event, hooked in the page), over "
+        "60 presses. Then Play at 25 snapshots/s (the frame-rate cap) for 6 s from snapshot 0: slider positions "
+        "per second (readout updates), distinct frames the kernel sent per second (a frame identical to the one "
+        "before is not sent) and frames painted per second (two frames arriving within one display refresh are "
+        "painted once, as the last of them).",
         "",
-        "| run | median | 95th percentile | worst | Play at 20/s: frames sent by the kernel per s | frames shown per s |",
-        "|---|---|---|---|---|---|",
+        "| run | median | 95th percentile | worst | Play: positions/s | frames sent/s | frames painted/s |",
+        "|---|---|---|---|---|---|---|",
         *[f"| m = {m:,}{' (density image)' if m > 5000 else ''} | {r['latency_ms'][0]:.0f} ms | "
-          f"{r['latency_ms'][1]:.0f} ms | {r['latency_ms'][2]:.0f} ms | {r['sent_fps']:.1f} | "
-          f"{r['play_fps']:.1f} |" for m, r in in_browser.items()],
-        *([] if in_browser else ["| not measured: Chromium is not installed (apt-get install chromium) | | | | | |"]),
+          f"{r['latency_ms'][1]:.0f} ms | {r['latency_ms'][2]:.0f} ms | {r['positions_fps']:.1f} | "
+          f"{r['sent_fps']:.1f} | {r['play_fps']:.1f} |" for m, r in in_browser.items()],
+        *([] if in_browser else ["| not measured: Chromium is not installed (apt-get install chromium) | | | | | | |"]),
         "",
         "Targets (issue 10): ≥ 20 frames/s at m = 1000 in the browser; a slider step at m = 10⁵ ≤ 150 ms. "
-        "Frames sent are counted by the readout's text changes, which the browser may report together, "
-        "so they can read slightly below the frames shown.",
+        "The kernel, JupyterLab and Chromium share the machine's cores while this runs.",
         "",
         f"## Slider step, kernel side: m = {steps['m']:,}, {steps['snapshots']} snapshots",
         "",
         "From `slider.value = k` to the callback's return: read the snapshot, diagnostics, artists updated in place, "
-        "blit, the whole frame encoded as the PNG the viewer's image sends (plus the full redraw when the amplitude axis changed — the axis top moves "
-        "in steps of 1, 1.5, 2, 3, 5, 7.5 × 10^k, so sequential scrubbing rarely needs one, random jumps more often).",
+        "blit, the patch of changed pixels sent, the readout (plus, when the amplitude range changed, the two "
+        "amplitude axes drawn again over the cached static layer — the axis top moves in steps of 1, 1.5, 2, 3, 5, "
+        "7.5 × 10^k, so sequential scrubbing rarely needs it, random jumps more often).",
         "",
-        "| walk | steps | median | 95th percentile | worst | full redraws |",
+        "| walk | steps | median | 95th percentile | worst | amplitude rescales |",
         "|---|---|---|---|---|---|",
-        *[f"| {name} | {w['steps']} | {w['ms'][0]:.1f} ms | {w['ms'][1]:.1f} ms | {w['ms'][2]:.0f} ms | {w['full']} |"
+        *[f"| {name} | {w['steps']} | {w['ms'][0]:.1f} ms | {w['ms'][1]:.1f} ms | {w['ms'][2]:.0f} ms | {w['rescales']} |"
           for name, w in steps["walks"].items()],
         "",
-        f"Encoding one full {steps['png']['pixels'][1]} × {steps['png']['pixels'][0]} frame (median of 30): "
-        + ", ".join(f"{name} {ms:.1f} ms" for name, ms in steps["png"]["ms"].items())
-        + f" — fastpng is {list(steps['png']['ms'].values())[0] / list(steps['png']['ms'].values())[1]:.1f}× faster.",
+        f"Sending one frame, kernel side (consecutive snapshots, median of 60; {steps['transfer']['pixels'][1]} × "
+        f"{steps['transfer']['pixels'][0]} px): a full PNG (PIL) takes {steps['transfer']['png'][0]:.1f} ms and "
+        f"{steps['transfer']['png'][1] / 1e3:.0f} kB; the viewer's patch (the pixels that changed) "
+        f"{steps['transfer']['patch'][0]:.1f} ms and {steps['transfer']['patch'][1] / 1e3:.1f} kB — "
+        f"{steps['transfer']['png'][0] / steps['transfer']['patch'][0]:.0f}× faster to make, and the browser "
+        "inflates and copies a few kB instead of decoding a whole PNG.",
         "",
         f"## Opening a wide run: m = {wide['m']:,}, {wide['snapshots']} snapshots "
         f"({wide['on_disk'] / 2**30:.2f} GiB of snapshots on disk)",

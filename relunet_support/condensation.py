@@ -42,18 +42,18 @@ class Cluster:
 
 
 def orientation_clusters(a, w, b, mass: float = 0.9, gap: float = 0.05, max_width: float = 0.2,
-                         min_weight: float = 0.05, min_size: int = 3, concentration: float = 5.0) -> list[Cluster]:
-    """Condensed orientation clusters, heaviest first (see the module docstring)."""
+                         min_weight: float = 0.05, min_size: int = 3, concentration: float = 5.0, *,
+                         orientation: np.ndarray | None = None, amplitude: np.ndarray | None = None) -> list[Cluster]:
+    """Condensed orientation clusters, heaviest first (see the module docstring). ``orientation`` and
+    ``amplitude``: the per-neuron θ_j and A_j when the caller has them already (saves recomputing them)."""
     a, w, b = (np.asarray(v, dtype=np.float64) for v in (a, w, b))
-    amplitude = diagnostics.amplitudes(a, w, b)
+    if amplitude is None:
+        amplitude = diagnostics.amplitudes(a, w, b)
     total = float(amplitude.sum())
     if total <= 0:
         return []
-    order = np.argsort(amplitude)[::-1]
-    carried = np.cumsum(amplitude[order])
-    count = int(np.searchsorted(carried, mass * total) + 1)
-    members = order[:count]
-    theta = diagnostics.orientations(w[members], b[members])
+    members = np.flatnonzero(diagnostics.heaviest(amplitude, mass))
+    theta = orientation[members] if orientation is not None else diagnostics.orientations(w[members], b[members])
     by_angle = np.argsort(theta)
     theta, members = theta[by_angle], members[by_angle]
     gaps = np.diff(np.concatenate((theta, [theta[0] + 2 * np.pi])))

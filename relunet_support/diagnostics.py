@@ -38,6 +38,19 @@ def amplitudes(a, w, b) -> np.ndarray:
     return np.abs(a) * np.hypot(w, b)
 
 
+def heaviest(values, mass: float) -> np.ndarray:
+    """The fewest entries of ``values`` (≥ 0) whose sum reaches ``mass``·Σ values — the largest ones —
+    as a boolean mask; entries tied with the smallest one taken are all taken (mirrored neurons come in
+    tied pairs). All False when Σ values is 0. (One sort of the values, no argsort.)"""
+    values = np.asarray(values, dtype=np.float64)
+    total = float(values.sum())
+    if not total > 0:
+        return np.zeros(values.shape, dtype=bool)
+    descending = np.sort(values, axis=None)[::-1]
+    count = min(int(np.searchsorted(np.cumsum(descending), mass * total)) + 1, descending.size)
+    return values >= descending[count - 1]
+
+
 def kinks(w, b) -> np.ndarray:
     """Kink positions −b_j/w_j (±inf when w_j = 0 and b_j ≠ 0, nan when both are 0)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -72,24 +85,39 @@ def function_values(a, w, b, alpha: float, points) -> np.ndarray:
     return function_evaluator(a, w, b, alpha)(points)
 
 
-def function_evaluator(a, w, b, alpha: float):
-    """f as a function of the points, with the kinks sorted once (see ``function_values``)."""
+def function_evaluator(a, w, b, alpha: float, within: tuple[float, float] | None = None):
+    """f as a function of the points, with the kinks sorted once (see ``function_values``).
+
+    ``within=(lo, hi)``: the points will lie in [lo, hi] (others are refused), so the state of every
+    neuron at lo is summed directly and only the kinks in (lo, hi] are sorted — for wide networks most
+    kinks lie outside the interval.
+    """
     a, w, b = (np.asarray(v, dtype=np.float64) for v in (a, w, b))
     with np.errstate(divide="ignore", invalid="ignore"):
         kink = np.where(w != 0, -b / w, np.inf)
     moving = np.isfinite(kink)
-    # far left of every point and kink: active iff w < 0 (kinked neurons) or b > 0 (w = 0)
-    left_active = np.where(moving, w < 0, b > 0)
-    slope0 = np.sum(np.where(left_active, a * w, 0.0))
-    intercept0 = np.sum(np.where(left_active, a * b, 0.0))
-    order = np.argsort(kink[moving])
-    sorted_kinks = kink[moving][order]
-    sign = np.sign(w[moving])[order]  # +1: switches on at its kink, −1: switches off
-    d_slope = np.concatenate(([0.0], np.cumsum(sign * (a * w)[moving][order])))
-    d_intercept = np.concatenate(([0.0], np.cumsum(sign * (a * b)[moving][order])))
+    if within is None:
+        # far left of every point and kink: active iff w < 0 (kinked neurons) or b > 0 (w = 0)
+        start_active = np.where(moving, w < 0, b > 0)
+        passing = moving
+    else:
+        lo, hi = within
+        # at x = lo: w > 0 is on once lo is past its kink, w < 0 while lo is before it; w = 0 iff b > 0
+        start_active = np.where(moving, np.where(w > 0, kink <= lo, kink > lo), b > 0)
+        passing = moving & (kink > lo) & (kink <= hi)
+    slope0 = np.sum(np.where(start_active, a * w, 0.0))
+    intercept0 = np.sum(np.where(start_active, a * b, 0.0))
+    sorted_kinks = kink[passing]
+    order = np.argsort(sorted_kinks)
+    sorted_kinks = sorted_kinks[order]
+    sign = np.sign(w[passing])[order]  # +1: switches on at its kink, −1: switches off
+    d_slope = np.concatenate(([0.0], np.cumsum(sign * (a * w)[passing][order])))
+    d_intercept = np.concatenate(([0.0], np.cumsum(sign * (a * b)[passing][order])))
 
     def f(points) -> np.ndarray:
         points = np.asarray(points, dtype=np.float64)
+        if within is not None and points.size and not (points.min() >= within[0] and points.max() <= within[1]):
+            raise invalid("points", (float(points.min()), float(points.max())), f"inside [{within[0]}, {within[1]}]")
         passed = np.searchsorted(sorted_kinks, points, side="right")
         return ((slope0 + d_slope[passed]) * points + intercept0 + d_intercept[passed]) / alpha
 

@@ -1,12 +1,13 @@
 """Neuron views. Each neuron j is a point (orientation atan2(b_j, w_j), amplitude A_j = |a_j|·‖(w_j, b_j)‖)
 and (kink −b_j/w_j on a compactified axis, A_j), beside f, the data and the risk curve.
 
-``CondensationViewer`` (ipywidgets; the figure drawn with Agg, sent as PNG frames) scrubs through the snapshots of
+``CondensationViewer`` (ipywidgets; the figure drawn with Agg, shown by ``FrameView``) scrubs through the snapshots of
 the runs in a folder. The figure and every artist are created once; a slider tick reads one snapshot
 (lazily, from the run store), computes its diagnostics and only updates artists in place
 (``set_offsets`` / ``set_data``, or a density image above DENSITY_ABOVE neurons), then blits them
-over a cached background (a full draw only when the amplitude axis changes) — no re-plotting, no
-flicker. Every axis range depends on the run and the current snapshot only, so the picture of a
+over a cached background — no re-plotting, no flicker. When the amplitude range changes only the two
+amplitude axes are drawn again over a cached static layer; a full draw happens only for a new run or
+the log-amplitude toggle. Every axis range depends on the run and the current snapshot only, so the picture of a
 snapshot does not depend on how the slider got there. ``static_frames`` draws a grid of frames for
 papermill output.
 """
@@ -14,6 +15,7 @@ papermill output.
 from __future__ import annotations
 
 import html
+import io
 import os
 import threading
 import time
@@ -21,6 +23,7 @@ import traceback
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -29,7 +32,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from . import condensation, diagnostics
-from .fastpng import encode_png
+from .frameview import FrameView
 from .plots import drop_minor_ticks, fixed_margins
 from .store import Run, list_runs
 
@@ -40,8 +43,10 @@ DENSITY_ABOVE = 5_000  # wider runs draw the neuron panels as a density image in
 DENSITY_BINS = (120, 240)  # rows (amplitude) × columns (orientation or kink) of the density image
 CARRIED_MASS = 0.9  # kink marks: the fewest neurons carrying 90 % of Σ_j c_j …
 CARRIED_FLOOR = 0.02  # … once max |f| reaches 2 % of max |y| (before that f ≈ 0 and no neuron carries it)
-MAX_FPS = 20  # Play draws at most this many frames per second and skips snapshots beyond it
-PLAY_SPEEDS = (2, 5, 10, 20, 50, 100, 200)  # snapshots per second
+MAX_FPS = 25  # Play draws at most this many frames per second and skips snapshots beyond it
+PLAY_SPEEDS = (2, 5, 10, 25, 50, 100, 200)  # snapshots per second
+PLAY_CATCH_UP = 0.25  # s: Play makes up for slow frames up to this far behind its clock …
+PLAY_MIN_GAP = 0.6  # … sending frames at least this fraction of a frame interval apart
 # font sizes in points, set on each artist (rcParams would be read at draw time, outside any rc_context)
 TICK_SIZE, LABEL_SIZE, LEGEND_SIZE, TITLE_SIZE = 9, 10, 9, 11
 NICE_STEPS = (1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0)
@@ -61,15 +66,11 @@ def carrying_neurons(a, w, b, alpha: float, interval: tuple[float, float], f_siz
     c_j = |a_j|·max((w_j·lo + b_j)_+, (w_j·hi + b_j)_+)/α to |f| on the interval, and the fewest
     neurons carrying CARRIED_MASS of Σ_j c_j carry f.
     """
-    carrying = np.zeros(np.shape(a), dtype=bool)
     if not f_size >= CARRIED_FLOOR * target_size:
-        return carrying
+        return np.zeros(np.shape(a), dtype=bool)
     lo, hi = interval
     reach = np.abs(a) * np.maximum(np.maximum(w * lo + b, 0.0), np.maximum(w * hi + b, 0.0)) / alpha
-    order = np.argsort(reach)[::-1]
-    count = int(np.searchsorted(np.cumsum(reach[order]), CARRIED_MASS * float(reach.sum())) + 1)
-    carrying[order[:count]] = True
-    return carrying
+    return diagnostics.heaviest(reach, CARRIED_MASS)
 
 
 def nice_ceiling(value: float) -> float:
@@ -94,8 +95,9 @@ def amplitude_limits(amplitude: np.ndarray, log: bool) -> tuple[float, float]:
 
 def density_image(x: np.ndarray, y: np.ndarray, positive: np.ndarray, x_range, y_range,
                   bins: tuple[int, int] = DENSITY_BINS) -> np.ndarray:
-    """An RGB image (rows from the bottom) of where the neurons are: per bin, the log count of neurons
-    with a > 0 shades towards red and of a < 0 towards blue, on white; neurons off the range are left out."""
+    """An RGBA image (uint8, opaque; rows from the bottom) of where the neurons are: per bin, the log count
+    of neurons with a > 0 shades towards red and of a < 0 towards blue, on white; neurons off the range are
+    left out. (Agg draws a uint8 RGBA image about 3× faster than a float RGB one.)"""
     rows, columns = bins
     column = np.floor((x - x_range[0]) / (x_range[1] - x_range[0]) * columns)
     row = np.floor((y - y_range[0]) / (y_range[1] - y_range[0]) * rows)
@@ -106,7 +108,9 @@ def density_image(x: np.ndarray, y: np.ndarray, positive: np.ndarray, x_range, y
                        np.bincount(cell[~sign], minlength=rows * columns)]).reshape(2, rows, columns)
     shade = np.log1p(counts) / np.log1p(max(int(counts.max()), 1))
     rgb = 1.0 - shade[0, ..., None] * (1.0 - POSITIVE[:3]) - shade[1, ..., None] * (1.0 - NEGATIVE[:3])
-    return np.clip(rgb, 0.0, 1.0)
+    rgba = np.full((rows, columns, 4), 255, dtype=np.uint8)
+    rgba[..., :3] = np.rint(np.clip(rgb, 0.0, 1.0) * 255)
+    return rgba
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,16 @@ class Frame:
     carrier_kinks: np.ndarray  # kinks inside the interval of the neurons that carry f (``carrying_neurons``)
     f_at_kinks: np.ndarray
     risk: float
-    condensation: str  # the condensed orientation clusters and where their kinks sit
+    parameters: tuple[np.ndarray, np.ndarray, np.ndarray]  # (a, w, b)
+    data_x: np.ndarray
+
+    @cached_property
+    def condensation(self) -> str:
+        """The condensed orientation clusters and where their kinks sit (computed when first asked for:
+        the viewer sends the picture first)."""
+        clusters = condensation.orientation_clusters(*self.parameters, orientation=self.orientation,
+                                                     amplitude=self.amplitude)
+        return condensation.describe(clusters, self.data_x)
 
 
 def frame(run: Run, index: int, n_grid: int = 401) -> Frame:
@@ -135,7 +148,7 @@ def frame(run: Run, index: int, n_grid: int = 401) -> Frame:
     grid = np.linspace(lo, hi, n_grid)
     x, y = config.training_data()
     kinks = diagnostics.kinks(w, b)
-    evaluate = diagnostics.function_evaluator(a, w, b, config.alpha)
+    evaluate = diagnostics.function_evaluator(a, w, b, config.alpha, within=(lo, hi))
     f = evaluate(grid)
     carrying = carrying_neurons(a, w, b, config.alpha, (lo, hi), float(np.max(np.abs(f))), float(np.max(np.abs(y))))
     carrier_kinks = np.unique(kinks[carrying & (kinks > lo) & (kinks < hi)].round(4))  # one mark per position
@@ -143,11 +156,9 @@ def frame(run: Run, index: int, n_grid: int = 401) -> Frame:
     records = run.records
     at = min(int(np.searchsorted(records["step"], step)), len(records["step"]) - 1)
     return Frame(index=index, step=step, orientation=diagnostics.orientations(w, b),
-                 amplitude=diagnostics.amplitudes(a, w, b), kink=compact_kink(kinks), positive=a > 0, grid=grid,
-                 f=f, carrier_kinks=carrier_kinks,
-                 f_at_kinks=evaluate(carrier_kinks),
-                 risk=float(records["risk"][at]),
-                 condensation=condensation.describe(condensation.orientation_clusters(a, w, b), x))
+                 amplitude=diagnostics.amplitudes(a, w, b), kink=compact_kink(kinks), positive=a > 0, grid=grid, f=f,
+                 carrier_kinks=carrier_kinks, f_at_kinks=evaluate(np.clip(carrier_kinks, lo, hi)),
+                 risk=float(records["risk"][at]), parameters=(a, w, b), data_x=x)
 
 
 def frame_indices(snapshot_steps: np.ndarray, n_frames: int) -> np.ndarray:
@@ -259,7 +270,7 @@ class Panels:
 
     def _neuron_artists(self, ax, x_range) -> tuple:
         if self.dense:
-            return (ax.imshow(np.ones((*DENSITY_BINS, 3)), origin="lower", aspect="auto", interpolation="nearest",
+            return (ax.imshow(np.full((*DENSITY_BINS, 4), 255, np.uint8), origin="lower", aspect="auto", interpolation="nearest",
                               extent=(*x_range, *self._amplitude_range)),)
         return tuple(ax.plot([], [], ls="none", marker="o", ms=2.6, mew=0, color=colour)[0]
                      for colour in (NEGATIVE, POSITIVE))
@@ -329,18 +340,19 @@ class CondensationViewer:
     Controls: run picker (η, m, γ, γ′, seed, steps, status); snapshot slider (editable, counted from 0,
     as in the readout) with the step, t = η·k, s = η·k/α and the risk; Play at a chosen speed in
     snapshots per second (paced in the kernel by a background thread that moves the slider: above
-    MAX_FPS frames per second it skips snapshots, and a frame that took longer delays the next rather
-    than piling up requests); a log-time toggle — on, the slider walks the snapshots in order (they
+    MAX_FPS frames per second it skips snapshots; it keeps to a clock, making up for a slow frame with
+    the next ones); a log-time toggle — on, the slider walks the snapshots in order (they
     are log-spaced in time), off, it walks uniformly in time; a log-amplitude toggle; Refresh, which
     picks up snapshots of a run that is still training. Errors in callbacks are shown under the figure.
 
-    The figure is drawn with Agg in the kernel and each frame is sent whole, as a PNG (``fastpng``),
-    to an ``ipywidgets.Image``. Why not ipympl's canvas: it sends only the pixels that changed, and the
-    browser drops an image when the next one arrives before it is decoded (Play, fast scrubbing),
-    after which later differences are painted over stale pixels — ghost curves and markers of earlier
-    frames (matplotlib issue #19116); it also re-encodes its canvas in the browser (toDataURL) for
-    every image it receives, which capped Play at about 7 frames per second. A full frame in an
-    image never depends on the one before, and the browser only decodes it.
+    The figure is drawn with Agg in the kernel and shown by a ``FrameView``: a full frame first, then
+    each frame as a patch of the pixels that changed, applied in order by the browser, every one of
+    them, so the canvas always shows exactly the frame drawn last. Why not ipympl's canvas: it also
+    sends changed pixels, but the browser drops an image when the next one arrives before it is
+    decoded (Play, fast scrubbing) and later differences are painted over stale pixels — ghost curves
+    and markers of earlier frames (matplotlib issue #19116). Why not an ``ipywidgets.Image`` of whole
+    PNG frames: it drops frames the same way (about one in ten during Play), and a whole PNG costs
+    10–15 ms to encode and 25–35 ms to decode per frame.
     """
 
     def __init__(self, runs: Sequence[Run] | str | Path, run_index: int = 0, n_grid: int = 401,
@@ -362,9 +374,8 @@ class CondensationViewer:
         grid = self.fig.add_gridspec(2, 2, left=0.065, right=0.985, bottom=0.085, top=0.92, wspace=0.17, hspace=0.34)
         self.axes = [self.fig.add_subplot(grid[i, j]) for i in (0, 1) for j in (0, 1)]
         width, height = (int(round(size * dpi)) for size in figsize)
-        self.image = widgets.Image(format="png", width=str(width), height=str(height),
-                                   layout=widgets.Layout(width=f"{width}px", max_width="100%", height="auto"))
         # pixel for pixel where the notebook is wide enough, scaled down (never cut) where it is not
+        self.image = FrameView(width=width, height=height)
         self.picker = widgets.Dropdown(options=self._picker_options(), value=run_index, description="run",
                                        layout=widgets.Layout(width="46em"))
         self.slider = widgets.IntSlider(min=0, max=0, value=0, description="snapshot", continuous_update=True,
@@ -380,9 +391,9 @@ class CondensationViewer:
         self.log_amplitude = widgets.ToggleButton(value=False, description="log amplitude",
                                                   tooltip="amplitude axis: log₁₀ |a|·‖(w, b)‖")
         self.refresh_button = widgets.Button(description="refresh", tooltip="pick up new snapshots")
-        self.readout = widgets.Label()
+        self.readout = widgets.HTML(layout=widgets.Layout(width="100%"))  # wraps a long condensation line
         self.errors = widgets.HTML()
-        self._background = None
+        self._static = self._background = None  # the cached layers (see _on_draw)
         self.fig.canvas.mpl_connect("draw_event", self._on_draw)
         self._set_speed(self.speed.value)
         self._select(run_index)
@@ -394,10 +405,11 @@ class CondensationViewer:
         self.log_amplitude.observe(self._guarded(lambda change: self._select(self.picker.value, keep=True)),
                                    names="value")
         self.refresh_button.on_click(self._guarded(lambda _: self.refresh()))
+        wrap = widgets.Layout(flex_flow="row wrap")  # controls wrap onto a new line in a narrow notebook
         self.widget = widgets.VBox([
-            widgets.HBox([self.picker, self.refresh_button]),
-            widgets.HBox([self.play, self.speed, self.slider]),
-            widgets.HBox([self.log_time, self.log_amplitude]),
+            widgets.HBox([self.picker, self.refresh_button], layout=wrap),
+            widgets.HBox([self.play, self.speed, self.slider], layout=wrap),
+            widgets.HBox([self.log_time, self.log_amplitude], layout=wrap),
             self.readout, self.image, self.errors])
 
     # ----- callbacks --------------------------------------------------------------------------------
@@ -433,16 +445,25 @@ class CondensationViewer:
             self._player.start()
 
     def _play_loop(self) -> None:
-        """Advance the slider by ``play_step`` every ``frame_interval`` seconds (or as soon as the last frame
-        is drawn, when drawing takes longer) until the end or until Play is pressed again."""
+        """Advance the slider by ``play_step`` every ``frame_interval`` seconds until the end or until Play is
+        pressed again. Frames keep to a clock: after a slow frame (a new amplitude range) the next ones
+        follow at once, so the rate holds on average; when drawing falls behind by more than PLAY_CATCH_UP
+        seconds, the clock restarts instead (Play then runs as fast as frames can be drawn)."""
         try:
+            next_frame = started = time.perf_counter()
             while self.play.value:
-                started = time.perf_counter()
                 with self._lock:
                     if self.slider.value >= self.slider.max:
                         break
                     self.slider.value = min(self.slider.value + self.play_step, self.slider.max)  # draws it
-                time.sleep(max(0.0, self.frame_interval - (time.perf_counter() - started)))
+                sent = time.perf_counter()
+                next_frame += self.frame_interval
+                if next_frame < sent - PLAY_CATCH_UP:
+                    next_frame = sent
+                # two frames no closer than PLAY_MIN_GAP of an interval (taking the next draw to last as long as
+                # this one did): the browser drops an image replaced before it was decoded
+                time.sleep(max(next_frame - sent, PLAY_MIN_GAP * self.frame_interval - (sent - started), 0.0))
+                started = time.perf_counter()
         except Exception:
             self._show_error()
         finally:
@@ -467,28 +488,52 @@ class CondensationViewer:
                 ax.clear()
             self.panels = Panels(self.axes, self.run, frame(self.run, 0, self.n_grid), self.log_amplitude.value)
             self.fig.suptitle(run_title(self.run), fontsize=TITLE_SIZE)
-            for artist in self.panels.dynamic:
+            for artist in [*self.panels.dynamic, *self._amplitude_axes]:
                 artist.set_animated(True)  # drawn on top of a cached background (blitting)
-            self._background = None
+            self._static = self._background = None
             self._remap(position=position)
 
+    @property
+    def _amplitude_axes(self) -> list:
+        """The y axes (ticks, labels) of the two neuron panels: the only part of the figure besides the
+        dynamic artists that changes between snapshots of a run (when the amplitude range does)."""
+        return [ax.yaxis for ax in self.axes[:2]]
+
     def _on_draw(self, event) -> None:
-        """After every full draw: keep the background, draw the dynamic artists on top."""
-        self._background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
+        """After every full draw on screen: keep the static layer (the figure without the amplitude axes and
+        the dynamic artists), add the amplitude axes and keep that as the background, then draw the dynamic
+        artists on top. A file export (``save_animation``) draws every artist itself."""
+        canvas = self.fig.canvas
+        if canvas.is_saving():
+            return
+        self._static = canvas.copy_from_bbox(self.fig.bbox)
+        self._draw_background()
         for artist in self.panels.dynamic:
             artist.axes.draw_artist(artist)
 
+    def _draw_background(self) -> None:
+        """The amplitude axes over the static layer already on the canvas; kept as the background."""
+        for axis in self._amplitude_axes:
+            axis.axes.draw_artist(axis)
+        self._background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
+
     def _redraw(self, rescaled: bool) -> None:
-        """Blit the dynamic artists over the cached background (a full draw when an axis changed), then
-        send the whole frame to the image."""
+        """Blit the dynamic artists over the cached background, then send the whole frame to the image.
+        When the amplitude range changed, only the two amplitude axes are drawn again, over the static
+        layer (a few ms; a full draw of the figure takes ~0.3 s, most of it text): a full draw happens
+        only when the run or the log-amplitude setting changes."""
         canvas = self.fig.canvas
-        if rescaled or self._background is None:
-            canvas.draw()  # _on_draw keeps the background and draws the dynamic artists
+        if self._static is None:
+            canvas.draw()  # _on_draw keeps the layers and draws the dynamic artists
         else:
-            canvas.restore_region(self._background)
+            if rescaled:
+                canvas.restore_region(self._static)
+                self._draw_background()
+            else:
+                canvas.restore_region(self._background)
             for artist in self.panels.dynamic:
                 artist.axes.draw_artist(artist)
-        self.image.value = encode_png(np.asarray(canvas.buffer_rgba()))
+        self.image.show(np.asarray(canvas.buffer_rgba()))
 
     def _remap(self, position: int | None = None) -> None:
         current = self.current_index if position is None and hasattr(self, "current_index") else 0
@@ -507,12 +552,11 @@ class CondensationViewer:
             self.current_index = int(self.positions[position])
             fr = frame(self.run, self.current_index, self.n_grid)
             self.current_frame = fr
-            rescaled = self.panels.update(fr)
+            self._redraw(self.panels.update(fr))  # the picture first, then the readout (its clusters take a while)
             text = readout(self.run, fr)
             if not self.log_time.value:
                 text = f"uniform time: position {position}/{len(self.positions) - 1} → " + text
-            self.readout.value = text
-            self._redraw(rescaled)
+            self.readout.value = html.escape(text)
 
     def refresh(self) -> None:
         """Re-open the current run to pick up snapshots written since (a run still training)."""
@@ -523,9 +567,12 @@ class CondensationViewer:
         self._remap()
 
     def frame_pixels(self) -> np.ndarray:
-        """The current frame drawn from scratch (background, then the frame's artists): RGBA pixels."""
-        self.fig.canvas.draw()
-        return np.asarray(self.fig.canvas.buffer_rgba()).copy()
+        """The current frame rendered from scratch as a file export renders it — every artist in z-order,
+        no cached layer — as RGBA pixels: what the blitted frame sent to the browser must equal."""
+        buffer = io.BytesIO()
+        self.fig.canvas.print_raw(buffer)
+        width, height = (int(round(size)) for size in self.fig.bbox.size)
+        return np.frombuffer(buffer.getvalue(), dtype=np.uint8).reshape(height, width, 4).copy()
 
     # ----- export -----------------------------------------------------------------------------------
     def save_animation(self, path, fps: int = 10, positions: Sequence[int] | None = None) -> Path:
@@ -547,20 +594,14 @@ class CondensationViewer:
         positions = list(range(len(self.positions))) if positions is None else list(positions)
         start = self.slider.value
         tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}{suffix}")
-        animated = self.panels.dynamic
-        for artist in animated:
-            artist.set_animated(False)  # every frame is a full render
         try:
             with writer.saving(self.fig, str(tmp), dpi=self.fig.dpi):
                 for position in positions:
                     self.show(position)
-                    writer.grab_frame()
+                    writer.grab_frame()  # a full render of every artist (animated ones too, when saving)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
-            for artist in animated:
-                artist.set_animated(True)
-            self._background = None
             self.show(start)
         return path
 

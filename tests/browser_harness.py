@@ -24,7 +24,7 @@ import numpy as np
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-VIEWER_IMAGE = "img.widget-image"  # the viewer's frame: an ipywidgets Image
+VIEWER_IMAGE = "canvas.relunet-frame"  # the viewer's frame (relunet_support/frameview.js)
 
 
 def free_port() -> int:
@@ -101,17 +101,11 @@ def run_notebook(page, url: str, notebook: str, timeout_ms: int = 120_000) -> No
 
 
 def canvas_pixels(page) -> np.ndarray:
-    """The pixels (RGB, uint8) of the frame the viewer's image shows now, read back from its blob: exact."""
+    """The pixels (RGB, uint8) the viewer's canvas shows now, read back losslessly (as a PNG)."""
     from PIL import Image
 
-    data = page.evaluate(f"""async () => {{
-        const image = document.querySelector('{VIEWER_IMAGE}');
-        const bytes = new Uint8Array(await (await fetch(image.src)).arrayBuffer());
-        let text = '';
-        for (let i = 0; i < bytes.length; i += 32768) text += String.fromCharCode(...bytes.subarray(i, i + 32768));
-        return btoa(text);
-    }}""")
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))
+    data = page.evaluate(f"() => document.querySelector('{VIEWER_IMAGE}').toDataURL('image/png')")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data.split(",", 1)[1]))).convert("RGB"))
 
 
 def settled_canvas(page, quiet_ms: int = 600, timeout_s: float = 30) -> np.ndarray:
@@ -137,3 +131,14 @@ def type_slider(page, value: int) -> None:
     page.keyboard.press("Control+A")
     page.keyboard.type(str(value))
     page.keyboard.press("Enter")
+
+
+def kernel_value(page, code: str, expression: str) -> str:
+    """Run ``code`` in the notebook's kernel and return ``repr`` of ``expression`` evaluated after it."""
+    return page.evaluate("""async ([code, expression]) => {
+        const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+        const reply = await kernel.requestExecute({code, user_expressions: {value: expression}}).done;
+        const value = reply.content.user_expressions.value;
+        if (value.status !== 'ok') throw new Error(value.ename + ': ' + value.evalue);
+        return value.data['text/plain'];
+    }""", [code, expression])

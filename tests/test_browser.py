@@ -105,7 +105,7 @@ def test_canvas_shows_exactly_the_current_frame_after_play_stop_and_jumps(lab_wi
         shown = settled_canvas(page)
         page.screenshot(path=str(tmp_path / "jupyterlab.png"))
         run_label = page.locator(".widget-dropdown select").first.evaluate("s => s.options[s.selectedIndex].text")
-        readout = page.locator(".widget-label", has_text="η·k/α").first.inner_text()
+        readout = page.locator(".widget-html", has_text="η·k/α").first.inner_text()
 
     expected, viewer = fresh_render(runs_dir, run_label, 31)
     Image.fromarray(shown).save(tmp_path / "canvas.png")

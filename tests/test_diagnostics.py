@@ -90,3 +90,16 @@ def test_function_values_match_the_forward_pass(seed, m):
     expected = model.forward(a, w, b, points, 1.7)
     scale = np.sum(np.abs(a) * (np.abs(w) * 3 + np.abs(b))) / 1.7
     np.testing.assert_allclose(diagnostics.function_values(a, w, b, 1.7, points), expected, atol=1e-12 * scale)
+
+
+def test_function_evaluator_within_an_interval_matches_the_forward_pass_and_refuses_points_outside():
+    rng = np.random.default_rng(7)
+    a, w, b = rng.normal(size=(3, 500))
+    w[:20] = 0.0  # flat neurons: on iff b > 0
+    b[20:30] = 0.5 * w[20:30]  # kinks exactly at lo = -0.5
+    b[30:40] = -0.5 * w[30:40]  # kinks exactly at hi = 0.5
+    points = np.concatenate((np.linspace(-0.5, 0.5, 301), [-0.5, 0.5], -b[40:60] / w[40:60] % 1 - 0.5))
+    evaluate = diagnostics.function_evaluator(a, w, b, 1.3, within=(-0.5, 0.5))
+    np.testing.assert_allclose(evaluate(points), model.forward(a, w, b, points, 1.3), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"points=\(-0.5, 0.7\) is not allowed: points must be inside \[-0.5, 0.5\]"):
+        evaluate(np.array([-0.5, 0.7]))

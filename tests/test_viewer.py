@@ -93,6 +93,27 @@ def test_the_picture_of_a_snapshot_does_not_depend_on_the_path_to_it(small_run):
     np.testing.assert_array_equal(jumped.frame_pixels(), scrubbed.frame_pixels())
 
 
+def test_the_frame_sent_equals_a_full_render_and_a_rescale_draws_only_the_amplitude_axes(small_run):
+    """The blitted frame (static layer + amplitude axes + dynamic artists) is pixel for pixel a full render;
+    across amplitude rescales and the log toggle the figure is drawn in full only when the layers change."""
+    viewer = CondensationViewer([small_run], figsize=(6, 4), dpi=50)
+    canvas = viewer.fig.canvas
+    full_draws = []
+    draw = canvas.draw
+    canvas.draw = lambda: (full_draws.append(1), draw())[1]
+    tops = set()
+    for position in [*range(0, 50, 2), 17, 3, 44]:
+        viewer.slider.value = position
+        tops.add(viewer.axes[0].get_ylim()[1])
+        if position in (17, 44):
+            np.testing.assert_array_equal(viewer.image.pixels, viewer.frame_pixels())
+    assert len(tops) >= 5 and full_draws == []  # several amplitude ranges, none needing a full draw
+    viewer.log_amplitude.value = True  # new axis scale: one full draw
+    viewer.slider.value = 30
+    np.testing.assert_array_equal(viewer.image.pixels, viewer.frame_pixels())
+    assert len(full_draws) == 1
+
+
 def test_play_speed_skips_snapshots_above_the_frame_rate_cap(small_run):
     viewer = CondensationViewer([small_run])
     viewer.speed.value = 5
@@ -105,7 +126,7 @@ def test_play_walks_to_the_end_and_stops(small_run):
     import time
 
     viewer = CondensationViewer([small_run])
-    viewer.speed.value = 200  # 20 frames per second, 10 snapshots a frame
+    viewer.speed.value = 200  # MAX_FPS frames per second, several snapshots a frame
     viewer.slider.value = 3
     viewer.play.value = True
     deadline = time.time() + 20
@@ -158,17 +179,19 @@ def test_wide_runs_draw_a_density_image(tmp_path):
     viewer.slider.value = 4
     assert viewer.panels.dense
     image = viewer.panels.neurons[0][0].get_array()
-    assert image.shape == (*viewer_module.DENSITY_BINS, 3)
-    assert np.any(image[..., 1] < 1)  # some bin is shaded
+    assert image.shape == (*viewer_module.DENSITY_BINS, 4) and image.dtype == np.uint8
+    assert np.any(image[..., 1] < 255) and np.all(image[..., 3] == 255)  # some bin is shaded; all opaque
 
 
 def test_density_image_counts_each_neuron_in_its_bin():
     x = np.array([0.1, 0.1, 0.9, 0.5])
     y = np.array([0.1, 0.1, 0.9, 2.0])  # the last one is off the range
     image = viewer_module.density_image(x, y, np.array([True, True, False, True]), (0, 1), (0, 1), bins=(2, 2))
-    np.testing.assert_allclose(image[0, 0], 1 - (1 - viewer_module.POSITIVE[:3]))  # the fullest bin: full red
-    np.testing.assert_allclose(image[1, 1], 1 - np.log1p(1) / np.log1p(2) * (1 - viewer_module.NEGATIVE[:3]))
-    np.testing.assert_allclose(image[0, 1], 1.0)
+    rgb = image[..., :3] / 255
+    np.testing.assert_allclose(rgb[0, 0], 1 - (1 - viewer_module.POSITIVE[:3]), atol=0.5 / 255)  # fullest: full red
+    np.testing.assert_allclose(rgb[1, 1], 1 - np.log1p(1) / np.log1p(2) * (1 - viewer_module.NEGATIVE[:3]),
+                               atol=0.5 / 255)
+    np.testing.assert_allclose(rgb[0, 1], 1.0)
 
 
 def test_fractional_pixel_sizes_are_refused(small_run):
