@@ -41,8 +41,6 @@ output_dir = "../outputs/smoke"
 progress = True
 
 # %%
-import time
-import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -51,8 +49,7 @@ from IPython.display import Markdown, display
 
 from relunet_support import plots
 from relunet_support.config import sweep_configs
-from relunet_support.errors import TrainingDiverged
-from relunet_support.train import train
+from relunet_support.train import ensure_runs
 
 # Every configuration is validated before anything is trained.
 configs = sweep_configs(widths, n_steps, learning_rate=None if normalised_learning_rate else learning_rate,
@@ -62,29 +59,20 @@ configs = sweep_configs(widths, n_steps, learning_rate=None if normalised_learni
 runs_dir = Path(output_dir) / "runs"
 
 # %%
-runs, wall = [], {}
-for config in configs:
-    started = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # dead runs are reported in the table
-        try:
-            run = train(config, runs_dir, progress=progress)
-        except TrainingDiverged as error:
-            run = error.run
-    wall[config.m] = time.perf_counter() - started
-    runs.append(run)
+runs = ensure_runs(configs, runs_dir, progress=progress)  # trained, or read back; dead and diverged ones too
 
 # %% [markdown]
 # ## Summary
 
 # %%
-rows = ["| width m | η/α | final risk | status | step | steps/s | wall time (this call) |",
+rows = ["| width m | η/α | final risk | status | step | steps/s | training wall time |",
         "|---|---|---|---|---|---|---|"]
 for run in runs:
     c = run.config
-    rate = run.attrs.get("steps_per_second")
+    rate, wall = run.attrs.get("steps_per_second"), run.attrs.get("wall_seconds")
     rows.append(f"| {c.m} | {c.normalised_learning_rate:.4g} | {run.records['risk'][-1]:.4e} | **{run.status}** | "
-                f"{run.step:,}/{c.n_steps:,} | {f'{rate:,.0f}' if rate else '–'} | {wall[c.m]:.2f} s |")
+                f"{run.step:,}/{c.n_steps:,} | {f'{rate:,.0f}' if rate else '–'} | "
+                f"{f'{wall:.2f} s' if wall is not None else '–'} |")
 display(Markdown("\n".join(rows)))
 for run in runs:
     if run.status != "complete":

@@ -45,7 +45,7 @@ from IPython.display import display
 from relunet_support import diagnostics
 from relunet_support.config import TrainConfig
 from relunet_support.store import list_runs, open_run
-from relunet_support.train import train
+from relunet_support.train import ensure_runs
 from relunet_support.viewer import CondensationViewer, frame, static_frames
 
 runs_dir = Path(output_dir) / "runs"
@@ -57,7 +57,7 @@ if not runs:
     runs_dir = Path(output_dir) / "demo" / "runs"
     print(f"No runs in {Path(output_dir) / 'runs'} yet (`make run` writes the default study there): "
           f"showing a demo run, {demo}, from {runs_dir}.")
-    runs = [train(TrainConfig(**demo), runs_dir, progress=False)]
+    runs = ensure_runs([TrainConfig(**demo)], runs_dir, progress=False)
 ids = [r.run_id for r in runs]
 if run_id is not None and run_id not in ids:
     raise ValueError(f"run_id={run_id!r} is not allowed: it is not one of the {len(ids)} runs in {runs_dir}")

@@ -44,7 +44,6 @@ escape_seeds = [0]  # seeds whose first escapes enter the fit against ln m (more
 
 # %%
 import dataclasses
-import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -53,8 +52,7 @@ from IPython.display import Image, Markdown, display
 
 from relunet_support import condensation, escapes, plots
 from relunet_support.config import format_number, sweep_configs, sweep_tag
-from relunet_support.errors import TrainingDiverged
-from relunet_support.train import train
+from relunet_support.train import ensure_runs
 
 configs = sweep_configs(widths, n_steps, learning_rate=None if normalised_learning_rate else learning_rate,
                         normalised_learning_rate=normalised_learning_rate, gamma=gamma, gamma_prime=gamma_prime,
@@ -65,14 +63,7 @@ figures_dir = Path(output_dir) / "figures"
 figures_dir.mkdir(parents=True, exist_ok=True)
 
 # %%
-runs = []
-for config in configs:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            runs.append(train(config, runs_dir, progress=False))
-        except TrainingDiverged as error:
-            runs.append(error.run)
+runs = ensure_runs(configs, runs_dir, progress=False)  # trained, or read back from the runs of 02
 for run in runs:
     if run.status != "complete":
         print(f"m = {run.config.m} is {run.status}: {run.message}")
@@ -108,15 +99,9 @@ else:
 # ŝ(m) is the first s at which the risk has fallen below 0.7·R(0) (`escapes.first_escape`).
 
 # %%
-escape_runs = []
-for escape_seed in escape_seeds:  # the plotted runs for `seed`, other seeds trained (or read back) here
-    for config in configs:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                escape_runs.append(train(dataclasses.replace(config, seed=escape_seed), runs_dir, progress=False))
-            except TrainingDiverged:
-                pass
+# the plotted runs for `seed`, other seeds trained (or read back) here; diverged runs have no escape to time
+escape_configs = [dataclasses.replace(config, seed=escape_seed) for escape_seed in escape_seeds for config in configs]
+escape_runs = [run for run in ensure_runs(escape_configs, runs_dir, progress=False) if run.status != "diverged"]
 complete = [r for r in escape_runs if r.status == "complete"]
 escape_points = [(r.config.m, r.config.seed, plots.first_escape_of(r)) for r in complete]
 escape_times = {m: t for m, s_, t in escape_points if s_ == escape_seeds[0]}

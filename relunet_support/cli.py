@@ -7,7 +7,7 @@ import dataclasses
 import sys
 import warnings
 
-from .errors import BackendUnavailable, ConfigError, NotARunError, RunLockedError, TrainingDiverged
+from .errors import BackendUnavailable, ConfigError, NotARunError, RunLockedError
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -118,7 +118,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def _train(args) -> int:
     from .config import TrainConfig
-    from .train import train
+    from .train import DeadNetworkWarning, DivergedRunWarning, train
 
     options = dict(
         gamma=_number(args.gamma), gamma_prime=_number(args.gamma_prime), init=args.init,
@@ -132,7 +132,9 @@ def _train(args) -> int:
         config = TrainConfig(m=_number(args.m), learning_rate=_number(args.learning_rate),
                              n_steps=_number(args.steps), **options)
     with warnings.catch_warnings():  # restores the filters and showwarning afterwards
-        warnings.simplefilter("default")  # every distinct warning once, none hidden
+        warnings.simplefilter("default")  # every distinct warning once, none hidden …
+        warnings.simplefilter("ignore", DeadNetworkWarning)  # … but the end state's, printed below
+        warnings.simplefilter("ignore", DivergedRunWarning)
         warnings.showwarning = _show_warning  # as it is raised (the stability warning: before training)
         run = train(config, args.out, progress=not args.no_progress, resume=not args.no_resume)
     records = run.records
@@ -212,9 +214,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, NotARunError, RunLockedError, BackendUnavailable) as error:
         print(f"relunet: error: {error}", file=sys.stderr)
         return 2
-    except TrainingDiverged as error:
-        print(f"relunet: diverged: {error}", file=sys.stderr)
-        return 3
     except KeyboardInterrupt:
         print("relunet: interrupted; run `relunet train` again with the same arguments to resume", file=sys.stderr)
         return 130

@@ -28,6 +28,14 @@ class TrainingDiverged(FloatingPointError):
         self.step = step
 
 
+class NetworkDied(RuntimeError):
+    """Every neuron became inactive on every data point (``train(..., strict=True)``); ``run`` is the dead run."""
+
+    def __init__(self, message: str, run=None):
+        super().__init__(message)
+        self.run = run
+
+
 def invalid(name: str, value, allowed: str) -> ConfigError:
     """Build the project's standard error for a bad value of ``name``."""
     return ConfigError(f"{name}={value!r} is not allowed: {name} must be {allowed}")

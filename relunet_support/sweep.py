@@ -28,7 +28,7 @@ from pathlib import Path
 import yaml
 
 from .config import TrainConfig
-from .errors import ConfigError, TrainingDiverged
+from .errors import ConfigError
 
 SWEEP_KEYS = ("out", "defaults", "grid")
 
@@ -90,21 +90,14 @@ class TaskResult:
 
 def train_task(config_values: dict, out_dir: str) -> dict:
     """One sweep task (runs on a worker): train a config given as a plain dict; never raises."""
-    import warnings
+    from .train import ensure_runs
 
-    from .train import train
-
-    config = TrainConfig.from_dict(config_values)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            run = train(config, out_dir, progress=False)
-            return {"path": str(run.path), "status": run.status, "error": None}
-        except TrainingDiverged as error:
-            return {"path": str(error.run.path) if error.run else None, "status": "diverged", "error": None}
-        except Exception as error:
-            return {"path": None, "status": None,
-                    "error": f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}"}
+    try:
+        (run,) = ensure_runs([TrainConfig.from_dict(config_values)], out_dir, progress=False)
+        return {"path": str(run.path), "status": run.status, "error": None}
+    except Exception as error:
+        return {"path": None, "status": None,
+                "error": f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}"}
 
 
 def _client(scheduler):

@@ -2,10 +2,16 @@
 
 Guards, checked at every step by the engine:
 - diverged: the first step whose risk or parameters are non-finite stops the run; every earlier
-  record is kept, the run is marked ``diverged`` and ``TrainingDiverged`` names the step and η/α;
+  record is kept and the run is marked ``diverged``; its message names the step and η/α;
 - dead: when no neuron is active on any data point, every gradient is exactly zero and GD can
-  never move again; the run stops, is marked ``dead`` (a final record and snapshot at that step),
-  and a warning says so. Nothing after that step is drawn as if it were a result.
+  never move again; the run stops and is marked ``dead`` (a final record and snapshot at that step).
+  Nothing after that step is drawn as if it were a result.
+
+``train`` returns the ``Run`` in every end state — complete, dead or diverged — and warns
+(``DeadNetworkWarning``, ``DivergedRunWarning``) when it is not complete; ``strict=True`` raises
+``NetworkDied`` / ``TrainingDiverged`` instead. ``ensure_runs`` trains or reads back a list of
+configs for callers that report the statuses themselves: it silences those two warnings only, so the
+``UnstableLearningRateWarning`` (given before training) still reaches the notebook or the terminal.
 
 Resuming. The engine always restarts at snapshot steps, and checkpoints are taken only there,
 so a run resumed after a crash computes exactly what an uninterrupted run computes.
@@ -15,21 +21,27 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from . import diagnostics, engine, model, scaling
 from .config import TrainConfig
-from .errors import NotARunError, TrainingDiverged
+from .errors import NetworkDied, NotARunError, TrainingDiverged
 from .store import (FORMAT_VERSION, RECORD_FIELDS, TERMINAL, Run, RunWriter, clean_temporaries, open_run,
                     remove_run, run_lock)
 
-__all__ = ["TrainConfig", "train", "DeadNetworkWarning", "UnstableLearningRateWarning"]
+__all__ = ["TrainConfig", "train", "ensure_runs", "DeadNetworkWarning", "DivergedRunWarning",
+           "UnstableLearningRateWarning"]
 
 
 class DeadNetworkWarning(RuntimeWarning):
     """Every neuron is inactive on every data point: training stopped, the run is marked dead."""
+
+
+class DivergedRunWarning(RuntimeWarning):
+    """The risk or a parameter became non-finite: training stopped, the run is marked diverged."""
 
 
 class UnstableLearningRateWarning(RuntimeWarning):
@@ -44,7 +56,7 @@ def check_learning_rate(config: TrainConfig) -> None:
             f"learning_rate={config.learning_rate:g} gives η/α = {config.normalised_learning_rate:.4g} at m={config.m}, "
             f"beyond the stable limit {limit:.4g} (measured: at γ=3/2 the risk stops decreasing monotonically "
             f"above η/α ≈ 2.5 and every neuron dies from about 12); GD is then not a faithful gradient flow",
-            UnstableLearningRateWarning, stacklevel=3)
+            UnstableLearningRateWarning, stacklevel=4)  # the caller of train()
 
 
 def _record(config: TrainConfig, step: int, state, initial, x, y) -> dict:
@@ -103,13 +115,42 @@ def _describe(config: TrainConfig) -> str:
 
 
 def train(config: TrainConfig, out_dir="outputs/runs", progress: bool = True, resume: bool = True,
-          checkpoint_seconds: float = 30.0, max_buffer_bytes: int = 256 * 2**20) -> Run:
-    """Train ``config`` into ``out_dir/<run-id>`` and return the finished ``Run``.
+          checkpoint_seconds: float = 30.0, max_buffer_bytes: int = 256 * 2**20, strict: bool = False) -> Run:
+    """Train ``config`` into ``out_dir/<run-id>`` and return the finished ``Run`` — complete, dead or diverged.
 
-    An existing complete or dead run is returned as it is; an interrupted one is resumed from its
-    checkpoint (``resume=False`` discards it and starts over). Raises ``TrainingDiverged`` (with
-    ``.run``) when the risk or a parameter becomes non-finite.
+    An existing finished run is returned as it is; an interrupted one is resumed from its checkpoint
+    (``resume=False`` discards it and starts over). A dead or diverged run comes with a
+    ``DeadNetworkWarning`` / ``DivergedRunWarning``; with ``strict=True`` it raises ``NetworkDied`` /
+    ``TrainingDiverged`` (each with ``.run``) instead.
     """
+    run = _train(config, out_dir, progress, resume, checkpoint_seconds, max_buffer_bytes)
+    if run.status == "diverged":
+        if strict:
+            raise TrainingDiverged(run.message, run=run, step=int(run.attrs.get("final_step", run.step)))
+        warnings.warn(run.message, DivergedRunWarning, stacklevel=2)
+    elif run.status == "dead":
+        if strict:
+            raise NetworkDied(run.message, run=run)
+        warnings.warn(run.message, DeadNetworkWarning, stacklevel=2)
+    return run
+
+
+def ensure_runs(configs: Sequence[TrainConfig], out_dir, progress: bool = True) -> list[Run]:
+    """Train each config into ``out_dir`` — or read it back when it is there already — and return the runs in
+    order, whatever their end state (``run.status``: complete, dead, diverged). Only the dead and diverged
+    warnings are silenced (the caller reports the statuses); every other warning is shown."""
+    runs = []
+    for config in configs:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeadNetworkWarning)
+            warnings.simplefilter("ignore", DivergedRunWarning)
+            runs.append(train(config, out_dir, progress=progress))
+    return runs
+
+
+def _train(config: TrainConfig, out_dir, progress: bool, resume: bool, checkpoint_seconds: float,
+           max_buffer_bytes: int) -> Run:
+    """``train`` without the end-state warnings: the finished run, whatever its status."""
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, not {type(config).__name__}")
     out_dir = Path(out_dir)
@@ -122,8 +163,6 @@ def train(config: TrainConfig, out_dir="outputs/runs", progress: bool = True, re
             if run.config != config:
                 raise RuntimeError(f"{path} holds a different configuration (hash collision?)")
             if run.status in TERMINAL:
-                if run.status == "diverged":
-                    raise TrainingDiverged(run.message, run=run)
                 return run
             if run.format_version != FORMAT_VERSION:
                 raise NotARunError(f"path={str(path)!r} holds an unfinished run in store format "
@@ -176,7 +215,7 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
             commit()
             message = f"training diverged at step 0: the initial risk or f is non-finite ({_describe(config)})."
             writer.set_status("diverged", message, final_step=0)
-            raise TrainingDiverged(message, run=open_run(writer.path), step=0)
+            return open_run(writer.path)
     last_snapshot = step  # checkpoints are taken at snapshot steps, so the state at `step` is stored
     try:
         while n_snapshots < snapshot_steps.size:
@@ -227,9 +266,4 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
     wall = float(writer.progress["wall_seconds"])
     writer.set_status(status, message, wall_seconds=wall,
                       steps_per_second=(step / wall if wall > 0 else None), final_step=step)
-    run = open_run(writer.path)
-    if status == "diverged":
-        raise TrainingDiverged(message, run=run, step=step)
-    if status == "dead":
-        warnings.warn(message, DeadNetworkWarning, stacklevel=3)
-    return run
+    return open_run(writer.path)

@@ -33,7 +33,7 @@ from matplotlib.figure import Figure
 
 from . import condensation, diagnostics
 from .frameview import FrameView
-from .plots import drop_minor_ticks, fixed_margins
+from .plots import drop_minor_ticks, fixed_margins, plain_log_labels
 from .store import Run, list_runs
 
 KINK_TICKS = (-10.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 10.0)
@@ -257,6 +257,7 @@ class Panels:
             every = max(1, int(keep.sum()) // 2000)  # ≤ ~2000 points: the same curve, drawn faster
             ax_risk.loglog(self._clock * rec["step"][keep][::every], rec["risk"][keep][::every], color="k", lw=1.2)
             drop_minor_ticks(ax_risk)
+            plain_log_labels(ax_risk.figure)
             (self.risk_marker,) = ax_risk.plot([self._clock * max(first.step, 1)], [first.risk], "o", color="crimson",
                                                ms=7)
             ax_risk.set_xlabel("s = η·k/α (log)")
@@ -331,6 +332,7 @@ def static_frames(run: Run, n_frames: int = 6) -> plt.Figure:
         row[2].set_title(f"{clock_and_risk(run, fr)}\n{fr.condensation}", fontsize=LEGEND_SIZE - 0.5)
     fig.suptitle(run_title(run), fontsize=TITLE_SIZE)
     fixed_margins(fig, left=0.8, right=0.6, bottom=0.55, top=0.6, wspace=0.8, hspace=1.0)
+    plain_log_labels(fig)
     return fig
 
 

@@ -61,10 +61,13 @@ def test_slope_fit_recovers_power_laws_with_an_honest_interval():
         escapes.fit_line([1.0, 1.0], [2.0, 3.0])
 
 
-def test_t_quantiles():
-    assert escapes._t_quantile(0.975, 1) == pytest.approx(12.706, abs=1e-3)
-    assert escapes._t_quantile(0.975, 10) == pytest.approx(2.228, abs=1e-3)
-    assert escapes._t_quantile(0.975, 1000) == pytest.approx(1.962, abs=1e-3)
+def test_the_interval_uses_the_student_t_quantile():
+    # three points on a line but one: 1 degree of freedom, t_0.975(1) = 12.706 (tables)
+    x, y = np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.1, 1.9])
+    fit = escapes.fit_line(x, y)
+    residual = y - (fit.slope * x + fit.intercept)
+    stderr = np.sqrt(residual @ residual / 1) / np.sqrt(np.sum((x - x.mean()) ** 2))
+    assert (fit.slope_high - fit.slope) / stderr == pytest.approx(12.706, abs=1e-3)
 
 
 def test_gradient_flow_check(tmp_path):

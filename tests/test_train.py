@@ -11,9 +11,10 @@ import pytest
 
 from relunet_support import diagnostics, model, store
 from relunet_support import train as train_module
-from relunet_support.errors import RunLockedError, TrainingDiverged
+from relunet_support.errors import NetworkDied, RunLockedError, TrainingDiverged
 from relunet_support.store import list_runs, open_run
-from relunet_support.train import DeadNetworkWarning, TrainConfig, train
+from relunet_support.train import (DeadNetworkWarning, DivergedRunWarning, TrainConfig, UnstableLearningRateWarning,
+                                   ensure_runs, train)
 
 SMALL = TrainConfig(m=100, learning_rate=100 ** 1.5 * 0.5, n_steps=3000, n_records=300, n_snapshots=40)
 
@@ -147,15 +148,16 @@ def test_dead_network_is_reported_not_plotted(tmp_path):
 def test_divergence_stops_keeps_records_and_names_step(tmp_path):
     config = TrainConfig(m=20, learning_rate=1e3, n_steps=100, init="gaussian", dataset="custom",
                          x=(-1e153, 1e153), y=(1.0, 1.0))
+    with pytest.warns(DivergedRunWarning, match=r"diverged at step \d+: .*η/α=11.18"):
+        run = train(config, tmp_path, progress=False)  # the run comes back, whatever its end state
     with pytest.raises(TrainingDiverged, match=r"diverged at step \d+: .*η/α=11.18") as info:
-        train(config, tmp_path, progress=False)
-    run, step = info.value.run, info.value.step
-    assert run.status == "diverged" and f"step {step}:" in str(info.value) and step >= 1
+        train(config, tmp_path, progress=False, strict=True)  # read back, without retraining
+    step = info.value.step
+    assert run.status == "diverged" and f"step {step}:" in run.message and step >= 1
+    assert info.value.run.path == run.path and info.value.run.attrs["created"] == run.attrs["created"]
     # every step is on the record schedule here: all records before the bad step are kept, all finite
     np.testing.assert_array_equal(run.records["step"], np.arange(step))
     assert np.isfinite(run.records["risk"]).all()
-    with pytest.raises(TrainingDiverged):  # asking again reports it again, without retraining
-        train(config, tmp_path, progress=False)
 
 
 def test_same_run_locked_by_another_trainer(tmp_path):
@@ -205,7 +207,7 @@ def test_non_finite_start_is_diverged_at_step_0(tmp_path):
     config = TrainConfig(m=20, learning_rate=1.0, n_steps=10, init="gaussian", dataset="custom",
                          x=(-1e300, 1e300), y=(1.0, 1.0))
     with pytest.raises(TrainingDiverged, match="diverged at step 0") as info:
-        train(config, tmp_path, progress=False)
+        train(config, tmp_path, progress=False, strict=True)
     assert info.value.run.status == "diverged" and list(info.value.run.records["step"]) == [0]
 
 
@@ -218,11 +220,30 @@ def test_network_dead_from_the_start(tmp_path):
         run = train(config, tmp_path, progress=False)
     assert run.status == "dead" and run.step == 0
     assert list(run.records["step"]) == [0] and list(run.snapshot_steps) == [0]
+    with pytest.raises(NetworkDied, match="every neuron is inactive") as info:
+        train(config, tmp_path, progress=False, strict=True)
+    assert info.value.run.path == run.path
+
+
+def test_ensure_runs_returns_every_end_state_and_lets_the_stability_warning_through(tmp_path):
+    dead = TrainConfig(m=2, learning_rate=1.0, n_steps=100, init="gaussian", dataset="custom",
+                       x=(0.0, 0.0), y=(1.0, 1.0), gamma=0.0, seed=3)
+    diverged = TrainConfig(m=20, learning_rate=1e3, n_steps=100, init="gaussian", dataset="custom",
+                           x=(-1e153, 1e153), y=(1.0, 1.0))
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runs = ensure_runs([SMALL, dead, diverged], tmp_path, progress=False)
+    assert [r.status for r in runs] == ["complete", "dead", "diverged"]
+    assert [r.config for r in runs] == [SMALL, dead, diverged]
+    kinds = {type(w.message) for w in caught}
+    assert UnstableLearningRateWarning in kinds  # η/α = 11.18 at m = 20: said before training
+    assert not kinds & {DeadNetworkWarning, DivergedRunWarning}  # the statuses are in the runs
 
 
 def test_learning_rate_in_natural_units_and_stability_warning(tmp_path):
     from relunet_support.config import sweep_configs
-    from relunet_support.train import UnstableLearningRateWarning
 
     config = TrainConfig.from_normalised(400, 3.0, 50, seed=2)
     assert config.learning_rate == pytest.approx(3.0 * 400**1.5) and config.normalised_learning_rate == pytest.approx(3.0)
