@@ -47,7 +47,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from relunet_support import data, diagnostics, init, model, plots, scaling
+from relunet_support import data, diagnostics, escapes, init, model, plots, scaling
 from relunet_support.config import TrainConfig
 from relunet_support.engine import descend
 
@@ -130,15 +130,15 @@ x, y = config.training_data()
 #
 # In the condensed regime the natural clock is s = η·k/α_m. The network first stays small (alignment,
 # s = O(1)), then escapes at s₁ ≈ ((γ − 1 − |γ′|)/(2G*))·ln m + C, where
-# G* = max over unit (w, b) of (1/n) Σ y_i (w x_i + b)_+ — for all-positive symmetric data the maximiser
-# is (w, b) = (0, 1), so G* = mean(y). After the escape: a plateau near the best constant fit
+# G* = max over unit (w, b) of (1/n) Σ y_i (w x_i + b)_+ (for the seed's all-positive symmetric data the
+# maximiser is (w, b) = (0, 1), so G* = mean(y)). After the escape: a plateau near the best constant fit
 # R* = (1/2n) Σ (y_i − ȳ)², then a second escape and convergence to a linear spline with kinks at
 # the data points. None of the seed's rescalings 1, 1/m, 1/m², 1/ln m removes the ln m shift.
 
 # %%
-g_star = float(np.mean(y)) if np.all(y > 0) and np.allclose(x, -x[::-1]) and np.allclose(y, y[::-1]) else float("nan")
+g_star, _ = escapes.g_star(x, y)  # max over unit (w, b) of (1/n) Σ y_i (w x_i + b)_+
 r_star = 0.5 * float(np.mean((y - y.mean()) ** 2))
-slope = (gamma - 1 - abs(gamma_prime)) / (2 * g_star)
+slope = escapes.predicted_escape_slope(gamma, gamma_prime, x, y)
 print(f"G* = {g_star:.6g}, plateau risk R* = {r_star:.4g}, initial-risk scale (1/2n)Σy² = {0.5 * np.mean(y**2):.4g}")
 print(f"first escape: s₁ ≈ {slope:.3g}·ln m + C  →  at m = {m}: {slope * np.log(m):.3g} + C")
 
@@ -151,17 +151,7 @@ print(f"first escape: s₁ ≈ {slope:.3g}·ln m + C  →  at m = {m}: {slope * 
 a_s, w_s, b_s = init.initial_parameters(check_width, 1.0, 1.0, "gaussian", np.random.default_rng(seed))
 alpha_s = scaling.alpha_beta(check_width, gamma, gamma_prime)[0]
 analytic = model.gradients(a_s, w_s, b_s, x, y, alpha_s)
-step = 1e-6
-numeric = []
-for k_param in range(3):
-    grad = np.empty(check_width)
-    for j in range(check_width):
-        plus = [p.copy() for p in (a_s, w_s, b_s)]
-        minus = [p.copy() for p in (a_s, w_s, b_s)]
-        plus[k_param][j] += step
-        minus[k_param][j] -= step
-        grad[j] = (model.risk(*plus, x, y, alpha_s) - model.risk(*minus, x, y, alpha_s)) / (2 * step)
-    numeric.append(grad)
+numeric = model.central_differences(a_s, w_s, b_s, x, y, alpha_s)
 gradient_error = max(np.max(np.abs(g1 - g2)) / (np.max(np.abs(g2)) + 1e-300) for g1, g2 in zip(analytic, numeric))
 print(f"largest relative gradient error vs finite differences: {gradient_error:.2e}")
 

@@ -50,17 +50,6 @@ STUDY_NOTEBOOKS = ("05_phase_diagram",)  # once per study
 # interrupt nbclient sends at shutdown as an error) are noise here: errors in cells reach the notebook
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
-DEFAULT_STUDY = {
-    "batches": [
-        {"learning_rate": 70, "widths": [800], "n_steps": 200_000},
-        {"learning_rate": 4000, "widths": [200, 400, 600, 800, 1000], "n_steps": 200_000},
-        {"learning_rate": 2000, "widths": [200, 400, 600, 800, 1000], "n_steps": 250_000},
-        {"learning_rate": 1000, "widths": [200, 400, 600, 800, 1000], "n_steps": 300_000},
-        {"learning_rate": 4000, "widths": [40, 60, 80, 100, 120], "n_steps": 2_200},
-    ],
-}
-
-
 class StudyError(ConfigError):
     """A study file or study description that cannot be run."""
 
@@ -186,11 +175,6 @@ def read_study_file(path) -> dict:
 def load_study(path) -> Study:
     """Read and validate a YAML study file; nothing runs if it is invalid."""
     return study_from_dict(read_study_file(path))
-
-
-def default_study() -> Study:
-    """The seed notebook's own study."""
-    return study_from_dict(DEFAULT_STUDY)
 
 
 @dataclass

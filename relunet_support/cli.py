@@ -74,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
 
     nb = sub.add_parser("notebooks", help="run 02_train, 04_scaling_plots, 03 (static) with papermill per learning rate",
                         formatter_class=_HelpFormatter)
-    nb.add_argument("study", nargs="?", help="YAML study file (default: the seed's own study)")
+    nb.add_argument("study", nargs="?", help="YAML study file, e.g. studies/default.yaml (the seed's own study; "
+                    "`make run` runs it); or leave it out and give --learning-rate, --widths and --steps")
     nb.add_argument("--learning-rate", type=str, help="one batch at this η instead of a study file (default: the study's)")
     nb.add_argument("--widths", type=str, help="comma-separated widths for --learning-rate, e.g. 200,400,800 "
                                                "(required with --learning-rate; default: the study's)")
@@ -181,8 +182,11 @@ def _notebooks(args) -> int:
         widths = [_number(v) for v in args.widths.split(",") if v.strip()]
         values = {"batches": [{"learning_rate": _number(args.learning_rate), "widths": widths,
                                "n_steps": _number(args.steps)}]}
+    elif args.study:
+        values = batch.read_study_file(args.study)
     else:
-        values = batch.read_study_file(args.study) if args.study else batch.DEFAULT_STUDY
+        raise batch.StudyError("give a study file (the seed's own study is studies/default.yaml) or "
+                               "--learning-rate with --widths and --steps")
     if options and isinstance(values, dict) and isinstance(values.get("defaults") or {}, dict):
         # command-line options fill the defaults; the batches still override them
         values = {**values, "defaults": {**(values.get("defaults") or {}), **options}}

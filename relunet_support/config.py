@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import data, init, scaling, schedule
-from .engine import check_backend
+from .backends import check_backend
 from .errors import invalid
 
 

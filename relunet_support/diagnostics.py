@@ -9,8 +9,8 @@ import math
 
 import numpy as np
 
-from .engine._kernels import extremes_exact
 from .errors import invalid
+from .exact import extremes_exact, relative_distance  # noqa: F401 (relative_distance: also this module's)
 
 
 def extremes(a, w, b, alpha: float, lo: float = -0.5, hi: float = 0.5):
@@ -55,17 +55,6 @@ def kinks(w, b) -> np.ndarray:
     """Kink positions −b_j/w_j (±inf when w_j = 0 and b_j ≠ 0, nan when both are 0)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return -np.asarray(b, dtype=np.float64) / np.asarray(w, dtype=np.float64)
-
-
-def relative_distance(current, initial) -> float:
-    """RD = ‖θ − θ₀‖ / ‖θ₀‖ over all the given arrays (e.g. (w, b) for RD_w, a for RD_a)."""
-    if isinstance(current, np.ndarray):
-        current, initial = (current,), (initial,)
-    now = np.concatenate([np.ravel(v) for v in current])
-    start = np.concatenate([np.ravel(v) for v in initial])
-    if now.shape != start.shape:
-        raise invalid("current", now.shape, f"the same shape as initial {start.shape}")
-    return float(np.linalg.norm(now - start) / np.linalg.norm(start))
 
 
 def conserved(a, w, b) -> np.ndarray:

@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 
 from . import data, diagnostics, engine, init, scaling
+from .escapes import fit_line
 
 # reduced defaults (quick) and the paper-sized preset (the paper's range of widths and γ′; its exact
 # list of widths is not known to us)
@@ -74,8 +75,6 @@ def final_relative_distance(gamma: float, gamma_prime: float, m: int, seed: int 
 
 def slope_over_widths(gamma: float, gamma_prime: float, widths, seed: int = 0, tol: float = 1e-5):
     """(RD per width, fitted S_w) — the log-log slope of RD(θ_w*) against m."""
-    from .escapes import fit_line
-
     distances = np.array([final_relative_distance(gamma, gamma_prime, m, seed, tol) for m in widths])
     return distances, fit_line(np.log(widths), np.log(distances)).slope
 

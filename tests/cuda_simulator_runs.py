@@ -68,11 +68,43 @@ def launch_mode(name: str) -> str:
     return "auto"
 
 
+def thread_safe_simulated_shared_arrays() -> None:
+    """Work around a race in numba-cuda's CUDA simulator: ``cuda.shared.array`` looks its block's
+    array up in a dict by the calling line and creates it when missing, unlocked, so two threads can
+    each create their own array and then no longer share it (seen in the tests: a block's reduction
+    went wrong in about 1 run in 10 under load). The same lookup, under a lock."""
+    import sys
+    import threading
+
+    import numpy as np
+    from numba.core import types
+    from numba.cuda.simulator import kernelapi
+    from numba.np import numpy_support
+
+    lock = threading.Lock()
+    dynamic = kernelapi.FakeCUDAShared.array
+
+    def array(self, shape, dtype, alignment=None):
+        if shape == 0 or alignment is not None:
+            return dynamic(self, shape, dtype, alignment)  # no dict there
+        if isinstance(dtype, types.Type):
+            dtype = numpy_support.as_dtype(dtype)
+        caller = sys._getframe(1)
+        key = (caller.f_code.co_filename, caller.f_lineno)
+        with lock:
+            if key not in self._allocations:
+                self._allocations[key] = np.empty(shape, dtype)
+            return self._allocations[key]
+
+    kernelapi.FakeCUDAShared.array = array
+
+
 def _run_all(path: str) -> None:
     sys.setswitchinterval(5e-5)  # the simulator's scheduler polls its threads: switch often
     from relunet_support.engine import _cuda
 
     assert _cuda.simulated(), "run with NUMBA_ENABLE_CUDASIM=1"
+    thread_safe_simulated_shared_arrays()
     out = {}
     for name, (call, a, w, b, x, y, alpha, eta, n_steps, offsets) in scenarios().items():
         state = [v.copy() for v in (a, w, b)]

@@ -121,3 +121,10 @@ def test_notebooks_refuses_fewer_than_one_job(tmp_path, capsys, jobs):
                  "--output", str(tmp_path / "out")])
     assert code == 2 and f"--jobs={jobs} is not allowed" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_notebooks_without_a_study_or_a_learning_rate_says_what_to_give(tmp_path, capsys):
+    code = main(["notebooks", "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "give a study file (the seed's own study is studies/default.yaml)" in err
+    assert not (tmp_path / "out").exists()

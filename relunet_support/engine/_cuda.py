@@ -36,7 +36,9 @@ import warnings
 import numpy as np
 
 from ..errors import BackendUnavailable, ConfigError, invalid
+from ..exact import extremes_exact, relative_distance
 from ._kernels import STATUS_DIVERGED, STATUS_OK
+from ._mirror import first_halves, is_mirrored, unfold_mirror
 
 _STATUS = 1  # the status slot of the control array (see _cuda_kernels)
 DEFAULT_THREADS = 256
@@ -269,7 +271,6 @@ class DeviceState:
 
 def _on_device(a, w, b, x, y, alpha, learning_rate, launch) -> DeviceState:
     """The network on the GPU: its first half only when the problem is mirrored (``engine.is_mirrored``)."""
-    from . import first_halves, is_mirrored
 
     mirror = is_mirrored(a, w, b, x, y)
     return DeviceState(*(first_halves(a, w, b) if mirror else (a, w, b)), x, y, alpha, learning_rate,
@@ -278,7 +279,6 @@ def _on_device(a, w, b, x, y, alpha, learning_rate, launch) -> DeviceState:
 
 def _copy_back(state: DeviceState, targets) -> None:
     """The parameters on the GPU, written into the caller's (a, w, b) in place."""
-    from . import unfold_mirror
 
     if state.mirror:
         unfold_mirror(targets, state.to_host())
@@ -299,8 +299,6 @@ def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, record
             record_f_max, lo, hi, record_rd_w, record_rd_a, initial=None, **launch):
     """Same contract as the numba kernels' ``advance`` (one network, in place): the GPU runs between
     record steps; each record is taken on the host from the state copied back."""
-    from ..diagnostics import relative_distance
-    from ._kernels import extremes_exact
 
     state = _on_device(a, w, b, x, y, alpha, learning_rate, launch)
     steps, status = state.run(0, guard=True)  # a dead start stops at step 0

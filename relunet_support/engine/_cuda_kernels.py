@@ -28,38 +28,6 @@ def _kernel_decorator(threads: int, blocks_per_sm: int):
         return cuda.jit
 
 
-@functools.lru_cache(maxsize=None)  # once per process
-def _thread_safe_simulated_shared_arrays() -> None:
-    """Work around a race in numba-cuda's CUDA simulator: ``cuda.shared.array`` looks its block's
-    array up in a dict by the calling line and creates it when missing, unlocked, so two threads can
-    each create their own array and then no longer share it (seen in the tests: a block's reduction
-    went wrong in about 1 run in 10 under load). The same lookup, under a lock."""
-    import sys
-    import threading
-
-    import numpy as np
-    from numba.core import types
-    from numba.cuda.simulator import kernelapi
-    from numba.np import numpy_support
-
-    lock = threading.Lock()
-    dynamic = kernelapi.FakeCUDAShared.array
-
-    def array(self, shape, dtype, alignment=None):
-        if shape == 0 or alignment is not None:
-            return dynamic(self, shape, dtype, alignment)  # no dict there
-        if isinstance(dtype, types.Type):
-            dtype = numpy_support.as_dtype(dtype)
-        caller = sys._getframe(1)
-        key = (caller.f_code.co_filename, caller.f_lineno)
-        with lock:
-            if key not in self._allocations:
-                self._allocations[key] = np.empty(shape, dtype)
-            return self._allocations[key]
-
-    kernelapi.FakeCUDAShared.array = array
-
-
 @functools.lru_cache(maxsize=None)
 def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
     """The compiled kernels for n data points and ``threads`` threads per block (a power of two;
@@ -68,8 +36,6 @@ def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
     ``mirror``: the arrays hold the first half of a mirror-symmetric network on mirror-symmetric data
     (see ``engine.is_mirrored``), so f_i = (s_i + s_{n−1−i})/α.
     """
-    if config.ENABLE_CUDASIM:
-        _thread_safe_simulated_shared_arrays()
     kernel = _kernel_decorator(threads, blocks_per_sm)
     n_sums = n + 2  # s_0 … s_{n−1}, the active-pair count, the finiteness probe (Σ 0·θ: 0 or NaN)
     active_slot, finite_slot = n, n + 1

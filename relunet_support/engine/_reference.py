@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import model
-from ._kernels import STATUS_DEAD, STATUS_DIVERGED, STATUS_OK, extremes_exact
+from ..exact import extremes_exact, relative_distance
+from ._kernels import STATUS_DEAD, STATUS_DIVERGED, STATUS_OK
 
 
 def _step(a, w, b, x, y, alpha, learning_rate):
@@ -42,7 +43,6 @@ def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, record
             record_risk[written] = risk
             record_f_min[written], record_f_max[written] = extremes_exact(a, w, b, 1.0 / alpha, lo, hi)
             if initial is not None:
-                from ..diagnostics import relative_distance  # here: diagnostics imports the engine
 
                 a0, w0, b0 = initial
                 record_rd_w[written] = relative_distance((w, b), (w0, b0))
