@@ -43,8 +43,9 @@ def check_gradient_flow(run, factor: int = 2, backend: str = "numba") -> FlowChe
     steps = rec["step"][1:]
     x, y = config.training_data()
     a, w, b = (v.copy() for v in config.initial_parameters())
-    done, status, finer = engine.advance(a, w, b, x, y, config.alpha, config.learning_rate / factor,
-                                         int(steps[-1]) * factor, steps * factor, *config.interval, backend=backend)
+    finer = engine.advance(a, w, b, x, y, alpha=config.alpha, learning_rate=config.learning_rate / factor,
+                           n_steps=int(steps[-1]) * factor, record_offsets=steps * factor, interval=config.interval,
+                           backend=backend).records
     count = finer["risk"].size
     coarse = {name: rec[name][1 : count + 1] for name in ("risk", "f_min", "f_max")}
     f_dev = max(float(np.max(np.abs(coarse[k] - finer[k]), initial=0.0)) for k in ("f_min", "f_max"))

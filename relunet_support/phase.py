@@ -58,8 +58,10 @@ def final_relative_distance(gamma: float, gamma_prime: float, m: int, seed: int 
     eta = 0.5 * scaling.stability_limit(m, gamma, gamma_prime) * alpha
     done_steps, risk = 0, math.inf
     while done_steps < max_steps:
-        steps, status, records = engine.advance(a, w, b, x, y, alpha, eta, chunk, np.array([chunk]))
-        done_steps += steps
+        advanced = engine.advance(a, w, b, x, y, alpha=alpha, learning_rate=eta, n_steps=chunk,
+                                  record_offsets=np.array([chunk]))
+        done_steps += advanced.steps
+        status, records = advanced.status, advanced.records
         if status == engine.STATUS_DIVERGED:
             raise FloatingPointError(f"GD diverged at (γ, γ′, m) = ({gamma}, {gamma_prime}, {m}) with η/α = {eta / alpha:.3g}")
         if status == engine.STATUS_DEAD:

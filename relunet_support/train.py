@@ -104,8 +104,9 @@ def _warm_up(config: TrainConfig, state, initial, x, y) -> None:
     ``wall_seconds`` and ``steps_per_second`` then measure training, not JIT compilation."""
     copies = tuple(np.array(v, dtype=np.float64, copy=True) for v in state)
     with np.errstate(all="ignore"):
-        engine.advance(*copies, x, y, config.alpha, config.learning_rate, 1, np.array([1], dtype=np.int64),
-                       *config.interval, backend=config.backend, initial=initial)
+        engine.advance(*copies, x, y, alpha=config.alpha, learning_rate=config.learning_rate, n_steps=1,
+                       record_offsets=np.array([1]), interval=config.interval, backend=config.backend,
+                       initial=initial)
         _record(config, 0, copies, initial, x, y)
 
 
@@ -222,9 +223,10 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
             target = int(snapshot_steps[n_snapshots])
             record_end = int(np.searchsorted(record_steps, target, side="right"))
             offsets = record_steps[n_records:record_end] - step
-            done, code, records = engine.advance(
-                a, w, b, x, y, config.alpha, config.learning_rate, target - step, offsets, lo, hi,
-                backend=config.backend, initial=initial)
+            advanced = engine.advance(a, w, b, x, y, alpha=config.alpha, learning_rate=config.learning_rate,
+                                      n_steps=target - step, record_offsets=offsets, interval=(lo, hi),
+                                      backend=config.backend, initial=initial)
+            done, code, records = advanced.steps, advanced.status, advanced.records
             written = records["risk"].size
             buffer.add_records(config.learning_rate, offsets[:written] + step, records)
             n_records += written

@@ -49,9 +49,10 @@ def numpy_reference(name: str):
         return np.stack(descend(a, w, b, x, y, alpha, eta, n_steps, backend="numpy")), None, None
     state = [v.copy() for v in (a, w, b)]
     with np.errstate(all="ignore"):
-        steps, status, records = advance(*state, x, y, alpha, eta, n_steps, offsets, backend="numpy",
-                                         initial=(a, w, b))
-    return np.stack(state), (steps, records["risk"].size, status), records
+        advanced = advance(*state, x, y, alpha=alpha, learning_rate=eta, n_steps=n_steps, record_offsets=offsets,
+                           backend="numpy", initial=(a, w, b))
+    records = advanced.records
+    return np.stack(state), (advanced.steps, records["risk"].size, advanced.status), records
 
 
 @pytest.mark.parametrize("name", ["plain", "mirrored", "three_points", "ensemble", "plain_persistent",

@@ -83,8 +83,10 @@ def test_advance_records_match_reference(seed_data, kind, backend):
     results = {}
     for name in (backend, "numpy"):
         state = [p.copy() for p in (a, w, b)]
-        steps, status, records = advance(*state, x, y, alpha, 3000.0, 200, offsets, backend=name, initial=(a, w, b))
-        assert steps == 200 and status == 0
+        advanced = advance(*state, x, y, alpha=alpha, learning_rate=3000.0, n_steps=200, record_offsets=offsets,
+                           backend=name, initial=(a, w, b))
+        records = advanced.records
+        assert advanced.steps == 200 and advanced.status == 0
         results[name] = records
         # the last record describes the final state
         assert records["rd_w"][-1] == pytest.approx(diagnostics.relative_distance(state[1:], (w, b)), rel=1e-12)

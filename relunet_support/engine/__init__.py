@@ -4,6 +4,8 @@ an NVIDIA GPU (optional: ``pip install .[gpu]``). All agree with ``model.py``.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..backends import BACKENDS, check_backend  # noqa: F401 (part of the engine's interface)
@@ -55,13 +57,22 @@ def _run_kernel(function_name, a, w, b, x, y, *args, initial=None):
     return getattr(_codegen.kernels_for(x.size), function_name)(a, w, b, x, y, *args)
 
 
-def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, lo=-0.5, hi=0.5,
-            backend: str = "numba", initial=None):
-    """Advance the state (a, w, b) *in place* (1-D arrays) by up to n_steps steps, recording as it goes.
+@dataclass(frozen=True)
+class Advanced:
+    """What ``advance`` did: ``steps`` taken, the ``status`` it stopped with (STATUS_OK, STATUS_DIVERGED,
+    STATUS_DEAD), and the ``records`` (risk, f_min, f_max, rd_w, rd_a) at the record offsets reached."""
 
-    Returns (steps_done, status, records) where records holds risk, f_min, f_max (and, when
-    ``initial`` = (a₀, w₀, b₀) is given, rd_w and rd_a) at the ``record_offsets`` (sorted offsets in
-    1..n_steps) that were reached.
+    steps: int
+    status: int
+    records: dict[str, np.ndarray]
+
+
+def advance(a, w, b, x, y, *, alpha: float, learning_rate: float, n_steps: int, record_offsets,
+            interval: tuple[float, float] = (-0.5, 0.5), backend: str = "numba", initial=None) -> Advanced:
+    """Advance the state (a, w, b) *in place* (1-D arrays) by up to ``n_steps`` GD steps, recording as it goes.
+
+    The records hold risk, f_min, f_max (exact, over ``interval``) and, when ``initial`` = (a₀, w₀, b₀)
+    is given, rd_w and rd_a, at the ``record_offsets`` (sorted offsets in 1..n_steps) that were reached.
     """
     require_backend(backend)
     record_offsets = np.ascontiguousarray(record_offsets, dtype=np.int64)
@@ -70,6 +81,8 @@ def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, lo=-0.
     y = np.ascontiguousarray(y, dtype=np.float64)
     if initial is not None:
         initial = tuple(np.ascontiguousarray(v, dtype=np.float64) for v in initial)
+    lo, hi = interval
+    # the kernels' positional layout: scalars, offsets, then the record arrays they fill
     args = (float(alpha), float(learning_rate), int(n_steps), record_offsets, out["risk"], out["f_min"],
             out["f_max"], float(lo), float(hi), out["rd_w"], out["rd_a"])
     if backend == "cuda":
@@ -80,7 +93,7 @@ def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, lo=-0.
                                                 initial=initial if initial is not None else (empty, empty, empty))
     else:
         steps, written, status, _ = _reference.advance(a, w, b, x, y, *args, initial=initial)
-    return steps, status, {name: values[:written] for name, values in out.items()}
+    return Advanced(int(steps), int(status), {name: values[:written] for name, values in out.items()})
 
 
 def descend(a, w, b, x, y, alpha: float, learning_rate: float, n_steps: int, backend: str = "numba"):
