@@ -43,7 +43,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from relunet_support import phase
+from relunet_support import phase, plots
 from relunet_support.errors import invalid
 
 if not isinstance(paper, bool):
@@ -64,24 +64,15 @@ preset = "paper" if paper else "reduced"
 preset_label = (f"{preset} preset: m = {', '.join(map(str, settings['widths']))}, tolerance {settings['tol']:g}")
 widths = np.array(settings["widths"])
 results = {}
-fig, ax = plt.subplots(figsize=(6.6, 4.6), layout="constrained")
+distances = {}
 for gamma in settings["gammas"]:
     per_seed = [phase.slope_over_widths(gamma, 0.0, widths, seed=s, tol=settings["tol"]) for s in seeds]
-    distances = np.array([d for d, _ in per_seed])
+    distances[gamma] = np.array([d for d, _ in per_seed])
     slopes = np.array([slope for _, slope in per_seed])
-    results[gamma] = (np.median(distances, axis=0), float(np.median(slopes)), slopes)
-    median = np.median(distances, axis=0)
-    spread = (f", range {slopes.min():.3f} … {slopes.max():.3f}" if len(seeds) > 1 else "")
-    ax.errorbar(widths, median, yerr=(median - distances.min(axis=0), distances.max(axis=0) - median), fmt="o-",
-                capsize=3, label=f"γ = {gamma:g}: S_w = {np.median(slopes):.3f}{spread} (theory {phase.theory_slope(gamma, 0.0):.3f})")
-ax.set_xscale("log")
-ax.set_yscale("log")
-ax.set_xlabel("width m")
-ax.set_ylabel("RD(θ_w*)")
+    results[gamma] = (np.median(distances[gamma], axis=0), float(np.median(slopes)), slopes)
 seeds_text = f"median and range over {len(seeds)} seeds" if len(seeds) > 1 else f"seed {seeds[0]}"
-ax.set_title(f"γ′ = 0 (Luo et al. 2021, Fig. 3) — {seeds_text}\n{preset_label}", fontsize=9)
-ax.legend(fontsize=8)
-ax.grid(True, which="major", alpha=0.3)
+fig = plots.rd_against_width_figure(widths, distances, {g: phase.theory_slope(g, 0.0) for g in distances},
+                                    title=f"γ′ = 0 (Luo et al. 2021, Fig. 3) — {seeds_text}\n{preset_label}")
 fig3_paths = [figures_dir / f"phase_rd_vs_m_{preset}.{suffix}" for suffix in ("svg", "png")]
 for path in fig3_paths:
     fig.savefig(path, dpi=110)
@@ -100,17 +91,9 @@ for gamma_prime in settings["gamma_primes"]:
     slopes = [phase.slope_over_widths(g, gamma_prime, settings["crossing_widths"], seed=seeds[0], tol=settings["tol"])[1]
               for g in settings["crossing_gammas"]]
     crossings[gamma_prime] = phase.zero_crossing(settings["crossing_gammas"], slopes)
-gp = np.array(list(crossings))
-fig, ax = plt.subplots(figsize=(5.6, 4.2), layout="constrained")
-line = np.linspace(min(gp), max(gp), 200)
-ax.plot([phase.theory_crossing(v) for v in line], line, color="k", lw=2, label="theory: S_w = 0")
-ax.plot(list(crossings.values()), gp, "o", color="crimson", ms=8, label="measured zero crossing of S_w")
-ax.set_xlabel("γ")
-ax.set_ylabel("γ′")
-ax.set_title(f"Luo et al. 2021, Fig. 4 — seed {seeds[0]}, crossing widths "
-             f"{', '.join(map(str, settings['crossing_widths']))}\n{preset_label}", fontsize=9)
-ax.legend(fontsize=8)
-ax.grid(True, alpha=0.3)
+fig = plots.crossing_figure(crossings, phase.theory_crossing,
+                            title=f"Luo et al. 2021, Fig. 4 — seed {seeds[0]}, crossing widths "
+                                  f"{', '.join(map(str, settings['crossing_widths']))}\n{preset_label}")
 fig4_paths = [figures_dir / f"phase_crossing_{preset}.{suffix}" for suffix in ("svg", "png")]
 for path in fig4_paths:
     fig.savefig(path, dpi=110)

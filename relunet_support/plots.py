@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import Formatter, MaxNLocator, NullLocator
+from matplotlib.ticker import Formatter, MaxNLocator, NullFormatter, NullLocator
 
-from .escapes import first_escape_of
+from .escapes import first_escape_of, fit_line
 from .scaling import regime
 
 # name -> (axis label, k ↦ rescaled time given (m, η, α, ŝ)); ŝ is the run's measured first escape
@@ -434,4 +434,47 @@ def condensation_figure(histories: dict, runs: Sequence) -> Figure:
     ax_share.legend(fontsize=8)
     fixed_margins(fig)
     plain_log_labels(fig)
+    return fig
+
+
+def rd_against_width_figure(widths, distances: dict, theory_slopes: dict, title: str) -> Figure:
+    """Luo et al.'s Fig. 3: RD(θ_w*) against the width m, log-log, one line per γ. ``distances[γ]`` is a
+    (seeds × widths) array: the median over seeds is drawn with the range as error bars, and the legend
+    gives the fitted slope S_w (median over seeds, and their range) beside ``theory_slopes[γ]``."""
+    widths = np.asarray(widths, dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(6.6, 4.6), layout="constrained")
+    for gamma, per_seed in distances.items():
+        per_seed = np.atleast_2d(per_seed)
+        slopes = np.array([fit_line(np.log(widths), np.log(d)).slope for d in per_seed])
+        median = np.median(per_seed, axis=0)
+        spread = f", range {slopes.min():.3f} … {slopes.max():.3f}" if len(slopes) > 1 else ""
+        ax.errorbar(widths, median, yerr=(median - per_seed.min(axis=0), per_seed.max(axis=0) - median), fmt="o-",
+                    capsize=3, label=f"γ = {gamma:g}: S_w = {np.median(slopes):.3f}{spread} "
+                                     f"(theory {theory_slopes[gamma]:.3f})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(widths, [f"{m:g}" for m in widths])  # the widths themselves, not powers of ten
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("width m")
+    ax.set_ylabel("RD(θ_w*)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(True, which="major", alpha=0.3)
+    plain_log_labels(fig)
+    return fig
+
+
+def crossing_figure(crossings: dict, theory_crossing, title: str) -> Figure:
+    """Luo et al.'s Fig. 4: the measured γ where S_w changes sign, for each γ′ (``crossings[γ′]``), beside
+    the theory's line γ = ``theory_crossing(γ′)``."""
+    gamma_primes = np.array(list(crossings), dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(5.6, 4.2), layout="constrained")
+    line = np.linspace(gamma_primes.min(), gamma_primes.max(), 200)
+    ax.plot([theory_crossing(v) for v in line], line, color="k", lw=2, label="theory: S_w = 0")
+    ax.plot(list(crossings.values()), gamma_primes, "o", color="crimson", ms=8, label="measured zero crossing of S_w")
+    ax.set_xlabel("γ")
+    ax.set_ylabel("γ′")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(True, alpha=0.3)
     return fig
