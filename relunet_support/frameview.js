@@ -62,8 +62,18 @@ function render({ model, el }) {
     applying = applying.then(() => apply(message, buffers)).catch((error) => console.error("relunet frame:", error));
   };
   model.on("msg:custom", receive);
-  model.send({ request: "full" }); // a new view starts from a full frame
-  return () => model.off("msg:custom", receive);
+  // A new view starts from a full frame: ask for one, and ask again every second until it has one
+  // (a request sent while the page is still connecting can be lost; the kernel also sends a full frame
+  // every few seconds during Play).
+  const ask = () => {
+    if (pixels === null) model.send({ request: "full" });
+  };
+  ask();
+  const asking = setInterval(() => (pixels === null ? ask() : clearInterval(asking)), 1000);
+  return () => {
+    clearInterval(asking);
+    model.off("msg:custom", receive);
+  };
 }
 
 export default { render };

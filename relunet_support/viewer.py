@@ -95,9 +95,9 @@ def amplitude_limits(amplitude: np.ndarray, log: bool) -> tuple[float, float]:
 
 def density_image(x: np.ndarray, y: np.ndarray, positive: np.ndarray, x_range, y_range,
                   bins: tuple[int, int] = DENSITY_BINS) -> np.ndarray:
-    """An RGBA image (uint8, opaque; rows from the bottom) of where the neurons are: per bin, the log count
-    of neurons with a > 0 shades towards red and of a < 0 towards blue, on white; neurons off the range are
-    left out. (Agg draws a uint8 RGBA image about 3× faster than a float RGB one.)"""
+    """An RGBA image (uint8; rows from the bottom) of where the neurons are: per bin, the log count of
+    neurons with a > 0 shades towards red and of a < 0 towards blue; empty bins are transparent; neurons off
+    the range are left out. (Agg draws a uint8 RGBA image about 3× faster than a float RGB one.)"""
     rows, columns = bins
     column = np.floor((x - x_range[0]) / (x_range[1] - x_range[0]) * columns)
     row = np.floor((y - y_range[0]) / (y_range[1] - y_range[0]) * rows)
@@ -108,8 +108,9 @@ def density_image(x: np.ndarray, y: np.ndarray, positive: np.ndarray, x_range, y
                        np.bincount(cell[~sign], minlength=rows * columns)]).reshape(2, rows, columns)
     shade = np.log1p(counts) / np.log1p(max(int(counts.max()), 1))
     rgb = 1.0 - shade[0, ..., None] * (1.0 - POSITIVE[:3]) - shade[1, ..., None] * (1.0 - NEGATIVE[:3])
-    rgba = np.full((rows, columns, 4), 255, dtype=np.uint8)
+    rgba = np.empty((rows, columns, 4), dtype=np.uint8)
     rgba[..., :3] = np.rint(np.clip(rgb, 0.0, 1.0) * 255)
+    rgba[..., 3] = np.where(counts.sum(axis=0) > 0, 255, 0)  # empty bins let the panel's lines show through
     return rgba
 
 
@@ -232,10 +233,13 @@ class Panels:
             ax.set_xlim(*x_range)
             ax.set_ylabel("log₁₀ amplitude" if log_amplitude else "amplitude |a|·‖(w, b)‖")
             ax.set_ylim(*self._amplitude_range)
-        sign_key = [plt.Line2D([], [], ls="none", marker="o", ms=6, color=POSITIVE, label="a > 0"),
+        sign_key = [plt.Line2D([], [], ls="none", label="density of neurons:" if self.dense else "each point a neuron:"),
+                    plt.Line2D([], [], ls="none", marker="o", ms=6, color=POSITIVE, label="a > 0"),
                     plt.Line2D([], [], ls="none", marker="o", ms=6, color=NEGATIVE, label="a < 0")]
-        ax_orient.legend(handles=sign_key, loc="upper left", title="each point a neuron" if not self.dense
-                         else "density of neurons", title_fontsize=LEGEND_SIZE, fontsize=LEGEND_SIZE)
+        # one row above the panel, not in it: the neurons are drawn over whatever the panel holds
+        ax_orient.legend(handles=sign_key, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=3, frameon=False,
+                         fontsize=LEGEND_SIZE, borderaxespad=0.1, borderpad=0.0, handlelength=0.8,
+                         handletextpad=0.3, columnspacing=1.0)
         (self.curve,) = ax_f.plot(first.grid, first.f, color="k", lw=1.5, label="f")
         (self.kink_marks,) = ax_f.plot(first.carrier_kinks, first.f_at_kinks, "|", color="crimson", ms=12, mew=1.5,
                                        label="kinks of neurons carrying f")
@@ -249,7 +253,7 @@ class Panels:
         high = float(max(np.nanmax(rec["f_max"], initial=-np.inf), self.y.max()))
         span = max(high - low, 1e-12)
         ax_f.set_ylim(low - 0.05 * span, high + 0.25 * span)  # room above for the legend
-        self.risk_marker = None
+        self.risk_marker = self.stamp = None
         if len(self.axes) > 3:
             ax_risk = self.axes[3]
             keep = rec["step"] > 0
@@ -263,6 +267,9 @@ class Panels:
             ax_risk.set_xlabel("s = η·k/α (log)")
             ax_risk.set_ylabel("risk R")
             ax_risk.grid(True, alpha=0.3)
+            # the frame says which snapshot it is (the readout above the figure may run ahead during Play)
+            self.stamp = ax_risk.text(0.98, 0.95, "", transform=ax_risk.transAxes, ha="right", va="top",
+                                      fontsize=TICK_SIZE, color="0.25")
         for ax in self.axes:
             ax.tick_params(labelsize=TICK_SIZE)
             ax.xaxis.label.set_size(LABEL_SIZE)
@@ -280,7 +287,7 @@ class Panels:
     def dynamic(self) -> list:
         """The artists that change from frame to frame (the rest of the figure is a fixed background)."""
         artists = [*self.neurons[0], *self.neurons[1], self.curve, self.kink_marks]
-        return artists + ([self.risk_marker] if self.risk_marker is not None else [])
+        return artists + ([self.risk_marker, self.stamp] if self.risk_marker is not None else [])
 
     def markers(self, panel: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(x, y, a > 0) of the neuron markers drawn in panel 0 (orientation) or 1 (kink): the neurons
@@ -318,6 +325,7 @@ class Panels:
         self.kink_marks.set_data(fr.carrier_kinks, fr.f_at_kinks)
         if self.risk_marker is not None:
             self.risk_marker.set_data([self._clock * max(fr.step, 1)], [fr.risk])
+            self.stamp.set_text(f"snapshot {fr.index} · step {fr.step:,}")
         return rescaled
 
 
@@ -463,9 +471,10 @@ class CondensationViewer:
                 if next_frame < sent - PLAY_CATCH_UP:
                     next_frame = sent
                 # two frames no closer than PLAY_MIN_GAP of an interval (taking the next draw to last as long as
-                # this one did): the browser drops an image replaced before it was decoded
+                # this one did): frames closer than a display refresh would be painted as one
                 time.sleep(max(next_frame - sent, PLAY_MIN_GAP * self.frame_interval - (sent - started), 0.0))
                 started = time.perf_counter()
+            self.image.resend()  # a view opened during Play (a page reload) gets the last frame whole
         except Exception:
             self._show_error()
         finally:

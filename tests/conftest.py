@@ -5,7 +5,14 @@ from relunet_support import data, init, scaling
 from relunet_support.engine import _cuda
 
 NO_GPU = _cuda.unavailable_reason()  # None where backend='cuda' can run
-needs_gpu = pytest.mark.skipif(NO_GPU is not None, reason=f"device test: {NO_GPU}")
+GPU_MARKS = (pytest.mark.gpu, pytest.mark.skipif(NO_GPU is not None, reason=f"device test: {NO_GPU}"))
+
+
+def needs_gpu(test):
+    """Marks a test ``gpu`` and skips it where backend='cuda' cannot run."""
+    for mark in GPU_MARKS:
+        test = mark(test)
+    return test
 
 
 @pytest.fixture

@@ -84,6 +84,7 @@ def test_a_cuda_study_without_a_gpu_stops_before_anything_is_written(tmp_path):
     assert code == 2 and not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_smoke_batch_runs_every_notebook(tmp_path):
     study = load_study(ROOT / "studies" / "smoke.yaml")
     executions = run_notebooks(study, tmp_path, log=lambda *_: None)
@@ -106,6 +107,7 @@ def test_smoke_batch_runs_every_notebook(tmp_path):
     assert sorted(r.config.m for r in list_runs(tmp_path / "runs")) == [100, 200]
 
 
+@pytest.mark.slow
 def test_a_failing_notebook_does_not_stop_the_others(tmp_path):
     notebooks = tmp_path / "notebooks"
     shutil.copytree(NOTEBOOKS, notebooks, ignore=shutil.ignore_patterns("*.ipynb"))
@@ -121,6 +123,7 @@ def test_a_failing_notebook_does_not_stop_the_others(tmp_path):
     assert (tmp_path / "out" / "executed" / "04_scaling_plots_lr1000_m100-200.ipynb").exists()
 
 
+@pytest.mark.slow
 def test_invalid_parameter_fails_in_the_first_code_cell(tmp_path):
     notebook = jupytext.read(NOTEBOOKS / "03_condensation_viewer.py")
     with pytest.raises(PapermillExecutionError) as info:
@@ -167,6 +170,7 @@ def test_notebook_chains_run_the_study_first_and_share_runs_in_one_chain(tmp_pat
     assert len(chains) == 3
 
 
+@pytest.mark.slow
 def test_saving_a_notebook_in_lab_leaves_its_py_source_unchanged(tmp_path):
     """JupyterLab (make lab) saves the .ipynb and jupytext's pairing writes the .py back: with the kernel's
     own display name in its metadata (set when Lab starts the kernel), the .py must come back byte-identical."""

@@ -106,6 +106,14 @@ def test_canvas_shows_exactly_the_current_frame_after_play_stop_and_jumps(lab_wi
         page.screenshot(path=str(tmp_path / "jupyterlab.png"))
         run_label = page.locator(".widget-dropdown select").first.evaluate("s => s.options[s.selectedIndex].text")
         readout = page.locator(".widget-html", has_text="η·k/α").first.inner_text()
+        # reload the page while Play runs: the new view must get a frame (it asks for a full one)
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        page.wait_for_timeout(1000)
+        play.click()
+        page.wait_for_timeout(500)
+        page.reload()
+        page.wait_for_function("() => { const c = document.querySelector('canvas.relunet-frame');"
+                               " return c && Number(c.dataset.shown) > 0; }", timeout=30_000)
 
     expected, viewer = fresh_render(runs_dir, run_label, 31)
     Image.fromarray(shown).save(tmp_path / "canvas.png")

@@ -57,6 +57,7 @@ def numpy_reference(name: str):
 
 @pytest.mark.parametrize("name", ["plain", "mirrored", "three_points", "ensemble", "plain_persistent",
                                   "plain_resident", "ensemble_resident", "long_persistent"])
+@pytest.mark.slow
 def test_simulated_kernels_match_numpy(simulated, name):
     expected, _, _ = numpy_reference(name)
     start = np.stack(scenarios()[name][1:4])

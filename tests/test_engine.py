@@ -5,7 +5,7 @@ from relunet_support import model
 from relunet_support.engine import advance, descend
 from relunet_support.errors import ConfigError
 
-from .conftest import needs_gpu, network
+from .conftest import GPU_MARKS, network
 
 
 def test_numba_matches_numpy_reference_after_2000_steps(seed_data):
@@ -72,7 +72,7 @@ def test_any_number_of_data_points():
         np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("backend", ["numba", pytest.param("cuda", marks=needs_gpu)])
+@pytest.mark.parametrize("backend", ["numba", pytest.param("cuda", marks=GPU_MARKS)])
 @pytest.mark.parametrize("kind", ["symmetric", "gaussian"])
 def test_advance_records_match_reference(seed_data, kind, backend):
     from relunet_support import diagnostics
@@ -131,6 +131,7 @@ for kind in ("symmetric", "gaussian"):
 """
 
 
+@pytest.mark.slow
 def test_same_bits_in_every_process(tmp_path):
     import subprocess
     import sys

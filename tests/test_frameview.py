@@ -75,3 +75,20 @@ def test_an_identical_frame_sends_nothing_and_a_new_view_gets_the_whole_frame(vi
 def test_frames_that_are_not_rgba_bytes_are_refused(view):
     with pytest.raises(ValueError, match=r"shape \(6, 8, 3\) are not allowed: expected a uint8 array of shape"):
         view.show(np.zeros((6, 8, 3), np.uint8))
+
+
+def test_a_full_frame_follows_every_keyframe_interval_of_patches(view):
+    from relunet_support.frameview import KEYFRAME_EVERY
+
+    frame = np.zeros((6, 8, 4), np.uint8)
+    for k in range(2 * KEYFRAME_EVERY + 3):
+        frame = frame.copy()
+        frame[k % 6, k % 8, 0] += 1
+        view.show(frame)
+    kinds = [content["kind"] for content, _ in view.messages]
+    fulls = [i for i, kind in enumerate(kinds) if kind == "full"]
+    assert fulls == [0, KEYFRAME_EVERY + 1, 2 * KEYFRAME_EVERY + 2]
+    late = FrontEnd()  # a view that missed the first full frame catches up at the next one
+    for message in view.messages[KEYFRAME_EVERY // 2:]:
+        late.receive(*message)
+    np.testing.assert_array_equal(late.pixels, frame)

@@ -32,6 +32,7 @@ def test_sweep_file(tmp_path):
         load_sweep(path)
 
 
+@pytest.mark.slow
 def test_local_cluster_sweep_equals_serial_and_reports_failures(tmp_path):
     from distributed import Client, LocalCluster
 

@@ -107,6 +107,7 @@ KILL_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_resume_after_kill_9_is_bit_identical(tmp_path):
     out = tmp_path / "killed"
     process = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(out)])
@@ -174,6 +175,7 @@ PARALLEL_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_processes_train_different_configs_into_one_folder(tmp_path):
     processes = [subprocess.Popen([sys.executable, "-c", PARALLEL_SCRIPT, str(tmp_path), str(seed)]) for seed in (1, 2)]
     assert [p.wait(timeout=120) for p in processes] == [0, 0]
