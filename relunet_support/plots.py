@@ -442,7 +442,7 @@ def rd_against_width_figure(widths, distances: dict, theory_slopes: dict, title:
     (seeds × widths) array: the median over seeds is drawn with the range as error bars, and the legend
     gives the fitted slope S_w (median over seeds, and their range) beside ``theory_slopes[γ]``."""
     widths = np.asarray(widths, dtype=np.float64)
-    fig, ax = plt.subplots(figsize=(6.6, 4.6), layout="constrained")
+    fig, ax = plt.subplots(figsize=(6.6, 5.4), layout="constrained")
     for gamma, per_seed in distances.items():
         per_seed = np.atleast_2d(per_seed)
         slopes = np.array([fit_line(np.log(widths), np.log(d)).slope for d in per_seed])
@@ -458,7 +458,7 @@ def rd_against_width_figure(widths, distances: dict, theory_slopes: dict, title:
     ax.set_xlabel("width m")
     ax.set_ylabel("RD(θ_w*)")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14))  # below the panel: hides no point
     ax.grid(True, which="major", alpha=0.3)
     plain_log_labels(fig)
     return fig
