@@ -333,10 +333,12 @@ def static_frames(run: Run, n_frames: int = 6) -> plt.Figure:
     """A grid of about ``n_frames`` snapshots (see ``frame_indices``): orientations, kinks, f."""
     picks = frame_indices(run.snapshot_steps, n_frames)
     fig, axes = plt.subplots(len(picks), 3, figsize=(14, 3.4 * len(picks) + 0.4), squeeze=False)
-    for row, index in zip(axes, picks):
+    for number, (row, index) in enumerate(zip(axes, picks)):
         fr = frame(run, int(index))
         Panels(row, run, fr)
-        row[0].set_title(when(run, fr), fontsize=LEGEND_SIZE, loc="left")
+        if number:  # the sign key (above the first orientation panel) once
+            row[0].get_legend().remove()
+        row[1].set_title(when(run, fr), fontsize=LEGEND_SIZE, loc="left")
         row[2].set_title(f"{clock_and_risk(run, fr)}\n{fr.condensation}", fontsize=LEGEND_SIZE - 0.5)
     fig.suptitle(run_title(run), fontsize=TITLE_SIZE)
     fixed_margins(fig, left=0.8, right=0.6, bottom=0.55, top=0.6, wspace=0.8, hspace=1.0)
