@@ -279,9 +279,22 @@ def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=N
             log(f"[{len(executions)}/{total}] {name} {tag}: {'FAILED' if error else 'done'} in {seconds:.1f} s "
                 f"({time.perf_counter() - started_all:.0f} s in all)" + (f"\n    {error}" if error else ""))
 
+    batches_by_tag = dict(zip(study.tags(), study.batches))
+    summaries: dict = {}
+
     def execute_chain(chain) -> None:
         for job in chain:
             execute(*job)
+        if write_summary:  # the index's numbers for these batches, while other chains still run
+            from .report import summarise_batch
+
+            for tag in dict.fromkeys(job[1] for job in chain if job[1] in batches_by_tag):
+                try:
+                    summary = summarise_batch(batches_by_tag[tag], tag, output_dir / "runs")
+                except Exception:  # write_index tries again, and reports what goes wrong
+                    continue
+                with lock:
+                    summaries[tag] = summary
 
     log(f"{total} notebooks in {len(chains)} independent chains, {workers} at a time")
     # compile the numba kernels once, here, rather than in every kernel that starts at the same time
@@ -304,6 +317,7 @@ def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=N
     if write_summary:
         from .report import write_index
 
-        index_md, index_html = write_index(study, output_dir, executions, time.perf_counter() - started_all)
+        index_md, index_html = write_index(study, output_dir, executions, time.perf_counter() - started_all,
+                                           summaries)
         log(f"results: {index_html} ({index_md.name} beside it)")
     return executions

@@ -9,6 +9,8 @@ snapshot with the data points their kinks sit at. Dead or diverged runs and fail
 
 from __future__ import annotations
 
+import dataclasses
+
 import html
 import math
 import os
@@ -37,6 +39,7 @@ class BatchSummary:
     fit: escapes.SlopeFit | None  # ŝ against ln m; None with fewer than 2 widths
     theory_slope: float
     g_star: float
+    rows: tuple[str, ...] = ()  # the table of its runs (``_run_rows``)
 
 
 def summarise_batch(batch, tag: str, runs_dir: Path) -> BatchSummary:
@@ -56,8 +59,9 @@ def summarise_batch(batch, tag: str, runs_dir: Path) -> BatchSummary:
            if len({m for m, _ in usable}) >= 2 else None)
     rate = (f"η/α = {batch.learning_rate:g}" if batch.normalised else f"η = {batch.learning_rate:g}")
     title = f"{rate}, m = {', '.join(str(m) for m in batch.widths)}, {batch.n_steps:,} steps"
-    return BatchSummary(tag, title, runs, missing, points, fit,
-                        escapes.predicted_escape_slope(config.gamma, config.gamma_prime, x, y), escapes.g_star(x, y)[0])
+    summary = BatchSummary(tag, title, runs, missing, points, fit,
+                           escapes.predicted_escape_slope(config.gamma, config.gamma_prime, x, y), escapes.g_star(x, y)[0])
+    return dataclasses.replace(summary, rows=tuple(_run_rows(summary)))
 
 
 def _run_rows(summary: BatchSummary) -> list[str]:
@@ -80,10 +84,15 @@ def _figure(output_dir: Path, name: str, tag: str, caption: str) -> list[str]:
     return [f"![{caption}]({path.as_posix()})", ""] if (output_dir / path).exists() else []
 
 
-def index_markdown(study, output_dir: Path, executions=(), wall_seconds: float | None = None) -> str:
-    """The text of index.md (figures are linked relative to ``output_dir``)."""
+def index_markdown(study, output_dir: Path, executions=(), wall_seconds: float | None = None,
+                   summaries: dict | None = None) -> str:
+    """The text of index.md (figures are linked relative to ``output_dir``). ``summaries``: the batches'
+    ``summarise_batch`` already made, by tag (``batch.run_notebooks`` makes each as soon as its notebooks
+    are done); the others are made here."""
     output_dir = Path(output_dir)
-    summaries = [summarise_batch(batch, tag, output_dir / "runs") for batch, tag in zip(study.batches, study.tags())]
+    made = summaries or {}
+    summaries = [made[tag] if tag in made else summarise_batch(batch, tag, output_dir / "runs")
+                 for batch, tag in zip(study.batches, study.tags())]
     versions = package_versions()
     lines = [f"# relunet — study results ({time.strftime('%Y-%m-%d %H:%M %Z')})", "",
              f"{sum(len(s.runs) for s in summaries)} runs in `runs/`, executed notebooks in `executed/`, figures in "
@@ -116,7 +125,7 @@ def index_markdown(study, output_dir: Path, executions=(), wall_seconds: float |
             lines += _figure(output_dir, "risk_theory", s.tag, f"risk on the theory's clocks, {s.title}")
         else:
             lines += _figure(output_dir, "risk_extremes", s.tag, f"risk and extremes, {s.title}")
-        lines += _run_rows(s) + [""]
+        lines += [*s.rows, ""]
         if s.missing:
             lines += [f"Missing run stores: {', '.join(f'`{m}`' for m in s.missing)}.", ""]
     failures = [e for e in executions if e.error]
@@ -138,12 +147,13 @@ def _write_atomically(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def write_index(study, output_dir, executions=(), wall_seconds: float | None = None) -> tuple[Path, Path]:
+def write_index(study, output_dir, executions=(), wall_seconds: float | None = None,
+                summaries: dict | None = None) -> tuple[Path, Path]:
     """Write ``index.md`` and ``index.html`` into ``output_dir`` (each replaced atomically); returns their paths."""
     from markdown_it import MarkdownIt
 
     output_dir = Path(output_dir)
-    text = index_markdown(study, output_dir, executions, wall_seconds)
+    text = index_markdown(study, output_dir, executions, wall_seconds, summaries)
     body = MarkdownIt("commonmark").enable("table").render(text)
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>"
             f"{html.escape(text.splitlines()[0].lstrip('# '))}</title><style>"
