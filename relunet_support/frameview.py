@@ -45,7 +45,8 @@ class FrameView(anywidget.AnyWidget):
 
     def show(self, pixels: np.ndarray) -> None:
         """Send frame ``pixels`` (an (h, w, 4) uint8 array; copied): the pixels that changed since the frame
-        before, or the whole frame when the size changed. An identical frame sends nothing."""
+        before, or the whole frame (the first, a new size, or every KEYFRAME_EVERY patches). An identical
+        frame sends nothing."""
         pixels = np.asarray(pixels)
         if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 4:
             raise ValueError(f"pixels of dtype {pixels.dtype} and shape {pixels.shape} are not allowed: "
