@@ -71,7 +71,8 @@ for gamma in settings["gammas"]:
     slopes = np.array([slope for _, slope in per_seed])
     results[gamma] = (np.median(distances[gamma], axis=0), float(np.median(slopes)), slopes)
 seeds_text = f"median and range over {len(seeds)} seeds" if len(seeds) > 1 else f"seed {seeds[0]}"
-fig = plots.rd_against_width_figure(widths, distances, {g: phase.theory_slope(g, 0.0) for g in distances},
+fig = plots.rd_against_width_figure(widths, distances, {g: per for g, (_, _, per) in results.items()},
+                                    {g: phase.theory_slope(g, 0.0) for g in distances},
                                     title=f"γ′ = 0 (Luo et al. 2021, Fig. 3) — {seeds_text}\n{preset_label}")
 fig3_paths = [figures_dir / f"phase_rd_vs_m_{preset}.{suffix}" for suffix in ("svg", "png")]
 for path in fig3_paths:

@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, MaxNLocator, NullFormatter, NullLocator
 
-from .escapes import first_escape_of, fit_line
+from .escapes import first_escape_of
 from .scaling import regime
 
 # name -> (axis label, k ↦ rescaled time given (m, η, α, ŝ)); ŝ is the run's measured first escape
@@ -437,19 +437,21 @@ def condensation_figure(histories: dict, runs: Sequence) -> Figure:
     return fig
 
 
-def rd_against_width_figure(widths, distances: dict, theory_slopes: dict, title: str) -> Figure:
+def rd_against_width_figure(widths, distances: dict, slopes: dict, theory_slopes: dict, title: str) -> Figure:
     """Luo et al.'s Fig. 3: RD(θ_w*) against the width m, log-log, one line per γ. ``distances[γ]`` is a
     (seeds × widths) array: the median over seeds is drawn with the range as error bars, and the legend
-    gives the fitted slope S_w (median over seeds, and their range) beside ``theory_slopes[γ]``."""
+    gives the fitted slopes S_w (``slopes[γ]``, one per seed: their median and range) beside
+    ``theory_slopes[γ]``."""
     widths = np.asarray(widths, dtype=np.float64)
     fig, ax = plt.subplots(figsize=(6.6, 5.4), layout="constrained")
     for gamma, per_seed in distances.items():
         per_seed = np.atleast_2d(per_seed)
-        slopes = np.array([fit_line(np.log(widths), np.log(d)).slope for d in per_seed])
+        gamma_slopes = np.atleast_1d(slopes[gamma])
         median = np.median(per_seed, axis=0)
-        spread = f", range {slopes.min():.3f} … {slopes.max():.3f}" if len(slopes) > 1 else ""
+        spread = (f", range {gamma_slopes.min():.3f} … {gamma_slopes.max():.3f}" if len(gamma_slopes) > 1
+                  else "")
         ax.errorbar(widths, median, yerr=(median - per_seed.min(axis=0), per_seed.max(axis=0) - median), fmt="o-",
-                    capsize=3, label=f"γ = {gamma:g}: S_w = {np.median(slopes):.3f}{spread} "
+                    capsize=3, label=f"γ = {gamma:g}: S_w = {np.median(gamma_slopes):.3f}{spread} "
                                      f"(theory {theory_slopes[gamma]:.3f})")
     ax.set_xscale("log")
     ax.set_yscale("log")
