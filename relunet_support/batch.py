@@ -1,8 +1,9 @@
 """Batches of notebooks: for each learning rate of a study, papermill runs 02_train, then
 04_scaling_plots, writing executed notebooks to ``<output>/executed/``; for the headline batch (the
 first with the most widths) also 03_condensation_viewer (static frames of its widest run); and
-05_phase_diagram once. Batches run in parallel (one kernel per core), each
-batch's notebooks in order; kernels use unix sockets, so parallel starts never race for TCP ports. One
+05_phase_diagram once. Batches run in parallel (one kernel per core), each batch's notebooks in order
+in one kernel whose namespace is cleared between them (``ChainKernel``); kernels use unix sockets, so
+parallel starts never race for TCP ports. One
 failing notebook does not stop the others; failures are listed at the end, and ``<output>/index.html``
 (``report``) sums up the study.
 
@@ -25,6 +26,7 @@ import dataclasses
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -35,7 +37,7 @@ from pathlib import Path
 
 import yaml
 
-from . import engine
+from . import engine  # no numba on import: it is the notebook kernels that train
 from .config import TrainConfig, sweep_configs, sweep_tag
 from .errors import ConfigError
 
@@ -49,6 +51,21 @@ STUDY_NOTEBOOKS = ("05_phase_diagram",)  # once per study
 # the kernels' own log lines (ipykernel warns that its local TCP sockets are unencrypted, and logs the
 # interrupt nbclient sends at shutdown as an error) are noise here: errors in cells reach the notebook
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
+
+
+def _skip_iri_format_checks() -> None:
+    """Keep jsonschema (which nbformat imports to validate notebooks) from importing rfc3987_syntax.
+
+    When that package is installed, jsonschema imports it to check the 'iri' and 'iri-reference'
+    string formats, and it builds about 35 Earley parsers at import: 2.5 s of this process's start-up,
+    before any notebook runs, for formats no notebook schema uses. A module marked ``None`` in
+    ``sys.modules`` raises ImportError on import, and jsonschema then leaves those two formats
+    unchecked (what it does wherever the package is not installed). Once jsonschema is imported this
+    changes nothing, so it is only done before.
+    """
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)
+
 
 class StudyError(ConfigError):
     """A study file or study description that cannot be run."""
@@ -217,13 +234,76 @@ def _ipc_kernel_manager(socket_dir: Path):
     return IPCKernelManager
 
 
+# Run in a chain's kernel before each of its notebooks but the first, silently and outside the history:
+# close any figures, then clear the namespace and restart the execution counter (a new history session).
+_RESET_KERNEL = ("import sys as _sys\n"
+                 "if 'matplotlib.pyplot' in _sys.modules:\n"
+                 "    _sys.modules['matplotlib.pyplot'].close('all')\n"
+                 "get_ipython().reset(new_session=True)\n")
+
+
+class ChainKernel:
+    """One kernel for the notebooks of a chain, run one after the other: started for the first, reset
+    before each next one, so that a notebook starts on an empty namespace with its cells numbered from 1
+    while the modules the previous notebooks imported (numpy, matplotlib, zarr, numba, relunet_support)
+    stay loaded. Starting a kernel and importing them costs 2–3 s of CPU per notebook, about a third of
+    what the notebooks of ``make run`` need. A kernel that died or fails to reset is replaced by a new one;
+    ``fresh=True`` gives every notebook a new kernel.
+    """
+
+    def __init__(self, manager_class, kernel_name: str, cwd: Path, fresh: bool = False):
+        self.manager_class, self.kernel_name, self.cwd, self.fresh = manager_class, kernel_name, cwd, fresh
+        self.manager = None
+
+    def ready(self):
+        """The kernel manager for the next notebook: a new kernel, or this one reset."""
+        from jupyter_core.utils import run_sync
+
+        if self.fresh:
+            self.shutdown()
+        if self.manager is not None:
+            try:
+                if not run_sync(self.manager.is_alive)():
+                    raise RuntimeError("the kernel died")
+                self._reset()
+                return self.manager
+            except Exception:
+                self.shutdown()
+        self.manager = self.manager_class(kernel_name=self.kernel_name)
+        run_sync(self.manager.start_kernel)(extra_arguments=KERNEL_ARGUMENTS, cwd=str(self.cwd))
+        return self.manager
+
+    def _reset(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        client = self.manager.client()
+        client.start_channels()
+        try:
+            reply = run_sync(client.execute_interactive)(_RESET_KERNEL, silent=True, store_history=False,
+                                                         timeout=60)
+        finally:
+            client.stop_channels()
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"the kernel could not be reset: {reply['content'].get('evalue')}")
+
+    def shutdown(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        if self.manager is not None:
+            manager, self.manager = self.manager, None
+            try:
+                run_sync(manager.shutdown_kernel)(now=False)
+            except Exception:  # already gone
+                pass
+
+
 def default_notebooks_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "notebooks"
 
 
 def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=NOTEBOOK_ORDER,
                   headline_notebooks=HEADLINE_NOTEBOOKS, study_notebooks=STUDY_NOTEBOOKS, kernel_name: str = "python3", log=print,
-                  write_summary: bool = True, jobs: int | None = None) -> list[Execution]:
+                  write_summary: bool = True, jobs: int | None = None, fresh_kernels: bool = False) -> list[Execution]:
     """Execute the notebooks for every batch of ``study`` with papermill (and the headline ones for the
     headline batch), and the study-wide ones (05_phase_diagram, reduced preset); returns every execution.
 
@@ -233,8 +313,11 @@ def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=N
 
     Batches whose runs are disjoint are independent chains (02 → 04, then 03 for the headline batch), run ``jobs`` at a time
     (default: one per core); batches that share a run are chained together, so no run is trained by
-    two kernels at once. Kernels talk over unix sockets in a private folder (no TCP ports to race for).
+    two kernels at once. The notebooks of a chain share one kernel, reset between them (``ChainKernel``;
+    ``fresh_kernels=True``: a new kernel for each). Kernels talk over unix sockets in a private folder
+    (no TCP ports to race for).
     """
+    _skip_iri_format_checks()
     import jupytext
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -262,13 +345,13 @@ def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=N
     socket_dir = Path(tempfile.mkdtemp(prefix="relunet-kernels-"))
     manager_class = _ipc_kernel_manager(socket_dir)
 
-    def execute(name: str, tag: str, target: Path, parameters: dict) -> None:
+    def execute(kernel: ChainKernel, name: str, tag: str, target: Path, parameters: dict) -> None:
         started = time.perf_counter()
         error = None
         try:
             papermill.execute_notebook(jupytext.read(sources[name]), str(target), parameters=parameters,
                                        kernel_name=kernel_name, cwd=str(notebooks_dir), progress_bar=False,
-                                       extra_arguments=KERNEL_ARGUMENTS, kernel_manager_class=manager_class)
+                                       km=kernel.ready())
         except PapermillExecutionError as failure:
             error = f"cell {failure.exec_count}: {failure.ename}: {failure.evalue}"
         except Exception as failure:  # kernel died, missing kernel, …: report it and go on
@@ -283,8 +366,12 @@ def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=N
     summaries: dict = {}
 
     def execute_chain(chain) -> None:
-        for job in chain:
-            execute(*job)
+        kernel = ChainKernel(manager_class, kernel_name, notebooks_dir, fresh=fresh_kernels)
+        try:
+            for job in chain:
+                execute(kernel, *job)
+        finally:
+            kernel.shutdown()
         if write_summary:  # the index's numbers for these batches, while other chains still run
             from .report import summarise_batch
 

@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     nb.add_argument("--notebooks-dir", help="folder of the py:percent notebooks (default: the repository's)")
     nb.add_argument("--jobs", type=int, default=None,
                     help="batches run at the same time, one kernel each (default: one per core)")
+    nb.add_argument("--fresh-kernels", action="store_true",
+                    help="a new kernel for every notebook (default: the notebooks of a batch share one kernel, "
+                         "its namespace cleared between them, which saves the start-up and the imports)")
     return parser
 
 
@@ -194,7 +197,8 @@ def _notebooks(args) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise batch.StudyError(f"--jobs={args.jobs} is not allowed: the number of notebooks run at the same time "
                                "must be at least 1 (leave it out for one per core)")
-    executions = batch.run_notebooks(study, args.output, args.notebooks_dir, jobs=args.jobs)
+    executions = batch.run_notebooks(study, args.output, args.notebooks_dir, jobs=args.jobs,
+                                     fresh_kernels=args.fresh_kernels)
     return 1 if any(e.error for e in executions) else 0
 
 

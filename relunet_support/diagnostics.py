@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from .errors import invalid
-from .exact import extremes_exact, relative_distance  # noqa: F401 (relative_distance: also this module's)
+from .model import relative_distance  # noqa: F401 (also this module's)
 
 
 def extremes(a, w, b, alpha: float, lo: float = -0.5, hi: float = 0.5):
@@ -21,6 +21,8 @@ def extremes(a, w, b, alpha: float, lo: float = -0.5, hi: float = 0.5):
     """
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise invalid("(lo, hi)", (lo, hi), "a finite interval with lo < hi")
+    from .exact import extremes_exact  # compiled: numba is imported on the first call, not with this module
+
     a, w, b = (np.ascontiguousarray(v, dtype=np.float64) for v in (a, w, b))
     if a.ndim == 1:
         return extremes_exact(a, w, b, 1.0 / alpha, float(lo), float(hi))

@@ -1,13 +1,11 @@
-"""Exact quantities both the engines (while training) and the analysis (afterwards) compute: the
-extremes of f over an interval, compiled, and relative distances. A leaf: it imports no other module
-of the package but ``errors``."""
+"""The exact extremes of f over an interval, compiled: what the engines record while training and
+``diagnostics.extremes`` computes afterwards. A leaf that imports numba (so analysis that never asks for
+extremes, e.g. notebook 04 reading finished runs, does not import it)."""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
-
-from .errors import invalid
 
 
 @njit(cache=True)
@@ -64,13 +62,3 @@ def extremes_exact(a, w, b, inv_alpha, lo, hi):
     f_max = max(f_max, f_hi)
     return f_min, f_max
 
-
-def relative_distance(current, initial) -> float:
-    """RD = ‖θ − θ₀‖ / ‖θ₀‖ over all the given arrays (e.g. (w, b) for RD_w, a for RD_a)."""
-    if isinstance(current, np.ndarray):
-        current, initial = (current,), (initial,)
-    now = np.concatenate([np.ravel(v) for v in current])
-    start = np.concatenate([np.ravel(v) for v in initial])
-    if now.shape != start.shape:
-        raise invalid("current", now.shape, f"the same shape as initial {start.shape}")
-    return float(np.linalg.norm(now - start) / np.linalg.norm(start))

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import invalid
+
 
 def _preactivations(w: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
     """pre[..., i, j] = w_j x_i + b_j."""
@@ -68,3 +70,14 @@ def central_differences(a, w, b, x, y, alpha: float, h: float = 1e-6) -> tuple[n
             estimate[j] = (risk(*plus, x, y, alpha) - risk(*minus, x, y, alpha)) / (2 * h)
         estimates.append(estimate)
     return estimates[0], estimates[1], estimates[2]
+
+
+def relative_distance(current, initial) -> float:
+    """RD = ‖θ − θ₀‖ / ‖θ₀‖ over all the given arrays (e.g. (w, b) for RD_w, a for RD_a)."""
+    if isinstance(current, np.ndarray):
+        current, initial = (current,), (initial,)
+    now = np.concatenate([np.ravel(v) for v in current])
+    start = np.concatenate([np.ravel(v) for v in initial])
+    if now.shape != start.shape:
+        raise invalid("current", now.shape, f"the same shape as initial {start.shape}")
+    return float(np.linalg.norm(now - start) / np.linalg.norm(start))

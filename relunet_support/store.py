@@ -271,7 +271,7 @@ class RunWriter:
         try:
             group = zarr.open_group(zarr.storage.LocalStore(tmp), mode="w")
             alpha, beta1, beta2 = config.scales
-            group.attrs.update({
+            group.update_attributes({
                 "format": FORMAT, "format_version": FORMAT_VERSION, "run_id": run_id,
                 "config": config.to_dict(), "config_sha256": config.digest(),
                 "alpha": alpha, "beta1": beta1, "beta2": beta2,
@@ -297,7 +297,7 @@ class RunWriter:
             for name in ("a", "w", "b"):
                 ckpt.create_array(name, shape=(2, m), chunks=(1, m), dtype=np.float64, fill_value=np.nan,
                                   compressors=None)
-            ckpt.attrs.update({"slot": 1, "step": 0, "n_records": 0, "n_snapshots": 0, "wall_seconds": 0.0})
+            ckpt.update_attributes({"slot": 1, "step": 0, "n_records": 0, "n_snapshots": 0, "wall_seconds": 0.0})
             cls(tmp).checkpoint(step=0, state=state, wall_seconds=0.0)
             os.rename(tmp, final)
         except BaseException:
@@ -344,7 +344,7 @@ class RunWriter:
         update = {"status": status, "status_message": message, **extra}
         if status in TERMINAL:
             update["finished"] = now()
-        self.group.attrs.update(update)
+        self.group.update_attributes(update)  # one write of the group's zarr.json
 
 
 def remove_run(path: Path) -> None:

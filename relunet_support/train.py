@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import diagnostics, engine, model, scaling
+from . import diagnostics, model, scaling
 from .config import TrainConfig
 from .errors import NetworkDied, NotARunError, TrainingDiverged
 from .store import (FORMAT_VERSION, RECORD_FIELDS, TERMINAL, Run, RunWriter, clean_temporaries, open_run,
@@ -102,6 +102,8 @@ def _warm_up(config: TrainConfig, state, initial, x, y) -> None:
     """One step on copies of the state, and one record, so that the kernels are compiled (numba: loaded
     from its cache or compiled; cuda: compiled and the device set up) before the run's clock starts:
     ``wall_seconds`` and ``steps_per_second`` then measure training, not JIT compilation."""
+    from . import engine
+
     copies = tuple(np.array(v, dtype=np.float64, copy=True) for v in state)
     with np.errstate(all="ignore"):
         engine.advance(*copies, x, y, alpha=config.alpha, learning_rate=config.learning_rate, n_steps=1,
@@ -169,7 +171,10 @@ def _train(config: TrainConfig, out_dir, progress: bool, resume: bool, checkpoin
                 raise NotARunError(f"path={str(path)!r} holds an unfinished run in store format "
                                    f"{run.format_version}, which this relunet (format {FORMAT_VERSION}) cannot resume: "
                                    "finish it with the relunet that started it, or delete it to train anew")
-        engine.require_backend(config.backend)  # training is needed: before anything is written or removed
+        # training is needed: the engine (and numba) is imported now, not when finished runs are read back
+        from . import engine
+
+        engine.require_backend(config.backend)  # before anything is written or removed
         if run is not None:
             writer = RunWriter(path)
             state = tuple(np.ascontiguousarray(v) for v in run.checkpoint_state())
@@ -184,6 +189,8 @@ def _train(config: TrainConfig, out_dir, progress: bool, resume: bool, checkpoin
 
 def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, max_buffer_bytes) -> Run:
     from tqdm.auto import tqdm
+
+    from . import engine
 
     x, y = config.training_data()
     a, w, b = state

@@ -1,6 +1,8 @@
 """The notebook batch: study files, papermill execution, failures reported per notebook."""
 
+import json
 import shutil
+import textwrap
 from pathlib import Path
 
 import jupytext
@@ -193,3 +195,49 @@ def test_saving_a_notebook_in_lab_leaves_its_py_source_unchanged(tmp_path):
     subprocess.run([*jupytext_cli, "--sync", *map(str, sorted(tmp_path.glob("0*.ipynb")))], check=True, cwd=tmp_path)
     for source in sources:
         assert source.read_bytes() == (NOTEBOOKS / source.name).read_bytes(), source.name
+
+
+def _notebook(source: str):
+    """A one-cell py:percent notebook with the python3 kernelspec."""
+    header = "# ---\n# jupyter:\n#   kernelspec:\n#     display_name: Python 3\n#     language: python\n#     name: python3\n# ---\n"
+    return jupytext.reads(header + "\n# %%\n" + textwrap.dedent(source), fmt="py:percent")
+
+
+_REPORT = """
+import json, os
+import matplotlib
+matplotlib.use("agg")
+import matplotlib.pyplot as plt
+print(json.dumps({"pid": os.getpid(), "names": sorted(k for k in globals() if not k.startswith("_")
+                  and k not in ("In", "Out", "exit", "quit", "get_ipython", "open", "json", "os", "matplotlib", "plt")),
+                  "figures": plt.get_fignums()}))
+planted = 1
+plt.figure()
+"""
+
+
+def _report(executed) -> dict:
+    cell = executed.cells[-1]
+    assert cell.execution_count == 1
+    return json.loads(cell.outputs[0]["text"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fresh", [False, True])
+def test_a_chain_kernel_is_reset_between_notebooks(tmp_path, fresh):
+    """Reused: the same process, but nothing of the previous notebook left (names, figures, cell numbers);
+    fresh: a new process each time. A kernel that died is replaced."""
+    kernel = batch.ChainKernel(batch._ipc_kernel_manager(tmp_path), "python3", tmp_path, fresh=fresh)
+    try:
+        reports = [_report(papermill.execute_notebook(_notebook(_REPORT), str(tmp_path / f"{i}.ipynb"),
+                                                      progress_bar=False, km=kernel.ready())) for i in range(2)]
+        assert [r["names"] for r in reports] == [[], []] and [r["figures"] for r in reports] == [[], []]
+        assert (reports[0]["pid"] == reports[1]["pid"]) is not fresh
+        with pytest.raises(Exception):
+            papermill.execute_notebook(_notebook("import os\nos._exit(3)\n"), str(tmp_path / "dies.ipynb"),
+                                       progress_bar=False, km=kernel.ready())
+        after = _report(papermill.execute_notebook(_notebook(_REPORT), str(tmp_path / "after.ipynb"),
+                                                   progress_bar=False, km=kernel.ready()))
+        assert after["names"] == [] and after["pid"] not in (r["pid"] for r in reports)
+    finally:
+        kernel.shutdown()

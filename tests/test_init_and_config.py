@@ -170,17 +170,18 @@ def test_steps_per_second_excludes_jit_compilation(tmp_path, monkeypatch):
     1000 s of a fake clock does not enter wall_seconds or steps_per_second."""
     import types
 
+    from relunet_support import engine
     from relunet_support import train as train_module
 
     clock = {"now": 0.0, "calls": 0}
-    real_advance = train_module.engine.advance
+    real_advance = engine.advance
 
     def advance(*args, **kwargs):
         clock["calls"] += 1
         clock["now"] += 1000.0 if clock["calls"] == 1 else 0.001  # the first call JIT-compiles
         return real_advance(*args, **kwargs)
 
-    monkeypatch.setattr(train_module.engine, "advance", advance)
+    monkeypatch.setattr(engine, "advance", advance)
     monkeypatch.setattr(train_module, "time", types.SimpleNamespace(perf_counter=lambda: clock["now"]))
     config = TrainConfig(40, 100.0, 200, n_records=20, n_snapshots=5)
     run = train(config, tmp_path, progress=False)

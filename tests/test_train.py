@@ -9,8 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from relunet_support import diagnostics, model, store
-from relunet_support import train as train_module
+from relunet_support import diagnostics, engine, model, store
 from relunet_support.errors import NetworkDied, RunLockedError, TrainingDiverged
 from relunet_support.store import list_runs, open_run
 from relunet_support.train import (DeadNetworkWarning, DivergedRunWarning, TrainConfig, UnstableLearningRateWarning,
@@ -71,7 +70,7 @@ def test_complete_run_is_not_retrained(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a complete run was retrained")
 
-    monkeypatch.setattr(train_module.engine, "advance", refuse)
+    monkeypatch.setattr(engine, "advance", refuse)
     again = train(SMALL, tmp_path, progress=False)
     assert_same_run(run, again)
 
@@ -79,7 +78,7 @@ def test_complete_run_is_not_retrained(tmp_path, monkeypatch):
 @pytest.mark.parametrize("checkpoint_seconds", [0.0, 1e9])
 def test_resume_after_interruption_is_bit_identical(tmp_path, monkeypatch, checkpoint_seconds):
     reference = train(SMALL, tmp_path / "reference", progress=False)
-    real_advance = train_module.engine.advance
+    real_advance = engine.advance
     calls = {"n": 0}
 
     def interrupted_advance(*args, **kwargs):
@@ -88,13 +87,13 @@ def test_resume_after_interruption_is_bit_identical(tmp_path, monkeypatch, check
             raise KeyboardInterrupt
         return real_advance(*args, **kwargs)
 
-    monkeypatch.setattr(train_module.engine, "advance", interrupted_advance)
+    monkeypatch.setattr(engine, "advance", interrupted_advance)
     with pytest.raises(KeyboardInterrupt):
         train(SMALL, tmp_path / "resumed", progress=False, checkpoint_seconds=checkpoint_seconds)
     (partial,) = list_runs(tmp_path / "resumed")
     assert partial.status == "interrupted" and partial.step < SMALL.n_steps
     assert len(partial.records["step"]) == partial.n_records
-    monkeypatch.setattr(train_module.engine, "advance", real_advance)
+    monkeypatch.setattr(engine, "advance", real_advance)
     resumed = train(SMALL, tmp_path / "resumed", progress=False)
     assert_same_run(resumed, reference)
 

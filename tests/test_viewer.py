@@ -220,9 +220,9 @@ def test_errors_in_callbacks_are_shown(small_run, monkeypatch):
 
 def test_refresh_picks_up_new_snapshots(tmp_path):
     config = TrainConfig(m=40, learning_rate=200.0, n_steps=2000, n_snapshots=40)
-    import relunet_support.train as train_module
+    from relunet_support import engine
 
-    real = train_module.engine.advance
+    real = engine.advance
     calls = {"n": 0}
 
     def stop_after_ten(*args, **kwargs):
@@ -231,12 +231,12 @@ def test_refresh_picks_up_new_snapshots(tmp_path):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    train_module.engine.advance = stop_after_ten
+    engine.advance = stop_after_ten
     try:
         with pytest.raises(KeyboardInterrupt):
             train(config, tmp_path, progress=False, checkpoint_seconds=0.0)
     finally:
-        train_module.engine.advance = real
+        engine.advance = real
     viewer = CondensationViewer(tmp_path)
     partial = viewer.slider.max
     train(config, tmp_path, progress=False)

@@ -10,7 +10,9 @@ import numpy as np
 
 from ..backends import BACKENDS, check_backend  # noqa: F401 (part of the engine's interface)
 from ..errors import invalid
-from . import _codegen, _cuda, _kernels, _reference
+# _codegen, _kernels and _mirror import no numba: precompile() on a warm cache stays cheap; the
+# backends (numba kernels, the numpy reference, cuda) are imported when a step is taken
+from . import _codegen, _kernels
 from ._mirror import first_halves, is_mirrored, unfold_mirror  # noqa: F401 (is_mirrored: documented here)
 
 STATUS_OK = _kernels.STATUS_OK
@@ -22,6 +24,8 @@ def require_backend(backend: str) -> str:
     """check_backend, and for 'cuda' a usable GPU: else ``BackendUnavailable`` saying why not."""
     check_backend(backend)
     if backend == "cuda":
+        from . import _cuda
+
         _cuda._numba_cuda()
     return backend
 
@@ -86,12 +90,16 @@ def advance(a, w, b, x, y, *, alpha: float, learning_rate: float, n_steps: int, 
     args = (float(alpha), float(learning_rate), int(n_steps), record_offsets, out["risk"], out["f_min"],
             out["f_max"], float(lo), float(hi), out["rd_w"], out["rd_a"])
     if backend == "cuda":
+        from . import _cuda
+
         steps, written, status, _ = _cuda.advance(a, w, b, x, y, *args, initial=initial)
     elif backend == "numba":
         empty = np.empty(0)
         steps, written, status, _ = _run_kernel("advance", a, w, b, x, y, *args,
                                                 initial=initial if initial is not None else (empty, empty, empty))
     else:
+        from . import _reference
+
         steps, written, status, _ = _reference.advance(a, w, b, x, y, *args, initial=initial)
     return Advanced(int(steps), int(status), {name: values[:written] for name, values in out.items()})
 
@@ -111,8 +119,12 @@ def descend(a, w, b, x, y, alpha: float, learning_rate: float, n_steps: int, bac
     y = np.ascontiguousarray(y, dtype=np.float64)
     args = (float(alpha), float(learning_rate), int(n_steps))
     if backend == "cuda":
+        from . import _cuda
+
         _cuda.descend(a, w, b, x, y, *args)
     elif backend == "numpy":
+        from . import _reference
+
         for member in [(a, w, b)] if a.ndim == 1 else zip(a, w, b):
             _reference.descend_plain(*member, x, y, *args)
     elif a.ndim == 1:

@@ -29,6 +29,7 @@ handled here so that results are reproducible bit for bit:
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import os
 import subprocess
@@ -211,9 +212,8 @@ def _module_file(n: int, mirror: bool) -> tuple[Path, str]:
     """Write (if needed) the kernel module's source into the cache folder; its path and module name."""
     source = _source(n, bool(mirror))
     # a new numba or Python means new machine code: a new module, compiled afresh in a child process
-    import numba
-
-    digest = hashlib.sha256(f"{source}{numba.__version__}{sys.version}".encode()).hexdigest()[:12]
+    # (numba's version read from its metadata: checking the cache imports no numba)
+    digest = hashlib.sha256(f"{source}{importlib.metadata.version('numba')}{sys.version}".encode()).hexdigest()[:12]
     name = f"relunet_kernels_n{n}{'_mirror' if mirror else ''}_{digest}"
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,8 @@ import warnings
 import numpy as np
 
 from ..errors import BackendUnavailable, ConfigError, invalid
-from ..exact import extremes_exact, relative_distance
+from ..exact import extremes_exact
+from ..model import relative_distance
 from ._kernels import STATUS_DIVERGED, STATUS_OK
 from ._mirror import first_halves, is_mirrored, unfold_mirror
 

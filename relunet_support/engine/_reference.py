@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import model
-from ..exact import extremes_exact, relative_distance
+from ..exact import extremes_exact
 from ._kernels import STATUS_DEAD, STATUS_DIVERGED, STATUS_OK
 
 
@@ -45,8 +45,8 @@ def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, record
             if initial is not None:
 
                 a0, w0, b0 = initial
-                record_rd_w[written] = relative_distance((w, b), (w0, b0))
-                record_rd_a[written] = relative_distance(a, a0)
+                record_rd_w[written] = model.relative_distance((w, b), (w0, b0))
+                record_rd_a[written] = model.relative_distance(a, a0)
             written += 1
         if active == 0:
             return step, written, STATUS_DEAD, active
