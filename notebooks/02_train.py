@@ -27,16 +27,9 @@ learning_rate = 1000.0
 normalised_learning_rate = None  # eta/alpha; when set, it replaces learning_rate for every width
 widths = [100, 200]
 n_steps = 3000
-gamma = 1.5
-gamma_prime = 0.0
-init = "symmetric"
-seed = 0
-dataset = "seed"
-n_records = 2000
-n_snapshots = 100
-record_every = None
-snapshot_every = None
-backend = "numba"  # "numba" | "numpy" | "cuda" (an NVIDIA GPU, pip install .[gpu])
+# every other TrainConfig field (`relunet train --help` lists them all), e.g. "gamma": 1.5, "seed": 1,
+# "dataset": "luo2021", "backend": "cuda" (an NVIDIA GPU); a field left out takes TrainConfig's default
+options = {"n_records": 2000, "n_snapshots": 100}
 output_dir = "../outputs/smoke"
 progress = True
 
@@ -53,9 +46,7 @@ from relunet_support.train import ensure_runs
 
 # Every configuration is validated before anything is trained.
 configs = sweep_configs(widths, n_steps, learning_rate=None if normalised_learning_rate else learning_rate,
-                        normalised_learning_rate=normalised_learning_rate, gamma=gamma, gamma_prime=gamma_prime,
-                        init=init, seed=seed, dataset=dataset, n_records=n_records, n_snapshots=n_snapshots,
-                        record_every=record_every, snapshot_every=snapshot_every, backend=backend)
+                        normalised_learning_rate=normalised_learning_rate, **options)
 runs_dir = Path(output_dir) / "runs"
 
 # %%

@@ -29,16 +29,9 @@ learning_rate = 1000.0
 normalised_learning_rate = None  # eta/alpha; when set, it replaces learning_rate for every width
 widths = [100, 200]
 n_steps = 3000
-gamma = 1.5
-gamma_prime = 0.0
-init = "symmetric"
-seed = 0
-dataset = "seed"
-n_records = 2000
-n_snapshots = 100
-record_every = None
-snapshot_every = None
-backend = "numba"  # "numba" | "numpy" | "cuda" (an NVIDIA GPU, pip install .[gpu])
+# every other TrainConfig field (`relunet train --help` lists them all), e.g. "gamma": 1.5, "seed": 1,
+# "dataset": "luo2021", "backend": "cuda" (an NVIDIA GPU); a field left out takes TrainConfig's default
+options = {"n_records": 2000, "n_snapshots": 100}
 output_dir = "../outputs/smoke"
 escape_seeds = [0]  # seeds whose first escapes enter the fit against ln m (more seeds: a confidence interval over seeds)
 
@@ -55,9 +48,8 @@ from relunet_support.config import format_number, sweep_configs, sweep_tag
 from relunet_support.train import ensure_runs
 
 configs = sweep_configs(widths, n_steps, learning_rate=None if normalised_learning_rate else learning_rate,
-                        normalised_learning_rate=normalised_learning_rate, gamma=gamma, gamma_prime=gamma_prime,
-                        init=init, seed=seed, dataset=dataset, n_records=n_records, n_snapshots=n_snapshots,
-                        record_every=record_every, snapshot_every=snapshot_every, backend=backend)
+                        normalised_learning_rate=normalised_learning_rate, **options)
+gamma, gamma_prime = configs[0].gamma, configs[0].gamma_prime  # the same for every width
 runs_dir = Path(output_dir) / "runs"
 figures_dir = Path(output_dir) / "figures"
 figures_dir.mkdir(parents=True, exist_ok=True)

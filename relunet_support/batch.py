@@ -10,19 +10,19 @@ failing notebook does not stop the others; failures are listed at the end, and `
 A study is YAML::
 
     output_dir: outputs            # optional
-    defaults: {gamma: 1.5, seed: 0} # optional, any TrainConfig option below
+    defaults: {gamma: 1.5, seed: 0} # optional, any TrainConfig option (below)
     batches:
       - {learning_rate: 70, widths: [800], n_steps: 200000}
       - {learning_rate: 4000, widths: [40, 60, 80, 100, 120], n_steps: 2200}
       - {normalised_learning_rate: 1.0, widths: [200, 800], n_steps: 100000}   # η = 1.0·α_m per width
 
-Options (in ``defaults`` or per batch): gamma, gamma_prime, init, seed, dataset, n_records, n_snapshots,
-record_every, snapshot_every. Every configuration is validated before any notebook runs.
+Options (in ``defaults`` or per batch): every TrainConfig field but m, learning_rate and n_steps
+(``config.OPTIONS``: gamma, gamma_prime, init, seed, dataset, x, y, n_records, …). Every configuration
+is validated before any notebook runs.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import shutil
@@ -35,15 +35,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from . import engine  # no numba on import: it is the notebook kernels that train
-from .config import TrainConfig, sweep_configs, sweep_tag
+from .config import OPTION_NAMES, OPTIONS, TrainConfig, check_options, read_yaml, sweep_configs, sweep_tag
 from .errors import ConfigError
 
-OPTION_KEYS = ("gamma", "gamma_prime", "init", "seed", "dataset", "n_records", "n_snapshots", "record_every",
-               "snapshot_every", "backend")
-BATCH_KEYS = ("learning_rate", "normalised_learning_rate", "widths", "n_steps", *OPTION_KEYS)
+BATCH_KEYS = ("learning_rate", "normalised_learning_rate", "widths", "n_steps", *OPTION_NAMES)
 STUDY_KEYS = ("output_dir", "defaults", "batches")
 NOTEBOOK_ORDER = ("02_train", "04_scaling_plots")  # for every batch
 HEADLINE_NOTEBOOKS = ("03_condensation_viewer",)  # static frames, after 02 and 04 of the headline batch only
@@ -92,16 +88,18 @@ class Batch:
         return sweep_tag(self.learning_rate, self.widths, self.normalised)
 
     def parameters(self, notebook: str, output_dir: Path) -> dict:
-        """Papermill parameters for one notebook of this batch: every TrainConfig option is passed,
-        with TrainConfig's own default where the study is silent (never the notebook's smoke-sized one);
-        03 (static) gets the run id of the batch's widest run, which 02 trained."""
+        """Papermill parameters for one notebook of this batch: the widths, the rate, the steps and an
+        ``options`` dict with every TrainConfig option — TrainConfig's own default where the study is
+        silent (never the notebook's smoke-sized one; lists for tuples); 03 (static) gets the run id of
+        the batch's widest run, which 02 trained."""
         if notebook == "03_condensation_viewer":
             widest = max(self.configs(), key=lambda config: config.m)
             return {"output_dir": str(output_dir), "run_id": widest.run_id(), "interactive": False}
-        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+        options = {option.name: self.options.get(option.name, option.default) for option in OPTIONS}
         params = {"learning_rate": float(self.learning_rate), "n_steps": int(self.n_steps),
-                  "output_dir": str(output_dir), **{key: self.options.get(key, defaults[key]) for key in OPTION_KEYS},
-                  "widths": [int(m) for m in self.widths]}
+                  "widths": [int(m) for m in self.widths],
+                  "options": {name: list(value) if isinstance(value, tuple) else value for name, value in options.items()},
+                  "output_dir": str(output_dir)}
         if self.normalised:
             params["normalised_learning_rate"] = params.pop("learning_rate")
         if notebook == "02_train":
@@ -131,20 +129,18 @@ class Study:
         return tags
 
 
-def _check_keys(where: str, values: dict, allowed) -> None:
-    if not isinstance(values, dict):
-        raise StudyError(f"{where}={values!r} is not allowed: {where} must be a mapping of keys to values")
-    unknown = sorted(set(values) - set(allowed))
-    if unknown:
-        raise StudyError(f"{where} has unknown key(s) {', '.join(map(repr, unknown))}: allowed keys are "
-                         f"{', '.join(allowed)}")
+def _check_keys(where: str, values, allowed) -> dict:
+    try:
+        return check_options(where, values, allowed)
+    except ConfigError as error:
+        raise StudyError(str(error)) from None
 
 
 def study_from_dict(values: dict) -> Study:
     """Validate a study description (unknown keys, every TrainConfig) and build it."""
     _check_keys("study", values, STUDY_KEYS)
     defaults = values.get("defaults") or {}
-    _check_keys("defaults", defaults, OPTION_KEYS)
+    _check_keys("defaults", defaults, OPTION_NAMES)
     batches_in = values.get("batches")
     if not isinstance(batches_in, list) or not batches_in:
         raise StudyError(f"batches={batches_in!r} is not allowed: batches must be a non-empty list")
@@ -163,7 +159,7 @@ def study_from_dict(values: dict) -> Study:
             widths = [widths]
         if not isinstance(widths, list) or not widths:
             raise StudyError(f"{where}.widths={widths!r} is not allowed: widths must be a non-empty list of integers")
-        options = {**defaults, **{k: v for k, v in entry.items() if k in OPTION_KEYS}}
+        options = {**defaults, **{k: v for k, v in entry.items() if k in OPTION_NAMES}}
         rate = entry["normalised_learning_rate" if normalised else "learning_rate"]
         batch = Batch(rate, tuple(widths), entry["n_steps"], options, normalised)
         try:
@@ -177,16 +173,7 @@ def study_from_dict(values: dict) -> Study:
 
 def read_study_file(path) -> dict:
     """The YAML of a study file, parsed but not yet validated (``study_from_dict`` does that)."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise StudyError(f"study file {str(path)!r} cannot be read: {error.strerror}") from None
-    try:
-        values = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise StudyError(f"study file {str(path)!r} is not valid YAML: {error}") from None
-    return values if values is not None else {}
+    return read_yaml(path, "study file", StudyError)
 
 
 def load_study(path) -> Study:

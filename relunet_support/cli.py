@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import warnings
 
@@ -11,24 +10,23 @@ from .errors import BackendUnavailable, ConfigError, NotARunError, RunLockedErro
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Appends '(default: …)' to every option's help; options whose default is None or a flag say in
-    their own help what happens when they are left out."""
+    """Appends '(default: …)' to every option's help that does not give it already; options whose default
+    is None or a flag say in their own help what happens when they are left out."""
 
     def _get_help_string(self, action):
-        if action.default is None or isinstance(action.default, bool) or "%(default)" in (action.help or ""):
+        if action.default is None or isinstance(action.default, bool) or "(default" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
 
 
-def _config_defaults() -> dict:
-    """TrainConfig's own defaults (dataclasses.fields), so the command line cannot drift from them."""
-    from .config import TrainConfig
-
-    return {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+def _default_text(value) -> str:
+    """A default as one writes it on the command line: (-0.5, 0.5) → -0.5 0.5, None → none."""
+    return " ".join(map(str, value)) if isinstance(value, tuple) else "none" if value is None else str(value)
 
 
 def _parser() -> argparse.ArgumentParser:
-    defaults = _config_defaults()
+    from .config import OPTIONS  # the options and their help come from TrainConfig's fields only
+
     parser = argparse.ArgumentParser(prog="relunet", description="Two-layer ReLU network training and run stores.",
                                      formatter_class=_HelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -43,19 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     rate.add_argument("--normalised-learning-rate", type=str,
                       help="η/α instead of η: η = (η/α)·α_m with α_m = m^(γ−γ′) (or give --learning-rate)")
     tr.add_argument("--steps", type=str, required=True, help="number of GD steps; required")
-    tr.add_argument("--gamma", type=str, default=defaults["gamma"], help="γ: α = m^(γ−γ′)")
-    tr.add_argument("--gamma-prime", type=str, default=defaults["gamma_prime"], help="γ′")
-    tr.add_argument("--init", default=defaults["init"], help="gaussian | symmetric | antisymmetric")
-    tr.add_argument("--seed", type=str, default=defaults["seed"], help="seed of the initial parameters' RNG")
-    tr.add_argument("--dataset", default=defaults["dataset"], help="seed | luo2021")
-    tr.add_argument("--n-records", type=int, default=defaults["n_records"],
-                    help="number of record points (risk, f_min, f_max, relative distances)")
-    tr.add_argument("--n-snapshots", type=int, default=defaults["n_snapshots"], help="number of parameter snapshots")
-    tr.add_argument("--record-every", type=int, default=defaults["record_every"],
-                    help="also record every this many steps (default: only the --n-records schedule)")
-    tr.add_argument("--snapshot-every", type=int, default=defaults["snapshot_every"],
-                    help="also snapshot every this many steps (default: only the --n-snapshots schedule)")
-    tr.add_argument("--backend", default=defaults["backend"], help="numba | numpy | cuda")
+    for option in OPTIONS:
+        tr.add_argument(option.flag, type=str, default=option.default, nargs="+" if option.kind == "numbers" else None,
+                        help=f"{option.describe()} (default: {_default_text(option.default)})")
     tr.add_argument("--out", default="outputs/runs", help="folder of run stores")
     tr.add_argument("--no-resume", action="store_true",
                     help="discard an existing run of this config (default: resume it, or read it back if complete)")
@@ -81,11 +69,9 @@ def _parser() -> argparse.ArgumentParser:
                                                "(required with --learning-rate; default: the study's)")
     nb.add_argument("--steps", type=str,
                     help="number of GD steps for --learning-rate (required with it; default: the study's)")
-    for option in _NOTEBOOK_OPTIONS:
-        name = option.replace("-", "_")
-        nb.add_argument(f"--{option}", type=str,
-                        help=f"TrainConfig {name} for every run (default: the study's, else "
-                             f"{'unset' if defaults[name] is None else defaults[name]})")
+    for option in OPTIONS:
+        nb.add_argument(option.flag, type=str, nargs="+" if option.kind == "numbers" else None, help=f"{option.describe()}, for every run (default: the study's, "
+                                                     f"else {_default_text(option.default)})")
     nb.add_argument("--output", help="output folder (default: the study's output_dir, else outputs)")
     nb.add_argument("--notebooks-dir", help="folder of the py:percent notebooks (default: the repository's)")
     nb.add_argument("--jobs", type=int, default=None,
@@ -96,23 +82,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-# TrainConfig options that `relunet notebooks` passes to every run (the study's batches override them)
-_NOTEBOOK_OPTIONS = ("gamma", "gamma-prime", "init", "seed", "dataset", "n-records", "n-snapshots", "record-every",
-                     "snapshot-every", "backend")
+def _given_options(args, only_given: bool) -> dict:
+    """The TrainConfig options on the command line, parsed (``only_given``: leave out those not given)."""
+    from .config import OPTIONS
 
-
-def _number(text: str):
-    """Parse '800' as int and '0.5' / '1e3' as float, leaving validation to TrainConfig (a default that
-    is already a number, from TrainConfig, is returned as it is)."""
-    if not isinstance(text, str):
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            return text
+    values = {option.name: getattr(args, option.name) for option in OPTIONS}
+    return {option.name: option.parse(values[option.name]) for option in OPTIONS
+            if not (only_given and values[option.name] is None)}
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -121,20 +97,16 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def _train(args) -> int:
-    from .config import TrainConfig
+    from .config import RUN_FIELDS, TrainConfig
     from .train import DeadNetworkWarning, DivergedRunWarning, train
 
-    options = dict(
-        gamma=_number(args.gamma), gamma_prime=_number(args.gamma_prime), init=args.init,
-        seed=_number(args.seed), dataset=args.dataset, n_records=args.n_records,
-        n_snapshots=args.n_snapshots, record_every=args.record_every, snapshot_every=args.snapshot_every,
-        backend=args.backend)
+    options = _given_options(args, only_given=False)
+    m, learning_rate, n_steps = (field.parse(text) for field, text in
+                                 zip(RUN_FIELDS, (args.m, args.learning_rate or args.normalised_learning_rate, args.steps)))
     if args.normalised_learning_rate is not None:
-        config = TrainConfig.from_normalised(_number(args.m), _number(args.normalised_learning_rate),
-                                             _number(args.steps), **options)
+        config = TrainConfig.from_normalised(m, learning_rate, n_steps, **options)
     else:
-        config = TrainConfig(m=_number(args.m), learning_rate=_number(args.learning_rate),
-                             n_steps=_number(args.steps), **options)
+        config = TrainConfig(m=m, learning_rate=learning_rate, n_steps=n_steps, **options)
     with warnings.catch_warnings():  # restores the filters and showwarning afterwards
         warnings.simplefilter("default")  # every distinct warning once, none hidden …
         warnings.simplefilter("ignore", DeadNetworkWarning)  # … but the end state's, printed below
@@ -174,17 +146,18 @@ def _list(args) -> int:
 
 def _notebooks(args) -> int:
     from . import batch
+    from .config import RUN_FIELDS
 
-    options = {key.replace("-", "_"): _number(getattr(args, key.replace("-", "_")))
-               for key in _NOTEBOOK_OPTIONS if getattr(args, key.replace("-", "_")) is not None}
+    options = _given_options(args, only_given=True)
+    parse_number = RUN_FIELDS[0].parse
     if args.learning_rate is not None:
         if args.study:
             raise batch.StudyError("give either a study file or --learning-rate, not both")
         if args.widths is None or args.steps is None:
             raise batch.StudyError("--learning-rate needs --widths and --steps too")
-        widths = [_number(v) for v in args.widths.split(",") if v.strip()]
-        values = {"batches": [{"learning_rate": _number(args.learning_rate), "widths": widths,
-                               "n_steps": _number(args.steps)}]}
+        widths = [parse_number(v) for v in args.widths.split(",") if v.strip()]
+        values = {"batches": [{"learning_rate": parse_number(args.learning_rate), "widths": widths,
+                               "n_steps": parse_number(args.steps)}]}
     elif args.study:
         values = batch.read_study_file(args.study)
     else:

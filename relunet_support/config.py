@@ -7,12 +7,13 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from . import data, init, scaling, schedule
-from .backends import check_backend
-from .errors import invalid
+from .backends import BACKENDS, check_backend
+from .errors import ConfigError, invalid
 
 
 def _as_int(name: str, value, allowed: str, minimum: int) -> int:
@@ -41,7 +42,9 @@ def _as_float(name: str, value, allowed: str, positive: bool = False) -> float:
 
 def sweep_configs(widths, n_steps: int, learning_rate: float | None = None,
                   normalised_learning_rate: float | None = None, **options) -> list["TrainConfig"]:
-    """One TrainConfig per width, at a fixed η or at a fixed η/α (exactly one of the two)."""
+    """One TrainConfig per width, at a fixed η or at a fixed η/α (exactly one of the two); ``options``
+    are the other TrainConfig fields (``OPTION_NAMES``), the same for every width."""
+    options = check_options("options", options)
     if (learning_rate is None) == (normalised_learning_rate is None):
         raise invalid("learning_rate", learning_rate,
                       "given, or else normalised_learning_rate given — exactly one of the two")
@@ -72,6 +75,12 @@ def sweep_tag(rate: float, widths, normalised: bool = False) -> str:
     return f"{'nlr' if normalised else 'lr'}{format_number(rate)}_m{span}"
 
 
+def _schema(kind: str, help: str, choices: tuple = ()) -> dict:
+    """A TrainConfig field's metadata: ``kind`` ('int', 'float', 'text', 'numbers': a list of numbers),
+    its help text and the allowed texts (``choices``). A field whose default is None may be None."""
+    return {"relunet": {"kind": kind, "help": help, "choices": tuple(choices)}}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """One gradient-descent run of f(x) = (1/α) Σ_j a_j (w_j x + b_j)_+ with α = m^(γ−γ′).
@@ -83,22 +92,31 @@ class TrainConfig:
     backend: 'numba' | 'numpy' | 'cuda' (an NVIDIA GPU; float64 throughout).
     """
 
-    m: int
-    learning_rate: float
-    n_steps: int
-    gamma: float = 1.5
-    gamma_prime: float = 0.0
-    init: str = "symmetric"
-    seed: int = 0
-    dataset: str = "seed"
-    x: tuple[float, ...] | None = None
-    y: tuple[float, ...] | None = None
-    n_records: int = 10_000
-    n_snapshots: int = 1_000
-    record_every: int | None = None
-    snapshot_every: int | None = None
-    interval: tuple[float, float] = (-0.5, 0.5)
-    backend: str = field(default="numba")
+    m: int = field(metadata=_schema("int", "width: the number of hidden neurons"))
+    learning_rate: float = field(metadata=_schema("float", "GD step size η (stable for η/α ≲ 2 at γ = 3/2)"))
+    n_steps: int = field(metadata=_schema("int", "number of GD steps"))
+    gamma: float = field(default=1.5, metadata=_schema("float", "γ: κ = β₁β₂/α = m^−γ, with α = m^(γ−γ′)"))
+    gamma_prime: float = field(default=0.0, metadata=_schema("float", "γ′: κ′ = β₁/β₂ = m^−γ′"))
+    init: str = field(default="symmetric", metadata=_schema(
+        "text", "initial parameters: gaussian, or each neuron paired with (a, −w, b) — symmetric (f even) — "
+                "or with (−a, −w, b) — antisymmetric (f = 0 at the start)", choices=init.INIT_KINDS))
+    seed: int = field(default=0, metadata=_schema("int", "seed of the initial parameters' RNG"))
+    dataset: str = field(default="seed", metadata=_schema(
+        "text", "training data: seed (the seed notebook's 4 points), luo2021 (y = x²), or custom (then x and y)",
+        choices=(*data.DATASETS, data.CUSTOM)))
+    x: tuple[float, ...] | None = field(default=None, metadata=_schema("numbers", "inputs of dataset=custom"))
+    y: tuple[float, ...] | None = field(default=None, metadata=_schema("numbers", "targets of dataset=custom"))
+    n_records: int = field(default=10_000, metadata=_schema(
+        "int", "record points (risk, exact min/max of f, relative distances), half log-spaced, half uniform"))
+    n_snapshots: int = field(default=1_000, metadata=_schema("int", "parameter snapshots, half log-spaced, half uniform"))
+    record_every: int | None = field(default=None, metadata=_schema(
+        "int", "also record every this many steps (none: the n_records schedule only)"))
+    snapshot_every: int | None = field(default=None, metadata=_schema(
+        "int", "also snapshot every this many steps (none: the n_snapshots schedule only)"))
+    interval: tuple[float, float] = field(default=(-0.5, 0.5), metadata=_schema(
+        "numbers", "lo hi: the interval of the exact min and max of f"))
+    backend: str = field(default="numba", metadata=_schema(
+        "text", "numba (CPU), numpy (the readable reference), cuda (an NVIDIA GPU)", choices=BACKENDS))
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
@@ -173,7 +191,7 @@ class TrainConfig:
     # ----- identity and serialisation ----------------------------------------------------
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
-        for key in ("x", "y", "interval"):
+        for key in NUMBER_LISTS:
             if out[key] is not None:
                 out[key] = list(out[key])
         return out
@@ -185,7 +203,7 @@ class TrainConfig:
         if unknown:
             raise invalid("config", unknown, "made of the TrainConfig fields " + ", ".join(sorted(known)))
         values = dict(values)
-        for key in ("x", "y", "interval"):
+        for key in NUMBER_LISTS:
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
         return cls(**values)
@@ -202,3 +220,96 @@ class TrainConfig:
         return (f"lr{format_number(self.learning_rate)}_m{self.m}_g{format_number(self.gamma)}"
                 f"_gp{format_number(self.gamma_prime)}_seed{self.seed}_{self.init}_data-{self.dataset}"
                 f"_{self.digest()[:10]}")
+
+
+@dataclass(frozen=True)
+class Option:
+    """A TrainConfig field as the command line, the study and sweep files and the notebooks see it;
+    built from the field's metadata (``OPTIONS``, ``RUN_FIELDS``), so none of them lists fields by hand."""
+
+    name: str
+    kind: str
+    help: str
+    default: object = None
+    choices: tuple = ()
+
+    @property
+    def flag(self) -> str:
+        """The command-line flag: '--gamma-prime'."""
+        return "--" + self.name.replace("_", "-")
+
+    def describe(self) -> str:
+        """Help text with the choices: what ``--help`` and the docs show."""
+        return self.help + (f" ({' | '.join(self.choices)})" if self.choices else "")
+
+    def parse(self, text):
+        """Command-line text as this option's value: '800' → 800, '0.5' → 0.5, 'none' → None where
+        None is allowed, ['0.1', '0.2'] or '0.1,0.2' → (0.1, 0.2) for a list of numbers. A text that is
+        no number is passed on as it is, for TrainConfig to reject with the option's name; a value that
+        is no text (a default) is returned as it is."""
+        if self.kind == "numbers" and isinstance(text, list):
+            text = ",".join(text)
+        if not isinstance(text, str):
+            return text
+        if text.strip().lower() == "none" and self.default is None:
+            return None
+        if self.kind == "numbers":
+            return tuple(_number(part.strip()) for part in text.split(",") if part.strip())
+        return _number(text) if self.kind in ("int", "float") else text
+
+
+def _number(text: str):
+    """'800' → 800, '0.5' / '1e3' → float, anything else unchanged (TrainConfig validates it)."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def _options_of(names=None) -> tuple[Option, ...]:
+    fields_ = [f for f in dataclasses.fields(TrainConfig) if names is None or f.name in names]
+    return tuple(Option(f.name, **{**f.metadata["relunet"],
+                                   "default": None if f.default is dataclasses.MISSING else f.default})
+                 for f in fields_)
+
+
+def check_options(where: str, values, allowed: tuple[str, ...] | None = None) -> dict:
+    """``values`` as a dict whose keys are TrainConfig options (``allowed``: those names only, default
+    ``OPTION_NAMES``); else a ``ConfigError`` naming the unknown keys and the allowed ones."""
+    allowed = OPTION_NAMES if allowed is None else allowed
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}={values!r} is not allowed: {where} must be a mapping of option names to values")
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{where} has unknown key(s) {', '.join(map(repr, unknown))}: allowed keys are "
+                          f"{', '.join(allowed)}")
+    return dict(values)
+
+
+def read_yaml(path, what: str, error: type[ConfigError] = ConfigError):
+    """The YAML document in ``path`` (a study or sweep file), parsed but not yet validated; an unreadable
+    file or invalid YAML raises ``error`` naming the file (``what``: e.g. 'study file')."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as failure:
+        raise error(f"{what} {str(path)!r} cannot be read: {failure.strerror}") from None
+    try:
+        values = yaml.safe_load(text)
+    except yaml.YAMLError as failure:
+        raise error(f"{what} {str(path)!r} is not valid YAML: {failure}") from None
+    return values if values is not None else {}
+
+
+# What a run is made of (widths, the learning rate and the number of steps), and every other field: the
+# options shared by the runs of a batch, a study or a sweep, and the notebooks' ``options`` dict.
+RUN_FIELDS: tuple[Option, ...] = _options_of(("m", "learning_rate", "n_steps"))
+OPTIONS: tuple[Option, ...] = tuple(option for option in _options_of() if option.name not in ("m", "learning_rate", "n_steps"))
+OPTION_NAMES: tuple[str, ...] = tuple(option.name for option in OPTIONS)
+FIELD_NAMES: tuple[str, ...] = tuple(option.name for option in (*RUN_FIELDS, *OPTIONS))
+NUMBER_LISTS: tuple[str, ...] = tuple(option.name for option in OPTIONS if option.kind == "numbers")  # tuples; JSON lists

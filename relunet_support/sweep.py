@@ -18,16 +18,13 @@ A sweep file is YAML::
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from .config import TrainConfig
+from .config import FIELD_NAMES, NUMBER_LISTS, TrainConfig, check_options, read_yaml
 from .errors import ConfigError
 
 SWEEP_KEYS = ("out", "defaults", "grid")
@@ -40,12 +37,11 @@ class SweepError(ConfigError):
 def grid(**axes) -> list[TrainConfig]:
     """Every combination of the list-valued fields (others are shared), validated, in a fixed order:
     ``grid(m=[100, 200], learning_rate=[70], n_steps=1000, seed=[0, 1])`` gives four configs."""
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(axes) - known)
-    if unknown:
-        raise SweepError(f"grid has unknown key(s) {', '.join(map(repr, unknown))}: allowed keys are the "
-                         f"TrainConfig fields {', '.join(sorted(known))}")
-    names = sorted(k for k, v in axes.items() if isinstance(v, (list, tuple)) and k not in ("x", "y", "interval"))
+    try:
+        check_options("grid", axes, FIELD_NAMES)
+    except ConfigError as error:
+        raise SweepError(f"{error} (the TrainConfig fields)") from None
+    names = sorted(k for k, v in axes.items() if isinstance(v, (list, tuple)) and k not in NUMBER_LISTS)
     shared = {k: v for k, v in axes.items() if k not in names}
     configs = []
     for values in itertools.product(*(axes[name] for name in names)):
@@ -58,20 +54,16 @@ def grid(**axes) -> list[TrainConfig]:
 
 def load_sweep(path) -> tuple[list[TrainConfig], str | None]:
     """(configs, output folder or None) from a YAML sweep file; nothing runs if it is invalid."""
-    path = Path(path)
-    try:
-        values = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise SweepError(f"sweep file {str(path)!r} cannot be read: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise SweepError(f"sweep file {str(path)!r} is not valid YAML: {error}") from None
+    values = read_yaml(path, "sweep file", SweepError)
     if not isinstance(values, dict) or not isinstance(values.get("grid"), dict):
         raise SweepError(f"sweep file {str(path)!r} must be a mapping with a 'grid' mapping")
-    unknown = sorted(set(values) - set(SWEEP_KEYS))
-    if unknown:
-        raise SweepError(f"sweep file has unknown key(s) {', '.join(map(repr, unknown))}: allowed keys are "
-                         f"{', '.join(SWEEP_KEYS)}")
-    return grid(**(values.get("defaults") or {}), **values["grid"]), values.get("out")
+    try:
+        check_options("sweep file", values, SWEEP_KEYS)
+        defaults = check_options("defaults", values.get("defaults") or {},
+                                 FIELD_NAMES)
+    except ConfigError as error:
+        raise SweepError(str(error)) from None
+    return grid(**{**defaults, **values["grid"]}), values.get("out")  # the grid overrides the defaults
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from papermill.exceptions import PapermillExecutionError
 from relunet_support import batch
 from relunet_support.batch import StudyError, load_study, run_notebooks, study_from_dict
 from relunet_support.cli import main
+from relunet_support.config import OPTION_NAMES
 
 from .conftest import NO_GPU
 
@@ -30,7 +31,9 @@ def test_the_default_study_file_is_the_seeds_study():
 def test_batch_passes_train_config_defaults_not_notebook_smoke_sizes():
     study = study_from_dict({"batches": [{"learning_rate": 70, "widths": [800], "n_steps": 10}]})
     params = study.batches[0].parameters("02_train", Path("out"))
-    assert params["n_records"] == 10_000 and params["n_snapshots"] == 1_000 and params["seed"] == 0
+    options = params["options"]
+    assert options["n_records"] == 10_000 and options["n_snapshots"] == 1_000 and options["seed"] == 0
+    assert set(options) == set(OPTION_NAMES) and options["interval"] == [-0.5, 0.5]  # every option, as lists
     assert params["widths"] == [800] and params["progress"] is False
     params = study.batches[0].parameters("03_condensation_viewer", Path("out"))
     assert params == {"output_dir": "out", "run_id": study.batches[0].configs()[-1].run_id(), "interactive": False}
@@ -81,7 +84,7 @@ def test_bad_study_is_rejected_before_anything_runs(tmp_path, text, message):
 def test_a_cuda_study_without_a_gpu_stops_before_anything_is_written(tmp_path):
     path = tmp_path / "study.yaml"
     path.write_text("defaults: {backend: cuda}\nbatches: [{learning_rate: 100, widths: [40], n_steps: 10}]")
-    assert load_study(path).batches[0].parameters("02_train", tmp_path)["backend"] == "cuda"
+    assert load_study(path).batches[0].parameters("02_train", tmp_path)["options"]["backend"] == "cuda"
     code = main(["notebooks", str(path), "--output", str(tmp_path / "out")])
     assert code == 2 and not (tmp_path / "out").exists()
 

@@ -86,7 +86,7 @@ def test_help_shows_every_default_from_train_config(capsys):
     import dataclasses
 
     from relunet_support.cli import _parser
-    from relunet_support.config import TrainConfig
+    from relunet_support.config import OPTIONS, TrainConfig
 
     defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
     parser = _parser()
@@ -102,17 +102,29 @@ def test_help_shows_every_default_from_train_config(capsys):
                 text = formatter._get_help_string(action) % {"default": action.default}
                 assert "default" in text, f"relunet {name} {action.dest}: {text!r}"
     args = parser.parse_args(["train", "--m", "40", "--learning-rate", "1", "--steps", "1"])
-    for field in ("gamma", "gamma_prime", "init", "seed", "dataset", "n_records", "n_snapshots", "record_every",
-                  "snapshot_every", "backend"):
-        assert getattr(args, field) == defaults[field], field
+    assert {option.name for option in OPTIONS} == set(defaults)  # every field but m, learning_rate, n_steps
+    for name in defaults:
+        assert getattr(args, name) == defaults[name], name
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     for expected in (f"(default: {defaults['gamma']})", f"(default: {defaults['gamma_prime']})",
                      f"(default: {defaults['init']})", f"(default: {defaults['n_records']})",
                      f"(default: {defaults['n_snapshots']})", f"(default: {defaults['backend']})",
-                     "(default: outputs/runs)", "--normalised-learning-rate"):
+                     "(default: outputs/runs)", "--normalised-learning-rate", "--x X [X ...] inputs of dataset=custom",
+                     "(default: -0.5 0.5)", "(default: none)", "(gaussian | symmetric | antisymmetric)"):
         assert expected in help_text, expected
+
+
+def test_train_takes_every_option_from_the_schema(tmp_path, capsys):
+    """Custom data, an interval and 'none' on the command line, parsed by the option's kind."""
+    code = main(["train", "--m", "20", "--learning-rate", "50", "--steps", "20", "--dataset", "custom",
+                 "--x", "-0.5", "0", "0.5", "--y", "0.25,0,0.25", "--interval", "-1", "1", "--record-every", "none",
+                 "--snapshot-every", "5", "--n-records", "10", "--out", str(tmp_path), "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    (run,) = list_runs(tmp_path)
+    assert run.config.x == (-0.5, 0.0, 0.5) and run.config.y == (0.25, 0.0, 0.25)
+    assert run.config.interval == (-1.0, 1.0) and run.config.record_every is None and run.config.snapshot_every == 5
 
 
 @pytest.mark.parametrize("jobs", ["0", "-1"])

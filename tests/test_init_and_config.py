@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import numpy as np
@@ -188,3 +189,20 @@ def test_steps_per_second_excludes_jit_compilation(tmp_path, monkeypatch):
     assert run.status == "complete" and clock["calls"] >= 2
     assert 0 < run.attrs["wall_seconds"] < 1.0
     assert run.attrs["steps_per_second"] == pytest.approx(200 / run.attrs["wall_seconds"])
+
+
+def test_every_field_carries_its_schema():
+    """Each TrainConfig field says its kind and help; a default is one of its choices, where it has some."""
+    from relunet_support.config import FIELD_NAMES, OPTIONS, RUN_FIELDS
+
+    assert set(FIELD_NAMES) == {f.name for f in dataclasses.fields(TrainConfig)}
+    for option in (*RUN_FIELDS, *OPTIONS):
+        assert option.kind in ("int", "float", "text", "numbers") and option.help, option
+        assert not option.choices or option.default in option.choices, option
+
+
+def test_unknown_options_are_named():
+    from relunet_support.config import sweep_configs
+
+    with pytest.raises(ConfigError, match=r"options has unknown key\(s\) 'gama': allowed keys are gamma, "):
+        sweep_configs([40], 10, learning_rate=1.0, gama=2)
