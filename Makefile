@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # every other warning still shows
 PIP_INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet
 
-.PHONY: run test bench bench-gpu lab notebooks clean
+.PHONY: run test test-slow lint bench bench-gpu lab notebooks clean
 
 # The install also compiles the numba kernels for the 4-point data sets (cached under ~/.cache/relunet),
 # once, rather than in each notebook kernel.
@@ -27,9 +27,20 @@ run: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/jupytext --to ipynb --quiet notebooks/0*.py
 
-# Unit tests, the papermill smoke batch (tests/test_batch.py) and every notebook under nbval (lax).
-test: notebooks
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests notebooks --nbval-lax --nbval-current-env
+# Lint, types and the quick tests on every core (about a minute on 2 cores): the loop while editing.
+test: lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider -p no:nbval -n auto -m "not slow and not browser" tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# The rest (a few minutes): every notebook under nbval (lax), the papermill batches, the CUDA simulator
+# and the real-browser viewer test. .ci/run runs `make test` and then this.
+test-slow: notebooks
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "slow or browser" tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider notebooks --nbval-lax --nbval-current-env
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_core.py --out bench/core.md

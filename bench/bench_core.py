@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import math
 import os
 import platform
 import subprocess
@@ -31,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 X = np.array([-1 / 2, -1 / 6, 1 / 6, 1 / 2])
 Y = np.array([1 / 4, 1 / 30, 1 / 30, 1 / 4])
 
-SEED_STYLE = textwrap.dedent('''
+SEED_STYLE = textwrap.dedent("""
     import math, os, resource, sys, time
     import numpy as np
 
@@ -106,9 +105,9 @@ SEED_STYLE = textwrap.dedent('''
         done = time.perf_counter()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         print("RESULT " + " ".join(map(str, [trained - start, done - trained, base_rss, peak])))
-''')
+""")
 
-OURS = textwrap.dedent('''
+OURS = textwrap.dedent("""
     import resource, sys, time, warnings
     start = time.perf_counter()
     from relunet_support.train import TrainConfig, train
@@ -122,13 +121,14 @@ OURS = textwrap.dedent('''
     warm = time.perf_counter() - warm_start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(f"RESULT {imported - start} {done - imported} {peak} {len(run.records['step'])} {run.n_snapshots} {warm}")
-''')
+""")
 
 
 def _child(code: str, *args) -> list[float]:
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
-                         cwd=ROOT, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, cwd=ROOT, check=True
+    )
     wall = time.perf_counter() - started
     line = [line for line in out.stdout.splitlines() if line.startswith("RESULT")][-1]
     return [float(v) for v in line.split()[1:]] + [wall]
@@ -189,11 +189,19 @@ def default_study(fraction: float) -> dict:
         train_seed, minmax_seed, base_rss, peak_seed, wall_seed = _child(SEED_STYLE, "study", 800, steps, 25, folder)
     scale = 200_000 / steps
     return {
-        "ours_train_s": train_s, "ours_import_s": import_s, "ours_process_s": wall, "ours_peak_bytes": peak,
-        "ours_records": int(n_records), "ours_snapshots": int(n_snapshots), "ours_warm_train_s": warm_s,
-        "seed_steps_run": steps, "seed_train_s": train_seed * scale, "seed_minmax_s": minmax_seed * scale,
+        "ours_train_s": train_s,
+        "ours_import_s": import_s,
+        "ours_process_s": wall,
+        "ours_peak_bytes": peak,
+        "ours_records": int(n_records),
+        "ours_snapshots": int(n_snapshots),
+        "ours_warm_train_s": warm_s,
+        "seed_steps_run": steps,
+        "seed_train_s": train_seed * scale,
+        "seed_minmax_s": minmax_seed * scale,
         "seed_process_s_measured": wall_seed,
-        "seed_peak_bytes": base_rss + (peak_seed - base_rss) * scale, "seed_peak_bytes_measured": peak_seed,
+        "seed_peak_bytes": base_rss + (peak_seed - base_rss) * scale,
+        "seed_peak_bytes_measured": peak_seed,
     }
 
 
@@ -229,12 +237,15 @@ def main() -> None:
     print(json.dumps(study, indent=1))
 
     seed_total = study["seed_train_s"] + study["seed_minmax_s"]
-    how_measured = ("measured whole" if study["seed_steps_run"] == 200_000
-                    else f"extrapolated from {study['seed_steps_run']:,} steps")
+    how_measured = (
+        "measured whole"
+        if study["seed_steps_run"] == 200_000
+        else f"extrapolated from {study['seed_steps_run']:,} steps"
+    )
     lines = [
         "# Core benchmark",
         "",
-        f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()} by `make bench`",
+        f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine()} by `make bench`",
         "(`bench/bench_core.py`). All numbers in one run; ratios are against the seed-style baseline measured beside them.",
         "",
         "## µs per gradient-descent step (seed data, n = 4, mirror-symmetric init, γ = 3/2)",
@@ -243,8 +254,10 @@ def main() -> None:
         "|---|---|---|---|---|---|",
     ]
     for m, r in rows:
-        lines.append(f"| {m:,} | {r['numba']:.3g} | {r['numpy']:.3g} | {r['seed']:.3g} | "
-                     f"**{r['seed'] / r['numba']:.0f}×** | {r['seed'] / r['numpy']:.1f}× |")
+        lines.append(
+            f"| {m:,} | {r['numba']:.3g} | {r['numpy']:.3g} | {r['seed']:.3g} | "
+            f"**{r['seed'] / r['numba']:.0f}×** | {r['seed'] / r['numpy']:.1f}× |"
+        )
     lines += [
         "",
         "The seed-style loop appends a copy of (a, w, b) to Python lists every step, as the seed does "

@@ -23,14 +23,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_study(output: Path, *options: str) -> tuple[float, list[tuple[str, float]], str]:
     """Wall seconds of `relunet notebooks studies/default.yaml`, each notebook's seconds, the last line."""
-    command = [str(Path(sys.executable).parent / "relunet"), "notebooks", str(ROOT / "studies" / "default.yaml"),
-               "--output", str(output), *options]
+    command = [
+        str(Path(sys.executable).parent / "relunet"),
+        "notebooks",
+        str(ROOT / "studies" / "default.yaml"),
+        "--output",
+        str(output),
+        *options,
+    ]
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
-    notebooks = [(match[1], float(match[2])) for match in re.finditer(r"\] (\S+ \S+): done in ([\d.]+) s", result.stdout)]
+    notebooks = [
+        (match[1], float(match[2])) for match in re.finditer(r"\] (\S+ \S+): done in ([\d.]+) s", result.stdout)
+    ]
     return seconds, notebooks, result.stdout.strip().splitlines()[-1]
 
 
@@ -51,7 +59,7 @@ def main() -> None:
     lines = [
         "# `make run` benchmark",
         "",
-        f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores by `make bench` "
+        f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores by `make bench` "
         "(`bench/bench_run.py`): `relunet notebooks studies/default.yaml` into an empty folder (every run trained, "
         "every notebook executed, `index.html` written), numba kernels already compiled.",
         "",

@@ -53,12 +53,14 @@ def slider_steps(out: Path, m: int = 1000, samples: int = 100) -> dict:
     from relunet_support.train import TrainConfig, train
     from relunet_support.viewer import CondensationViewer
 
-    config = TrainConfig(m=m, learning_rate=m ** 1.5, n_steps=20_000, n_snapshots=1000)
+    config = TrainConfig(m=m, learning_rate=m**1.5, n_steps=20_000, n_snapshots=1000)
     run = train(config, out, progress=False)
     viewer = CondensationViewer([run])
     last = viewer.slider.max
-    walks = {"sequential scrub (every position, forward then back)": [*range(0, last + 1), *range(last, -1, -1)],
-             f"random jumps ({samples})": np.random.default_rng(0).integers(0, last + 1, samples)}
+    walks = {
+        "sequential scrub (every position, forward then back)": [*range(0, last + 1), *range(last, -1, -1)],
+        f"random jumps ({samples})": np.random.default_rng(0).integers(0, last + 1, samples),
+    }
     results = {}
     for name, positions in walks.items():
         times, rescales = [], 0
@@ -101,9 +103,12 @@ def frame_transfer(viewer) -> dict:
         patch_ms.append(time.perf_counter() - start)
         patch_bytes.append(sum(sent))
     del viewer.image.send
-    return {"pixels": viewer.image.pixels.shape[:2],
-            "png": (float(np.median(png_ms) * 1e3), float(np.median(png_bytes))),
-            "patch": (float(np.median(patch_ms) * 1e3), float(np.median(patch_bytes))), "pairs": len(png_ms)}
+    return {
+        "pixels": viewer.image.pixels.shape[:2],
+        "png": (float(np.median(png_ms) * 1e3), float(np.median(png_bytes))),
+        "patch": (float(np.median(patch_ms) * 1e3), float(np.median(patch_bytes))),
+        "pairs": len(png_ms),
+    }
 
 
 def browser(folder: Path) -> dict:
@@ -115,8 +120,10 @@ def browser(folder: Path) -> dict:
     if not browser_viewer.available():
         return {}
     results = {}
-    for m, config in ((1000, TrainConfig(m=1000, learning_rate=1000 ** 1.5, n_steps=20_000, n_snapshots=1000)),
-                      (100_000, TrainConfig(m=100_000, learning_rate=1e5 ** 1.5, n_steps=300, n_snapshots=100))):
+    for m, config in (
+        (1000, TrainConfig(m=1000, learning_rate=1000**1.5, n_steps=20_000, n_snapshots=1000)),
+        (100_000, TrainConfig(m=100_000, learning_rate=1e5**1.5, n_steps=300, n_snapshots=100)),
+    ):
         case = folder / f"browser_m{m}"
         train(config, case / "outputs" / "runs", progress=False)
         results[m] = browser_viewer.measure(case)
@@ -133,8 +140,14 @@ def open_wide(out: Path, m: int = 100_000) -> dict:
     result = subprocess.run([sys.executable, "-c", OPEN_WIDE, str(out)], capture_output=True, text=True, check=True)
     line = [line for line in result.stdout.splitlines() if line.startswith("RESULT")][-1].split()[1:]
     before, peak, opened, step = int(line[0]), int(line[1]), float(line[2]), float(line[3])
-    return {"m": m, "snapshots": run.n_snapshots, "on_disk": on_disk, "growth": peak - before,
-            "open_s": opened, "step_s": step}
+    return {
+        "m": m,
+        "snapshots": run.n_snapshots,
+        "on_disk": on_disk,
+        "growth": peak - before,
+        "open_s": opened,
+        "step_s": step,
+    }
 
 
 def main() -> None:
@@ -150,7 +163,7 @@ def main() -> None:
     lines = [
         "# Viewer benchmark",
         "",
-        f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores by `make bench` "
+        f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores by `make bench` "
         "(`bench/bench_viewer.py`).",
         "",
         "## In the browser: slider step to the new frame shown (JupyterLab + Chromium, Playwright)",
@@ -164,9 +177,12 @@ def main() -> None:
         "",
         "| run | median | 95th percentile | worst | Play: positions/s | frames sent/s | frames painted/s |",
         "|---|---|---|---|---|---|---|",
-        *[f"| m = {m:,}{' (density image)' if m > 5000 else ''} | {r['latency_ms'][0]:.0f} ms | "
-          f"{r['latency_ms'][1]:.0f} ms | {r['latency_ms'][2]:.0f} ms | {r['positions_fps']:.1f} | "
-          f"{r['sent_fps']:.1f} | {r['play_fps']:.1f} |" for m, r in in_browser.items()],
+        *[
+            f"| m = {m:,}{' (density image)' if m > 5000 else ''} | {r['latency_ms'][0]:.0f} ms | "
+            f"{r['latency_ms'][1]:.0f} ms | {r['latency_ms'][2]:.0f} ms | {r['positions_fps']:.1f} | "
+            f"{r['sent_fps']:.1f} | {r['play_fps']:.1f} |"
+            for m, r in in_browser.items()
+        ],
         *([] if in_browser else ["| not measured: Chromium is not installed (apt-get install chromium) | | | | | | |"]),
         "",
         "Targets (issue 10): ≥ 20 frames/s at m = 1000 in the browser; a slider step at m = 10⁵ ≤ 150 ms. "
@@ -181,8 +197,10 @@ def main() -> None:
         "",
         "| walk | steps | median | 95th percentile | worst | amplitude rescales |",
         "|---|---|---|---|---|---|",
-        *[f"| {name} | {w['steps']} | {w['ms'][0]:.1f} ms | {w['ms'][1]:.1f} ms | {w['ms'][2]:.0f} ms | {w['rescales']} |"
-          for name, w in steps["walks"].items()],
+        *[
+            f"| {name} | {w['steps']} | {w['ms'][0]:.1f} ms | {w['ms'][1]:.1f} ms | {w['ms'][2]:.0f} ms | {w['rescales']} |"
+            for name, w in steps["walks"].items()
+        ],
         "",
         f"Sending one frame, kernel side (consecutive snapshots that differ, median of "
         f"{steps['transfer']['pairs']}; {steps['transfer']['pixels'][1]} × "

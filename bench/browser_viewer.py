@@ -22,8 +22,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser_harness import (CHROMIUM, browser_page, jupyterlab, kernel_value, run_notebook,  # noqa: E402
-                                   type_slider)
+from tests.browser_harness import (
+    CHROMIUM,
+    browser_page,
+    jupyterlab,
+    kernel_value,
+    run_notebook,  # noqa: E402
+    type_slider,
+)
 
 # count repaints of the viewer: its canvas fires 'relunet-frame' each time it paints a new frame
 HOOK = """() => {
@@ -36,8 +42,9 @@ def measure(folder: Path, steps: int = 60, play_seconds: float = 6.0, play_from:
     """Key press → repaint latencies (ms) and Play's repaints per second for the first run in ``folder/outputs/runs``."""
     notebooks = folder / "notebooks"
     notebooks.mkdir(exist_ok=True)
-    jupytext.write(jupytext.read(ROOT / "notebooks" / "03_condensation_viewer.py"),
-                   notebooks / "03_condensation_viewer.ipynb")
+    jupytext.write(
+        jupytext.read(ROOT / "notebooks" / "03_condensation_viewer.py"), notebooks / "03_condensation_viewer.ipynb"
+    )
     state = folder / "lab"
     state.mkdir(exist_ok=True)
     with jupyterlab(folder, state) as url, browser_page() as page:
@@ -64,8 +71,12 @@ def measure(folder: Path, steps: int = 60, play_seconds: float = 6.0, play_from:
             new MutationObserver(() => window.__labels.push(performance.now()))
                 .observe(label, {subtree: true, characterData: true, childList: true});
         }""")
-        kernel_value(page, "import time as _time\n_sent = []\n"
-                     "viewer.image.observe(lambda change: _sent.append(_time.perf_counter()), names='frames_sent')", "0")
+        kernel_value(
+            page,
+            "import time as _time\n_sent = []\n"
+            "viewer.image.observe(lambda change: _sent.append(_time.perf_counter()), names='frames_sent')",
+            "0",
+        )
         start_count = page.evaluate("() => window.__repaints.length")
         play = page.locator(".widget-toggle-button", has_text="play")
         play.click()
@@ -75,9 +86,15 @@ def measure(folder: Path, steps: int = 60, play_seconds: float = 6.0, play_from:
         repaints = np.array(page.evaluate(f"() => window.__repaints.slice({start_count})"))
         labels = np.array(page.evaluate("() => window.__labels"))
         sent = 1e3 * np.array(ast.literal_eval(kernel_value(page, "", "_sent")))  # kernel clock, in ms
-    return {"latency_ms": np.percentile(latencies, [50, 95, 100]), "steps": len(latencies),
-            "positions_fps": _rate(labels, play_seconds), "sent_fps": _rate(sent, play_seconds),
-            "play_fps": _rate(repaints, play_seconds), "sent": len(sent), "shown": len(repaints)}
+    return {
+        "latency_ms": np.percentile(latencies, [50, 95, 100]),
+        "steps": len(latencies),
+        "positions_fps": _rate(labels, play_seconds),
+        "sent_fps": _rate(sent, play_seconds),
+        "play_fps": _rate(repaints, play_seconds),
+        "sent": len(sent),
+        "shown": len(repaints),
+    }
 
 
 def _rate(times_ms: np.ndarray, seconds: float) -> float:

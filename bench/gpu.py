@@ -40,9 +40,17 @@ CHECK_STEPS = 200
 # (mode, threads per block, blocks per SM) tried at m = 10⁶ (the default: auto, 256, 2). 'resident'
 # needs the network to fit in the grid's shared memory (S = 1 only): within 48 KiB per block with
 # many blocks, or with fewer blocks after the opt-in to more shared memory (e.g. 512 threads, 1 per SM).
-CONFIGURATIONS = [("auto", 256, 2), ("persistent", 256, 1), ("persistent", 128, 4), ("persistent", 256, 4),
-                  ("resident", 512, 1), ("resident", 256, 2), ("resident", 128, 5), ("resident", 64, 8),
-                  ("stepwise", 256, 2)]
+CONFIGURATIONS = [
+    ("auto", 256, 2),
+    ("persistent", 256, 1),
+    ("persistent", 128, 4),
+    ("persistent", 256, 4),
+    ("resident", 512, 1),
+    ("resident", 256, 2),
+    ("resident", 128, 5),
+    ("resident", 64, 8),
+    ("stepwise", 256, 2),
+]
 
 
 def start(m: int, members: int, kind: str = "gaussian") -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
@@ -196,8 +204,14 @@ def main() -> None:
             row["mode"] = engine.state.mode  # what 'auto' chose
             if members == 1:  # the project's default init: mirror-symmetric, half the neurons simulated
                 alpha_s, a_s, w_s, b_s = start(m, 1, "symmetric")
-                row["mirrored_us"], *_ = measure(lambda *p: Relunet(*p, mirror=True), alpha_s, a_s[:, : m // 2],
-                                                   w_s[:, : m // 2], b_s[:, : m // 2], args.budget)
+                row["mirrored_us"], *_ = measure(
+                    lambda *p: Relunet(*p, mirror=True),
+                    alpha_s,
+                    a_s[:, : m // 2],
+                    w_s[:, : m // 2],
+                    b_s[:, : m // 2],
+                    args.budget,
+                )
             if jax is not None:
                 try:
                     row["jax_us"], row["jax_steps"], theirs, _ = measure(Jax, alpha, a, w, b, args.budget)
@@ -220,8 +234,16 @@ def main() -> None:
                 threads = Relunet.threads if args.smoke else threads
                 chosen = mode
                 try:
-                    us, _, _, engine = measure(lambda *p: Relunet(*p, mode=mode, threads=threads,
-                                                                  blocks_per_sm=blocks_per_sm), alpha, a, w, b, args.budget)
+                    us, _, _, engine = measure(
+                        lambda *p, mode=mode, threads=threads, blocks_per_sm=blocks_per_sm: Relunet(
+                            *p, mode=mode, threads=threads, blocks_per_sm=blocks_per_sm
+                        ),
+                        alpha,
+                        a,
+                        w,
+                        b,
+                        args.budget,
+                    )
                     us = f"{us:.3g} ({100 * BYTES_PER_NEURON_STEP * members * sweep_width / (us * 1e-6) / bandwidth:.0f} %)"
                     if mode == "auto":
                         chosen = f"auto → {engine.state.mode}"
@@ -244,7 +266,7 @@ def write_table(path, card_name, bandwidth, rows, sweep, sweep_width, jax_versio
     lines = [
         "# GPU benchmark",
         "",
-        f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on **{card_name}** by `bench/gpu.py`; "
+        f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on **{card_name}** by `bench/gpu.py`; "
         f"Python {platform.python_version()}, numba {numba.__version__}, JAX {jax_version or 'not installed'}. "
         f"Device-to-device copy: **{bandwidth / 1e9:.0f} GB/s** (read + written). All numbers from this one run.",
         "",
@@ -259,25 +281,38 @@ def write_table(path, card_name, bandwidth, rows, sweep, sweep_width, jax_versio
     for row in rows:
         speedup = f"**{row['jax_us'] / row['relunet_us']:.1f}×**" if "jax_us" in row else "—"
         jax_us = row["jax_error"] if "jax_error" in row else fmt(row.get("jax_us"))
-        lines.append(f"| {row['m']:,} | {row['S']} | {fmt(row['relunet_us'])} | {fmt(row.get('mirrored_us'))} | "
-                     f"{jax_us} | {speedup} | {100 * row['bandwidth_fraction']:.0f} % | "
-                     f"{fmt(row.get('max_relative_difference'))} |")
+        lines.append(
+            f"| {row['m']:,} | {row['S']} | {fmt(row['relunet_us'])} | {fmt(row.get('mirrored_us'))} | "
+            f"{jax_us} | {speedup} | {100 * row['bandwidth_fraction']:.0f} % | "
+            f"{fmt(row.get('max_relative_difference'))} |"
+        )
     if sweep:
-        lines += ["", f"Launch configurations at m = {sweep_width:,} (µs per step, and the share of the bandwidth):", "",
-                  "| S | mode | threads per block | blocks per SM | µs per step (bandwidth) |", "|---|---|---|---|---|"]
-        lines += [f"| {members} | {mode} | {threads} | {blocks} | {us} |" for members, mode, threads, blocks, us in sweep]
+        lines += [
+            "",
+            f"Launch configurations at m = {sweep_width:,} (µs per step, and the share of the bandwidth):",
+            "",
+            "| S | mode | threads per block | blocks per SM | µs per step (bandwidth) |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {members} | {mode} | {threads} | {blocks} | {us} |" for members, mode, threads, blocks, us in sweep
+        ]
     by_key = {(row["m"], row["S"]): row for row in rows}
     lines += ["", "Targets (issue 6, H100/H200):", ""]
     single, ensemble = by_key.get((1_000_000, 1)), by_key.get((1_000_000, 64))
     if single:
         ratio = single["jax_us"] / single["relunet_us"] if "jax_us" in single else float("nan")
         verdict = "met" if single["relunet_us"] <= 15 and ratio >= 3 else "NOT met"
-        lines.append(f"- m = 10⁶, S = 1: {single['relunet_us']:.3g} µs per step (≤ 15) and {ratio:.1f}× JAX (≥ 3): "
-                     f"**{verdict}**.")
+        lines.append(
+            f"- m = 10⁶, S = 1: {single['relunet_us']:.3g} µs per step (≤ 15) and {ratio:.1f}× JAX (≥ 3): "
+            f"**{verdict}**."
+        )
     if ensemble:
         verdict = "met" if ensemble["bandwidth_fraction"] >= 0.7 else "NOT met"
-        lines.append(f"- m = 10⁶, S = 64: {100 * ensemble['bandwidth_fraction']:.0f} % of the measured bandwidth "
-                     f"(≥ 70 %): **{verdict}**.")
+        lines.append(
+            f"- m = 10⁶, S = 64: {100 * ensemble['bandwidth_fraction']:.0f} % of the measured bandwidth "
+            f"(≥ 70 %): **{verdict}**."
+        )
     lines.append("")
     tmp = Path(f"{path}.{os.getpid()}.tmp")
     tmp.write_text("\n".join(lines))

@@ -44,9 +44,13 @@ def main() -> None:
     matrix, vector = nt.Array(float64, 2, "C"), nt.Array(float64, 1, "C")
     partials, control = nt.Array(float64, 4, "C"), nt.Array(int64, 1, "C")
     steps = (matrix, matrix, matrix, vector, vector, float64, float64, int64, int64, boolean, partials, control)
-    signatures = {"forward": (matrix, matrix, matrix, vector, int64, partials), "persistent": steps,
-                  "resident": steps, "stepwise": steps,
-                  "finish": (vector, float64, int64, boolean, partials, control, matrix)}
+    signatures = {
+        "forward": (matrix, matrix, matrix, vector, int64, partials),
+        "persistent": steps,
+        "resident": steps,
+        "stepwise": steps,
+        "finish": (vector, float64, int64, boolean, partials, control, matrix),
+    }
     failed = False
     for mirror in (False, True):
         kernels = build(args.n, mirror, args.threads)
@@ -58,9 +62,19 @@ def main() -> None:
                     source = Path(folder) / "kernel.ptx"
                     # an older ptxas accepts the newer PTX ISA version number for this code
                     source.write_text(re.sub(r"^\.version \d+\.\d+", ".version 8.0", ptx, flags=re.M))
-                    result = subprocess.run([args.ptxas, f"-arch=sm_{cc[0]}{cc[1]}", "-v", "--compile-only",
-                                             str(source), "-o", str(Path(folder) / "kernel.cubin")],
-                                            capture_output=True, text=True)
+                    result = subprocess.run(
+                        [
+                            args.ptxas,
+                            f"-arch=sm_{cc[0]}{cc[1]}",
+                            "-v",
+                            "--compile-only",
+                            str(source),
+                            "-o",
+                            str(Path(folder) / "kernel.cubin"),
+                        ],
+                        capture_output=True,
+                        text=True,
+                    )
                 usage = re.findall(r"Used \d+ registers|\d+ bytes spill stores", result.stderr)
                 failed |= result.returncode != 0
                 report += f": {', '.join(usage)}" if result.returncode == 0 else f": ptxas failed\n{result.stderr}"

@@ -53,18 +53,28 @@ def main() -> None:
             for eta0 in GRID:
                 table[m, eta0] = classify(m, eta0, Path(folder))
                 print(m, eta0, table[m, eta0], flush=True)
-    limits = {m: max([eta0 for eta0 in GRID if table[m, eta0].startswith("stable")], default=float("nan"))
-              for m in WIDTHS}
-    lines = ["# Stability of gradient descent in natural units (γ = 3/2, γ′ = 0)", "",
-             f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by `bench/stability.py` "
-             "(seed data, mirror-symmetric init, seed 0, up to s = η·k/α = 3000, risk recorded every step).", "",
-             "| η/α | " + " | ".join(f"m = {m}" for m in WIDTHS) + " |",
-             "|---|" + "---|" * len(WIDTHS)]
+    limits = {
+        m: max([eta0 for eta0 in GRID if table[m, eta0].startswith("stable")], default=float("nan")) for m in WIDTHS
+    }
+    lines = [
+        "# Stability of gradient descent in natural units (γ = 3/2, γ′ = 0)",
+        "",
+        f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by `bench/stability.py` "
+        "(seed data, mirror-symmetric init, seed 0, up to s = η·k/α = 3000, risk recorded every step).",
+        "",
+        "| η/α | " + " | ".join(f"m = {m}" for m in WIDTHS) + " |",
+        "|---|" + "---|" * len(WIDTHS),
+    ]
     for eta0 in GRID:
         lines.append(f"| {eta0:g} | " + " | ".join(table[m, eta0] for m in WIDTHS) + " |")
-    lines += ["", "Largest η/α with a monotone risk: " + ", ".join(f"m = {m}: {limits[m]:g}" for m in WIDTHS) + ".",
-              "", "`relunet_support.scaling.STABLE_NORMALISED_LEARNING_RATE` = 2: `train()` warns above it (the risk",
-              "then rises at some steps, though it may still converge); beyond about 10 every neuron dies.", ""]
+    lines += [
+        "",
+        "Largest η/α with a monotone risk: " + ", ".join(f"m = {m}: {limits[m]:g}" for m in WIDTHS) + ".",
+        "",
+        "`relunet_support.scaling.STABLE_NORMALISED_LEARNING_RATE` = 2: `train()` warns above it (the risk",
+        "then rises at some steps, though it may still converge); beyond about 10 every neuron dies.",
+        "",
+    ]
     Path(args.out).write_text("\n".join(lines))
     print(f"wrote {args.out}")
 

@@ -52,8 +52,9 @@ from relunet_support.config import TrainConfig
 from relunet_support.engine import descend
 
 # Validate the parameters with the core's own checks (a clear error here, before anything else runs).
-config = TrainConfig(m=m, learning_rate=1.0, n_steps=1, gamma=gamma, gamma_prime=gamma_prime, seed=seed,
-                     dataset=dataset)
+config = TrainConfig(
+    m=m, learning_rate=1.0, n_steps=1, gamma=gamma, gamma_prime=gamma_prime, seed=seed, dataset=dataset
+)
 alpha, beta1, beta2 = config.scales
 kappa, kappa_prime = scaling.kappas(m, gamma, gamma_prime)
 
@@ -167,6 +168,10 @@ print(f"halving η divides the drift by {drifts[0.2] / drifts[0.1]:.2f} (O(η): 
 assert gradient_error < 1e-5, gradient_error
 assert 0 < drifts[0.1] < 0.7 * drifts[0.2], drifts
 assert np.max(np.abs(model.forward(*initial["antisymmetric"], grid, alpha))) < 1e-12
-np.testing.assert_allclose(model.forward(*initial["symmetric"], grid, alpha),
-                           model.forward(*initial["symmetric"], -grid, alpha), rtol=1e-10, atol=1e-14)
+np.testing.assert_allclose(
+    model.forward(*initial["symmetric"], grid, alpha),
+    model.forward(*initial["symmetric"], -grid, alpha),
+    rtol=1e-10,
+    atol=1e-14,
+)
 assert np.isclose(kappa, beta1 * beta2 / alpha) and np.isclose(kappa_prime, beta1 / beta2)

@@ -45,8 +45,13 @@ from relunet_support.config import sweep_configs
 from relunet_support.train import ensure_runs
 
 # Every configuration is validated before anything is trained.
-configs = sweep_configs(widths, n_steps, learning_rate=None if normalised_learning_rate else learning_rate,
-                        normalised_learning_rate=normalised_learning_rate, **options)
+configs = sweep_configs(
+    widths,
+    n_steps,
+    learning_rate=None if normalised_learning_rate else learning_rate,
+    normalised_learning_rate=normalised_learning_rate,
+    **options,
+)
 runs_dir = Path(output_dir) / "runs"
 
 # %%
@@ -56,14 +61,18 @@ runs = ensure_runs(configs, runs_dir, progress=progress)  # trained, or read bac
 # ## Summary
 
 # %%
-rows = ["| width m | η/α | final risk | status | step | steps/s | training wall time |",
-        "|---|---|---|---|---|---|---|"]
+rows = [
+    "| width m | η/α | final risk | status | step | steps/s | training wall time |",
+    "|---|---|---|---|---|---|---|",
+]
 for run in runs:
     c = run.config
     rate, wall = run.attrs.get("steps_per_second"), run.attrs.get("wall_seconds")
-    rows.append(f"| {c.m} | {c.normalised_learning_rate:.4g} | {run.records['risk'][-1]:.4e} | **{run.status}** | "
-                f"{run.step:,}/{c.n_steps:,} | {f'{rate:,.0f}' if rate else '–'} | "
-                f"{f'{wall:.2f} s' if wall is not None else '–'} |")
+    rows.append(
+        f"| {c.m} | {c.normalised_learning_rate:.4g} | {run.records['risk'][-1]:.4e} | **{run.status}** | "
+        f"{run.step:,}/{c.n_steps:,} | {f'{rate:,.0f}' if rate else '–'} | "
+        f"{f'{wall:.2f} s' if wall is not None else '–'} |"
+    )
 display(Markdown("\n".join(rows)))
 for run in runs:
     if run.status != "complete":

@@ -55,8 +55,10 @@ else:
     runs = list_runs(runs_dir) if runs_dir.is_dir() else []
 if not runs:
     runs_dir = Path(output_dir) / "demo" / "runs"
-    print(f"No runs in {Path(output_dir) / 'runs'} yet (`make run` writes the default study there): "
-          f"showing a demo run, {demo}, from {runs_dir}.")
+    print(
+        f"No runs in {Path(output_dir) / 'runs'} yet (`make run` writes the default study there): "
+        f"showing a demo run, {demo}, from {runs_dir}."
+    )
     runs = ensure_runs([TrainConfig(**demo)], runs_dir, progress=False)
 ids = [r.run_id for r in runs]
 if run_id is not None and run_id not in ids:

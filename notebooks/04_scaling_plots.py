@@ -33,7 +33,8 @@ n_steps = 3000
 # "dataset": "luo2021", "backend": "cuda" (an NVIDIA GPU); a field left out takes TrainConfig's default
 options = {"n_records": 2000, "n_snapshots": 100}
 output_dir = "../outputs/smoke"
-escape_seeds = [0]  # seeds whose first escapes enter the fit against ln m (more seeds: a confidence interval over seeds)
+# seeds whose first escapes enter the fit against ln m (more seeds: a confidence interval over seeds)
+escape_seeds = [0]
 
 # %%
 import dataclasses
@@ -47,8 +48,13 @@ from relunet_support import condensation, escapes, plots
 from relunet_support.config import format_number, sweep_configs, sweep_tag
 from relunet_support.train import ensure_runs
 
-configs = sweep_configs(widths, n_steps, learning_rate=None if normalised_learning_rate else learning_rate,
-                        normalised_learning_rate=normalised_learning_rate, **options)
+configs = sweep_configs(
+    widths,
+    n_steps,
+    learning_rate=None if normalised_learning_rate else learning_rate,
+    normalised_learning_rate=normalised_learning_rate,
+    **options,
+)
 gamma, gamma_prime = configs[0].gamma, configs[0].gamma_prime  # the same for every width
 runs_dir = Path(output_dir) / "runs"
 figures_dir = Path(output_dir) / "figures"
@@ -63,8 +69,11 @@ for run in runs:
 # %%
 tag = sweep_tag(normalised_learning_rate or learning_rate, widths, normalised=bool(normalised_learning_rate))
 rate = tag.split("_")[0]  # 'lr1000' (or 'nlr2'), in every figure name
-label = (f"η/α = {format_number(normalised_learning_rate)}" if normalised_learning_rate
-         else f"η = {format_number(learning_rate)}")
+label = (
+    f"η/α = {format_number(normalised_learning_rate)}"
+    if normalised_learning_rate
+    else f"η = {format_number(learning_rate)}"
+)
 saved = []
 
 
@@ -108,14 +117,18 @@ usable = [(m, s_, t) for m, s_, t in escape_points if np.isfinite(t)]
 fit = None
 if len({m for m, _, _ in usable}) >= 2:
     for quantity in ("risk", "extremes"):
-        save(plots.theory_clocks_figure(band_runs, quantity, title=f"{quantity} on the theory's clocks — {title}"),
-             f"{quantity}_theory")
+        save(
+            plots.theory_clocks_figure(band_runs, quantity, title=f"{quantity} on the theory's clocks — {title}"),
+            f"{quantity}_theory",
+        )
     fit = escapes.fit_line(np.log([m for m, _, _ in usable]), [t for _, _, t in usable])
     save(plots.escape_fit_figure(usable, fit, theory_slope, title=f"first escape against ln m — {title}"), "escape_fit")
     print(f"fitted  {fit.describe()} over {len(escape_seeds)} seed(s)")
 else:
-    print(f"no fit: the first escape was measured for {len({m for m, _, _ in usable})} width(s), a slope needs ≥ 2 "
-          "(and an interval ≥ 3 runs)")
+    print(
+        f"no fit: the first escape was measured for {len({m for m, _, _ in usable})} width(s), a slope needs ≥ 2 "
+        "(and an interval ≥ 3 runs)"
+    )
 print(f"theory  dŝ/d ln m = (γ − 1 − |γ′|)/(2G*) = {theory_slope:.3f}, with G* = {g_value:.6g}")
 
 # %% [markdown]

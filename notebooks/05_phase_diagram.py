@@ -61,7 +61,7 @@ print("preset:", "paper" if paper else "reduced", settings)
 if not (isinstance(seeds, list) and seeds and all(isinstance(v, int) and v >= 0 for v in seeds)):
     raise invalid("seeds", seeds, "a non-empty list of non-negative integers")
 preset = "paper" if paper else "reduced"
-preset_label = (f"{preset} preset: m = {', '.join(map(str, settings['widths']))}, tolerance {settings['tol']:g}")
+preset_label = f"{preset} preset: m = {', '.join(map(str, settings['widths']))}, tolerance {settings['tol']:g}"
 widths = np.array(settings["widths"])
 results = {}
 distances = {}
@@ -71,16 +71,22 @@ for gamma in settings["gammas"]:
     slopes = np.array([slope for _, slope in per_seed])
     results[gamma] = (np.median(distances[gamma], axis=0), float(np.median(slopes)), slopes)
 seeds_text = f"median and range over {len(seeds)} seeds" if len(seeds) > 1 else f"seed {seeds[0]}"
-fig = plots.rd_against_width_figure(widths, distances, {g: per for g, (_, _, per) in results.items()},
-                                    {g: phase.theory_slope(g, 0.0) for g in distances},
-                                    title=f"γ′ = 0 (Luo et al. 2021, Fig. 3) — {seeds_text}\n{preset_label}")
+fig = plots.rd_against_width_figure(
+    widths,
+    distances,
+    {g: per for g, (_, _, per) in results.items()},
+    {g: phase.theory_slope(g, 0.0) for g in distances},
+    title=f"γ′ = 0 (Luo et al. 2021, Fig. 3) — {seeds_text}\n{preset_label}",
+)
 fig3_paths = [figures_dir / f"phase_rd_vs_m_{preset}.{suffix}" for suffix in ("svg", "png")]
 for path in fig3_paths:
     fig.savefig(path, dpi=110)
 plt.show()
 rows = ["| γ | fitted S_w (median over seeds) | per seed | theory S_w |", "|---|---|---|---|"]
-rows += [f"| {g:g} | {s:.3f} | {', '.join(f'{v:.3f}' for v in per)} | {phase.theory_slope(g, 0.0):.3f} |"
-         for g, (_, s, per) in results.items()]
+rows += [
+    f"| {g:g} | {s:.3f} | {', '.join(f'{v:.3f}' for v in per)} | {phase.theory_slope(g, 0.0):.3f} |"
+    for g, (_, s, per) in results.items()
+]
 display(Markdown("\n".join(rows)))
 
 # %% [markdown]
@@ -89,12 +95,17 @@ display(Markdown("\n".join(rows)))
 # %%
 crossings = {}
 for gamma_prime in settings["gamma_primes"]:
-    slopes = [phase.slope_over_widths(g, gamma_prime, settings["crossing_widths"], seed=seeds[0], tol=settings["tol"])[1]
-              for g in settings["crossing_gammas"]]
+    slopes = [
+        phase.slope_over_widths(g, gamma_prime, settings["crossing_widths"], seed=seeds[0], tol=settings["tol"])[1]
+        for g in settings["crossing_gammas"]
+    ]
     crossings[gamma_prime] = phase.zero_crossing(settings["crossing_gammas"], slopes)
-fig = plots.crossing_figure(crossings, phase.theory_crossing,
-                            title=f"Luo et al. 2021, Fig. 4 — seed {seeds[0]}, crossing widths "
-                                  f"{', '.join(map(str, settings['crossing_widths']))}\n{preset_label}")
+fig = plots.crossing_figure(
+    crossings,
+    phase.theory_crossing,
+    title=f"Luo et al. 2021, Fig. 4 — seed {seeds[0]}, crossing widths "
+    f"{', '.join(map(str, settings['crossing_widths']))}\n{preset_label}",
+)
 fig4_paths = [figures_dir / f"phase_crossing_{preset}.{suffix}" for suffix in ("svg", "png")]
 for path in fig4_paths:
     fig.savefig(path, dpi=110)

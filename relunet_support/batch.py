@@ -60,7 +60,7 @@ def _skip_iri_format_checks() -> None:
     changes nothing, so it is only done before.
     """
     if "jsonschema" not in sys.modules:
-        sys.modules.setdefault("rfc3987_syntax", None)
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
 class StudyError(ConfigError):
@@ -84,7 +84,8 @@ class Batch:
 
     @property
     def tag(self) -> str:
-        """'lr4000_m40-120' (or 'nlr2_m200-1000' for η/α = 2, nlr = normalised learning rate): the rate exactly, and the range of widths (``config.sweep_tag``)."""
+        """'lr4000_m40-120' (or 'nlr2_m200-1000' for η/α = 2, nlr = normalised learning rate): the rate
+        exactly, and the range of widths (``config.sweep_tag``)."""
         return sweep_tag(self.learning_rate, self.widths, self.normalised)
 
     def parameters(self, notebook: str, output_dir: Path) -> dict:
@@ -96,10 +97,13 @@ class Batch:
             widest = max(self.configs(), key=lambda config: config.m)
             return {"output_dir": str(output_dir), "run_id": widest.run_id(), "interactive": False}
         options = {option.name: self.options.get(option.name, option.default) for option in OPTIONS}
-        params = {"learning_rate": float(self.learning_rate), "n_steps": int(self.n_steps),
-                  "widths": [int(m) for m in self.widths],
-                  "options": {name: list(value) if isinstance(value, tuple) else value for name, value in options.items()},
-                  "output_dir": str(output_dir)}
+        params = {
+            "learning_rate": float(self.learning_rate),
+            "n_steps": int(self.n_steps),
+            "widths": [int(m) for m in self.widths],
+            "options": {name: list(value) if isinstance(value, tuple) else value for name, value in options.items()},
+            "output_dir": str(output_dir),
+        }
         if self.normalised:
             params["normalised_learning_rate"] = params.pop("learning_rate")
         if notebook == "02_train":
@@ -190,8 +194,9 @@ class Execution:
     error: str | None = None
 
 
-def notebook_chains(study: Study, notebooks, headline_notebooks, study_notebooks, output_dir: Path,
-                    executed_dir: Path) -> list[list]:
+def notebook_chains(
+    study: Study, notebooks, headline_notebooks, study_notebooks, output_dir: Path, executed_dir: Path
+) -> list[list]:
     """The notebooks to execute as independent chains of (name, tag, target, parameters), in order: one chain
     for the study-wide notebooks, then one per group of batches that share a run (usually one batch; the
     headline batch's chain ends with the headline notebooks)."""
@@ -205,8 +210,9 @@ def notebook_chains(study: Study, notebooks, headline_notebooks, study_notebooks
             groups.remove(group)
         groups.append((ids.union(*(g[0] for g in sharing)), [job for g in sharing for job in g[1]] + jobs))
     chains = [jobs for _, jobs in groups if jobs]
-    study_jobs = [(name, "study", executed_dir / f"{name}.ipynb", {"output_dir": str(output_dir)})
-                  for name in study_notebooks]
+    study_jobs = [
+        (name, "study", executed_dir / f"{name}.ipynb", {"output_dir": str(output_dir)}) for name in study_notebooks
+    ]
     return ([study_jobs] if study_jobs else []) + chains  # the study-wide chain first: it is the longest alone
 
 
@@ -223,10 +229,12 @@ def _ipc_kernel_manager(socket_dir: Path):
 
 # Run in a chain's kernel before each of its notebooks but the first, silently and outside the history:
 # close any figures, then clear the namespace and restart the execution counter (a new history session).
-_RESET_KERNEL = ("import sys as _sys\n"
-                 "if 'matplotlib.pyplot' in _sys.modules:\n"
-                 "    _sys.modules['matplotlib.pyplot'].close('all')\n"
-                 "get_ipython().reset(new_session=True)\n")
+_RESET_KERNEL = (
+    "import sys as _sys\n"
+    "if 'matplotlib.pyplot' in _sys.modules:\n"
+    "    _sys.modules['matplotlib.pyplot'].close('all')\n"
+    "get_ipython().reset(new_session=True)\n"
+)
 
 
 class ChainKernel:
@@ -263,11 +271,11 @@ class ChainKernel:
     def _reset(self) -> None:
         from jupyter_core.utils import run_sync
 
+        assert self.manager is not None
         client = self.manager.client()
         client.start_channels()
         try:
-            reply = run_sync(client.execute_interactive)(_RESET_KERNEL, silent=True, store_history=False,
-                                                         timeout=60)
+            reply = run_sync(client.execute_interactive)(_RESET_KERNEL, silent=True, store_history=False, timeout=60)
         finally:
             client.stop_channels()
         if reply["content"]["status"] != "ok":
@@ -288,9 +296,19 @@ def default_notebooks_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "notebooks"
 
 
-def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=NOTEBOOK_ORDER,
-                  headline_notebooks=HEADLINE_NOTEBOOKS, study_notebooks=STUDY_NOTEBOOKS, kernel_name: str = "python3", log=print,
-                  write_summary: bool = True, jobs: int | None = None, fresh_kernels: bool = False) -> list[Execution]:
+def run_notebooks(
+    study: Study,
+    output_dir=None,
+    notebooks_dir=None,
+    notebooks=NOTEBOOK_ORDER,
+    headline_notebooks=HEADLINE_NOTEBOOKS,
+    study_notebooks=STUDY_NOTEBOOKS,
+    kernel_name: str = "python3",
+    log=print,
+    write_summary: bool = True,
+    jobs: int | None = None,
+    fresh_kernels: bool = False,
+) -> list[Execution]:
     """Execute the notebooks for every batch of ``study`` with papermill (and the headline ones for the
     headline batch), and the study-wide ones (05_phase_diagram, reduced preset); returns every execution.
 
@@ -298,7 +316,8 @@ def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=N
     ``<notebook>.ipynb``); runs and figures to ``<output_dir>/runs`` and ``<output_dir>/figures``; then
     ``report.write_index`` writes ``<output_dir>/index.md`` and ``index.html``, whose path is logged last.
 
-    Batches whose runs are disjoint are independent chains (02 → 04, then 03 for the headline batch), run ``jobs`` at a time
+    Batches whose runs are disjoint are independent chains (02 → 04, then 03 for the headline batch), run
+    ``jobs`` at a time
     (default: one per core); batches that share a run are chained together, so no run is trained by
     two kernels at once. The notebooks of a chain share one kernel, reset between them (``ChainKernel``;
     ``fresh_kernels=True``: a new kernel for each). Kernels talk over unix sockets in a private folder
@@ -336,9 +355,15 @@ def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=N
         started = time.perf_counter()
         error = None
         try:
-            papermill.execute_notebook(jupytext.read(sources[name]), str(target), parameters=parameters,
-                                       kernel_name=kernel_name, cwd=str(notebooks_dir), progress_bar=False,
-                                       km=kernel.ready())
+            papermill.execute_notebook(
+                jupytext.read(sources[name]),
+                str(target),
+                parameters=parameters,
+                kernel_name=kernel_name,
+                cwd=str(notebooks_dir),
+                progress_bar=False,
+                km=kernel.ready(),
+            )
         except PapermillExecutionError as failure:
             error = f"cell {failure.exec_count}: {failure.ename}: {failure.evalue}"
         except Exception as failure:  # kernel died, missing kernel, …: report it and go on
@@ -346,8 +371,10 @@ def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=N
         seconds = time.perf_counter() - started
         with lock:
             executions.append(Execution(name, tag, target, seconds, error))
-            log(f"[{len(executions)}/{total}] {name} {tag}: {'FAILED' if error else 'done'} in {seconds:.1f} s "
-                f"({time.perf_counter() - started_all:.0f} s in all)" + (f"\n    {error}" if error else ""))
+            log(
+                f"[{len(executions)}/{total}] {name} {tag}: {'FAILED' if error else 'done'} in {seconds:.1f} s "
+                f"({time.perf_counter() - started_all:.0f} s in all)" + (f"\n    {error}" if error else "")
+            )
 
     batches_by_tag = dict(zip(study.tags(), study.batches))
     summaries: dict = {}
@@ -382,8 +409,10 @@ def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=N
     order = {job[2]: i for i, job in enumerate(job for chain in chains for job in chain)}
     executions.sort(key=lambda e: order[e.path])
     failures = [e for e in executions if e.error]
-    log(f"{len(executions) - len(failures)} of {len(executions)} notebooks ran; executed notebooks in {executed_dir}, "
-        f"figures in {output_dir / 'figures'}, runs in {output_dir / 'runs'}")
+    log(
+        f"{len(executions) - len(failures)} of {len(executions)} notebooks ran; executed notebooks in {executed_dir}, "
+        f"figures in {output_dir / 'figures'}, runs in {output_dir / 'runs'}"
+    )
     if failures:
         log("failures:")
         for e in failures:
@@ -391,7 +420,6 @@ def run_notebooks(study: Study, output_dir=None, notebooks_dir=None, notebooks=N
     if write_summary:
         from .report import write_index
 
-        index_md, index_html = write_index(study, output_dir, executions, time.perf_counter() - started_all,
-                                           summaries)
+        index_md, index_html = write_index(study, output_dir, executions, time.perf_counter() - started_all, summaries)
         log(f"results: {index_html} ({index_md.name} beside it)")
     return executions

@@ -27,58 +27,102 @@ def _default_text(value) -> str:
 def _parser() -> argparse.ArgumentParser:
     from .config import OPTIONS  # the options and their help come from TrainConfig's fields only
 
-    parser = argparse.ArgumentParser(prog="relunet", description="Two-layer ReLU network training and run stores.",
-                                     formatter_class=_HelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="relunet", description="Two-layer ReLU network training and run stores.", formatter_class=_HelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    tr = sub.add_parser("train", help="train one configuration into a run store (resumes if interrupted)",
-                        description="Train one configuration into a run store (resumes if interrupted). "
-                                    "Give exactly one of --learning-rate and --normalised-learning-rate.",
-                        formatter_class=_HelpFormatter)
+    tr = sub.add_parser(
+        "train",
+        help="train one configuration into a run store (resumes if interrupted)",
+        description="Train one configuration into a run store (resumes if interrupted). "
+        "Give exactly one of --learning-rate and --normalised-learning-rate.",
+        formatter_class=_HelpFormatter,
+    )
     tr.add_argument("--m", type=str, required=True, help="width (number of hidden neurons); required")
     rate = tr.add_mutually_exclusive_group(required=True)
     rate.add_argument("--learning-rate", type=str, help="GD step size η (or give --normalised-learning-rate)")
-    rate.add_argument("--normalised-learning-rate", type=str,
-                      help="η/α instead of η: η = (η/α)·α_m with α_m = m^(γ−γ′) (or give --learning-rate)")
+    rate.add_argument(
+        "--normalised-learning-rate",
+        type=str,
+        help="η/α instead of η: η = (η/α)·α_m with α_m = m^(γ−γ′) (or give --learning-rate)",
+    )
     tr.add_argument("--steps", type=str, required=True, help="number of GD steps; required")
     for option in OPTIONS:
-        tr.add_argument(option.flag, type=str, default=option.default, nargs="+" if option.kind == "numbers" else None,
-                        help=f"{option.describe()} (default: {_default_text(option.default)})")
+        tr.add_argument(
+            option.flag,
+            type=str,
+            default=option.default,
+            nargs="+" if option.kind == "numbers" else None,
+            help=f"{option.describe()} (default: {_default_text(option.default)})",
+        )
     tr.add_argument("--out", default="outputs/runs", help="folder of run stores")
-    tr.add_argument("--no-resume", action="store_true",
-                    help="discard an existing run of this config (default: resume it, or read it back if complete)")
+    tr.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="discard an existing run of this config (default: resume it, or read it back if complete)",
+    )
     tr.add_argument("--no-progress", action="store_true", help="no progress bar (default: show one)")
 
     ls = sub.add_parser("list", help="list the runs in a folder", formatter_class=_HelpFormatter)
     ls.add_argument("out", nargs="?", default="outputs/runs", help="folder of run stores")
 
-    sw = sub.add_parser("sweep", help="train a grid of configs as independent tasks on Dask (LocalCluster by default)",
-                        formatter_class=_HelpFormatter)
-    sw.add_argument("sweep_file", help="YAML: {out: DIR, defaults: {...}, grid: {m: [...], learning_rate: [...], seed: [...]}}")
-    sw.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://host:8786 "
-                                        "(default: a LocalCluster on this machine)")
+    sw = sub.add_parser(
+        "sweep",
+        help="train a grid of configs as independent tasks on Dask (LocalCluster by default)",
+        formatter_class=_HelpFormatter,
+    )
+    sw.add_argument(
+        "sweep_file", help="YAML: {out: DIR, defaults: {...}, grid: {m: [...], learning_rate: [...], seed: [...]}}"
+    )
+    sw.add_argument(
+        "--scheduler",
+        help="address of an existing Dask scheduler, e.g. tcp://host:8786 (default: a LocalCluster on this machine)",
+    )
     sw.add_argument("--out", help="folder of run stores (default: the file's out, else outputs/runs)")
     sw.add_argument("--serial", action="store_true", help="train one after another in this process (default: on Dask)")
 
-    nb = sub.add_parser("notebooks", help="run 02_train, 04_scaling_plots, 03 (static) with papermill per learning rate",
-                        formatter_class=_HelpFormatter)
-    nb.add_argument("study", nargs="?", help="YAML study file, e.g. studies/default.yaml (the seed's own study; "
-                    "`make run` runs it); or leave it out and give --learning-rate, --widths and --steps")
-    nb.add_argument("--learning-rate", type=str, help="one batch at this η instead of a study file (default: the study's)")
-    nb.add_argument("--widths", type=str, help="comma-separated widths for --learning-rate, e.g. 200,400,800 "
-                                               "(required with --learning-rate; default: the study's)")
-    nb.add_argument("--steps", type=str,
-                    help="number of GD steps for --learning-rate (required with it; default: the study's)")
+    nb = sub.add_parser(
+        "notebooks",
+        help="run 02_train, 04_scaling_plots, 03 (static) with papermill per learning rate",
+        formatter_class=_HelpFormatter,
+    )
+    nb.add_argument(
+        "study",
+        nargs="?",
+        help="YAML study file, e.g. studies/default.yaml (the seed's own study; "
+        "`make run` runs it); or leave it out and give --learning-rate, --widths and --steps",
+    )
+    nb.add_argument(
+        "--learning-rate", type=str, help="one batch at this η instead of a study file (default: the study's)"
+    )
+    nb.add_argument(
+        "--widths",
+        type=str,
+        help="comma-separated widths for --learning-rate, e.g. 200,400,800 "
+        "(required with --learning-rate; default: the study's)",
+    )
+    nb.add_argument(
+        "--steps", type=str, help="number of GD steps for --learning-rate (required with it; default: the study's)"
+    )
     for option in OPTIONS:
-        nb.add_argument(option.flag, type=str, nargs="+" if option.kind == "numbers" else None, help=f"{option.describe()}, for every run (default: the study's, "
-                                                     f"else {_default_text(option.default)})")
+        nb.add_argument(
+            option.flag,
+            type=str,
+            nargs="+" if option.kind == "numbers" else None,
+            help=f"{option.describe()}, for every run (default: the study's, else {_default_text(option.default)})",
+        )
     nb.add_argument("--output", help="output folder (default: the study's output_dir, else outputs)")
     nb.add_argument("--notebooks-dir", help="folder of the py:percent notebooks (default: the repository's)")
-    nb.add_argument("--jobs", type=int, default=None,
-                    help="batches run at the same time, one kernel each (default: one per core)")
-    nb.add_argument("--fresh-kernels", action="store_true",
-                    help="a new kernel for every notebook (default: the notebooks of a batch share one kernel, "
-                         "its namespace cleared between them, which saves the start-up and the imports)")
+    nb.add_argument(
+        "--jobs", type=int, default=None, help="batches run at the same time, one kernel each (default: one per core)"
+    )
+    nb.add_argument(
+        "--fresh-kernels",
+        action="store_true",
+        help="a new kernel for every notebook (default: the notebooks of a batch share one kernel, "
+        "its namespace cleared between them, which saves the start-up and the imports)",
+    )
     return parser
 
 
@@ -87,8 +131,11 @@ def _given_options(args, only_given: bool) -> dict:
     from .config import OPTIONS
 
     values = {option.name: getattr(args, option.name) for option in OPTIONS}
-    return {option.name: option.parse(values[option.name]) for option in OPTIONS
-            if not (only_given and values[option.name] is None)}
+    return {
+        option.name: option.parse(values[option.name])
+        for option in OPTIONS
+        if not (only_given and values[option.name] is None)
+    }
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -101,8 +148,10 @@ def _train(args) -> int:
     from .train import DeadNetworkWarning, DivergedRunWarning, train
 
     options = _given_options(args, only_given=False)
-    m, learning_rate, n_steps = (field.parse(text) for field, text in
-                                 zip(RUN_FIELDS, (args.m, args.learning_rate or args.normalised_learning_rate, args.steps)))
+    m, learning_rate, n_steps = (
+        field.parse(text)
+        for field, text in zip(RUN_FIELDS, (args.m, args.learning_rate or args.normalised_learning_rate, args.steps))
+    )
     if args.normalised_learning_rate is not None:
         config = TrainConfig.from_normalised(m, learning_rate, n_steps, **options)
     else:
@@ -115,8 +164,10 @@ def _train(args) -> int:
         run = train(config, args.out, progress=not args.no_progress, resume=not args.no_resume)
     records = run.records
     print(f"{run.status}: {run.path}")
-    print(f"  step {run.step}/{config.n_steps}, final risk {records['risk'][-1]:.6g}, "
-          f"η/α = {config.normalised_learning_rate:.4g}")
+    print(
+        f"  step {run.step}/{config.n_steps}, final risk {records['risk'][-1]:.6g}, "
+        f"η/α = {config.normalised_learning_rate:.4g}"
+    )
     if run.message:
         print(f"  {run.message}")
     return 0 if run.status == "complete" else 3
@@ -133,14 +184,19 @@ def _list(args) -> int:
     if not runs:
         print(f"no runs in {args.out}")
         return 0
-    header = f"{'status':<11} {'eta':>10} {'m':>7} {'gamma':>6} {'gamma_p':>7} {'seed':>5} {'eta/alpha':>10} {'step':>17} {'risk':>11}  run id"
+    header = (
+        f"{'status':<11} {'eta':>10} {'m':>7} {'gamma':>6} {'gamma_p':>7} {'seed':>5} {'eta/alpha':>10} "
+        f"{'step':>17} {'risk':>11}  run id"
+    )
     print(header)
     for run in runs:
         c = run.config
         risk = run.records["risk"]
         last = f"{risk[-1]:.4e}" if risk.size else "-"
-        print(f"{run.status:<11} {c.learning_rate:>10g} {c.m:>7} {c.gamma:>6g} {c.gamma_prime:>7g} {c.seed:>5} "
-              f"{c.normalised_learning_rate:>10.4g} {f'{run.step}/{c.n_steps}':>17} {last:>11}  {run.run_id}")
+        print(
+            f"{run.status:<11} {c.learning_rate:>10g} {c.m:>7} {c.gamma:>6g} {c.gamma_prime:>7g} {c.seed:>5} "
+            f"{c.normalised_learning_rate:>10.4g} {f'{run.step}/{c.n_steps}':>17} {last:>11}  {run.run_id}"
+        )
     return 0
 
 
@@ -156,22 +212,34 @@ def _notebooks(args) -> int:
         if args.widths is None or args.steps is None:
             raise batch.StudyError("--learning-rate needs --widths and --steps too")
         widths = [parse_number(v) for v in args.widths.split(",") if v.strip()]
-        values = {"batches": [{"learning_rate": parse_number(args.learning_rate), "widths": widths,
-                               "n_steps": parse_number(args.steps)}]}
+        values: dict = {
+            "batches": [
+                {
+                    "learning_rate": parse_number(args.learning_rate),
+                    "widths": widths,
+                    "n_steps": parse_number(args.steps),
+                }
+            ]
+        }
     elif args.study:
         values = batch.read_study_file(args.study)
     else:
-        raise batch.StudyError("give a study file (the seed's own study is studies/default.yaml) or "
-                               "--learning-rate with --widths and --steps")
+        raise batch.StudyError(
+            "give a study file (the seed's own study is studies/default.yaml) or "
+            "--learning-rate with --widths and --steps"
+        )
     if options and isinstance(values, dict) and isinstance(values.get("defaults") or {}, dict):
         # command-line options fill the defaults; the batches still override them
         values = {**values, "defaults": {**(values.get("defaults") or {}), **options}}
     study = batch.study_from_dict(values)
     if args.jobs is not None and args.jobs < 1:
-        raise batch.StudyError(f"--jobs={args.jobs} is not allowed: the number of notebooks run at the same time "
-                               "must be at least 1 (leave it out for one per core)")
-    executions = batch.run_notebooks(study, args.output, args.notebooks_dir, jobs=args.jobs,
-                                     fresh_kernels=args.fresh_kernels)
+        raise batch.StudyError(
+            f"--jobs={args.jobs} is not allowed: the number of notebooks run at the same time "
+            "must be at least 1 (leave it out for one per core)"
+        )
+    executions = batch.run_notebooks(
+        study, args.output, args.notebooks_dir, jobs=args.jobs, fresh_kernels=args.fresh_kernels
+    )
     return 1 if any(e.error for e in executions) else 0
 
 
@@ -180,7 +248,7 @@ def _sweep(args) -> int:
 
     configs, out = load_sweep(args.sweep_file)
     results = run_sweep(configs, args.out or out or "outputs/runs", scheduler=args.scheduler, serial=args.serial)
-    counts = {}
+    counts: dict[str, int] = {}
     for result in results:
         counts[result.status or "failed"] = counts.get(result.status or "failed", 0) + 1
     print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))

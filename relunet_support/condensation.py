@@ -21,12 +21,12 @@ from . import diagnostics
 
 @dataclass(frozen=True)
 class Cluster:
-    orientation: float   # amplitude-weighted circular mean of θ
-    width: float         # angular extent of its members
-    weight: float        # its share of the total amplitude
-    size: int            # number of neurons
-    sign: int            # sign of Σ a_j over its members
-    kink: float          # −tan(orientation): where its neurons' kinks sit (±inf for w = 0)
+    orientation: float  # amplitude-weighted circular mean of θ
+    width: float  # angular extent of its members
+    weight: float  # its share of the total amplitude
+    size: int  # number of neurons
+    sign: int  # sign of Σ a_j over its members
+    kink: float  # −tan(orientation): where its neurons' kinks sit (±inf for w = 0)
 
     @property
     def condensed(self) -> bool:
@@ -41,9 +41,20 @@ class Cluster:
         return float(x[i]), float(abs(x[i] - self.kink))
 
 
-def orientation_clusters(a, w, b, mass: float = 0.9, gap: float = 0.05, max_width: float = 0.2,
-                         min_weight: float = 0.05, min_size: int = 3, concentration: float = 5.0, *,
-                         orientation: np.ndarray | None = None, amplitude: np.ndarray | None = None) -> list[Cluster]:
+def orientation_clusters(
+    a,
+    w,
+    b,
+    mass: float = 0.9,
+    gap: float = 0.05,
+    max_width: float = 0.2,
+    min_weight: float = 0.05,
+    min_size: int = 3,
+    concentration: float = 5.0,
+    *,
+    orientation: np.ndarray | None = None,
+    amplitude: np.ndarray | None = None,
+) -> list[Cluster]:
     """Condensed orientation clusters, heaviest first (see the module docstring). ``orientation`` and
     ``amplitude``: the per-neuron θ_j and A_j when the caller has them already (saves recomputing them)."""
     a, w, b = (np.asarray(v, dtype=np.float64) for v in (a, w, b))
@@ -64,20 +75,28 @@ def orientation_clusters(a, w, b, mass: float = 0.9, gap: float = 0.05, max_widt
     starts = (cuts + 1) % theta.size
     clusters = []
     for start, stop in zip(starts, np.roll(cuts, -1)):
-        index = np.arange(start, stop + 1) if start <= stop else np.concatenate((np.arange(start, theta.size),
-                                                                                  np.arange(0, stop + 1)))
+        index = (
+            np.arange(start, stop + 1)
+            if start <= stop
+            else np.concatenate((np.arange(start, theta.size), np.arange(0, stop + 1)))
+        )
         angles = theta[index]
         weights = amplitude[members[index]]
         centre = float(np.angle(np.sum(weights * np.exp(1j * angles))))
         width = float(np.max(np.abs(np.angle(np.exp(1j * (angles - centre))))) * 2)
         share = float(weights.sum() / total)
         uniform_share = (width + gap) / (2 * np.pi)
-        if (width < max_width and index.size >= min_size and share >= min_weight
-                and share >= concentration * uniform_share):
+        if (
+            width < max_width
+            and index.size >= min_size
+            and share >= min_weight
+            and share >= concentration * uniform_share
+        ):
             with np.errstate(over="ignore"):
                 kink = -np.tan(centre) if abs(abs(centre) - np.pi / 2) > 1e-12 else np.inf
-            clusters.append(Cluster(centre, width, share, int(index.size),
-                                    int(np.sign(a[members[index]].sum())), float(kink)))
+            clusters.append(
+                Cluster(centre, width, share, int(index.size), int(np.sign(a[members[index]].sum())), float(kink))
+            )
     return sorted(clusters, key=lambda c: -c.weight)
 
 

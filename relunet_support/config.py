@@ -40,19 +40,22 @@ def _as_float(name: str, value, allowed: str, positive: bool = False) -> float:
     return as_float
 
 
-def sweep_configs(widths, n_steps: int, learning_rate: float | None = None,
-                  normalised_learning_rate: float | None = None, **options) -> list["TrainConfig"]:
+def sweep_configs(
+    widths, n_steps: int, learning_rate: float | None = None, normalised_learning_rate: float | None = None, **options
+) -> list[TrainConfig]:
     """One TrainConfig per width, at a fixed η or at a fixed η/α (exactly one of the two); ``options``
     are the other TrainConfig fields (``OPTION_NAMES``), the same for every width."""
     options = check_options("options", options)
     if (learning_rate is None) == (normalised_learning_rate is None):
-        raise invalid("learning_rate", learning_rate,
-                      "given, or else normalised_learning_rate given — exactly one of the two")
+        raise invalid(
+            "learning_rate", learning_rate, "given, or else normalised_learning_rate given — exactly one of the two"
+        )
     if isinstance(widths, (int, float)) or not len(widths):
         raise invalid("widths", widths, "a non-empty list of integers")
-    if learning_rate is not None:
-        return [TrainConfig(m=m, learning_rate=learning_rate, n_steps=n_steps, **options) for m in widths]
-    return [TrainConfig.from_normalised(m, normalised_learning_rate, n_steps, **options) for m in widths]
+    if normalised_learning_rate is not None:
+        return [TrainConfig.from_normalised(m, normalised_learning_rate, n_steps, **options) for m in widths]
+    assert learning_rate is not None
+    return [TrainConfig(m=m, learning_rate=learning_rate, n_steps=n_steps, **options) for m in widths]
 
 
 def format_number(value: float) -> str:
@@ -97,26 +100,49 @@ class TrainConfig:
     n_steps: int = field(metadata=_schema("int", "number of GD steps"))
     gamma: float = field(default=1.5, metadata=_schema("float", "γ: κ = β₁β₂/α = m^−γ, with α = m^(γ−γ′)"))
     gamma_prime: float = field(default=0.0, metadata=_schema("float", "γ′: κ′ = β₁/β₂ = m^−γ′"))
-    init: str = field(default="symmetric", metadata=_schema(
-        "text", "initial parameters: gaussian, or each neuron paired with (a, −w, b) — symmetric (f even) — "
-                "or with (−a, −w, b) — antisymmetric (f = 0 at the start)", choices=init.INIT_KINDS))
+    init: str = field(
+        default="symmetric",
+        metadata=_schema(
+            "text",
+            "initial parameters: gaussian, or each neuron paired with (a, −w, b) — symmetric (f even) — "
+            "or with (−a, −w, b) — antisymmetric (f = 0 at the start)",
+            choices=init.INIT_KINDS,
+        ),
+    )
     seed: int = field(default=0, metadata=_schema("int", "seed of the initial parameters' RNG"))
-    dataset: str = field(default="seed", metadata=_schema(
-        "text", "training data: seed (the seed notebook's 4 points), luo2021 (y = x²), or custom (then x and y)",
-        choices=(*data.DATASETS, data.CUSTOM)))
+    dataset: str = field(
+        default="seed",
+        metadata=_schema(
+            "text",
+            "training data: seed (the seed notebook's 4 points), luo2021 (y = x²), or custom (then x and y)",
+            choices=(*data.DATASETS, data.CUSTOM),
+        ),
+    )
     x: tuple[float, ...] | None = field(default=None, metadata=_schema("numbers", "inputs of dataset=custom"))
     y: tuple[float, ...] | None = field(default=None, metadata=_schema("numbers", "targets of dataset=custom"))
-    n_records: int = field(default=10_000, metadata=_schema(
-        "int", "record points (risk, exact min/max of f, relative distances), half log-spaced, half uniform"))
-    n_snapshots: int = field(default=1_000, metadata=_schema("int", "parameter snapshots, half log-spaced, half uniform"))
-    record_every: int | None = field(default=None, metadata=_schema(
-        "int", "also record every this many steps (none: the n_records schedule only)"))
-    snapshot_every: int | None = field(default=None, metadata=_schema(
-        "int", "also snapshot every this many steps (none: the n_snapshots schedule only)"))
-    interval: tuple[float, float] = field(default=(-0.5, 0.5), metadata=_schema(
-        "numbers", "lo hi: the interval of the exact min and max of f"))
-    backend: str = field(default="numba", metadata=_schema(
-        "text", "numba (CPU), numpy (the readable reference), cuda (an NVIDIA GPU)", choices=BACKENDS))
+    n_records: int = field(
+        default=10_000,
+        metadata=_schema(
+            "int", "record points (risk, exact min/max of f, relative distances), half log-spaced, half uniform"
+        ),
+    )
+    n_snapshots: int = field(
+        default=1_000, metadata=_schema("int", "parameter snapshots, half log-spaced, half uniform")
+    )
+    record_every: int | None = field(
+        default=None, metadata=_schema("int", "also record every this many steps (none: the n_records schedule only)")
+    )
+    snapshot_every: int | None = field(
+        default=None,
+        metadata=_schema("int", "also snapshot every this many steps (none: the n_snapshots schedule only)"),
+    )
+    interval: tuple[float, float] = field(
+        default=(-0.5, 0.5), metadata=_schema("numbers", "lo hi: the interval of the exact min and max of f")
+    )
+    backend: str = field(
+        default="numba",
+        metadata=_schema("text", "numba (CPU), numpy (the readable reference), cuda (an NVIDIA GPU)", choices=BACKENDS),
+    )
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
@@ -147,15 +173,17 @@ class TrainConfig:
         check_backend(self.backend)
 
     @classmethod
-    def from_normalised(cls, m: int, normalised_learning_rate: float, n_steps: int, **options) -> "TrainConfig":
+    def from_normalised(cls, m: int, normalised_learning_rate: float, n_steps: int, **options) -> TrainConfig:
         """A run specified by η/α instead of η: learning_rate = normalised_learning_rate · α_m."""
         eta0 = _as_float("normalised_learning_rate", normalised_learning_rate, "a finite number > 0", positive=True)
         defaults = {f.name: f.default for f in dataclasses.fields(cls)}
         gamma = _as_float("gamma", options.get("gamma", defaults["gamma"]), "a finite real number")
-        gamma_prime = _as_float("gamma_prime", options.get("gamma_prime", defaults["gamma_prime"]),
-                                "a finite real number")
-        alpha = scaling.alpha_beta(_as_int("m", m, "a positive integer (the number of hidden neurons)", 1),
-                                   gamma, gamma_prime)[0]
+        gamma_prime = _as_float(
+            "gamma_prime", options.get("gamma_prime", defaults["gamma_prime"]), "a finite real number"
+        )
+        alpha = scaling.alpha_beta(
+            _as_int("m", m, "a positive integer (the number of hidden neurons)", 1), gamma, gamma_prime
+        )[0]
         return cls(m=m, learning_rate=eta0 * alpha, n_steps=n_steps, **options)
 
     # ----- derived quantities -------------------------------------------------------------
@@ -197,7 +225,7 @@ class TrainConfig:
         return out
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
+    def from_dict(cls, values: dict) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -217,9 +245,11 @@ class TrainConfig:
         """Readable, unique folder name, e.g. 'lr70_m800_g1.5_gp0_seed0_symmetric_data-seed_1a2b3c4d5e':
         η, m, γ, γ′, the RNG seed, the init, the data set ('data-seed' is the seed notebook's data set,
         'data-luo2021', 'data-custom') and the first 10 hex digits of the full configuration's digest."""
-        return (f"lr{format_number(self.learning_rate)}_m{self.m}_g{format_number(self.gamma)}"
-                f"_gp{format_number(self.gamma_prime)}_seed{self.seed}_{self.init}_data-{self.dataset}"
-                f"_{self.digest()[:10]}")
+        return (
+            f"lr{format_number(self.learning_rate)}_m{self.m}_g{format_number(self.gamma)}"
+            f"_gp{format_number(self.gamma_prime)}_seed{self.seed}_{self.init}_data-{self.dataset}"
+            f"_{self.digest()[:10]}"
+        )
 
 
 @dataclass(frozen=True)
@@ -271,9 +301,10 @@ def _number(text: str):
 
 def _options_of(names=None) -> tuple[Option, ...]:
     fields_ = [f for f in dataclasses.fields(TrainConfig) if names is None or f.name in names]
-    return tuple(Option(f.name, **{**f.metadata["relunet"],
-                                   "default": None if f.default is dataclasses.MISSING else f.default})
-                 for f in fields_)
+    return tuple(
+        Option(f.name, **{**f.metadata["relunet"], "default": None if f.default is dataclasses.MISSING else f.default})
+        for f in fields_
+    )
 
 
 def check_options(where: str, values, allowed: tuple[str, ...] | None = None) -> dict:
@@ -284,8 +315,9 @@ def check_options(where: str, values, allowed: tuple[str, ...] | None = None) ->
         raise ConfigError(f"{where}={values!r} is not allowed: {where} must be a mapping of option names to values")
     unknown = sorted(set(values) - set(allowed))
     if unknown:
-        raise ConfigError(f"{where} has unknown key(s) {', '.join(map(repr, unknown))}: allowed keys are "
-                          f"{', '.join(allowed)}")
+        raise ConfigError(
+            f"{where} has unknown key(s) {', '.join(map(repr, unknown))}: allowed keys are {', '.join(allowed)}"
+        )
     return dict(values)
 
 
@@ -309,7 +341,11 @@ def read_yaml(path, what: str, error: type[ConfigError] = ConfigError):
 # What a run is made of (widths, the learning rate and the number of steps), and every other field: the
 # options shared by the runs of a batch, a study or a sweep, and the notebooks' ``options`` dict.
 RUN_FIELDS: tuple[Option, ...] = _options_of(("m", "learning_rate", "n_steps"))
-OPTIONS: tuple[Option, ...] = tuple(option for option in _options_of() if option.name not in ("m", "learning_rate", "n_steps"))
+OPTIONS: tuple[Option, ...] = tuple(
+    option for option in _options_of() if option.name not in ("m", "learning_rate", "n_steps")
+)
 OPTION_NAMES: tuple[str, ...] = tuple(option.name for option in OPTIONS)
 FIELD_NAMES: tuple[str, ...] = tuple(option.name for option in (*RUN_FIELDS, *OPTIONS))
-NUMBER_LISTS: tuple[str, ...] = tuple(option.name for option in OPTIONS if option.kind == "numbers")  # tuples; JSON lists
+NUMBER_LISTS: tuple[str, ...] = tuple(
+    option.name for option in OPTIONS if option.kind == "numbers"
+)  # tuples; JSON lists

@@ -58,9 +58,9 @@ def predicted_escape_slope(gamma: float, gamma_prime: float, x, y) -> float:
 class Plateau:
     """A stretch of the risk curve where |d ln R / d ln s| stays small."""
 
-    start: float   # s where it begins
-    end: float     # s where the risk leaves it (an escape), or the end of the curve
-    level: float   # median risk on it
+    start: float  # s where it begins
+    end: float  # s where the risk leaves it (an escape), or the end of the curve
+    level: float  # median risk on it
     escaped: bool  # True when the risk left it downwards before the end of the curve
 
 
@@ -123,7 +123,7 @@ def first_escape_of(run) -> float:
 class SlopeFit:
     slope: float
     intercept: float
-    slope_low: float   # confidence interval of the slope (nan when undefined: fewer than 3 points)
+    slope_low: float  # confidence interval of the slope (nan when undefined: fewer than 3 points)
     slope_high: float
     n_points: int
     confidence: float = 0.95
@@ -138,8 +138,10 @@ class SlopeFit:
         'dŝ/d ln m = 0.123 (no interval: needs ≥ 3 runs, got 2)' (never a 'nan … nan' interval)."""
         if not self.has_interval:
             return f"{name} = {self.slope:.3f} (no interval: needs ≥ 3 {points}, got {self.n_points})"
-        return (f"{name} = {self.slope:.3f} ({100 * self.confidence:g} % interval {self.slope_low:.3f} … "
-                f"{self.slope_high:.3f}, {self.n_points} {points})")
+        return (
+            f"{name} = {self.slope:.3f} ({100 * self.confidence:g} % interval {self.slope_low:.3f} … "
+            f"{self.slope_high:.3f}, {self.n_points} {points})"
+        )
 
 
 def fit_line(x, y, confidence: float = 0.95) -> SlopeFit:
@@ -165,5 +167,11 @@ def fit_line(x, y, confidence: float = 0.95) -> SlopeFit:
         quantile = float(stdtrit(x.size - 2, 0.5 + confidence / 2))
     else:
         stderr, quantile = float("nan"), float("nan")
-    return SlopeFit(float(slope), float(intercept), float(slope - quantile * stderr),
-                    float(slope + quantile * stderr), int(x.size), float(confidence))
+    return SlopeFit(
+        float(slope),
+        float(intercept),
+        float(slope - quantile * stderr),
+        float(slope + quantile * stderr),
+        int(x.size),
+        float(confidence),
+    )

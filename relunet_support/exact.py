@@ -61,4 +61,3 @@ def extremes_exact(a, w, b, inv_alpha, lo, hi):
     f_min = min(f_min, f_hi)
     f_max = max(f_max, f_hi)
     return f_min, f_max
-

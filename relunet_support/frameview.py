@@ -21,7 +21,6 @@ import anywidget
 import numpy as np
 import traitlets
 
-
 KEYFRAME_EVERY = 50  # a full frame after this many patches (2 s of Play): a view that missed one catches up
 
 
@@ -49,8 +48,10 @@ class FrameView(anywidget.AnyWidget):
         frame sends nothing."""
         pixels = np.asarray(pixels)
         if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 4:
-            raise ValueError(f"pixels of dtype {pixels.dtype} and shape {pixels.shape} are not allowed: "
-                             "expected a uint8 array of shape (h, w, 4)")
+            raise ValueError(
+                f"pixels of dtype {pixels.dtype} and shape {pixels.shape} are not allowed: "
+                "expected a uint8 array of shape (h, w, 4)"
+            )
         with self._lock:
             previous = self.pixels
             if previous is not None and previous.shape == pixels.shape and self._since_full < KEYFRAME_EVERY:
@@ -70,10 +71,10 @@ class FrameView(anywidget.AnyWidget):
             self.frames_sent += 1
 
     def _send_full(self) -> None:
+        assert self.pixels is not None
         self._since_full = 0
         height, width, _ = self.pixels.shape
-        self.send({"kind": "full", "serial": self._serial, "width": width, "height": height},
-                  [_deflate(self.pixels)])
+        self.send({"kind": "full", "serial": self._serial, "width": width, "height": height}, [_deflate(self.pixels)])
 
     def resend(self) -> None:
         """Send the frame shown now whole (a view that missed the full frame, and cannot ask — after a page
@@ -91,4 +92,4 @@ class FrameView(anywidget.AnyWidget):
 def _deflate(data: np.ndarray) -> bytes:
     """zlib at level 1 with run-length matching: fast, and plots are mostly runs of one colour."""
     compressor = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
-    return compressor.compress(np.ascontiguousarray(data)) + compressor.flush()
+    return compressor.compress(np.ascontiguousarray(data).data) + compressor.flush()

@@ -67,7 +67,9 @@ def central_differences(a, w, b, x, y, alpha: float, h: float = 1e-6) -> tuple[n
             minus = [p.copy() for p in parameters]
             plus[k][j] += h
             minus[k][j] -= h
-            estimate[j] = (risk(*plus, x, y, alpha) - risk(*minus, x, y, alpha)) / (2 * h)
+            estimate[j] = (
+                risk(plus[0], plus[1], plus[2], x, y, alpha) - risk(minus[0], minus[1], minus[2], x, y, alpha)
+            ) / (2 * h)
         estimates.append(estimate)
     return estimates[0], estimates[1], estimates[2]
 

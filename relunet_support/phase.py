@@ -24,12 +24,22 @@ from .escapes import fit_line
 
 # reduced defaults (quick) and the paper-sized preset (the paper's range of widths and γ′; its exact
 # list of widths is not known to us)
-REDUCED = {"widths": (50, 100, 200, 400), "gammas": (0.5, 1.0, 1.75), "gamma_primes": (-0.4, 0.0, 0.4),
-           "crossing_gammas": (0.7, 1.0, 1.3, 1.6), "crossing_widths": (50, 200), "tol": 1e-4}
-PAPER = {"widths": (100, 200, 400, 800, 1600, 3200, 6400), "gammas": (0.5, 1.0, 1.75),
-         "gamma_primes": (-0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4),
-         "crossing_gammas": (0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8), "crossing_widths": (100, 400, 1600),
-         "tol": 1e-6}
+REDUCED = {
+    "widths": (50, 100, 200, 400),
+    "gammas": (0.5, 1.0, 1.75),
+    "gamma_primes": (-0.4, 0.0, 0.4),
+    "crossing_gammas": (0.7, 1.0, 1.3, 1.6),
+    "crossing_widths": (50, 200),
+    "tol": 1e-4,
+}
+PAPER = {
+    "widths": (100, 200, 400, 800, 1600, 3200, 6400),
+    "gammas": (0.5, 1.0, 1.75),
+    "gamma_primes": (-0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4),
+    "crossing_gammas": (0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8),
+    "crossing_widths": (100, 400, 1600),
+    "tol": 1e-6,
+}
 
 
 def theory_slope(gamma: float, gamma_prime: float) -> float:
@@ -44,8 +54,15 @@ def theory_crossing(gamma_prime: float) -> float:
     return 1.0 + max(gamma_prime, 0.0)
 
 
-def final_relative_distance(gamma: float, gamma_prime: float, m: int, seed: int = 0, tol: float = 1e-5,
-                            max_steps: int = 3_000_000, chunk: int = 2000) -> float:
+def final_relative_distance(
+    gamma: float,
+    gamma_prime: float,
+    m: int,
+    seed: int = 0,
+    tol: float = 1e-5,
+    max_steps: int = 3_000_000,
+    chunk: int = 2000,
+) -> float:
     """RD(θ_w*) after GD on Luo et al.'s setup has brought the risk below ``tol`` (see the module docstring).
 
     m counts width as the paper does (2m neurons). The step is half the stability limit,
@@ -58,20 +75,27 @@ def final_relative_distance(gamma: float, gamma_prime: float, m: int, seed: int 
     eta = 0.5 * scaling.stability_limit(m, gamma, gamma_prime) * alpha
     done_steps, risk = 0, math.inf
     while done_steps < max_steps:
-        advanced = engine.advance(a, w, b, x, y, alpha=alpha, learning_rate=eta, n_steps=chunk,
-                                  record_offsets=np.array([chunk]))
+        advanced = engine.advance(
+            a, w, b, x, y, alpha=alpha, learning_rate=eta, n_steps=chunk, record_offsets=np.array([chunk])
+        )
         done_steps += advanced.steps
         status, records = advanced.status, advanced.records
         if status == engine.STATUS_DIVERGED:
-            raise FloatingPointError(f"GD diverged at (γ, γ′, m) = ({gamma}, {gamma_prime}, {m}) with η/α = {eta / alpha:.3g}")
+            raise FloatingPointError(
+                f"GD diverged at (γ, γ′, m) = ({gamma}, {gamma_prime}, {m}) with η/α = {eta / alpha:.3g}"
+            )
         if status == engine.STATUS_DEAD:
             raise RuntimeError(f"every neuron died at (γ, γ′, m) = ({gamma}, {gamma_prime}, {m})")
         risk = float(records["risk"][-1])
         if risk < tol:
             break
     else:
-        warnings.warn(f"(γ, γ′, m) = ({gamma}, {gamma_prime}, {m}): risk {risk:.3g} still above tol {tol:g} after "
-                      f"{done_steps} steps", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"(γ, γ′, m) = ({gamma}, {gamma_prime}, {m}): risk {risk:.3g} still above tol {tol:g} after "
+            f"{done_steps} steps",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return diagnostics.relative_distance((w, b), (w0, b0))
 
 

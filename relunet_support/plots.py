@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,7 +19,7 @@ from .escapes import first_escape_of
 from .scaling import regime
 
 # name -> (axis label, k ↦ rescaled time given (m, η, α, ŝ)); ŝ is the run's measured first escape
-CLOCKS: dict[str, tuple[str, object]] = {
+CLOCKS: dict[str, tuple[str, Callable]] = {
     "k": ("step k", lambda k, m, eta, alpha, shift: k),
     "k/m": ("k / m", lambda k, m, eta, alpha, shift: k / m),
     "k/m²": ("k / m²", lambda k, m, eta, alpha, shift: k / m**2),
@@ -32,27 +32,41 @@ SEED_CLOCKS = ("k", "k/m", "k/m²", "k/ln m", "s")
 SHIFTED = "s−ŝ"
 
 
-def rescaled_time(steps: np.ndarray, clock: str, m: int, learning_rate: float, alpha: float,
-                  shift: float = 0.0) -> np.ndarray:
+def rescaled_time(
+    steps: np.ndarray, clock: str, m: int, learning_rate: float, alpha: float, shift: float = 0.0
+) -> np.ndarray:
     """The step indices on one of the CLOCKS."""
     if clock not in CLOCKS:
         raise ValueError(f"clock={clock!r} is not allowed: clock must be one of {', '.join(map(repr, CLOCKS))}")
     return CLOCKS[clock][1](np.asarray(steps, dtype=np.float64), m, learning_rate, alpha, shift)
 
 
-def fixed_margins(fig: Figure, left: float = 0.75, right: float = 0.15, bottom: float = 0.55, top: float = 0.3,
-                  wspace: float = 0.85, hspace: float = 0.6) -> None:
+def fixed_margins(
+    fig: Figure,
+    left: float = 0.75,
+    right: float = 0.15,
+    bottom: float = 0.55,
+    top: float = 0.3,
+    wspace: float = 0.85,
+    hspace: float = 0.6,
+) -> None:
     """Margins and gaps in inches, set once: constrained layout would measure every tick label of every
     panel again at each save (most of the time 04 took)."""
     width, height = fig.get_size_inches()
-    top += 0.3 if fig._suptitle is not None else 0.0
-    axes = fig.axes
-    columns = max(ax.get_subplotspec().get_gridspec().ncols for ax in axes) if axes else 1
-    rows = max(ax.get_subplotspec().get_gridspec().nrows for ax in axes) if axes else 1
+    top += 0.3 if fig.get_suptitle() else 0.0
+    grids = [spec.get_gridspec() for spec in (ax.get_subplotspec() for ax in fig.axes) if spec is not None]
+    columns = max((grid.ncols for grid in grids), default=1)
+    rows = max((grid.nrows for grid in grids), default=1)
     panel_width = (width - left - right - (columns - 1) * wspace) / columns
     panel_height = (height - top - bottom - (rows - 1) * hspace) / rows
-    fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height,
-                        wspace=wspace / panel_width, hspace=hspace / panel_height)
+    fig.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        bottom=bottom / height,
+        top=1 - top / height,
+        wspace=wspace / panel_width,
+        hspace=hspace / panel_height,
+    )
 
 
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -100,8 +114,10 @@ def plain_log_labels(fig: Figure) -> None:
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             if axis.get_scale() in ("log", "symlog"):
-                for formatter, setter in ((axis.get_major_formatter(), axis.set_major_formatter),
-                                          (axis.get_minor_formatter(), axis.set_minor_formatter)):
+                for formatter, setter in (
+                    (axis.get_major_formatter(), axis.set_major_formatter),
+                    (axis.get_minor_formatter(), axis.set_minor_formatter),
+                ):
                     if not isinstance(formatter, PlainPowerFormatter):
                         setter(PlainPowerFormatter(formatter))
 
@@ -234,16 +250,27 @@ def _value_scale(ax, runs, quantity: str) -> bool:
 
 
 def _legend_handles(runs, banded, colours, quantity: str) -> list:
-    handles = [plt.Line2D([], [], color=colours[m], label=f"m = {m}: median and range of {len(g)} seeds")
-               for m, g in banded.items()]
-    handles += [plt.Line2D([], [], color=colours[r.config.m], alpha=0.6 if r.status in ("dead", "diverged") else 1,
-                           label=run_label(r)) for r in runs if not (r.config.m in banded and r.status == "complete")]
+    handles = [
+        plt.Line2D([], [], color=colours[m], label=f"m = {m}: median and range of {len(g)} seeds")
+        for m, g in banded.items()
+    ]
+    handles += [
+        plt.Line2D(
+            [], [], color=colours[r.config.m], alpha=0.6 if r.status in ("dead", "diverged") else 1, label=run_label(r)
+        )
+        for r in runs
+        if not (r.config.m in banded and r.status == "complete")
+    ]
     if quantity == "extremes":
-        handles += [plt.Line2D([], [], color="k", lw=1.4, label="max f"),
-                    plt.Line2D([], [], color="k", lw=1.0, dashes=(4, 1.5), label="min f"),
-                    plt.Line2D([], [], color="grey", lw=1, ls=":", label="max y, min y (targets)")]
+        handles += [
+            plt.Line2D([], [], color="k", lw=1.4, label="max f"),
+            plt.Line2D([], [], color="k", lw=1.0, dashes=(4, 1.5), label="min f"),
+            plt.Line2D([], [], color="grey", lw=1, ls=":", label="max y, min y (targets)"),
+        ]
     if any(r.status in ("dead", "diverged") for r in runs):
-        handles.append(plt.Line2D([], [], color="crimson", marker="x", ls="none", mew=2, label="run stopped (dead / diverged)"))
+        handles.append(
+            plt.Line2D([], [], color="crimson", marker="x", ls="none", mew=2, label="run stopped (dead / diverged)")
+        )
     return handles
 
 
@@ -251,7 +278,7 @@ def _runs_by_width(runs: Sequence) -> tuple[list, dict, dict]:
     """(runs ordered by width and seed, {width: its complete runs when there are several seeds}, colours)."""
     colours = width_colours([r.config.m for r in runs])
     ordered = sorted(runs, key=lambda r: (r.config.m, r.config.seed))
-    seeds = {}
+    seeds: dict[int, list] = {}
     for run in ordered:
         if run.status == "complete":
             seeds.setdefault(run.config.m, []).append(run)
@@ -284,9 +311,15 @@ def _draw_panel(ax, ordered, banded, colours, quantity: str, clock: str, log_tim
     ax.grid(True, alpha=0.3)
 
 
-def scaling_figure(runs: Sequence, quantity: str = "extremes", clocks: Sequence[str] = SEED_CLOCKS,
-                   title: str | None = None, log_time: bool = True, columns: int = 3,
-                   legend_inside: bool = False) -> Figure:
+def scaling_figure(
+    runs: Sequence,
+    quantity: str = "extremes",
+    clocks: Sequence[str] = SEED_CLOCKS,
+    title: str | None = None,
+    log_time: bool = True,
+    columns: int = 3,
+    legend_inside: bool = False,
+) -> Figure:
     """Min and max of f over the interval (quantity='extremes') or the risk (quantity='risk', drawn
     down to 1e-10) against each rescaled time, one panel per clock, one colour per width.
 
@@ -347,8 +380,9 @@ def one_width_figure(runs: Sequence, title: str | None = None) -> Figure:
     return fig
 
 
-def escape_fit_figure(points: Sequence[tuple[int, int, float]], fit, theory_slope: float,
-                      title: str | None = None) -> Figure:
+def escape_fit_figure(
+    points: Sequence[tuple[int, int, float]], fit, theory_slope: float, title: str | None = None
+) -> Figure:
     """The measured first escape ŝ(m) against ln m (one dot per run), the least-squares line with its
     slope's confidence interval as a band, and the theory's slope (γ − 1 − |γ′|)/(2G*) drawn through
     the points' centre (the theory fixes the slope, not the offset)."""
@@ -362,10 +396,23 @@ def escape_fit_figure(points: Sequence[tuple[int, int, float]], fit, theory_slop
     if fit.has_interval:
         low = centre_y + fit.slope_low * (grid - centre_x)
         high = centre_y + fit.slope_high * (grid - centre_x)
-        ax.fill_between(grid, np.minimum(low, high), np.maximum(low, high), color="tab:blue", alpha=0.15, lw=0,
-                        label=f"{100 * fit.confidence:g} % interval of the slope: {fit.slope_low:.3f} … {fit.slope_high:.3f}")
-    ax.plot(grid, centre_y + theory_slope * (grid - centre_x), color="crimson", lw=1.5, ls="--",
-            label=f"theory: slope (γ − 1 − |γ′|)/(2G*) = {theory_slope:.3f}")
+        ax.fill_between(
+            grid,
+            np.minimum(low, high),
+            np.maximum(low, high),
+            color="tab:blue",
+            alpha=0.15,
+            lw=0,
+            label=f"{100 * fit.confidence:g} % interval of the slope: {fit.slope_low:.3f} … {fit.slope_high:.3f}",
+        )
+    ax.plot(
+        grid,
+        centre_y + theory_slope * (grid - centre_x),
+        color="crimson",
+        lw=1.5,
+        ls="--",
+        label=f"theory: slope (γ − 1 − |γ′|)/(2G*) = {theory_slope:.3f}",
+    )
     ax.set_xlabel("ln m")
     ax.set_ylabel("first escape ŝ (clock s = η·k/α)")
     ax.legend(fontsize=8, loc="upper left")
@@ -377,19 +424,22 @@ def escape_fit_figure(points: Sequence[tuple[int, int, float]], fit, theory_slop
     return fig
 
 
-def phase_diagram(gamma: float | None = None, gamma_prime: float | None = None, ax=None,
-                  gamma_range=(0.0, 2.5), gamma_prime_range=(-1.0, 1.5)):
+def phase_diagram(
+    gamma: float | None = None,
+    gamma_prime: float | None = None,
+    ax=None,
+    gamma_range=(0.0, 2.5),
+    gamma_prime_range=(-1.0, 1.5),
+):
     """Luo et al. (2021) phase diagram in the (γ, γ′) plane: linear (γ < 1 or γ′ > γ − 1), condensed
     (γ > 1 and γ′ < γ − 1), critical on the boundary; the given point is marked with its regime."""
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 4.2), layout="constrained")
-    g = np.linspace(*gamma_range, 400)
+    g = np.linspace(gamma_range[0], gamma_range[1], 400)
     lo, hi = gamma_prime_range
     ax.fill_between(g, lo, hi, where=g <= 1, color="tab:blue", alpha=0.18, lw=0)
-    ax.fill_between(g, np.clip(g - 1, lo, hi), hi, where=g >= 1, color="tab:blue", alpha=0.18, lw=0,
-                    label="linear")
-    ax.fill_between(g, lo, np.clip(g - 1, lo, hi), where=g >= 1, color="tab:red", alpha=0.18, lw=0,
-                    label="condensed")
+    ax.fill_between(g, np.clip(g - 1, lo, hi), hi, where=g >= 1, color="tab:blue", alpha=0.18, lw=0, label="linear")
+    ax.fill_between(g, lo, np.clip(g - 1, lo, hi), where=g >= 1, color="tab:red", alpha=0.18, lw=0, label="condensed")
     ax.plot([1, 1], [lo, 0], color="k", lw=2, label="critical")
     ax.plot(g[g >= 1], np.clip(g[g >= 1] - 1, lo, hi), color="k", lw=2)
     ax.set_xlim(*gamma_range)
@@ -400,8 +450,15 @@ def phase_diagram(gamma: float | None = None, gamma_prime: float | None = None, 
         ax.plot(gx, gy, "o", color="grey", ms=4)
         ax.annotate(name, (gx, gy), textcoords="offset points", xytext=(4, 4), fontsize=8, color="grey")
     if gamma is not None and gamma_prime is not None:
-        ax.plot(gamma, gamma_prime, "*", color="gold", mec="k", ms=16,
-                label=f"this run: ({gamma:g}, {gamma_prime:g}), {regime(gamma, gamma_prime)}")
+        ax.plot(
+            gamma,
+            gamma_prime,
+            "*",
+            color="gold",
+            mec="k",
+            ms=16,
+            label=f"this run: ({gamma:g}, {gamma_prime:g}), {regime(gamma, gamma_prime)}",
+        )
     ax.legend(fontsize=8, loc="upper left")
     ax.set_title("Phase diagram (Luo et al. 2021)")
     return ax.figure
@@ -420,7 +477,9 @@ def condensation_figure(histories: dict, runs: Sequence) -> Figure:
         ax_count.plot(s[keep], hist["n_condensed"][keep], **style)
         ax_share.plot(s[keep], hist["condensed_share"][keep], **style)
         if keep.sum() > 1:
-            settled.append(max(settle_time(s[keep], hist[field][keep], log=False) for field in ("n_condensed", "condensed_share")))
+            settled.append(
+                max(settle_time(s[keep], hist[field][keep], log=False) for field in ("n_condensed", "condensed_share"))
+            )
             first.append(float(s[keep][0]))
             last.append(float(s[keep][-1]))
     ax_count.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -448,11 +507,15 @@ def rd_against_width_figure(widths, distances: dict, slopes: dict, theory_slopes
         per_seed = np.atleast_2d(per_seed)
         gamma_slopes = np.atleast_1d(slopes[gamma])
         median = np.median(per_seed, axis=0)
-        spread = (f", range {gamma_slopes.min():.3f} … {gamma_slopes.max():.3f}" if len(gamma_slopes) > 1
-                  else "")
-        ax.errorbar(widths, median, yerr=(median - per_seed.min(axis=0), per_seed.max(axis=0) - median), fmt="o-",
-                    capsize=3, label=f"γ = {gamma:g}: S_w = {np.median(gamma_slopes):.3f}{spread} "
-                                     f"(theory {theory_slopes[gamma]:.3f})")
+        spread = f", range {gamma_slopes.min():.3f} … {gamma_slopes.max():.3f}" if len(gamma_slopes) > 1 else ""
+        ax.errorbar(
+            widths,
+            median,
+            yerr=(median - per_seed.min(axis=0), per_seed.max(axis=0) - median),
+            fmt="o-",
+            capsize=3,
+            label=f"γ = {gamma:g}: S_w = {np.median(gamma_slopes):.3f}{spread} (theory {theory_slopes[gamma]:.3f})",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(widths, [f"{m:g}" for m in widths])  # the widths themselves, not powers of ten

@@ -10,7 +10,6 @@ snapshot with the data points their kinks sit at. Dead or diverged runs and fail
 from __future__ import annotations
 
 import dataclasses
-
 import html
 import math
 import os
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import condensation, escapes, scaling
+from .escapes import SlopeFit
 from .store import Run, open_run, package_versions
 
 INDEX_MD, INDEX_HTML = "index.md", "index.html"
@@ -36,7 +36,7 @@ class BatchSummary:
     runs: list[Run]
     missing: list[str]  # run ids of the batch that have no run store
     escapes: list[tuple[int, float]]  # (m, ŝ) of the complete runs
-    fit: escapes.SlopeFit | None  # ŝ against ln m; None with fewer than 2 widths
+    fit: SlopeFit | None  # ŝ against ln m; None with fewer than 2 widths
     theory_slope: float
     g_star: float
     rows: tuple[str, ...] = ()  # the table of its runs (``_run_rows``)
@@ -55,27 +55,43 @@ def summarise_batch(batch, tag: str, runs_dir: Path) -> BatchSummary:
     x, y = config.training_data()
     points = [(run.config.m, escapes.first_escape_of(run)) for run in runs if run.status == "complete"]
     usable = [(m, t) for m, t in points if math.isfinite(t)]
-    fit = (escapes.fit_line(np.log([m for m, _ in usable]), [t for _, t in usable])
-           if len({m for m, _ in usable}) >= 2 else None)
-    rate = (f"η/α = {batch.learning_rate:g}" if batch.normalised else f"η = {batch.learning_rate:g}")
+    fit = (
+        escapes.fit_line(np.log([m for m, _ in usable]), [t for _, t in usable])
+        if len({m for m, _ in usable}) >= 2
+        else None
+    )
+    rate = f"η/α = {batch.learning_rate:g}" if batch.normalised else f"η = {batch.learning_rate:g}"
     title = f"{rate}, m = {', '.join(str(m) for m in batch.widths)}, {batch.n_steps:,} steps"
-    summary = BatchSummary(tag, title, runs, missing, points, fit,
-                           escapes.predicted_escape_slope(config.gamma, config.gamma_prime, x, y), escapes.g_star(x, y)[0])
+    summary = BatchSummary(
+        tag,
+        title,
+        runs,
+        missing,
+        points,
+        fit,
+        escapes.predicted_escape_slope(config.gamma, config.gamma_prime, x, y),
+        escapes.g_star(x, y)[0],
+    )
     return dataclasses.replace(summary, rows=tuple(_run_rows(summary)))
 
 
 def _run_rows(summary: BatchSummary) -> list[str]:
     escape_of = dict(summary.escapes)
-    rows = ["| m | η/α | first escape ŝ | final risk | status | condensed at the last snapshot (kink, nearest data x, "
-            "share of the amplitude) |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| m | η/α | first escape ŝ | final risk | status | condensed at the last snapshot (kink, nearest data x, "
+        "share of the amplitude) |",
+        "|---|---|---|---|---|---|",
+    ]
     for run in sorted(summary.runs, key=lambda r: r.config.m):
         x, _ = run.config.training_data()
         final = condensation.describe(condensation.orientation_clusters(*run.snapshot(run.n_snapshots - 1)), x)
         status = run.status if run.status == "complete" else f"**{run.status}** at step {run.step:,}"
         s_hat = escape_of.get(run.config.m, float("nan"))
-        rows.append(f"| {run.config.m} | {run.config.normalised_learning_rate:.3g} | "
-                    f"{f'{s_hat:.3f}' if math.isfinite(s_hat) else '–'} | {run.records['risk'][-1]:.3e} | "
-                    f"{status} | {final} |")
+        rows.append(
+            f"| {run.config.m} | {run.config.normalised_learning_rate:.3g} | "
+            f"{f'{s_hat:.3f}' if math.isfinite(s_hat) else '–'} | {run.records['risk'][-1]:.3e} | "
+            f"{status} | {final} |"
+        )
     return rows
 
 
@@ -84,28 +100,45 @@ def _figure(output_dir: Path, name: str, tag: str, caption: str) -> list[str]:
     return [f"![{caption}]({path.as_posix()})", ""] if (output_dir / path).exists() else []
 
 
-def index_markdown(study, output_dir: Path, executions=(), wall_seconds: float | None = None,
-                   summaries: dict | None = None) -> str:
+def index_markdown(
+    study, output_dir: Path, executions=(), wall_seconds: float | None = None, summaries: dict | None = None
+) -> str:
     """The text of index.md (figures are linked relative to ``output_dir``). ``summaries``: the batches'
     ``summarise_batch`` already made, by tag (``batch.run_notebooks`` makes each as soon as its notebooks
     are done); the others are made here."""
     output_dir = Path(output_dir)
     made = summaries or {}
-    summaries = [made[tag] if tag in made else summarise_batch(batch, tag, output_dir / "runs")
-                 for batch, tag in zip(study.batches, study.tags())]
+    batch_summaries = [
+        made[tag] if tag in made else summarise_batch(batch, tag, output_dir / "runs")
+        for batch, tag in zip(study.batches, study.tags())
+    ]
     versions = package_versions()
-    lines = [f"# relunet — study results ({time.strftime('%Y-%m-%d %H:%M %Z')})", "",
-             f"{sum(len(s.runs) for s in summaries)} runs in `runs/`, executed notebooks in `executed/`, figures in "
-             f"`figures/`" + (f"; the batch took {wall_seconds:.0f} s" if wall_seconds is not None else "") + ". "
-             + ", ".join(f"{name} {version}" for name, version in versions.items()) + ".", "",
-             "## The answer: the first escape against ln m", "",
-             "On the theory's clock s = η·k/α_m the first escape ŝ(m) (the risk falls below 70 % of its start) "
-             "should grow like ((γ − 1 − |γ′|)/(2G*))·ln m.", "",
-             "| batch | fitted dŝ/d ln m | 95 % interval | runs | theory | dead / diverged |", "|---|---|---|---|---|---|"]
-    for s in summaries:
+    lines = [
+        f"# relunet — study results ({time.strftime('%Y-%m-%d %H:%M %Z')})",
+        "",
+        f"{sum(len(s.runs) for s in batch_summaries)} runs in `runs/`, executed notebooks in `executed/`, figures in "
+        f"`figures/`"
+        + (f"; the batch took {wall_seconds:.0f} s" if wall_seconds is not None else "")
+        + ". "
+        + ", ".join(f"{name} {version}" for name, version in versions.items())
+        + ".",
+        "",
+        "## The answer: the first escape against ln m",
+        "",
+        "On the theory's clock s = η·k/α_m the first escape ŝ(m) (the risk falls below 70 % of its start) "
+        "should grow like ((γ − 1 − |γ′|)/(2G*))·ln m.",
+        "",
+        "| batch | fitted dŝ/d ln m | 95 % interval | runs | theory | dead / diverged |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in batch_summaries:
         bad = sum(r.status in ("dead", "diverged") for r in s.runs)
-        unstable = [r.config.m for r in s.runs if r.config.normalised_learning_rate
-                    > scaling.stability_limit(r.config.m, r.config.gamma, r.config.gamma_prime)]
+        unstable = [
+            r.config.m
+            for r in s.runs
+            if r.config.normalised_learning_rate
+            > scaling.stability_limit(r.config.m, r.config.gamma, r.config.gamma_prime)
+        ]
         if s.fit is None:
             fitted, interval = "–", "needs ≥ 2 widths"
         elif unstable:  # GD is not the flow the theory is about: the number is not comparable
@@ -113,12 +146,17 @@ def index_markdown(study, output_dir: Path, executions=(), wall_seconds: float |
             interval = "not comparable"
         else:
             fitted = f"**{s.fit.slope:.3f}**"
-            interval = (f"{s.fit.slope_low:.3f} … {s.fit.slope_high:.3f}" if s.fit.has_interval
-                        else f"none: needs ≥ 3 runs, got {s.fit.n_points}")
-        lines.append(f"| {s.title} | {fitted} | {interval} | {len(s.escapes)} | {s.theory_slope:.3f} "
-                     f"(G* = {s.g_star:.4g}) | {bad or '–'} |")
+            interval = (
+                f"{s.fit.slope_low:.3f} … {s.fit.slope_high:.3f}"
+                if s.fit.has_interval
+                else f"none: needs ≥ 3 runs, got {s.fit.n_points}"
+            )
+        lines.append(
+            f"| {s.title} | {fitted} | {interval} | {len(s.escapes)} | {s.theory_slope:.3f} "
+            f"(G* = {s.g_star:.4g}) | {bad or '–'} |"
+        )
     lines.append("")
-    for s in summaries:
+    for s in batch_summaries:
         lines += [f"## {s.title}", ""]
         if s.fit is not None:
             lines += _figure(output_dir, "escape_fit", s.tag, f"first escape against ln m, {s.title}")
@@ -132,7 +170,9 @@ def index_markdown(study, output_dir: Path, executions=(), wall_seconds: float |
     if failures:
         lines += ["## Notebooks that failed", ""]
         lines += [f"- `{e.path.name}`: {e.error}" for e in failures] + [""]
-    figures = sorted(p.name for p in (output_dir / "figures").glob("*.png")) if (output_dir / "figures").is_dir() else []
+    figures = (
+        sorted(p.name for p in (output_dir / "figures").glob("*.png")) if (output_dir / "figures").is_dir() else []
+    )
     if figures:
         lines += ["## Every figure", ""] + [f"- [{name}](figures/{name})" for name in figures] + [""]
     return "\n".join(lines)
@@ -147,19 +187,22 @@ def _write_atomically(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def write_index(study, output_dir, executions=(), wall_seconds: float | None = None,
-                summaries: dict | None = None) -> tuple[Path, Path]:
+def write_index(
+    study, output_dir, executions=(), wall_seconds: float | None = None, summaries: dict | None = None
+) -> tuple[Path, Path]:
     """Write ``index.md`` and ``index.html`` into ``output_dir`` (each replaced atomically); returns their paths."""
     from markdown_it import MarkdownIt
 
     output_dir = Path(output_dir)
     text = index_markdown(study, output_dir, executions, wall_seconds, summaries)
     body = MarkdownIt("commonmark").enable("table").render(text)
-    page = ("<!doctype html><html><head><meta charset='utf-8'><title>"
-            f"{html.escape(text.splitlines()[0].lstrip('# '))}</title><style>"
-            "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}"
-            "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em}"
-            "img{max-width:100%}</style></head><body>" + body + "</body></html>")
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>"
+        f"{html.escape(text.splitlines()[0].lstrip('# '))}</title><style>"
+        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em}"
+        "img{max-width:100%}</style></head><body>" + body + "</body></html>"
+    )
     md_path, html_path = output_dir / INDEX_MD, output_dir / INDEX_HTML
     _write_atomically(md_path, text)
     _write_atomically(html_path, page)

@@ -26,8 +26,8 @@ import shutil
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 import warnings
+from pathlib import Path
 
 import numpy as np
 import zarr
@@ -50,7 +50,7 @@ def snapshots_per_chunk(m: int, n_snapshots: int) -> int:
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def package_versions(backend: str = "numba") -> dict:
@@ -60,9 +60,16 @@ def package_versions(backend: str = "numba") -> dict:
 
     from . import __version__
 
-    versions = {"relunet_support": __version__, "python": sys.version.split()[0], "numpy": np.__version__,
-                "numba": numba.__version__, "zarr": zarr.__version__, "tqdm": tqdm.__version__,
-                "platform": platform.platform(), "machine": platform.machine()}
+    versions = {
+        "relunet_support": __version__,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "zarr": zarr.__version__,
+        "tqdm": tqdm.__version__,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+    }
     if backend == "cuda":
         from .engine import _cuda
 
@@ -105,7 +112,7 @@ class Run:
         self.config = TrainConfig.from_dict(self.attrs["config"])
         self._progress = dict(group["checkpoint"].attrs)
         self._cached_block: tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
-        self._snapshot_arrays = None
+        self._snapshot_arrays: tuple | None = None  # the zarr arrays a, w, b, opened on first use
         self._records: dict[str, np.ndarray] | None = None
         self._snapshot_steps: np.ndarray | None = None
 
@@ -151,8 +158,9 @@ class Run:
             stored = self._group["records"]
             present = set(stored.array_keys())
             # stores of an older format lack newer fields (format 1: no rd_w, rd_a): nan there
-            self._records = {name: stored[name][:count] if name in present else np.full(count, np.nan)
-                             for name in RECORD_FIELDS}
+            self._records = {
+                name: stored[name][:count] if name in present else np.full(count, np.nan) for name in RECORD_FIELDS
+            }
             for values in self._records.values():
                 values.flags.writeable = False
         return self._records
@@ -184,8 +192,10 @@ class Run:
             try:
                 self._cached_block = (block, tuple(array[start:stop] for array in self._snapshot_arrays))
             except Exception as error:  # a damaged chunk file: say which run and which snapshots
-                raise NotARunError(f"run {str(self.path)!r}: snapshots {start}..{stop - 1} cannot be read "
-                                   f"({type(error).__name__}: {error}); the snapshot files are damaged") from error
+                raise NotARunError(
+                    f"run {str(self.path)!r}: snapshots {start}..{stop - 1} cannot be read "
+                    f"({type(error).__name__}: {error}); the snapshot files are damaged"
+                ) from error
         row = index - block * per_chunk
         return tuple(values[row].copy() for values in self._cached_block[1])
 
@@ -195,7 +205,7 @@ class Run:
         ckpt = self._group["checkpoint"]
         return ckpt["a"][slot], ckpt["w"][slot], ckpt["b"][slot]
 
-    def refresh(self) -> "Run":
+    def refresh(self) -> Run:
         """Re-read attributes and progress (to follow a run that is still training)."""
         return open_run(self.path)
 
@@ -210,13 +220,16 @@ def open_run(path) -> Run:
     if not path.is_dir():
         raise NotARunError(f"path={str(path)!r} is not a run folder: no such directory")
     if not _is_run_dir(path):
-        raise NotARunError(f"path={str(path)!r} is not a run folder: it must hold a relunet zarr run store "
-                           "(zarr.json and checkpoint/)")
+        raise NotARunError(
+            f"path={str(path)!r} is not a run folder: it must hold a relunet zarr run store (zarr.json and checkpoint/)"
+        )
     try:
         group = zarr.open_group(zarr.storage.LocalStore(path, read_only=True), mode="r")
         if group.attrs.get("format") != FORMAT:
-            raise NotARunError(f"path={str(path)!r} is not a run folder: attribute format is "
-                               f"{group.attrs.get('format')!r}, expected {FORMAT!r}")
+            raise NotARunError(
+                f"path={str(path)!r} is not a run folder: attribute format is "
+                f"{group.attrs.get('format')!r}, expected {FORMAT!r}"
+            )
         return Run(path, group)
     except NotARunError:
         raise
@@ -242,8 +255,17 @@ def list_runs(out_dir) -> list[Run]:
             runs.append(open_run(path))
         except NotARunError as error:
             warnings.warn(f"left out: {error}", UnreadableRunWarning, stacklevel=2)
-    return sorted(runs, key=lambda r: (r.config.learning_rate, r.config.m, r.config.gamma,
-                                       r.config.gamma_prime, r.config.seed, r.run_id))
+    return sorted(
+        runs,
+        key=lambda r: (
+            r.config.learning_rate,
+            r.config.m,
+            r.config.gamma,
+            r.config.gamma_prime,
+            r.config.seed,
+            r.run_id,
+        ),
+    )
 
 
 class RunWriter:
@@ -257,7 +279,7 @@ class RunWriter:
         self._pending_snapshots = 0
 
     @classmethod
-    def create(cls, out_dir: Path, config: TrainConfig, state) -> "RunWriter":
+    def create(cls, out_dir: Path, config: TrainConfig, state) -> RunWriter:
         """Build the store in a temporary folder with the step-0 state checkpointed, then rename it in.
 
         Nothing is recorded yet (n_records = n_snapshots = 0); the trainer records step 0 first.
@@ -271,32 +293,52 @@ class RunWriter:
         try:
             group = zarr.open_group(zarr.storage.LocalStore(tmp), mode="w")
             alpha, beta1, beta2 = config.scales
-            group.update_attributes({
-                "format": FORMAT, "format_version": FORMAT_VERSION, "run_id": run_id,
-                "config": config.to_dict(), "config_sha256": config.digest(),
-                "alpha": alpha, "beta1": beta1, "beta2": beta2,
-                "normalised_learning_rate": config.normalised_learning_rate,
-                "versions": package_versions(config.backend), "git_commit": git_commit(),
-                "created": now(), "finished": None, "status": "running", "status_message": "",
-            })
+            group.update_attributes(
+                {
+                    "format": FORMAT,
+                    "format_version": FORMAT_VERSION,
+                    "run_id": run_id,
+                    "config": config.to_dict(),
+                    "config_sha256": config.digest(),
+                    "alpha": alpha,
+                    "beta1": beta1,
+                    "beta2": beta2,
+                    "normalised_learning_rate": config.normalised_learning_rate,
+                    "versions": package_versions(config.backend),
+                    "git_commit": git_commit(),
+                    "created": now(),
+                    "finished": None,
+                    "status": "running",
+                    "status_message": "",
+                }
+            )
             records = group.create_group("records")
             for name in RECORD_FIELDS:
                 dtype = np.int64 if name == "step" else np.float64
                 fill = 0 if name == "step" else np.nan
-                records.create_array(name, shape=(n_records,), chunks=(min(n_records, _RECORD_CHUNK),),
-                                     dtype=dtype, fill_value=fill)
+                records.create_array(
+                    name, shape=(n_records,), chunks=(min(n_records, _RECORD_CHUNK),), dtype=dtype, fill_value=fill
+                )
             snaps = group.create_group("snapshots")
-            snaps.create_array("step", shape=(n_snapshots,), chunks=(min(n_snapshots, _RECORD_CHUNK),),
-                               dtype=np.int64, fill_value=0)
+            snaps.create_array(
+                "step", shape=(n_snapshots,), chunks=(min(n_snapshots, _RECORD_CHUNK),), dtype=np.int64, fill_value=0
+            )
             per_chunk = snapshots_per_chunk(m, n_snapshots)
             for name in ("a", "w", "b"):
                 # trained float64 weights barely compress; storing them raw keeps writes and reads fast
-                snaps.create_array(name, shape=(n_snapshots, m), chunks=(per_chunk, m), dtype=np.float64,
-                                   fill_value=np.nan, compressors=None)
+                snaps.create_array(
+                    name,
+                    shape=(n_snapshots, m),
+                    chunks=(per_chunk, m),
+                    dtype=np.float64,
+                    fill_value=np.nan,
+                    compressors=None,
+                )
             ckpt = group.create_group("checkpoint")
             for name in ("a", "w", "b"):
-                ckpt.create_array(name, shape=(2, m), chunks=(1, m), dtype=np.float64, fill_value=np.nan,
-                                  compressors=None)
+                ckpt.create_array(
+                    name, shape=(2, m), chunks=(1, m), dtype=np.float64, fill_value=np.nan, compressors=None
+                )
             ckpt.update_attributes({"slot": 1, "step": 0, "n_records": 0, "n_snapshots": 0, "wall_seconds": 0.0})
             cls(tmp).checkpoint(step=0, state=state, wall_seconds=0.0)
             os.rename(tmp, final)
@@ -330,10 +372,13 @@ class RunWriter:
         ckpt = self.group["checkpoint"]
         for name, values in zip(("a", "w", "b"), state):
             ckpt[name][slot] = values
-        progress = {"slot": slot, "step": int(step),
-                    "n_records": int(self.progress["n_records"]) + self._pending_records,
-                    "n_snapshots": int(self.progress["n_snapshots"]) + self._pending_snapshots,
-                    "wall_seconds": float(wall_seconds)}
+        progress = {
+            "slot": slot,
+            "step": int(step),
+            "n_records": int(self.progress["n_records"]) + self._pending_records,
+            "n_snapshots": int(self.progress["n_snapshots"]) + self._pending_snapshots,
+            "wall_seconds": float(wall_seconds),
+        }
         ckpt.attrs.put(progress)
         self.progress = progress
         self._pending_records = 0

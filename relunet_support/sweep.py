@@ -59,8 +59,7 @@ def load_sweep(path) -> tuple[list[TrainConfig], str | None]:
         raise SweepError(f"sweep file {str(path)!r} must be a mapping with a 'grid' mapping")
     try:
         check_options("sweep file", values, SWEEP_KEYS)
-        defaults = check_options("defaults", values.get("defaults") or {},
-                                 FIELD_NAMES)
+        defaults = check_options("defaults", values.get("defaults") or {}, FIELD_NAMES)
     except ConfigError as error:
         raise SweepError(str(error)) from None
     return grid(**{**defaults, **values["grid"]}), values.get("out")  # the grid overrides the defaults
@@ -71,8 +70,8 @@ class TaskResult:
     config: TrainConfig
     run_id: str
     path: str | None
-    status: str | None   # complete, dead, diverged — or None when the task failed
-    error: str | None    # what went wrong in a failed task
+    status: str | None  # complete, dead, diverged — or None when the task failed
+    error: str | None  # what went wrong in a failed task
 
     def open(self):
         from .store import open_run
@@ -88,24 +87,29 @@ def train_task(config_values: dict, out_dir: str) -> dict:
         (run,) = ensure_runs([TrainConfig.from_dict(config_values)], out_dir, progress=False)
         return {"path": str(run.path), "status": run.status, "error": None}
     except Exception as error:
-        return {"path": None, "status": None,
-                "error": f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}"}
+        return {
+            "path": None,
+            "status": None,
+            "error": f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}",
+        }
 
 
 def _client(scheduler):
     from distributed import Client, LocalCluster
 
     if scheduler is None:
-        cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
+        )
         return Client(cluster), cluster
     if isinstance(scheduler, Client):
         return scheduler, None
     return Client(scheduler), None
 
 
-def run_sweep(configs, out_dir="outputs/runs", scheduler=None, progress: bool = True,
-              serial: bool = False) -> list[TaskResult]:
+def run_sweep(
+    configs, out_dir="outputs/runs", scheduler=None, progress: bool = True, serial: bool = False
+) -> list[TaskResult]:
     """Train every config (one task each) and return their results in the order given.
 
     ``serial=True`` runs them in this process, one after another (the reference the Dask runs equal).
@@ -132,18 +136,22 @@ def run_sweep(configs, out_dir="outputs/runs", scheduler=None, progress: bool = 
                 try:
                     outcomes[index[future.key]] = future.result()
                 except Exception as error:  # the worker died, or the task could not be shipped
-                    outcomes[index[future.key]] = {"path": None, "status": None,
-                                                   "error": f"{type(error).__name__}: {error}"}
+                    outcomes[index[future.key]] = {
+                        "path": None,
+                        "status": None,
+                        "error": f"{type(error).__name__}: {error}",
+                    }
                 bar.update()
         finally:
             if cluster is not None:
                 client.close()
                 cluster.close()
     bar.close()
-    results = [TaskResult(c, c.run_id(), o["path"], o["status"], o["error"]) for c, o in zip(configs, outcomes)]
+    assert all(o is not None for o in outcomes)  # every task reported, done or failed
+    results = [TaskResult(c, c.run_id(), o["path"], o["status"], o["error"]) for c, o in zip(configs, outcomes) if o]
     failed = [r for r in results if r.error]
     if failed:
         print(f"{len(failed)} of {len(results)} sweep tasks failed:")
         for r in failed:
-            print(f"  {r.run_id}: {r.error.splitlines()[0]}\n    config: {r.config.to_dict()}")
+            print(f"  {r.run_id}: {str(r.error).splitlines()[0]}\n    config: {r.config.to_dict()}")
     return results

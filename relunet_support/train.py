@@ -29,11 +29,26 @@ import numpy as np
 from . import diagnostics, model, scaling
 from .config import TrainConfig
 from .errors import NetworkDied, NotARunError, TrainingDiverged
-from .store import (FORMAT_VERSION, RECORD_FIELDS, TERMINAL, Run, RunWriter, clean_temporaries, open_run,
-                    remove_run, run_lock)
+from .store import (
+    FORMAT_VERSION,
+    RECORD_FIELDS,
+    TERMINAL,
+    Run,
+    RunWriter,
+    clean_temporaries,
+    open_run,
+    remove_run,
+    run_lock,
+)
 
-__all__ = ["TrainConfig", "train", "ensure_runs", "DeadNetworkWarning", "DivergedRunWarning",
-           "UnstableLearningRateWarning"]
+__all__ = [
+    "TrainConfig",
+    "train",
+    "ensure_runs",
+    "DeadNetworkWarning",
+    "DivergedRunWarning",
+    "UnstableLearningRateWarning",
+]
 
 
 class DeadNetworkWarning(RuntimeWarning):
@@ -53,10 +68,13 @@ def check_learning_rate(config: TrainConfig) -> None:
     limit = scaling.stability_limit(config.m, config.gamma, config.gamma_prime)
     if config.normalised_learning_rate > limit:
         warnings.warn(
-            f"learning_rate={config.learning_rate:g} gives η/α = {config.normalised_learning_rate:.4g} at m={config.m}, "
+            f"learning_rate={config.learning_rate:g} gives η/α = {config.normalised_learning_rate:.4g} "
+            f"at m={config.m}, "
             f"beyond the stable limit {limit:.4g} (measured: at γ=3/2 the risk stops decreasing monotonically "
             f"above η/α ≈ 2.5 and every neuron dies from about 12); GD is then not a faithful gradient flow",
-            UnstableLearningRateWarning, stacklevel=4)  # the caller of train()
+            UnstableLearningRateWarning,
+            stacklevel=4,
+        )  # the caller of train()
 
 
 def _record(config: TrainConfig, step: int, state, initial, x, y) -> dict:
@@ -65,16 +83,23 @@ def _record(config: TrainConfig, step: int, state, initial, x, y) -> dict:
     a0, w0, b0 = initial
     with np.errstate(over="ignore", invalid="ignore"):  # a non-finite record is reported as divergence
         f_min, f_max = diagnostics.extremes(a, w, b, config.alpha, *config.interval)
-        return {"risk": model.risk(a, w, b, x, y, config.alpha), "f_min": f_min, "f_max": f_max,
-                "rd_w": diagnostics.relative_distance((w, b), (w0, b0)),
-                "rd_a": diagnostics.relative_distance(a, a0)}
+        return {
+            "risk": model.risk(a, w, b, x, y, config.alpha),
+            "f_min": f_min,
+            "f_max": f_max,
+            "rd_w": diagnostics.relative_distance((w, b), (w0, b0)),
+            "rd_a": diagnostics.relative_distance(a, a0),
+        }
 
 
 class _Buffer:
     """Records and snapshots made since the last write to disk."""
 
     def __init__(self):
-        self.records = {name: [] for name in RECORD_FIELDS}
+        self.clear()
+
+    def clear(self) -> None:
+        self.records: dict[str, list[np.ndarray]] = {name: [] for name in RECORD_FIELDS}
         self.snapshots: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
         self.nbytes = 0
 
@@ -95,7 +120,7 @@ class _Buffer:
         if self.snapshots:
             steps, a, w, b = zip(*self.snapshots)
             writer.write(snapshots=(np.array(steps, dtype=np.int64), np.stack(a), np.stack(w), np.stack(b)))
-        self.__init__()
+        self.clear()
 
 
 def _warm_up(config: TrainConfig, state, initial, x, y) -> None:
@@ -104,21 +129,38 @@ def _warm_up(config: TrainConfig, state, initial, x, y) -> None:
     ``wall_seconds`` and ``steps_per_second`` then measure training, not JIT compilation."""
     from . import engine
 
-    copies = tuple(np.array(v, dtype=np.float64, copy=True) for v in state)
+    a, w, b = (np.array(v, dtype=np.float64, copy=True) for v in state)
     with np.errstate(all="ignore"):
-        engine.advance(*copies, x, y, alpha=config.alpha, learning_rate=config.learning_rate, n_steps=1,
-                       record_offsets=np.array([1]), interval=config.interval, backend=config.backend,
-                       initial=initial)
-        _record(config, 0, copies, initial, x, y)
+        engine.advance(
+            a,
+            w,
+            b,
+            x,
+            y,
+            alpha=config.alpha,
+            learning_rate=config.learning_rate,
+            n_steps=1,
+            record_offsets=np.array([1]),
+            interval=config.interval,
+            backend=config.backend,
+            initial=initial,
+        )
+        _record(config, 0, (a, w, b), initial, x, y)
 
 
 def _describe(config: TrainConfig) -> str:
-    return (f"η={config.learning_rate:g}, m={config.m}, α={config.alpha:.6g}, "
-            f"η/α={config.normalised_learning_rate:.4g}")
+    return f"η={config.learning_rate:g}, m={config.m}, α={config.alpha:.6g}, η/α={config.normalised_learning_rate:.4g}"
 
 
-def train(config: TrainConfig, out_dir="outputs/runs", progress: bool = True, resume: bool = True,
-          checkpoint_seconds: float = 30.0, max_buffer_bytes: int = 256 * 2**20, strict: bool = False) -> Run:
+def train(
+    config: TrainConfig,
+    out_dir="outputs/runs",
+    progress: bool = True,
+    resume: bool = True,
+    checkpoint_seconds: float = 30.0,
+    max_buffer_bytes: int = 256 * 2**20,
+    strict: bool = False,
+) -> Run:
     """Train ``config`` into ``out_dir/<run-id>`` and return the finished ``Run`` — complete, dead or diverged.
 
     An existing finished run is returned as it is; an interrupted one is resumed from its checkpoint
@@ -151,8 +193,9 @@ def ensure_runs(configs: Sequence[TrainConfig], out_dir, progress: bool = True) 
     return runs
 
 
-def _train(config: TrainConfig, out_dir, progress: bool, resume: bool, checkpoint_seconds: float,
-           max_buffer_bytes: int) -> Run:
+def _train(
+    config: TrainConfig, out_dir, progress: bool, resume: bool, checkpoint_seconds: float, max_buffer_bytes: int
+) -> Run:
     """``train`` without the end-state warnings: the finished run, whatever its status."""
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, not {type(config).__name__}")
@@ -168,9 +211,11 @@ def _train(config: TrainConfig, out_dir, progress: bool, resume: bool, checkpoin
             if run.status in TERMINAL:
                 return run
             if run.format_version != FORMAT_VERSION:
-                raise NotARunError(f"path={str(path)!r} holds an unfinished run in store format "
-                                   f"{run.format_version}, which this relunet (format {FORMAT_VERSION}) cannot resume: "
-                                   "finish it with the relunet that started it, or delete it to train anew")
+                raise NotARunError(
+                    f"path={str(path)!r} holds an unfinished run in store format "
+                    f"{run.format_version}, which this relunet (format {FORMAT_VERSION}) cannot resume: "
+                    "finish it with the relunet that started it, or delete it to train anew"
+                )
         # training is needed: the engine (and numba) is imported now, not when finished runs are read back
         from . import engine
 
@@ -206,8 +251,16 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
     _warm_up(config, (a, w, b), initial, x, y)  # JIT compilation is not training time
     started = last_checkpoint = time.perf_counter()
     status, message = "complete", ""
-    bar = tqdm(total=config.n_steps, initial=step, disable=not progress, unit="step", unit_scale=True,
-               desc=f"m={config.m} η={config.learning_rate:g}", dynamic_ncols=True, mininterval=0.5)
+    bar = tqdm(
+        total=config.n_steps,
+        initial=step,
+        disable=not progress,
+        unit="step",
+        unit_scale=True,
+        desc=f"m={config.m} η={config.learning_rate:g}",
+        dynamic_ncols=True,
+        mininterval=0.5,
+    )
 
     def commit():
         buffer.drain(writer)
@@ -230,9 +283,20 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
             target = int(snapshot_steps[n_snapshots])
             record_end = int(np.searchsorted(record_steps, target, side="right"))
             offsets = record_steps[n_records:record_end] - step
-            advanced = engine.advance(a, w, b, x, y, alpha=config.alpha, learning_rate=config.learning_rate,
-                                      n_steps=target - step, record_offsets=offsets, interval=(lo, hi),
-                                      backend=config.backend, initial=initial)
+            advanced = engine.advance(
+                a,
+                w,
+                b,
+                x,
+                y,
+                alpha=config.alpha,
+                learning_rate=config.learning_rate,
+                n_steps=target - step,
+                record_offsets=offsets,
+                interval=(lo, hi),
+                backend=config.backend,
+                initial=initial,
+            )
             done, code, records = advanced.steps, advanced.status, advanced.records
             written = records["risk"].size
             buffer.add_records(config.learning_rate, offsets[:written] + step, records)
@@ -243,9 +307,11 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
                 bar.set_postfix(risk=f"{records['risk'][-1]:.3e}", refresh=False)
             if code == engine.STATUS_DIVERGED:
                 status = "diverged"
-                message = (f"training diverged at step {step}: the risk or a parameter became non-finite "
-                           f"({_describe(config)}; at γ=3/2, GD is stable for η/α ≲ 2). "
-                           f"Records up to step {step - 1} are kept.")
+                message = (
+                    f"training diverged at step {step}: the risk or a parameter became non-finite "
+                    f"({_describe(config)}; at γ=3/2, GD is stable for η/α ≲ 2). "
+                    f"Records up to step {step - 1} are kept."
+                )
                 break
             if code == engine.STATUS_DEAD:
                 if n_records == 0 or record_steps[n_records - 1] != step:
@@ -255,15 +321,16 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
                     buffer.add_snapshot(step, (a, w, b))
                     n_snapshots += 1
                 status = "dead"
-                message = (f"every neuron is inactive on every data point at step {step}: the gradient is "
-                           f"exactly zero, so training stopped ({_describe(config)}). The risk stays at "
-                           f"{model.risk(a, w, b, x, y, config.alpha):.6g} forever.")
+                message = (
+                    f"every neuron is inactive on every data point at step {step}: the gradient is "
+                    f"exactly zero, so training stopped ({_describe(config)}). The risk stays at "
+                    f"{model.risk(a, w, b, x, y, config.alpha):.6g} forever."
+                )
                 break
             buffer.add_snapshot(step, (a, w, b))
             n_snapshots += 1
             last_snapshot = step
-            if (time.perf_counter() - last_checkpoint > checkpoint_seconds
-                    or buffer.nbytes > max_buffer_bytes):
+            if time.perf_counter() - last_checkpoint > checkpoint_seconds or buffer.nbytes > max_buffer_bytes:
                 commit()
                 last_checkpoint = time.perf_counter()
     except BaseException as error:
@@ -273,6 +340,7 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
     bar.close()
     commit()
     wall = float(writer.progress["wall_seconds"])
-    writer.set_status(status, message, wall_seconds=wall,
-                      steps_per_second=(step / wall if wall > 0 else None), final_step=step)
+    writer.set_status(
+        status, message, wall_seconds=wall, steps_per_second=(step / wall if wall > 0 else None), final_step=step
+    )
     return open_run(writer.path)

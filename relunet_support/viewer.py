@@ -30,6 +30,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.text import Text
 
 from . import condensation, diagnostics
 from .frameview import FrameView
@@ -57,8 +59,9 @@ def compact_kink(kinks: np.ndarray) -> np.ndarray:
     return np.arctan(np.nan_to_num(np.asarray(kinks, dtype=np.float64), nan=np.inf))
 
 
-def carrying_neurons(a, w, b, alpha: float, interval: tuple[float, float], f_size: float,
-                     target_size: float) -> np.ndarray:
+def carrying_neurons(
+    a, w, b, alpha: float, interval: tuple[float, float], f_size: float, target_size: float
+) -> np.ndarray:
     """Which neurons carry f on the interval [lo, hi] (a boolean mask).
 
     While max |f| on the interval (``f_size``) is below CARRIED_FLOOR·max |y| (``target_size``) — f is
@@ -93,8 +96,9 @@ def amplitude_limits(amplitude: np.ndarray, log: bool) -> tuple[float, float]:
     return float(low), float(max(high, low + 1))
 
 
-def density_image(x: np.ndarray, y: np.ndarray, positive: np.ndarray, x_range, y_range,
-                  bins: tuple[int, int] = DENSITY_BINS) -> np.ndarray:
+def density_image(
+    x: np.ndarray, y: np.ndarray, positive: np.ndarray, x_range, y_range, bins: tuple[int, int] = DENSITY_BINS
+) -> np.ndarray:
     """An RGBA image (uint8; rows from the bottom) of where the neurons are: per bin, the log count of
     neurons with a > 0 shades towards red and of a < 0 towards blue; empty bins are transparent; neurons off
     the range are left out. (Agg draws a uint8 RGBA image about 3× faster than a float RGB one.)"""
@@ -104,8 +108,9 @@ def density_image(x: np.ndarray, y: np.ndarray, positive: np.ndarray, x_range, y
     inside = (column >= 0) & (column < columns) & (row >= 0) & (row < rows)
     cell = (row[inside] * columns + column[inside]).astype(np.int64)
     sign = positive[inside]
-    counts = np.stack([np.bincount(cell[sign], minlength=rows * columns),
-                       np.bincount(cell[~sign], minlength=rows * columns)]).reshape(2, rows, columns)
+    counts = np.stack(
+        [np.bincount(cell[sign], minlength=rows * columns), np.bincount(cell[~sign], minlength=rows * columns)]
+    ).reshape(2, rows, columns)
     shade = np.log1p(counts) / np.log1p(max(int(counts.max()), 1))
     rgb = 1.0 - shade[0, ..., None] * (1.0 - POSITIVE[:3]) - shade[1, ..., None] * (1.0 - NEGATIVE[:3])
     rgba = np.empty((rows, columns, 4), dtype=np.uint8)
@@ -122,10 +127,10 @@ class Frame:
     step: int
     orientation: np.ndarray
     amplitude: np.ndarray
-    kink: np.ndarray          # compactified, arctan(−b/w)
-    positive: np.ndarray      # a_j > 0
+    kink: np.ndarray  # compactified, arctan(−b/w)
+    positive: np.ndarray  # a_j > 0
     grid: np.ndarray
-    f: np.ndarray             # f on the grid, exact
+    f: np.ndarray  # f on the grid, exact
     carrier_kinks: np.ndarray  # kinks inside the interval of the neurons that carry f (``carrying_neurons``)
     f_at_kinks: np.ndarray
     risk: float
@@ -136,8 +141,9 @@ class Frame:
     def condensation(self) -> str:
         """The condensed orientation clusters and where their kinks sit (computed when first asked for:
         the viewer sends the picture first)."""
-        clusters = condensation.orientation_clusters(*self.parameters, orientation=self.orientation,
-                                                     amplitude=self.amplitude)
+        clusters = condensation.orientation_clusters(
+            *self.parameters, orientation=self.orientation, amplitude=self.amplitude
+        )
         return condensation.describe(clusters, self.data_x)
 
 
@@ -156,10 +162,21 @@ def frame(run: Run, index: int, n_grid: int = 401) -> Frame:
     step = int(run.snapshot_steps[index])
     records = run.records
     at = min(int(np.searchsorted(records["step"], step)), len(records["step"]) - 1)
-    return Frame(index=index, step=step, orientation=diagnostics.orientations(w, b),
-                 amplitude=diagnostics.amplitudes(a, w, b), kink=compact_kink(kinks), positive=a > 0, grid=grid, f=f,
-                 carrier_kinks=carrier_kinks, f_at_kinks=evaluate(np.clip(carrier_kinks, lo, hi)),
-                 risk=float(records["risk"][at]), parameters=(a, w, b), data_x=x)
+    return Frame(
+        index=index,
+        step=step,
+        orientation=diagnostics.orientations(w, b),
+        amplitude=diagnostics.amplitudes(a, w, b),
+        kink=compact_kink(kinks),
+        positive=a > 0,
+        grid=grid,
+        f=f,
+        carrier_kinks=carrier_kinks,
+        f_at_kinks=evaluate(np.clip(carrier_kinks, lo, hi)),
+        risk=float(records["risk"][at]),
+        parameters=(a, w, b),
+        data_x=x,
+    )
 
 
 def frame_indices(snapshot_steps: np.ndarray, n_frames: int) -> np.ndarray:
@@ -176,8 +193,10 @@ def frame_indices(snapshot_steps: np.ndarray, n_frames: int) -> np.ndarray:
 
 def when(run: Run, fr: Frame) -> str:
     """'snapshot 501/885 · step 12,245 · t = η·k = 8.57e+05' (snapshots counted from 0, as on the slider)."""
-    return (f"snapshot {fr.index}/{run.n_snapshots - 1} · step {fr.step:,} · "
-            f"t = η·k = {run.config.learning_rate * fr.step:.4g}")
+    return (
+        f"snapshot {fr.index}/{run.n_snapshots - 1} · step {fr.step:,} · "
+        f"t = η·k = {run.config.learning_rate * fr.step:.4g}"
+    )
 
 
 def clock_and_risk(run: Run, fr: Frame) -> str:
@@ -192,18 +211,23 @@ def readout(run: Run, fr: Frame) -> str:
 
 
 def run_title(run: Run) -> str:
-    """'η = 1000 (η/α = 0.354) · m = 200 · γ = 1.5, γ′ = 0 · symmetric init · seed 0 · data: seed — complete, 3,000 steps'."""
+    """E.g. 'η = 1000 (η/α = 0.354) · m = 200 · γ = 1.5, γ′ = 0 · symmetric init · seed 0 · data: seed —
+    complete, 3,000 steps'."""
     c = run.config
     status = f"{run.status}, {run.step:,} steps" if run.status == "complete" else f"{run.status} at step {run.step:,}"
-    return (f"η = {c.learning_rate:g} (η/α = {c.normalised_learning_rate:.3g}) · m = {c.m:,} · γ = {c.gamma:g}, "
-            f"γ′ = {c.gamma_prime:g} · {c.init} init · seed {c.seed} · data: {c.dataset} — {status}")
+    return (
+        f"η = {c.learning_rate:g} (η/α = {c.normalised_learning_rate:.3g}) · m = {c.m:,} · γ = {c.gamma:g}, "
+        f"γ′ = {c.gamma_prime:g} · {c.init} init · seed {c.seed} · data: {c.dataset} — {status}"
+    )
 
 
 def run_label(run: Run) -> str:
     """The run picker's entry: 'η=1000 · m=200 · γ=1.5 · γ′=0 · seed 0 · 3,000 steps · complete'."""
     c = run.config
-    return (f"η={c.learning_rate:g} · m={c.m:,} · γ={c.gamma:g} · γ′={c.gamma_prime:g} · seed {c.seed} · "
-            f"{run.step:,} steps · {run.status}")
+    return (
+        f"η={c.learning_rate:g} · m={c.m:,} · γ={c.gamma:g} · γ′={c.gamma_prime:g} · seed {c.seed} · "
+        f"{run.step:,} steps · {run.status}"
+    )
 
 
 class Panels:
@@ -233,16 +257,35 @@ class Panels:
             ax.set_xlim(*x_range)
             ax.set_ylabel("log₁₀ amplitude" if log_amplitude else "amplitude |a|·‖(w, b)‖")
             ax.set_ylim(*self._amplitude_range)
-        sign_key = [plt.Line2D([], [], ls="none", label="density of neurons:" if self.dense else "each point a neuron:"),
-                    plt.Line2D([], [], ls="none", marker="o", ms=6, color=POSITIVE, label="a > 0"),
-                    plt.Line2D([], [], ls="none", marker="o", ms=6, color=NEGATIVE, label="a < 0")]
+        sign_key = [
+            plt.Line2D([], [], ls="none", label="density of neurons:" if self.dense else "each point a neuron:"),
+            plt.Line2D([], [], ls="none", marker="o", ms=6, color=POSITIVE, label="a > 0"),
+            plt.Line2D([], [], ls="none", marker="o", ms=6, color=NEGATIVE, label="a < 0"),
+        ]
         # one row above the panel, not in it: the neurons are drawn over whatever the panel holds
-        ax_orient.legend(handles=sign_key, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=3, frameon=False,
-                         fontsize=LEGEND_SIZE, borderaxespad=0.1, borderpad=0.0, handlelength=0.8,
-                         handletextpad=0.3, columnspacing=1.0)
+        ax_orient.legend(
+            handles=sign_key,
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.0),
+            ncols=3,
+            frameon=False,
+            fontsize=LEGEND_SIZE,
+            borderaxespad=0.1,
+            borderpad=0.0,
+            handlelength=0.8,
+            handletextpad=0.3,
+            columnspacing=1.0,
+        )
         (self.curve,) = ax_f.plot(first.grid, first.f, color="k", lw=1.5, label="f")
-        (self.kink_marks,) = ax_f.plot(first.carrier_kinks, first.f_at_kinks, "|", color="crimson", ms=12, mew=1.5,
-                                       label="kinks of neurons carrying f")
+        (self.kink_marks,) = ax_f.plot(
+            first.carrier_kinks,
+            first.f_at_kinks,
+            "|",
+            color="crimson",
+            ms=12,
+            mew=1.5,
+            label="kinks of neurons carrying f",
+        )
         ax_f.plot(self.x, self.y, "o", color="orange", ms=6, zorder=3, label="data")
         ax_f.set_xlim(*run.config.interval)
         ax_f.set_xlabel("x")
@@ -253,7 +296,8 @@ class Panels:
         high = float(max(np.nanmax(rec["f_max"], initial=-np.inf), self.y.max()))
         span = max(high - low, 1e-12)
         ax_f.set_ylim(low - 0.05 * span, high + 0.25 * span)  # room above for the legend
-        self.risk_marker = self.stamp = None
+        self.risk_marker: Line2D | None = None
+        self.stamp: Text | None = None
         if len(self.axes) > 3:
             ax_risk = self.axes[3]
             keep = rec["step"] > 0
@@ -262,14 +306,16 @@ class Panels:
             ax_risk.loglog(self._clock * rec["step"][keep][::every], rec["risk"][keep][::every], color="k", lw=1.2)
             drop_minor_ticks(ax_risk)
             plain_log_labels(ax_risk.figure)
-            (self.risk_marker,) = ax_risk.plot([self._clock * max(first.step, 1)], [first.risk], "o", color="crimson",
-                                               ms=7)
+            (self.risk_marker,) = ax_risk.plot(
+                [self._clock * max(first.step, 1)], [first.risk], "o", color="crimson", ms=7
+            )
             ax_risk.set_xlabel("s = η·k/α (log)")
             ax_risk.set_ylabel("risk R")
             ax_risk.grid(True, alpha=0.3)
             # the frame says which snapshot it is (the readout above the figure may run ahead during Play)
-            self.stamp = ax_risk.text(0.98, 0.95, "", transform=ax_risk.transAxes, ha="right", va="top",
-                                      fontsize=TICK_SIZE, color="0.25")
+            self.stamp = ax_risk.text(
+                0.98, 0.95, "", transform=ax_risk.transAxes, ha="right", va="top", fontsize=TICK_SIZE, color="0.25"
+            )
         for ax in self.axes:
             ax.tick_params(labelsize=TICK_SIZE)
             ax.xaxis.label.set_size(LABEL_SIZE)
@@ -278,10 +324,18 @@ class Panels:
 
     def _neuron_artists(self, ax, x_range) -> tuple:
         if self.dense:
-            return (ax.imshow(np.full((*DENSITY_BINS, 4), 255, np.uint8), origin="lower", aspect="auto", interpolation="nearest",
-                              extent=(*x_range, *self._amplitude_range)),)
-        return tuple(ax.plot([], [], ls="none", marker="o", ms=2.6, mew=0, color=colour)[0]
-                     for colour in (NEGATIVE, POSITIVE))
+            return (
+                ax.imshow(
+                    np.full((*DENSITY_BINS, 4), 255, np.uint8),
+                    origin="lower",
+                    aspect="auto",
+                    interpolation="nearest",
+                    extent=(*x_range, *self._amplitude_range),
+                ),
+            )
+        return tuple(
+            ax.plot([], [], ls="none", marker="o", ms=2.6, mew=0, color=colour)[0] for colour in (NEGATIVE, POSITIVE)
+        )
 
     @property
     def dynamic(self) -> list:
@@ -294,8 +348,11 @@ class Panels:
         with a ≤ 0 first, then those with a > 0 (not available in density mode)."""
         negative, positive = self.neurons[panel]
         (xn, yn), (xp, yp) = negative.get_data(), positive.get_data()
-        return (np.concatenate((xn, xp)), np.concatenate((yn, yp)),
-                np.concatenate((np.zeros(len(xn), bool), np.ones(len(xp), bool))))
+        return (
+            np.concatenate((xn, xp)),
+            np.concatenate((yn, yp)),
+            np.concatenate((np.zeros(len(xn), bool), np.ones(len(xp), bool))),
+        )
 
     def amplitude_coordinate(self, amplitude: np.ndarray) -> np.ndarray:
         """The y coordinate of each neuron: its amplitude, or log₁₀ of it (0 drawn at the axis bottom)."""
@@ -310,8 +367,9 @@ class Panels:
         rescaled = limits != tuple(self.axes[0].get_ylim())
         self._amplitude_range = limits
         height = self.amplitude_coordinate(fr.amplitude)
-        for artists, ax, x_range, position in zip(self.neurons, self.axes[:2], self.x_ranges,
-                                                  (fr.orientation, fr.kink)):
+        for artists, ax, x_range, position in zip(
+            self.neurons, self.axes[:2], self.x_ranges, (fr.orientation, fr.kink)
+        ):
             if rescaled:
                 ax.set_ylim(*limits)
             if self.dense:
@@ -323,7 +381,7 @@ class Panels:
                 positive.set_data(position[fr.positive], height[fr.positive])
         self.curve.set_data(fr.grid, fr.f)
         self.kink_marks.set_data(fr.carrier_kinks, fr.f_at_kinks)
-        if self.risk_marker is not None:
+        if self.risk_marker is not None and self.stamp is not None:
             self.risk_marker.set_data([self._clock * max(fr.step, 1)], [fr.risk])
             self.stamp.set_text(f"snapshot {fr.index} · step {fr.step:,}")
         return rescaled
@@ -367,14 +425,21 @@ class CondensationViewer:
     10–15 ms to encode and 25–35 ms to decode per frame.
     """
 
-    def __init__(self, runs: Sequence[Run] | str | Path, run_index: int = 0, n_grid: int = 401,
-                 figsize=(11.5, 6.4), dpi: int = 100):
+    def __init__(
+        self,
+        runs: Sequence[Run] | str | Path,
+        run_index: int = 0,
+        n_grid: int = 401,
+        figsize=(11.5, 6.4),
+        dpi: int = 100,
+    ):
         import ipywidgets as widgets
 
         self.runs = list_runs(runs) if isinstance(runs, (str, Path)) else list(runs)
         if not self.runs:
-            raise ValueError(f"runs={str(runs)!r} is not allowed: no run stores found there (train some first, e.g. "
-                             "`make run`)")
+            raise ValueError(
+                f"runs={str(runs)!r} is not allowed: no run stores found there (train some first, e.g. `make run`)"
+            )
         if not 0 <= run_index < len(self.runs):
             raise ValueError(f"run_index={run_index!r} is not allowed: run_index must be in 0..{len(self.runs) - 1}")
         if any(abs(size * dpi - round(size * dpi)) > 1e-9 for size in figsize):
@@ -382,26 +447,44 @@ class CondensationViewer:
             raise ValueError(f"figsize={figsize!r} with dpi={dpi!r} is not allowed: figsize × dpi must be whole pixels")
         self.n_grid = n_grid
         self.fig = Figure(figsize=figsize, dpi=dpi)
-        FigureCanvasAgg(self.fig)
+        self.canvas = FigureCanvasAgg(self.fig)  # Agg: the blitting and the raw pixels below need it
         grid = self.fig.add_gridspec(2, 2, left=0.065, right=0.985, bottom=0.085, top=0.92, wspace=0.17, hspace=0.34)
         self.axes = [self.fig.add_subplot(grid[i, j]) for i in (0, 1) for j in (0, 1)]
         width, height = (int(round(size * dpi)) for size in figsize)
         # pixel for pixel where the notebook is wide enough, scaled down (never cut) where it is not
         self.image = FrameView(width=width, height=height)
-        self.picker = widgets.Dropdown(options=self._picker_options(), value=run_index, description="run",
-                                       layout=widgets.Layout(width="46em"))
-        self.slider = widgets.IntSlider(min=0, max=0, value=0, description="snapshot", continuous_update=True,
-                                        readout=True, layout=widgets.Layout(width="40em"))
-        self.play = widgets.ToggleButton(value=False, description="play", icon="play",
-                                         tooltip="play from the current snapshot at the chosen speed; press again to pause")
+        self.picker = widgets.Dropdown(
+            options=self._picker_options(), value=run_index, description="run", layout=widgets.Layout(width="46em")
+        )
+        self.slider = widgets.IntSlider(
+            min=0,
+            max=0,
+            value=0,
+            description="snapshot",
+            continuous_update=True,
+            readout=True,
+            layout=widgets.Layout(width="40em"),
+        )
+        self.play = widgets.ToggleButton(
+            value=False,
+            description="play",
+            icon="play",
+            tooltip="play from the current snapshot at the chosen speed; press again to pause",
+        )
         self._lock = threading.RLock()  # one frame drawn at a time (the slider's callbacks and the Play thread)
         self._player: threading.Thread | None = None
-        self.speed = widgets.Dropdown(options=[(f"{v} snapshots/s", v) for v in PLAY_SPEEDS], value=10,
-                                      description="speed", layout=widgets.Layout(width="16em"))
-        self.log_time = widgets.ToggleButton(value=True, description="log time",
-                                             tooltip="on: snapshots in order (log-spaced); off: uniform in time")
-        self.log_amplitude = widgets.ToggleButton(value=False, description="log amplitude",
-                                                  tooltip="amplitude axis: log₁₀ |a|·‖(w, b)‖")
+        self.speed = widgets.Dropdown(
+            options=[(f"{v} snapshots/s", v) for v in PLAY_SPEEDS],
+            value=10,
+            description="speed",
+            layout=widgets.Layout(width="16em"),
+        )
+        self.log_time = widgets.ToggleButton(
+            value=True, description="log time", tooltip="on: snapshots in order (log-spaced); off: uniform in time"
+        )
+        self.log_amplitude = widgets.ToggleButton(
+            value=False, description="log amplitude", tooltip="amplitude axis: log₁₀ |a|·‖(w, b)‖"
+        )
         self.refresh_button = widgets.Button(description="refresh", tooltip="pick up new snapshots")
         self.readout = widgets.HTML(layout=widgets.Layout(width="100%"))  # wraps a long condensation line
         self.errors = widgets.HTML()
@@ -414,31 +497,40 @@ class CondensationViewer:
         self.speed.observe(self._guarded(lambda change: self._set_speed(change["new"])), names="value")
         self.play.observe(self._guarded(lambda change: self._toggle_play(change["new"])), names="value")
         self.log_time.observe(self._guarded(lambda change: self._remap()), names="value")
-        self.log_amplitude.observe(self._guarded(lambda change: self._select(self.picker.value, keep=True)),
-                                   names="value")
+        self.log_amplitude.observe(
+            self._guarded(lambda change: self._select(self.picker.value, keep=True)), names="value"
+        )
         self.refresh_button.on_click(self._guarded(lambda _: self.refresh()))
         wrap = widgets.Layout(flex_flow="row wrap")  # controls wrap onto a new line in a narrow notebook
-        self.widget = widgets.VBox([
-            widgets.HBox([self.picker, self.refresh_button], layout=wrap),
-            widgets.HBox([self.play, self.speed, self.slider], layout=wrap),
-            widgets.HBox([self.log_time, self.log_amplitude], layout=wrap),
-            self.readout, self.image, self.errors])
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.picker, self.refresh_button], layout=wrap),
+                widgets.HBox([self.play, self.speed, self.slider], layout=wrap),
+                widgets.HBox([self.log_time, self.log_amplitude], layout=wrap),
+                self.readout,
+                self.image,
+                self.errors,
+            ]
+        )
 
     # ----- callbacks --------------------------------------------------------------------------------
     def _guarded(self, callback):
         """Run a widget callback; a failure is shown in the notebook (under the figure), not swallowed."""
+
         def wrapped(*args):
             try:
                 callback(*args)
                 self.errors.value = ""
             except Exception:
                 self._show_error()
+
         return wrapped
 
     def _show_error(self) -> None:
         """The exception being handled, as a red traceback under the figure."""
-        self.errors.value = ("<pre style='color:#b00020;white-space:pre-wrap'>"
-                             + html.escape(traceback.format_exc()) + "</pre>")
+        self.errors.value = (
+            "<pre style='color:#b00020;white-space:pre-wrap'>" + html.escape(traceback.format_exc()) + "</pre>"
+        )
 
     def _picker_options(self) -> list[tuple[str, int]]:
         return [(run_label(r), i) for i, r in enumerate(self.runs)]
@@ -516,7 +608,7 @@ class CondensationViewer:
         """After every full draw on screen: keep the static layer (the figure without the amplitude axes and
         the dynamic artists), add the amplitude axes and keep that as the background, then draw the dynamic
         artists on top. A file export (``save_animation``) draws every artist itself."""
-        canvas = self.fig.canvas
+        canvas = self.canvas
         if canvas.is_saving():
             return
         self._static = canvas.copy_from_bbox(self.fig.bbox)
@@ -528,14 +620,14 @@ class CondensationViewer:
         """The amplitude axes over the static layer already on the canvas; kept as the background."""
         for axis in self._amplitude_axes:
             axis.axes.draw_artist(axis)
-        self._background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
+        self._background = self.canvas.copy_from_bbox(self.fig.bbox)
 
     def _redraw(self, rescaled: bool) -> None:
         """Blit the dynamic artists over the cached background, then send the whole frame to the image.
         When the amplitude range changed, only the two amplitude axes are drawn again, over the static
         layer (a few ms; a full draw of the figure takes ~0.3 s, most of it text): a full draw happens
         only when the run or the log-amplitude setting changes."""
-        canvas = self.fig.canvas
+        canvas = self.canvas
         if self._static is None:
             canvas.draw()  # _on_draw keeps the layers and draws the dynamic artists
         else:
@@ -549,7 +641,7 @@ class CondensationViewer:
         self.image.show(np.asarray(canvas.buffer_rgba()))
 
     def _remap(self, position: int | None = None) -> None:
-        current = self.current_index if position is None and hasattr(self, "current_index") else 0
+        current: int = getattr(self, "current_index", 0) if position is None else 0
         self.positions = self._positions()
         last = len(self.positions) - 1
         self.slider.max = last
@@ -583,7 +675,7 @@ class CondensationViewer:
         """The current frame rendered from scratch as a file export renders it — every artist in z-order,
         no cached layer — as RGBA pixels: what the blitted frame sent to the browser must equal."""
         buffer = io.BytesIO()
-        self.fig.canvas.print_raw(buffer)
+        self.canvas.print_raw(buffer)
         width, height = (int(round(size)) for size in self.fig.bbox.size)
         return np.frombuffer(buffer.getvalue(), dtype=np.uint8).reshape(height, width, 4).copy()
 
@@ -595,12 +687,15 @@ class CondensationViewer:
 
         path = Path(path)
         suffix = path.suffix.lower()
+        writer: animation.AbstractMovieWriter
         if suffix == ".gif":
             writer = animation.PillowWriter(fps=fps)
         elif suffix == ".mp4":
             if not animation.FFMpegWriter.isAvailable():
-                raise ValueError(f"path={str(path)!r} is not allowed: writing .mp4 needs ffmpeg, which is not "
-                                 "installed; use a .gif path")
+                raise ValueError(
+                    f"path={str(path)!r} is not allowed: writing .mp4 needs ffmpeg, which is not "
+                    "installed; use a .gif path"
+                )
             writer = animation.FFMpegWriter(fps=fps)
         else:
             raise ValueError(f"path={str(path)!r} is not allowed: the file must end in .gif or .mp4")

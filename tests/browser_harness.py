@@ -22,8 +22,16 @@ from pathlib import Path
 import numpy as np
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 VIEWER_IMAGE = "canvas.relunet-frame"  # the viewer's frame (relunet_support/frameview.js)
 
 
@@ -41,12 +49,28 @@ def jupyterlab(root: Path, state: Path):
     log_path = state / "jupyterlab.log"
     with open(log_path, "w") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-             f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--IdentityProvider.token=",
-             "--ServerApp.password=", f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
-             f"--LabApp.workspaces_dir={state / 'workspaces'}", f"--LabApp.user_settings_dir={state / 'settings'}",
-             *(["--allow-root"] if os.geteuid() == 0 else [])],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "jupyter",
+                "lab",
+                "--no-browser",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={port}",
+                "--ServerApp.port_retries=0",
+                "--IdentityProvider.token=",
+                "--ServerApp.password=",
+                f"--ServerApp.root_dir={root}",
+                "--LabApp.expose_app_in_browser=True",
+                f"--LabApp.workspaces_dir={state / 'workspaces'}",
+                f"--LabApp.user_settings_dir={state / 'settings'}",
+                *(["--allow-root"] if os.geteuid() == 0 else []),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.time() + 90
@@ -92,12 +116,15 @@ def run_notebook(page, url: str, notebook: str, timeout_ms: int = 120_000) -> No
     page.wait_for_function(
         "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
         " const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
-        " return k && k.status === 'idle'; }", timeout=90_000)
+        " return k && k.status === 'idle'; }",
+        timeout=90_000,
+    )
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     page.wait_for_selector(VIEWER_IMAGE, timeout=timeout_ms)
     page.wait_for_function(
         "() => [...document.querySelectorAll('.jp-InputArea-prompt')].every(p => !p.textContent.includes('*'))",
-        timeout=timeout_ms)
+        timeout=timeout_ms,
+    )
 
 
 def canvas_pixels(page) -> np.ndarray:
@@ -135,10 +162,13 @@ def type_slider(page, value: int) -> None:
 
 def kernel_value(page, code: str, expression: str) -> str:
     """Run ``code`` in the notebook's kernel and return ``repr`` of ``expression`` evaluated after it."""
-    return page.evaluate("""async ([code, expression]) => {
+    return page.evaluate(
+        """async ([code, expression]) => {
         const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
         const reply = await kernel.requestExecute({code, user_expressions: {value: expression}}).done;
         const value = reply.content.user_expressions.value;
         if (value.status !== 'ok') throw new Error(value.ename + ': ' + value.evalue);
         return value.data['text/plain'];
-    }""", [code, expression])
+    }""",
+        [code, expression],
+    )

@@ -1,8 +1,11 @@
 import numpy as np
 import pytest
 
-from relunet_support import data, init, scaling
+from relunet_support import batch, data, init, scaling
 from relunet_support.engine import _cuda
+
+# as `relunet notebooks` does: nbformat's jsonschema need not build the IRI grammars (seconds per process)
+batch._skip_iri_format_checks()
 
 NO_GPU = _cuda.unavailable_reason()  # None where backend='cuda' can run
 GPU_MARKS = (pytest.mark.gpu, pytest.mark.skipif(NO_GPU is not None, reason=f"device test: {NO_GPU}"))

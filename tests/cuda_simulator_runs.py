@@ -31,7 +31,7 @@ def scenarios() -> dict:
     """name → (kind of call, a, w, b, x, y, alpha, learning_rate, n_steps, record offsets)."""
     x3 = np.array([-0.7, 0.1, 0.4])
     y3 = np.array([0.3, -0.2, 0.5])
-    alpha24 = 24 ** 1.5
+    alpha24 = 24**1.5
     ensemble = [np.stack(v) for v in zip(*[_network(20, "gaussian", s) for s in range(3)])]
     return {
         "plain": ("descend", *_network(26, "gaussian", 0), X_SEED, Y_SEED, 5.0, 2.0, 25, None),
@@ -43,20 +43,58 @@ def scenarios() -> dict:
         "ensemble_resident": ("descend", *ensemble, X_SEED, Y_SEED, 5.0, 2.0, 15, None),
         # the issue's accuracy check, ≤ 1e-12 after 2000 steps (one launch: persistent)
         "long_persistent": ("descend", *_network(64, "gaussian", 7), X_SEED, Y_SEED, 512.0, 256.0, 2000, None),
-        "records": ("advance", *_network(26, "gaussian", 3), X_SEED, Y_SEED, 5.0, 2.0, 20,
-                    np.array([1, 2, 7, 20])),
-        "records_mirrored": ("advance", *_network(24, "symmetric", 4), X_SEED, Y_SEED, 5.0, 2.0, 12,
-                             np.array([3, 12])),
-        "records_resident": ("advance", *_network(26, "gaussian", 3), X_SEED, Y_SEED, 5.0, 2.0, 20,
-                             np.array([1, 2, 7, 20])),
-        "dead": ("advance", *_network(24, "symmetric", 0, (1.0, 1.0, 1.0)), X_SEED, Y_SEED, alpha24,
-                 2000.0 * alpha24 / 117.57550765359255, 10, np.array([1, 3, 5])),
-        "dead_at_start": ("advance", *_network(16, "gaussian", 5, (1.0, 0.0, 0.0)), X_SEED, Y_SEED, 5.0, 1.0, 5,
-                          np.array([1, 2])),
-        "diverged": ("advance", *_network(24, "gaussian", 6, (1e150, 1.0, 1.0)), X_SEED, Y_SEED, 1.0, 1.0, 10,
-                     np.array([1, 2, 3])),
-        "dead_resident": ("advance", *_network(24, "symmetric", 0, (1.0, 1.0, 1.0)), X_SEED, Y_SEED, alpha24,
-                          2000.0 * alpha24 / 117.57550765359255, 10, np.array([1, 3, 5])),
+        "records": ("advance", *_network(26, "gaussian", 3), X_SEED, Y_SEED, 5.0, 2.0, 20, np.array([1, 2, 7, 20])),
+        "records_mirrored": ("advance", *_network(24, "symmetric", 4), X_SEED, Y_SEED, 5.0, 2.0, 12, np.array([3, 12])),
+        "records_resident": (
+            "advance",
+            *_network(26, "gaussian", 3),
+            X_SEED,
+            Y_SEED,
+            5.0,
+            2.0,
+            20,
+            np.array([1, 2, 7, 20]),
+        ),
+        "dead": (
+            "advance",
+            *_network(24, "symmetric", 0, (1.0, 1.0, 1.0)),
+            X_SEED,
+            Y_SEED,
+            alpha24,
+            2000.0 * alpha24 / 117.57550765359255,
+            10,
+            np.array([1, 3, 5]),
+        ),
+        "dead_at_start": (
+            "advance",
+            *_network(16, "gaussian", 5, (1.0, 0.0, 0.0)),
+            X_SEED,
+            Y_SEED,
+            5.0,
+            1.0,
+            5,
+            np.array([1, 2]),
+        ),
+        "diverged": (
+            "advance",
+            *_network(24, "gaussian", 6, (1e150, 1.0, 1.0)),
+            X_SEED,
+            Y_SEED,
+            1.0,
+            1.0,
+            10,
+            np.array([1, 2, 3]),
+        ),
+        "dead_resident": (
+            "advance",
+            *_network(24, "symmetric", 0, (1.0, 1.0, 1.0)),
+            X_SEED,
+            Y_SEED,
+            alpha24,
+            2000.0 * alpha24 / 117.57550765359255,
+            10,
+            np.array([1, 3, 5]),
+        ),
     }
 
 
@@ -123,8 +161,23 @@ def _run_all(path: str) -> None:
             records = {key: np.full(offsets.size, np.nan) for key in ("risk", "f_min", "f_max", "rd_w", "rd_a")}
             with np.errstate(all="ignore"):
                 steps, written, status, _ = _cuda.advance(
-                    *state, x, y, alpha, eta, n_steps, offsets, records["risk"], records["f_min"],
-                    records["f_max"], -0.5, 0.5, records["rd_w"], records["rd_a"], initial=(a, w, b), **launch)
+                    *state,
+                    x,
+                    y,
+                    alpha,
+                    eta,
+                    n_steps,
+                    offsets,
+                    records["risk"],
+                    records["f_min"],
+                    records["f_max"],
+                    -0.5,
+                    0.5,
+                    records["rd_w"],
+                    records["rd_a"],
+                    initial=(a, w, b),
+                    **launch,
+                )
             out[f"{name}_outcome"] = np.array([steps, written, status])
             for key, values in records.items():
                 out[f"{name}_{key}"] = values

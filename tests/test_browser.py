@@ -20,24 +20,30 @@ from PIL import Image
 from relunet_support.train import TrainConfig, train
 from relunet_support.viewer import CondensationViewer
 
-from .browser_harness import CHROMIUM, jupyterlab, browser_page, run_notebook, settled_canvas, type_slider
+from .browser_harness import CHROMIUM, browser_page, jupyterlab, run_notebook, settled_canvas, type_slider
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"),
+]
 
 
 @pytest.fixture
 def lab_with_runs(tmp_path):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
-    jupytext.write(jupytext.read(ROOT / "notebooks" / "03_condensation_viewer.py"),
-                   notebooks / "03_condensation_viewer.ipynb")
+    jupytext.write(
+        jupytext.read(ROOT / "notebooks" / "03_condensation_viewer.py"), notebooks / "03_condensation_viewer.ipynb"
+    )
     runs_dir = tmp_path / "outputs" / "runs"
     for m in (100, 200):
-        train(TrainConfig(m=m, learning_rate=1000.0, n_steps=3000, n_records=500, n_snapshots=100), runs_dir,
-              progress=False)
+        train(
+            TrainConfig(m=m, learning_rate=1000.0, n_steps=3000, n_records=500, n_snapshots=100),
+            runs_dir,
+            progress=False,
+        )
     with jupyterlab(tmp_path, tmp_path) as url:
         yield url, tmp_path, runs_dir
 
@@ -60,7 +66,7 @@ def unmatched(image: np.ndarray, reference: np.ndarray, tolerance: int = 24) -> 
     matched = np.zeros((height, width), dtype=bool)
     for dy in range(3):
         for dx in range(3):
-            shifted = reference[dy:dy + height, dx:dx + width]
+            shifted = reference[dy : dy + height, dx : dx + width]
             matched |= np.all(np.abs(image - shifted) <= tolerance, axis=-1)
     return ~matched
 
@@ -71,7 +77,7 @@ def dark_runs_per_column(pixels: np.ndarray, ax) -> np.ndarray:
     x0, y0, x1, y1 = ax.get_window_extent().extents
     y1 = min(y1, ax.get_legend().get_window_extent().y0)  # below the legend's text
     height = pixels.shape[0]
-    inside = pixels[int(height - y1) + 4:int(height - y0) - 4, int(x0) + 4:int(x1) - 4]
+    inside = pixels[int(height - y1) + 4 : int(height - y0) - 4, int(x0) + 4 : int(x1) - 4]
     dark = np.all(inside < 90, axis=-1)
     return np.sum(np.diff(dark.astype(np.int8), axis=0) == 1, axis=0) + dark[0]
 
@@ -112,16 +118,21 @@ def test_canvas_shows_exactly_the_current_frame_after_play_stop_and_jumps(lab_wi
         play.click()
         page.wait_for_timeout(500)
         page.reload()
-        page.wait_for_function("() => { const c = document.querySelector('canvas.relunet-frame');"
-                               " return c && Number(c.dataset.shown) > 0; }", timeout=30_000)
+        page.wait_for_function(
+            "() => { const c = document.querySelector('canvas.relunet-frame');"
+            " return c && Number(c.dataset.shown) > 0; }",
+            timeout=30_000,
+        )
 
     expected, viewer = fresh_render(runs_dir, run_label, 31)
     Image.fromarray(shown).save(tmp_path / "canvas.png")
     Image.fromarray(expected).save(tmp_path / "expected.png")
     assert shown.shape == expected.shape, (shown.shape, expected.shape)
     differing = unmatched(shown, expected) | unmatched(expected, shown)
-    assert differing.mean() < 2e-4, (f"{differing.sum()} pixels ({differing.mean():.3%}) differ from a fresh render "
-                                     f"of snapshot 31; see {tmp_path / 'canvas.png'} and {tmp_path / 'expected.png'}")
+    assert differing.mean() < 2e-4, (
+        f"{differing.sum()} pixels ({differing.mean():.3%}) differ from a fresh render "
+        f"of snapshot 31; see {tmp_path / 'canvas.png'} and {tmp_path / 'expected.png'}"
+    )
     curves = dark_runs_per_column(shown, viewer.axes[2])
     assert np.median(curves) == 1 and np.mean(curves >= 2) < 0.05, np.bincount(curves)
     assert readout.startswith("snapshot 31/"), readout

@@ -9,8 +9,25 @@ from relunet_support.store import list_runs
 
 def test_train_and_list(tmp_path, capsys):
     out = tmp_path / "runs"
-    assert main(["train", "--m", "40", "--learning-rate", "126.49", "--steps", "500", "--out", str(out),
-                 "--n-snapshots", "10", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--m",
+                "40",
+                "--learning-rate",
+                "126.49",
+                "--steps",
+                "500",
+                "--out",
+                str(out),
+                "--n-snapshots",
+                "10",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert printed.startswith("complete: ") and "lr126.49_m40_g1.5_gp0_seed0_symmetric_data-seed_" in printed
     (run,) = list_runs(out)
@@ -21,38 +38,82 @@ def test_train_and_list(tmp_path, capsys):
 
 
 def test_dead_run_is_reported(tmp_path, capsys):
-    code = main(["train", "--m", "40", "--learning-rate", "4000", "--steps", "2200", "--out", str(tmp_path), "--no-progress"])
+    code = main(
+        ["train", "--m", "40", "--learning-rate", "4000", "--steps", "2200", "--out", str(tmp_path), "--no-progress"]
+    )
     assert code == 3
     assert "dead:" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--m", "-3"], "m=-3 is not allowed"),
-    (["--m", "41"], "m=41 is not allowed: m must be even"),
-    (["--m", "2.5"], "m=2.5 is not allowed"),
-    (["--learning-rate", "nan"], "learning_rate=nan is not allowed"),
-    (["--learning-rate", "0"], "learning_rate=0 is not allowed"),
-    (["--steps", "0"], "n_steps=0 is not allowed"),
-    (["--gamma", "inf"], "gamma=inf is not allowed"),
-    (["--init", "xavier"], "init='xavier' is not allowed"),
-    (["--dataset", "mnist"], "dataset='mnist' is not allowed"),
-])
-def test_bad_input_exits_nonzero_without_traceback(tmp_path, args, expected):
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--m", "-3"], "m=-3 is not allowed"),
+        (["--m", "41"], "m=41 is not allowed: m must be even"),
+        (["--m", "2.5"], "m=2.5 is not allowed"),
+        (["--learning-rate", "nan"], "learning_rate=nan is not allowed"),
+        (["--learning-rate", "0"], "learning_rate=0 is not allowed"),
+        (["--steps", "0"], "n_steps=0 is not allowed"),
+        (["--gamma", "inf"], "gamma=inf is not allowed"),
+        (["--init", "xavier"], "init='xavier' is not allowed"),
+        (["--dataset", "mnist"], "dataset='mnist' is not allowed"),
+    ],
+)
+def test_bad_input_exits_nonzero_without_traceback(tmp_path, capsys, args, expected):
     base = {"--m": "40", "--learning-rate": "100", "--steps": "10"}
     for flag, value in zip(args[::2], args[1::2]):
         base[flag] = value
     argv = [item for pair in base.items() for item in pair]
-    result = subprocess.run([sys.executable, "-m", "relunet_support.cli", "train", *argv, "--out", str(tmp_path / "runs")],
-                            capture_output=True, text=True)
-    assert result.returncode == 2
-    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert main(["train", *argv, "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.startswith("relunet: error: ")
     assert not (tmp_path / "runs").exists()
+
+
+def test_bad_input_in_a_real_process_prints_one_line(tmp_path):
+    """The console script as a user runs it: exit code 2 and the error on one line, no traceback."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "relunet_support.cli",
+            "train",
+            "--m",
+            "41",
+            "--learning-rate",
+            "100",
+            "--steps",
+            "10",
+            "--out",
+            str(tmp_path / "runs"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("relunet: error: m=41 is not allowed")
 
 
 def test_train_prints_the_stability_warning_on_stderr(tmp_path, capsys):
     eta = 4 * 40**1.5  # η/α = 4, beyond the stability limit 2
-    code = main(["train", "--m", "40", "--learning-rate", repr(eta), "--steps", "20", "--n-records", "10",
-                 "--n-snapshots", "5", "--out", str(tmp_path), "--no-progress"])
+    code = main(
+        [
+            "train",
+            "--m",
+            "40",
+            "--learning-rate",
+            repr(eta),
+            "--steps",
+            "20",
+            "--n-records",
+            "10",
+            "--n-snapshots",
+            "5",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0 and captured.out.startswith("complete: ")
     lines = [line for line in captured.err.splitlines() if line.startswith("relunet: warning: ")]
@@ -62,16 +123,36 @@ def test_train_prints_the_stability_warning_on_stderr(tmp_path, capsys):
 
 
 def test_train_by_normalised_learning_rate(tmp_path, capsys):
-    assert main(["train", "--m", "40", "--normalised-learning-rate", "0.5", "--steps", "20", "--n-records", "10",
-                 "--n-snapshots", "5", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--m",
+                "40",
+                "--normalised-learning-rate",
+                "0.5",
+                "--steps",
+                "20",
+                "--n-records",
+                "10",
+                "--n-snapshots",
+                "5",
+                "--out",
+                str(tmp_path),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     (run,) = list_runs(tmp_path)
     assert run.config.learning_rate == pytest.approx(0.5 * 40**1.5)
     assert run.config.normalised_learning_rate == pytest.approx(0.5)
     assert "η/α = 0.5" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("rates", [[], ["--learning-rate", "100", "--normalised-learning-rate", "0.5"]],
-                         ids=["neither", "both"])
+@pytest.mark.parametrize(
+    "rates", [[], ["--learning-rate", "100", "--normalised-learning-rate", "0.5"]], ids=["neither", "both"]
+)
 def test_exactly_one_learning_rate_option(tmp_path, capsys, rates):
     with pytest.raises(SystemExit) as info:
         main(["train", "--m", "40", "--steps", "10", *rates, "--out", str(tmp_path / "runs")])
@@ -108,19 +189,56 @@ def test_help_shows_every_default_from_train_config(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    for expected in (f"(default: {defaults['gamma']})", f"(default: {defaults['gamma_prime']})",
-                     f"(default: {defaults['init']})", f"(default: {defaults['n_records']})",
-                     f"(default: {defaults['n_snapshots']})", f"(default: {defaults['backend']})",
-                     "(default: outputs/runs)", "--normalised-learning-rate", "--x X [X ...] inputs of dataset=custom",
-                     "(default: -0.5 0.5)", "(default: none)", "(gaussian | symmetric | antisymmetric)"):
+    for expected in (
+        f"(default: {defaults['gamma']})",
+        f"(default: {defaults['gamma_prime']})",
+        f"(default: {defaults['init']})",
+        f"(default: {defaults['n_records']})",
+        f"(default: {defaults['n_snapshots']})",
+        f"(default: {defaults['backend']})",
+        "(default: outputs/runs)",
+        "--normalised-learning-rate",
+        "--x X [X ...] inputs of dataset=custom",
+        "(default: -0.5 0.5)",
+        "(default: none)",
+        "(gaussian | symmetric | antisymmetric)",
+    ):
         assert expected in help_text, expected
 
 
 def test_train_takes_every_option_from_the_schema(tmp_path, capsys):
     """Custom data, an interval and 'none' on the command line, parsed by the option's kind."""
-    code = main(["train", "--m", "20", "--learning-rate", "50", "--steps", "20", "--dataset", "custom",
-                 "--x", "-0.5", "0", "0.5", "--y", "0.25,0,0.25", "--interval", "-1", "1", "--record-every", "none",
-                 "--snapshot-every", "5", "--n-records", "10", "--out", str(tmp_path), "--no-progress"])
+    code = main(
+        [
+            "train",
+            "--m",
+            "20",
+            "--learning-rate",
+            "50",
+            "--steps",
+            "20",
+            "--dataset",
+            "custom",
+            "--x",
+            "-0.5",
+            "0",
+            "0.5",
+            "--y",
+            "0.25,0,0.25",
+            "--interval",
+            "-1",
+            "1",
+            "--record-every",
+            "none",
+            "--snapshot-every",
+            "5",
+            "--n-records",
+            "10",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     (run,) = list_runs(tmp_path)
     assert run.config.x == (-0.5, 0.0, 0.5) and run.config.y == (0.25, 0.0, 0.25)
@@ -129,8 +247,21 @@ def test_train_takes_every_option_from_the_schema(tmp_path, capsys):
 
 @pytest.mark.parametrize("jobs", ["0", "-1"])
 def test_notebooks_refuses_fewer_than_one_job(tmp_path, capsys, jobs):
-    code = main(["notebooks", "--learning-rate", "100", "--widths", "40", "--steps", "10", "--jobs", jobs,
-                 "--output", str(tmp_path / "out")])
+    code = main(
+        [
+            "notebooks",
+            "--learning-rate",
+            "100",
+            "--widths",
+            "40",
+            "--steps",
+            "10",
+            "--jobs",
+            jobs,
+            "--output",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 2 and f"--jobs={jobs} is not allowed" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 

@@ -7,7 +7,9 @@ from relunet_support import condensation
 def planted(rng, orientations, per_cluster=50, noise=0.005, background=300):
     theta = np.concatenate([np.full(per_cluster, t) + rng.normal(0, noise, per_cluster) for t in orientations])
     radius = np.concatenate([rng.uniform(1, 2, per_cluster) for _ in orientations])
-    a = np.concatenate([np.full(per_cluster, s) * rng.uniform(5, 10, per_cluster) for s in (1, 1, -1)[: len(orientations)]])
+    a = np.concatenate(
+        [np.full(per_cluster, s) * rng.uniform(5, 10, per_cluster) for s in (1, 1, -1)[: len(orientations)]]
+    )
     # many small neurons everywhere, carrying little amplitude
     theta = np.concatenate((theta, rng.uniform(-np.pi, np.pi, background)))
     radius = np.concatenate((radius, rng.uniform(0.01, 0.02, background)))

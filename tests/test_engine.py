@@ -43,9 +43,9 @@ def test_ensemble_axis(seed_data):
     x, y = seed_data
     rng = np.random.default_rng(2)
     a, w, b = rng.normal(size=(3, 3, 40))
-    together = descend(a, w, b, x, y, 40 ** 1.5, 50.0, 100)
+    together = descend(a, w, b, x, y, 40**1.5, 50.0, 100)
     for s in range(3):
-        alone = descend(a[s], w[s], b[s], x, y, 40 ** 1.5, 50.0, 100)
+        alone = descend(a[s], w[s], b[s], x, y, 40**1.5, 50.0, 100)
         for u, v in zip(together, alone):
             np.testing.assert_array_equal(u[s], v)
 
@@ -83,8 +83,17 @@ def test_advance_records_match_reference(seed_data, kind, backend):
     results = {}
     for name in (backend, "numpy"):
         state = [p.copy() for p in (a, w, b)]
-        advanced = advance(*state, x, y, alpha=alpha, learning_rate=3000.0, n_steps=200, record_offsets=offsets,
-                           backend=name, initial=(a, w, b))
+        advanced = advance(
+            *state,
+            x,
+            y,
+            alpha=alpha,
+            learning_rate=3000.0,
+            n_steps=200,
+            record_offsets=offsets,
+            backend=name,
+            initial=(a, w, b),
+        )
         records = advanced.records
         assert advanced.steps == 200 and advanced.status == 0
         results[name] = records

@@ -78,10 +78,12 @@ def test_gradient_flow_check(tmp_path):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        small = check_gradient_flow(train(TrainConfig.from_normalised(200, 0.05, 20_000, n_records=500), tmp_path,
-                                          progress=False))
-        large = check_gradient_flow(train(TrainConfig.from_normalised(200, 4.0, 250, n_records=500), tmp_path,
-                                          progress=False))
+        small = check_gradient_flow(
+            train(TrainConfig.from_normalised(200, 0.05, 20_000, n_records=500), tmp_path, progress=False)
+        )
+        large = check_gradient_flow(
+            train(TrainConfig.from_normalised(200, 4.0, 250, n_records=500), tmp_path, progress=False)
+        )
     assert small.faithful and small.records_compared > 100 and small.max_f_deviation < 1e-3
     assert not large.faithful and large.max_risk_deviation > 0.1
     assert "NOT a faithful" in large.summary()

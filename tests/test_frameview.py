@@ -89,6 +89,6 @@ def test_a_full_frame_follows_every_keyframe_interval_of_patches(view):
     fulls = [i for i, kind in enumerate(kinds) if kind == "full"]
     assert fulls == [0, KEYFRAME_EVERY + 1, 2 * KEYFRAME_EVERY + 2]
     late = FrontEnd()  # a view that missed the first full frame catches up at the next one
-    for message in view.messages[KEYFRAME_EVERY // 2:]:
+    for message in view.messages[KEYFRAME_EVERY // 2 :]:
         late.receive(*message)
     np.testing.assert_array_equal(late.pixels, frame)

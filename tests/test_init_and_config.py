@@ -160,8 +160,11 @@ def test_slope_fit_says_when_it_has_no_interval():
     text = five.describe()
     assert text.startswith(f"dŝ/d ln m = {five.slope:.3f} (95 % interval {five.slope_low:.3f} … ")
     assert text.endswith(f"{five.slope_high:.3f}, 5 runs)")
-    assert escapes.fit_line([1, 2, 3], [1, 2, 4], confidence=0.9).describe("slope", "widths").startswith(
-        "slope = 1.500 (90 % interval")
+    assert (
+        escapes.fit_line([1, 2, 3], [1, 2, 4], confidence=0.9)
+        .describe("slope", "widths")
+        .startswith("slope = 1.500 (90 % interval")
+    )
     seeds = escapes.fit_line(np.log([200, 200, 400, 400]), [1.0, 1.1, 1.5, 1.7])  # 2 widths × 2 seeds
     assert seeds.has_interval and "4 runs" in seeds.describe()
 

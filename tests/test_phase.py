@@ -7,8 +7,8 @@ from relunet_support import phase
 def test_final_relative_distance_follows_the_regimes():
     linear = [phase.final_relative_distance(0.5, 0.0, m, tol=1e-4) for m in (50, 400)]
     condensed = [phase.final_relative_distance(1.75, 0.0, m, tol=1e-4) for m in (50, 400)]
-    assert linear[1] < linear[0] < 0.1          # RD → 0 with m in the linear regime
-    assert condensed[1] > condensed[0] > 1.0    # RD grows with m in the condensed regime
+    assert linear[1] < linear[0] < 0.1  # RD → 0 with m in the linear regime
+    assert condensed[1] > condensed[0] > 1.0  # RD grows with m in the condensed regime
     assert phase.final_relative_distance(0.5, 0.0, 50, tol=1e-4) == linear[0]  # deterministic for a seed
     assert phase.final_relative_distance(0.5, 0.0, 50, seed=1, tol=1e-4) != linear[0]
 

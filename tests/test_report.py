@@ -16,9 +16,15 @@ from relunet_support.train import train
 @pytest.fixture(scope="module")
 def study_and_runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("study")
-    study = study_from_dict({"defaults": {"n_records": 300, "n_snapshots": 10},
-                             "batches": [{"learning_rate": 500, "widths": [60, 100, 140], "n_steps": 4000},
-                                         {"learning_rate": 500, "widths": [80], "n_steps": 4000}]})
+    study = study_from_dict(
+        {
+            "defaults": {"n_records": 300, "n_snapshots": 10},
+            "batches": [
+                {"learning_rate": 500, "widths": [60, 100, 140], "n_steps": 4000},
+                {"learning_rate": 500, "widths": [80], "n_steps": 4000},
+            ],
+        }
+    )
     for batch in study.batches:
         for config in batch.configs():
             train(config, out / "runs", progress=False)

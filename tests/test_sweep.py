@@ -40,8 +40,10 @@ def test_local_cluster_sweep_equals_serial_and_reports_failures(tmp_path):
     blocked = configs[1]
     (tmp_path / "dask").mkdir()
     (tmp_path / "dask" / blocked.run_id()).write_text("not a run")  # this task must fail, the others finish
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
         results = run_sweep(configs, tmp_path / "dask", scheduler=client, progress=False)
     assert [r.status for r in results] == ["complete", None, "complete", "complete"]
     assert "is not a run folder" in results[1].error
@@ -60,8 +62,10 @@ def test_cli_sweep(tmp_path, capsys):
     from relunet_support.cli import main
 
     path = tmp_path / "sweep.yaml"
-    path.write_text(f"out: {tmp_path / 'runs'}\ndefaults: {{n_steps: 500, n_snapshots: 5}}\n"
-                    "grid: {m: [40, 60], learning_rate: [200.0]}\n")
+    path.write_text(
+        f"out: {tmp_path / 'runs'}\ndefaults: {{n_steps: 500, n_snapshots: 5}}\n"
+        "grid: {m: [40, 60], learning_rate: [200.0]}\n"
+    )
     assert main(["sweep", str(path), "--serial"]) == 0
     assert "2 complete" in capsys.readouterr().out
     path.write_text("grid: {m: [-3], learning_rate: [1.0], n_steps: [1]}\n")

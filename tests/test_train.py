@@ -12,10 +12,16 @@ import pytest
 from relunet_support import diagnostics, engine, model, store
 from relunet_support.errors import NetworkDied, RunLockedError, TrainingDiverged
 from relunet_support.store import list_runs, open_run
-from relunet_support.train import (DeadNetworkWarning, DivergedRunWarning, TrainConfig, UnstableLearningRateWarning,
-                                   ensure_runs, train)
+from relunet_support.train import (
+    DeadNetworkWarning,
+    DivergedRunWarning,
+    TrainConfig,
+    UnstableLearningRateWarning,
+    ensure_runs,
+    train,
+)
 
-SMALL = TrainConfig(m=100, learning_rate=100 ** 1.5 * 0.5, n_steps=3000, n_records=300, n_snapshots=40)
+SMALL = TrainConfig(m=100, learning_rate=100**1.5 * 0.5, n_steps=3000, n_records=300, n_snapshots=40)
 
 
 def assert_same_run(run, other):
@@ -146,8 +152,9 @@ def test_dead_network_is_reported_not_plotted(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::relunet_support.train.UnstableLearningRateWarning")
 def test_divergence_stops_keeps_records_and_names_step(tmp_path):
-    config = TrainConfig(m=20, learning_rate=1e3, n_steps=100, init="gaussian", dataset="custom",
-                         x=(-1e153, 1e153), y=(1.0, 1.0))
+    config = TrainConfig(
+        m=20, learning_rate=1e3, n_steps=100, init="gaussian", dataset="custom", x=(-1e153, 1e153), y=(1.0, 1.0)
+    )
     with pytest.warns(DivergedRunWarning, match=r"diverged at step \d+: .*η/α=11.18"):
         run = train(config, tmp_path, progress=False)  # the run comes back, whatever its end state
     with pytest.raises(TrainingDiverged, match=r"diverged at step \d+: .*η/α=11.18") as info:
@@ -205,8 +212,9 @@ def test_no_pickle_anywhere():
 
 
 def test_non_finite_start_is_diverged_at_step_0(tmp_path):
-    config = TrainConfig(m=20, learning_rate=1.0, n_steps=10, init="gaussian", dataset="custom",
-                         x=(-1e300, 1e300), y=(1.0, 1.0))
+    config = TrainConfig(
+        m=20, learning_rate=1.0, n_steps=10, init="gaussian", dataset="custom", x=(-1e300, 1e300), y=(1.0, 1.0)
+    )
     with pytest.raises(TrainingDiverged, match="diverged at step 0") as info:
         train(config, tmp_path, progress=False, strict=True)
     assert info.value.run.status == "diverged" and list(info.value.run.records["step"]) == [0]
@@ -214,8 +222,17 @@ def test_non_finite_start_is_diverged_at_step_0(tmp_path):
 
 def test_network_dead_from_the_start(tmp_path):
     # every neuron inactive on both data points from step 0: nothing can ever move
-    config = TrainConfig(m=2, learning_rate=1.0, n_steps=100, init="gaussian", dataset="custom",
-                         x=(0.0, 0.0), y=(1.0, 1.0), gamma=0.0, seed=3)
+    config = TrainConfig(
+        m=2,
+        learning_rate=1.0,
+        n_steps=100,
+        init="gaussian",
+        dataset="custom",
+        x=(0.0, 0.0),
+        y=(1.0, 1.0),
+        gamma=0.0,
+        seed=3,
+    )
     assert np.all(config.initial_parameters()[2] <= 0)  # seed 3 draws b ≤ 0 for both neurons
     with pytest.warns(DeadNetworkWarning):
         run = train(config, tmp_path, progress=False)
@@ -227,11 +244,20 @@ def test_network_dead_from_the_start(tmp_path):
 
 
 def test_ensure_runs_returns_every_end_state_and_lets_the_stability_warning_through(tmp_path):
-    dead = TrainConfig(m=2, learning_rate=1.0, n_steps=100, init="gaussian", dataset="custom",
-                       x=(0.0, 0.0), y=(1.0, 1.0), gamma=0.0, seed=3)
-    diverged = TrainConfig(m=20, learning_rate=1e3, n_steps=100, init="gaussian", dataset="custom",
-                           x=(-1e153, 1e153), y=(1.0, 1.0))
-    import warnings
+    dead = TrainConfig(
+        m=2,
+        learning_rate=1.0,
+        n_steps=100,
+        init="gaussian",
+        dataset="custom",
+        x=(0.0, 0.0),
+        y=(1.0, 1.0),
+        gamma=0.0,
+        seed=3,
+    )
+    diverged = TrainConfig(
+        m=20, learning_rate=1e3, n_steps=100, init="gaussian", dataset="custom", x=(-1e153, 1e153), y=(1.0, 1.0)
+    )
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -247,11 +273,15 @@ def test_learning_rate_in_natural_units_and_stability_warning(tmp_path):
     from relunet_support.config import sweep_configs
 
     config = TrainConfig.from_normalised(400, 3.0, 50, seed=2)
-    assert config.learning_rate == pytest.approx(3.0 * 400**1.5) and config.normalised_learning_rate == pytest.approx(3.0)
+    assert config.learning_rate == pytest.approx(3.0 * 400**1.5) and config.normalised_learning_rate == pytest.approx(
+        3.0
+    )
     with pytest.warns(UnstableLearningRateWarning, match=r"η/α = 3 .* beyond the stable limit 2"):
         run = train(config, tmp_path, progress=False)
-    assert run.attrs["normalised_learning_rate"] == pytest.approx(3.0) and run.attrs["config"]["learning_rate"] == config.learning_rate
-    import warnings
+    assert (
+        run.attrs["normalised_learning_rate"] == pytest.approx(3.0)
+        and run.attrs["config"]["learning_rate"] == config.learning_rate
+    )
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")

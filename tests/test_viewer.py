@@ -2,21 +2,20 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import tracemalloc
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from relunet_support import diagnostics, model
-from relunet_support.train import TrainConfig, train
 from relunet_support import viewer as viewer_module
+from relunet_support.train import TrainConfig, train
 from relunet_support.viewer import CondensationViewer, compact_kink, frame, frame_indices, static_frames
 
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
-    config = TrainConfig(m=60, learning_rate=60 ** 1.5, n_steps=4000, n_records=400, n_snapshots=50)
+    config = TrainConfig(m=60, learning_rate=60**1.5, n_steps=4000, n_records=400, n_snapshots=50)
     return train(config, tmp_path_factory.mktemp("runs"), progress=False)
 
 
@@ -38,8 +37,9 @@ def test_viewer_opens_at_the_first_snapshot_and_the_slider_agrees_with_the_reado
     assert viewer.readout.value.startswith(f"snapshot 0/{small_run.n_snapshots - 1} · step 0 ")
     viewer.slider.value = viewer.slider.max
     assert viewer.readout.value.startswith(f"snapshot {viewer.slider.max}/{viewer.slider.max} · ")
-    assert viewer.picker.options[0][0] == (f"η={small_run.config.learning_rate:g} · m=60 · γ=1.5 · γ′=0 · seed 0 · "
-                                           f"4,000 steps · complete")
+    assert viewer.picker.options[0][0] == (
+        f"η={small_run.config.learning_rate:g} · m=60 · γ=1.5 · γ′=0 · seed 0 · 4,000 steps · complete"
+    )
 
 
 def test_slider_sets_every_panel_to_the_snapshot(small_run):
@@ -152,8 +152,9 @@ def test_kink_marks_only_for_the_neurons_carrying_f(small_run):
     kinks = diagnostics.kinks(w, b)
     inside = (kinks > lo) & (kinks < hi)
     assert 0 < last.carrier_kinks.size < inside.sum()
-    np.testing.assert_allclose(last.f_at_kinks, model.forward(a, w, b, last.carrier_kinks, small_run.config.alpha),
-                               rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(
+        last.f_at_kinks, model.forward(a, w, b, last.carrier_kinks, small_run.config.alpha), rtol=1e-10, atol=1e-14
+    )
 
 
 def test_carrying_neurons_take_the_fewest_carrying_the_mass():
@@ -168,13 +169,20 @@ def test_carrying_neurons_take_the_fewest_carrying_the_mass():
 
 def test_nice_ceiling_and_amplitude_limits():
     assert [viewer_module.nice_ceiling(v) for v in (0.9, 1.0, 1.2, 2.5, 6.0, 8.0, 1234.0)] == [
-        1.0, 1.0, 1.5, 3.0, 7.5, 10.0, 1500.0]
+        1.0,
+        1.0,
+        1.5,
+        3.0,
+        7.5,
+        10.0,
+        1500.0,
+    ]
     assert viewer_module.amplitude_limits(np.array([0.0, 0.5, 0.95]), log=False) == (0.0, 1.0)
     assert viewer_module.amplitude_limits(np.array([0.0, 1e-3, 20.0]), log=True) == (-3.0, 2.0)
 
 
 def test_wide_runs_draw_a_density_image(tmp_path):
-    run = train(TrainConfig(m=6_000, learning_rate=6_000 ** 1.5, n_steps=200, n_snapshots=5), tmp_path, progress=False)
+    run = train(TrainConfig(m=6_000, learning_rate=6_000**1.5, n_steps=200, n_snapshots=5), tmp_path, progress=False)
     viewer = CondensationViewer([run], figsize=(6, 4), dpi=50)
     viewer.slider.value = 4
     assert viewer.panels.dense
@@ -189,8 +197,9 @@ def test_density_image_counts_each_neuron_in_its_bin():
     image = viewer_module.density_image(x, y, np.array([True, True, False, True]), (0, 1), (0, 1), bins=(2, 2))
     rgb = image[..., :3] / 255
     np.testing.assert_allclose(rgb[0, 0], 1 - (1 - viewer_module.POSITIVE[:3]), atol=0.5 / 255)  # fullest: full red
-    np.testing.assert_allclose(rgb[1, 1], 1 - np.log1p(1) / np.log1p(2) * (1 - viewer_module.NEGATIVE[:3]),
-                               atol=0.5 / 255)
+    np.testing.assert_allclose(
+        rgb[1, 1], 1 - np.log1p(1) / np.log1p(2) * (1 - viewer_module.NEGATIVE[:3]), atol=0.5 / 255
+    )
     np.testing.assert_allclose(rgb[0, 1], 1.0)
     assert image[0, 1, 3] == 0 and image[0, 0, 3] == image[1, 1, 3] == 255  # an empty bin is transparent
 
@@ -276,6 +285,7 @@ print(before, peak)
 """
 
 
+@pytest.mark.slow  # writes 192 MB of snapshots
 def test_opening_a_wide_run_reads_snapshots_lazily(tmp_path):
     import subprocess
     import sys
@@ -293,8 +303,15 @@ def test_scaling_figure_draws_bands_over_seeds(tmp_path):
 
     from relunet_support import plots
 
-    runs = [train(TrainConfig(m=m, learning_rate=500.0, n_steps=1500, n_records=200, n_snapshots=5, seed=s), tmp_path,
-                  progress=False) for m in (40, 80) for s in (0, 1, 2)]
+    runs = [
+        train(
+            TrainConfig(m=m, learning_rate=500.0, n_steps=1500, n_records=200, n_snapshots=5, seed=s),
+            tmp_path,
+            progress=False,
+        )
+        for m in (40, 80)
+        for s in (0, 1, 2)
+    ]
     fig = plots.scaling_figure(runs, "risk", clocks=("s", "s−ŝ"))
     bands = [c for c in fig.axes[0].collections if isinstance(c, PolyCollection)]
     assert len(bands) == 2  # one band per width
@@ -312,8 +329,14 @@ def test_paper_figures_read_as_such(tmp_path):
 
     from relunet_support import escapes, plots
 
-    runs = [train(TrainConfig(m=m, learning_rate=500.0, n_steps=20_000, n_records=300, n_snapshots=10), tmp_path,
-                  progress=False) for m in (60, 100, 140)]
+    runs = [
+        train(
+            TrainConfig(m=m, learning_rate=500.0, n_steps=20_000, n_records=300, n_snapshots=10),
+            tmp_path,
+            progress=False,
+        )
+        for m in (60, 100, 140)
+    ]
     fig = plots.scaling_figure(runs, "extremes", clocks=("k", "s"))
     ax = fig.axes[0]
     lowest = min(r.records["f_min"].min() for r in runs)
@@ -331,7 +354,9 @@ def test_paper_figures_read_as_such(tmp_path):
     fit = escapes.fit_line(np.log([m for m, _, _ in points]), [t for _, _, t in points])
     figure = plots.escape_fit_figure(points, fit, 1.76)
     labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
-    assert any("theory" in label and "1.760" in label for label in labels) and any("interval" in l for l in labels)
+    assert any("theory" in label and "1.760" in label for label in labels) and any(
+        "interval" in label for label in labels
+    )
     one = plots.one_width_figure(runs[:1])
     assert len(one.axes) == 2 and one.axes[0].get_yscale() == "log" and one.axes[0].get_ylabel() == "risk R"
     from relunet_support import condensation
@@ -352,7 +377,7 @@ def test_settle_time_is_where_a_curve_stops_changing():
     values = np.where(t < 30, 1.0 - t / 30, 0.0)
     assert settle_time(t, values, log=False) == 30.0
     assert settle_time(t, np.ones(100), log=False) == 100.0  # flat: nothing to trim
-    risk = np.maximum(10.0 ** -t, 1e-40)
+    risk = np.maximum(10.0**-t, 1e-40)
     assert settle_time(t, risk, log=True) == 10.0  # below the drawn floor of 1e-10 nothing changes
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..backends import BACKENDS, check_backend  # noqa: F401 (part of the engine's interface)
 from ..errors import invalid
+
 # _codegen, _kernels and _mirror import no numba: precompile() on a warm cache stays cheap; the
 # backends (numba kernels, the numpy reference, cuda) are imported when a step is taken
 from . import _codegen, _kernels
@@ -71,8 +72,21 @@ class Advanced:
     records: dict[str, np.ndarray]
 
 
-def advance(a, w, b, x, y, *, alpha: float, learning_rate: float, n_steps: int, record_offsets,
-            interval: tuple[float, float] = (-0.5, 0.5), backend: str = "numba", initial=None) -> Advanced:
+def advance(
+    a,
+    w,
+    b,
+    x,
+    y,
+    *,
+    alpha: float,
+    learning_rate: float,
+    n_steps: int,
+    record_offsets,
+    interval: tuple[float, float] = (-0.5, 0.5),
+    backend: str = "numba",
+    initial=None,
+) -> Advanced:
     """Advance the state (a, w, b) *in place* (1-D arrays) by up to ``n_steps`` GD steps, recording as it goes.
 
     The records hold risk, f_min, f_max (exact, over ``interval``) and, when ``initial`` = (a₀, w₀, b₀)
@@ -87,16 +101,28 @@ def advance(a, w, b, x, y, *, alpha: float, learning_rate: float, n_steps: int, 
         initial = tuple(np.ascontiguousarray(v, dtype=np.float64) for v in initial)
     lo, hi = interval
     # the kernels' positional layout: scalars, offsets, then the record arrays they fill
-    args = (float(alpha), float(learning_rate), int(n_steps), record_offsets, out["risk"], out["f_min"],
-            out["f_max"], float(lo), float(hi), out["rd_w"], out["rd_a"])
+    args = (
+        float(alpha),
+        float(learning_rate),
+        int(n_steps),
+        record_offsets,
+        out["risk"],
+        out["f_min"],
+        out["f_max"],
+        float(lo),
+        float(hi),
+        out["rd_w"],
+        out["rd_a"],
+    )
     if backend == "cuda":
         from . import _cuda
 
         steps, written, status, _ = _cuda.advance(a, w, b, x, y, *args, initial=initial)
     elif backend == "numba":
         empty = np.empty(0)
-        steps, written, status, _ = _run_kernel("advance", a, w, b, x, y, *args,
-                                                initial=initial if initial is not None else (empty, empty, empty))
+        steps, written, status, _ = _run_kernel(
+            "advance", a, w, b, x, y, *args, initial=initial if initial is not None else (empty, empty, empty)
+        )
     else:
         from . import _reference
 

@@ -165,8 +165,11 @@ def _source(n: int, mirror: bool) -> str:
     # mirror: the arrays hold the first half of a mirror-symmetric network on mirror-symmetric data;
     # neuron (a, −w, b) on x_i is neuron (a, w, b) on x_{n−1−i}, so f_i = (s_i + s_{n−1−i})/α.
     total_s = (lambda i: f"(s{i} + s{n - 1 - i})") if mirror else (lambda i: f"s{i}")
-    extremes_call = ("extremes_exact(np.concatenate((a, a)), np.concatenate((w, -w)), np.concatenate((b, b)), "
-                     "inv_alpha, lo, hi)") if mirror else "extremes_exact(a, w, b, inv_alpha, lo, hi)"
+    extremes_call = (
+        ("extremes_exact(np.concatenate((a, a)), np.concatenate((w, -w)), np.concatenate((b, b)), inv_alpha, lo, hi)")
+        if mirror
+        else "extremes_exact(a, w, b, inv_alpha, lo, hi)"
+    )
 
     def each(fmt: str, sep: str = "; ") -> str:
         return sep.join(fmt.format(i=i) for i in points)
@@ -235,6 +238,7 @@ def kernels_for(n: int, mirror: bool = False) -> ModuleType:
         if not path.with_suffix(".compiled").exists():
             _compile_in_subprocess(path, name, n)
         spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None, path
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
@@ -277,7 +281,8 @@ open(sys.argv[4], "w").write("compiled")
 def _compile_in_subprocess(path: Path, name: str, n: int) -> None:
     """Compile the kernel module in a child process, which writes numba's on-disk cache."""
     marker = path.with_suffix(".compiled")
-    result = subprocess.run([sys.executable, "-c", _COMPILE, str(path), name, str(n), str(marker)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", _COMPILE, str(path), name, str(n), str(marker)], capture_output=True, text=True
+    )
     if result.returncode != 0:
         raise RuntimeError(f"compiling the numba kernel {path} failed:\n{result.stderr}")

@@ -46,8 +46,10 @@ DEFAULT_THREADS = 256
 DEFAULT_BLOCKS_PER_SM = 2
 MODES = ("auto", "resident", "persistent", "stepwise")
 _SHARED_BYTES_PER_BLOCK = 48 * 1024  # without the opt-in to more dynamic shared memory
-INSTALL_HINT = ("install the gpu extra on a machine with an NVIDIA GPU and driver "
-                "(pip install 'relunet[gpu]'), or use backend='numba'")
+INSTALL_HINT = (
+    "install the gpu extra on a machine with an NVIDIA GPU and driver "
+    "(pip install 'relunet[gpu]'), or use backend='numba'"
+)
 
 
 def _numba_cuda():
@@ -117,8 +119,20 @@ class DeviceState:
     every partial at each step).
     """
 
-    def __init__(self, a, w, b, x, y, alpha: float, learning_rate: float, mirror: bool = False,
-                 threads: int = DEFAULT_THREADS, mode: str = "auto", blocks_per_sm: int = DEFAULT_BLOCKS_PER_SM):
+    def __init__(
+        self,
+        a,
+        w,
+        b,
+        x,
+        y,
+        alpha: float,
+        learning_rate: float,
+        mirror: bool = False,
+        threads: int = DEFAULT_THREADS,
+        mode: str = "auto",
+        blocks_per_sm: int = DEFAULT_BLOCKS_PER_SM,
+    ):
         if mode not in MODES:
             raise invalid("mode", mode, "one of " + ", ".join(map(repr, MODES)))
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1 or threads & (threads - 1):
@@ -163,26 +177,38 @@ class DeviceState:
         if mode == "stepwise":
             return "stepwise", (max(1, min(per_member, limit)), self.n_members), 0
         try:
-            limit = min(limit, self.kernels["persistent"].compile(self._signature())
-                        .max_cooperative_grid_blocks(self.threads))
+            limit = min(
+                limit, self.kernels["persistent"].compile(self._signature()).max_cooperative_grid_blocks(self.threads)
+            )
             groups = min(self.n_members, limit)
             grid = (max(1, min(per_member, limit // groups)), groups)
             cache_bytes = 24 * math.ceil(self.m / grid[0])
-            resident_fits = (mode != "persistent" and groups == self.n_members
-                             and self._shared_memory_allows(cuda, cache_bytes)
-                             and self.kernels["resident"].compile(self._signature())
-                             .max_cooperative_grid_blocks(self.threads, cache_bytes) >= grid[0] * grid[1])
+            resident_fits = (
+                mode != "persistent"
+                and groups == self.n_members
+                and self._shared_memory_allows(cuda, cache_bytes)
+                and self.kernels["resident"]
+                .compile(self._signature())
+                .max_cooperative_grid_blocks(self.threads, cache_bytes)
+                >= grid[0] * grid[1]
+            )
         except Exception as error:  # noqa: BLE001 - e.g. no libcudadevrt to link the grid barrier
             if mode != "auto":
                 raise
-            warnings.warn(f"cuda backend: cooperative launch unavailable ({type(error).__name__}: {error}); "
-                          "running one launch per step", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"cuda backend: cooperative launch unavailable ({type(error).__name__}: {error}); "
+                "running one launch per step",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             return "stepwise", (max(1, min(per_member, limit)), self.n_members), 0
         if resident_fits and mode in ("auto", "resident"):
             return "resident", grid, cache_bytes
         if mode == "resident":
-            raise ConfigError(f"mode='resident' is not possible here: {self.n_members} × {self.m} neurons do not fit "
-                             "in the shared memory of a cooperative grid; use 'auto'")
+            raise ConfigError(
+                f"mode='resident' is not possible here: {self.n_members} × {self.m} neurons do not fit "
+                "in the shared memory of a cooperative grid; use 'auto'"
+            )
         return "persistent", grid, 0
 
     def _shared_memory_allows(self, cuda, cache_bytes: int) -> bool:
@@ -212,8 +238,20 @@ class DeviceState:
 
         matrix = types.Array(float64, 2, "C")
         vector = types.Array(float64, 1, "C")
-        return (matrix, matrix, matrix, vector, vector, float64, float64, int64, int64, boolean,
-                types.Array(float64, 4, "C"), types.Array(int64, 1, "C"))
+        return (
+            matrix,
+            matrix,
+            matrix,
+            vector,
+            vector,
+            float64,
+            float64,
+            int64,
+            int64,
+            boolean,
+            types.Array(float64, 4, "C"),
+            types.Array(int64, 1, "C"),
+        )
 
     def run(self, n_steps: int, guard: bool = False) -> tuple[int, int]:
         """Up to n_steps more steps; returns (steps done since the start, status).
@@ -228,12 +266,17 @@ class DeviceState:
         if self.mode == "resident":
             try:
                 self.kernels["resident"][self.grid, self.threads, 0, self.cache_bytes](
-                    *args, int(n_steps), self.steps % 2, *tail)
+                    *args, int(n_steps), self.steps % 2, *tail
+                )
             except Exception as error:  # noqa: BLE001 - the launch was refused: nothing ran
                 if self.requested_mode == "resident":
                     raise
-                warnings.warn(f"cuda backend: the resident launch was refused ({type(error).__name__}: {error}); "
-                              "continuing without the shared-memory cache", RuntimeWarning, stacklevel=2)
+                warnings.warn(
+                    f"cuda backend: the resident launch was refused ({type(error).__name__}: {error}); "
+                    "continuing without the shared-memory cache",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
                 self.mode, self.cache_bytes = "persistent", 0
         if self.mode == "persistent":
             self.kernels["persistent"][self.grid, self.threads](*args, int(n_steps), self.steps % 2, *tail)
@@ -252,7 +295,8 @@ class DeviceState:
 
     def _finish(self, guard: bool) -> None:
         self.kernels["finish"][(1, self.n_members), self.threads](
-            self.y, self.inv_alpha, self.steps % 2, guard, self.partials, self.control, self.values)
+            self.y, self.inv_alpha, self.steps % 2, guard, self.partials, self.control, self.values
+        )
 
     def network_values(self) -> np.ndarray:
         """f(x_i) of each member now, shape (S, n) (or (n,) for one network)."""
@@ -274,8 +318,9 @@ def _on_device(a, w, b, x, y, alpha, learning_rate, launch) -> DeviceState:
     """The network on the GPU: its first half only when the problem is mirrored (``engine.is_mirrored``)."""
 
     mirror = is_mirrored(a, w, b, x, y)
-    return DeviceState(*(first_halves(a, w, b) if mirror else (a, w, b)), x, y, alpha, learning_rate,
-                       mirror=mirror, **launch)
+    if mirror:
+        a, w, b = first_halves(a, w, b)
+    return DeviceState(a, w, b, x, y, alpha, learning_rate, mirror=mirror, **launch)
 
 
 def _copy_back(state: DeviceState, targets) -> None:
@@ -296,8 +341,26 @@ def descend(a, w, b, x, y, alpha, learning_rate, n_steps, **launch) -> None:
     _copy_back(state, (a, w, b))
 
 
-def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, record_risk, record_f_min,
-            record_f_max, lo, hi, record_rd_w, record_rd_a, initial=None, **launch):
+def advance(
+    a,
+    w,
+    b,
+    x,
+    y,
+    alpha,
+    learning_rate,
+    n_steps,
+    record_offsets,
+    record_risk,
+    record_f_min,
+    record_f_max,
+    lo,
+    hi,
+    record_rd_w,
+    record_rd_a,
+    initial=None,
+    **launch,
+):
     """Same contract as the numba kernels' ``advance`` (one network, in place): the GPU runs between
     record steps; each record is taken on the host from the state copied back."""
 

@@ -28,7 +28,7 @@ def _kernel_decorator(threads: int, blocks_per_sm: int):
         return cuda.jit
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
     """The compiled kernels for n data points and ``threads`` threads per block (a power of two;
     at least a warp, 32, on a GPU; the simulator tests use 4).
@@ -196,8 +196,8 @@ def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
                 capacity = (a.shape[1] + cuda.gridDim.x - 1) // cuda.gridDim.x
                 cache = cuda.shared.array(0, float64)
                 cached_a = cache[:capacity]
-                cached_w = cache[capacity:2 * capacity]
-                cached_b = cache[2 * capacity:3 * capacity]
+                cached_w = cache[capacity : 2 * capacity]
+                cached_b = cache[2 * capacity : 3 * capacity]
                 member = cuda.blockIdx.y
                 for j in range(cuda.threadIdx.x, stop - start, threads):
                     cached_a[j] = a[member, start + j]
@@ -252,5 +252,11 @@ def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
                 if guard and control[_STATUS] == STATUS_OK:
                     control[_STATUS] = verdict(totals, y, inv_alpha)
 
-    return {"forward": forward, "stepwise": make_steps(False, False), "persistent": make_steps(True, False),
-            "resident": make_steps(True, True), "finish": finish, "static_shared_bytes": 8 * n_sums * threads}
+    return {
+        "forward": forward,
+        "stepwise": make_steps(False, False),
+        "persistent": make_steps(True, False),
+        "resident": make_steps(True, True),
+        "finish": finish,
+        "static_shared_bytes": 8 * n_sums * threads,
+    }

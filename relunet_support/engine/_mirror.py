@@ -17,8 +17,11 @@ def is_mirrored(a, w, b, x, y) -> bool:
     if m % 2 or not (np.array_equal(x[::-1], -x) and np.array_equal(y[::-1], y)):
         return False  # (for an ensemble, every member must be mirrored)
     h = m // 2
-    return (np.array_equal(a[..., :h], a[..., h:]) and np.array_equal(w[..., :h], -w[..., h:])
-            and np.array_equal(b[..., :h], b[..., h:]))
+    return (
+        np.array_equal(a[..., :h], a[..., h:])
+        and np.array_equal(w[..., :h], -w[..., h:])
+        and np.array_equal(b[..., :h], b[..., h:])
+    )
 
 
 def first_halves(a, w, b) -> list[np.ndarray]:

@@ -25,8 +25,25 @@ def descend_plain(a, w, b, x, y, alpha, learning_rate, n_steps):
         _step(a, w, b, x, y, alpha, learning_rate)
 
 
-def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, record_risk,
-            record_f_min, record_f_max, lo, hi, record_rd_w, record_rd_a, initial=None):
+def advance(
+    a,
+    w,
+    b,
+    x,
+    y,
+    alpha,
+    learning_rate,
+    n_steps,
+    record_offsets,
+    record_risk,
+    record_f_min,
+    record_f_max,
+    lo,
+    hi,
+    record_rd_w,
+    record_rd_a,
+    initial=None,
+):
     """Same contract as the generated kernels' ``advance``."""
     active = _active_pairs(w, b, x)
     if active == 0:
@@ -43,7 +60,6 @@ def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, record
             record_risk[written] = risk
             record_f_min[written], record_f_max[written] = extremes_exact(a, w, b, 1.0 / alpha, lo, hi)
             if initial is not None:
-
                 a0, w0, b0 = initial
                 record_rd_w[written] = model.relative_distance((w, b), (w0, b0))
                 record_rd_a[written] = model.relative_distance(a, a0)
