@@ -17,18 +17,15 @@ from .errors import ConfigError, invalid
 
 
 def _as_int(name: str, value, allowed: str, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise invalid(name, value, allowed)
-    try:
-        as_float = float(value)
-    except (TypeError, ValueError):
-        raise invalid(name, value, allowed) from None
-    if not (math.isfinite(as_float) and as_float.is_integer() and as_float >= minimum):
+    """``value`` as an integer ≥ ``minimum`` (800, 800.0 or '800'), else a ConfigError naming it."""
+    as_float = _as_float(name, value, allowed)
+    if not (as_float.is_integer() and as_float >= minimum):
         raise invalid(name, value, allowed)
     return int(as_float)
 
 
 def _as_float(name: str, value, allowed: str, positive: bool = False) -> float:
+    """``value`` as a finite float (> 0 when ``positive``), else a ConfigError naming it."""
     if isinstance(value, bool):
         raise invalid(name, value, allowed)
     try:

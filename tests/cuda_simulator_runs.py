@@ -160,21 +160,16 @@ def _run_all(path: str) -> None:
         else:
             records = {key: np.full(offsets.size, np.nan) for key in ("risk", "f_min", "f_max", "rd_w", "rd_a")}
             with np.errstate(all="ignore"):
-                steps, written, status, _ = _cuda.advance(
+                steps, written, status = _cuda.advance(
                     *state,
                     x,
                     y,
-                    alpha,
-                    eta,
-                    n_steps,
-                    offsets,
-                    records["risk"],
-                    records["f_min"],
-                    records["f_max"],
-                    -0.5,
-                    0.5,
-                    records["rd_w"],
-                    records["rd_a"],
+                    alpha=alpha,
+                    learning_rate=eta,
+                    n_steps=n_steps,
+                    record_offsets=offsets,
+                    records=records,
+                    interval=(-0.5, 0.5),
                     initial=(a, w, b),
                     **launch,
                 )

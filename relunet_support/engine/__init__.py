@@ -4,6 +4,7 @@ an NVIDIA GPU (optional: ``pip install .[gpu]``). All agree with ``model.py``.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,34 +100,25 @@ def advance(
     y = np.ascontiguousarray(y, dtype=np.float64)
     if initial is not None:
         initial = tuple(np.ascontiguousarray(v, dtype=np.float64) for v in initial)
-    lo, hi = interval
-    # the kernels' positional layout: scalars, offsets, then the record arrays they fill
-    args = (
-        float(alpha),
-        float(learning_rate),
-        int(n_steps),
-        record_offsets,
-        out["risk"],
-        out["f_min"],
-        out["f_max"],
-        float(lo),
-        float(hi),
-        out["rd_w"],
-        out["rd_a"],
-    )
-    if backend == "cuda":
-        from . import _cuda
-
-        steps, written, status, _ = _cuda.advance(a, w, b, x, y, *args, initial=initial)
-    elif backend == "numba":
+    lo, hi = float(interval[0]), float(interval[1])
+    alpha, learning_rate, n_steps = float(alpha), float(learning_rate), int(n_steps)
+    if backend == "numba":  # the compiled kernels' positional layout: scalars, offsets, the record arrays
         empty = np.empty(0)
+        layout = (alpha, learning_rate, n_steps, record_offsets, out["risk"], out["f_min"], out["f_max"], lo, hi)
         steps, written, status, _ = _run_kernel(
-            "advance", a, w, b, x, y, *args, initial=initial if initial is not None else (empty, empty, empty)
-        )
-    else:
-        from . import _reference
-
-        steps, written, status, _ = _reference.advance(a, w, b, x, y, *args, initial=initial)
+            "advance", a, w, b, x, y, *layout, out["rd_w"], out["rd_a"],
+            initial=initial if initial is not None else (empty, empty, empty),
+        )  # fmt: skip
+    else:  # the Python backends take the same things by name
+        backend_advance: Callable[..., tuple[int, int, int]]
+        if backend == "cuda":
+            from ._cuda import advance as backend_advance
+        else:
+            from ._reference import advance as backend_advance
+        steps, written, status = backend_advance(
+            a, w, b, x, y, alpha=alpha, learning_rate=learning_rate, n_steps=n_steps,
+            record_offsets=record_offsets, records=out, interval=(lo, hi), initial=initial,
+        )  # fmt: skip
     return Advanced(int(steps), int(status), {name: values[:written] for name, values in out.items()})
 
 

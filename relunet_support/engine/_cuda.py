@@ -36,10 +36,9 @@ import warnings
 import numpy as np
 
 from ..errors import BackendUnavailable, ConfigError, invalid
-from ..exact import extremes_exact
-from ..model import relative_distance
 from ._kernels import STATUS_DIVERGED, STATUS_OK
 from ._mirror import first_halves, is_mirrored, unfold_mirror
+from ._reference import take_record
 
 _STATUS = 1  # the status slot of the control array (see _cuda_kernels)
 DEFAULT_THREADS = 256
@@ -341,28 +340,9 @@ def descend(a, w, b, x, y, alpha, learning_rate, n_steps, **launch) -> None:
     _copy_back(state, (a, w, b))
 
 
-def advance(
-    a,
-    w,
-    b,
-    x,
-    y,
-    alpha,
-    learning_rate,
-    n_steps,
-    record_offsets,
-    record_risk,
-    record_f_min,
-    record_f_max,
-    lo,
-    hi,
-    record_rd_w,
-    record_rd_a,
-    initial=None,
-    **launch,
-):
-    """Same contract as the numba kernels' ``advance`` (one network, in place): the GPU runs between
-    record steps; each record is taken on the host from the state copied back."""
+def advance(a, w, b, x, y, *, alpha, learning_rate, n_steps, record_offsets, records, interval, initial=None, **launch):
+    """The numba kernels' ``advance`` on the GPU (one network, in place): (steps taken, records written,
+    status). The GPU runs between record steps; each record is taken on the host from the state copied back."""
 
     state = _on_device(a, w, b, x, y, alpha, learning_rate, launch)
     steps, status = state.run(0, guard=True)  # a dead start stops at step 0
@@ -375,11 +355,8 @@ def advance(
         if status == STATUS_DIVERGED or written == record_offsets.size or record_offsets[written] != steps:
             continue
         _copy_back(state, (a, w, b))  # (a, w, b) is updated in place anyway: the record reads it there
-        record_risk[written] = 0.5 * float(np.sum((state.network_values() - y) ** 2)) / y.size
-        record_f_min[written], record_f_max[written] = extremes_exact(a, w, b, 1.0 / alpha, lo, hi)
-        if initial is not None:
-            record_rd_w[written] = relative_distance((w, b), (initial[1], initial[2]))
-            record_rd_a[written] = relative_distance(a, initial[0])
+        risk = 0.5 * float(np.sum((state.network_values() - y) ** 2)) / y.size
+        take_record(records, written, a, w, b, risk, alpha, interval, initial)
         written += 1
     _copy_back(state, (a, w, b))
-    return steps, written, status, 0
+    return steps, written, status

@@ -25,45 +25,29 @@ def descend_plain(a, w, b, x, y, alpha, learning_rate, n_steps):
         _step(a, w, b, x, y, alpha, learning_rate)
 
 
-def advance(
-    a,
-    w,
-    b,
-    x,
-    y,
-    alpha,
-    learning_rate,
-    n_steps,
-    record_offsets,
-    record_risk,
-    record_f_min,
-    record_f_max,
-    lo,
-    hi,
-    record_rd_w,
-    record_rd_a,
-    initial=None,
-):
-    """Same contract as the generated kernels' ``advance``."""
-    active = _active_pairs(w, b, x)
-    if active == 0:
-        return 0, 0, STATUS_DEAD, active
+def take_record(records: dict, index: int, a, w, b, risk: float, alpha: float, interval, initial) -> None:
+    """Record ``index`` of ``records`` (arrays by name) from the state: the risk, the exact extremes of f
+    over ``interval`` and, when ``initial`` = (a₀, w₀, b₀) is given, the relative distances."""
+    records["risk"][index] = risk
+    records["f_min"][index], records["f_max"][index] = extremes_exact(a, w, b, 1.0 / alpha, *interval)
+    if initial is not None:
+        records["rd_w"][index] = model.relative_distance((w, b), (initial[1], initial[2]))
+        records["rd_a"][index] = model.relative_distance(a, initial[0])
+
+
+def advance(a, w, b, x, y, *, alpha, learning_rate, n_steps, record_offsets, records, interval, initial=None):
+    """The generated kernels' ``advance`` step by step in numpy: (steps taken, records written, status)."""
+    if _active_pairs(w, b, x) == 0:
+        return 0, 0, STATUS_DEAD
     written = 0
     for step in range(1, n_steps + 1):
         _step(a, w, b, x, y, alpha, learning_rate)
         risk = model.risk(a, w, b, x, y, alpha)
-        finite = np.isfinite(risk) and np.all(np.isfinite(a)) and np.all(np.isfinite(w)) and np.all(np.isfinite(b))
-        active = _active_pairs(w, b, x)
-        if not finite:
-            return step, written, STATUS_DIVERGED, active
+        if not (np.isfinite(risk) and np.all(np.isfinite(a)) and np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+            return step, written, STATUS_DIVERGED
         if written < record_offsets.size and record_offsets[written] == step:
-            record_risk[written] = risk
-            record_f_min[written], record_f_max[written] = extremes_exact(a, w, b, 1.0 / alpha, lo, hi)
-            if initial is not None:
-                a0, w0, b0 = initial
-                record_rd_w[written] = model.relative_distance((w, b), (w0, b0))
-                record_rd_a[written] = model.relative_distance(a, a0)
+            take_record(records, written, a, w, b, risk, alpha, interval, initial)
             written += 1
-        if active == 0:
-            return step, written, STATUS_DEAD, active
-    return n_steps, written, STATUS_OK, active
+        if _active_pairs(w, b, x) == 0:
+            return step, written, STATUS_DEAD
+    return n_steps, written, STATUS_OK
