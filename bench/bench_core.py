@@ -110,7 +110,7 @@ SEED_STYLE = textwrap.dedent("""
 OURS = textwrap.dedent("""
     import resource, sys, time, warnings
     start = time.perf_counter()
-    from relunet_support.train import TrainConfig, train
+    from relunet_support.runs.train import TrainConfig, train
     imported = time.perf_counter()
     config = TrainConfig(m=800, learning_rate=70, n_steps=200_000, record_every=25)
     run = train(config, sys.argv[1], progress=False)
@@ -136,8 +136,8 @@ def _child(code: str, *args) -> list[float]:
 
 def per_step(m: int, seconds: float = 1.0) -> dict:
     """µs per GD step: numba engine, numpy reference, seed-style loop (each timed with enough steps)."""
-    from relunet_support import init, scaling
     from relunet_support.engine import descend
+    from relunet_support.network import init, scaling
 
     alpha, beta1, beta2 = scaling.alpha_beta(m, 1.5, 0.0)
     a, w, b = init.initial_parameters(m, beta1, beta2, "symmetric", 0)
@@ -163,8 +163,8 @@ def per_step(m: int, seconds: float = 1.0) -> dict:
 
 def ensemble(m: int = 800, members: int = 64, steps: int = 2000) -> dict:
     """µs per member-step for S seeds trained together (numba, parallel over members) and for one run."""
-    from relunet_support import init, scaling
     from relunet_support.engine import descend
+    from relunet_support.network import init, scaling
 
     alpha, beta1, beta2 = scaling.alpha_beta(m, 1.5, 0.0)
     states = [init.initial_parameters(m, beta1, beta2, "symmetric", seed) for seed in range(members)]

@@ -34,7 +34,7 @@ OPEN_WIDE = textwrap.dedent("""
     import os, sys, time
     import matplotlib
     matplotlib.use("Agg")
-    from relunet_support.viewer import CondensationViewer
+    from relunet_support.views.viewer import CondensationViewer
     before = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     start = time.perf_counter()
     viewer = CondensationViewer(sys.argv[1])
@@ -50,8 +50,8 @@ OPEN_WIDE = textwrap.dedent("""
 
 
 def slider_steps(out: Path, m: int = 1000, samples: int = 100) -> dict:
-    from relunet_support.train import TrainConfig, train
-    from relunet_support.viewer import CondensationViewer
+    from relunet_support.runs.train import TrainConfig, train
+    from relunet_support.views.viewer import CondensationViewer
 
     config = TrainConfig(m=m, learning_rate=m**1.5, n_steps=20_000, n_snapshots=1000)
     run = train(config, out, progress=False)
@@ -115,7 +115,7 @@ def browser(folder: Path) -> dict:
     """Slider-to-repaint latency and Play's frame rate in Chromium, m = 1000 and m = 10⁵."""
     import browser_viewer
 
-    from relunet_support.train import TrainConfig, train
+    from relunet_support.runs.train import TrainConfig, train
 
     if not browser_viewer.available():
         return {}
@@ -132,7 +132,7 @@ def browser(folder: Path) -> dict:
 
 
 def open_wide(out: Path, m: int = 100_000) -> dict:
-    from relunet_support.train import TrainConfig, train
+    from relunet_support.runs.train import TrainConfig, train
 
     config = TrainConfig(m=m, learning_rate=float(m) ** 1.5, n_steps=999, snapshot_every=1, record_every=1)
     run = train(config, out, progress=False)

@@ -12,8 +12,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from relunet_support.flow import check_gradient_flow
-from relunet_support.train import TrainConfig, train
+from relunet_support.analysis.flow import check_gradient_flow
+from relunet_support.runs.train import TrainConfig, train
 
 GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 2.0, 4.0, 8.0)
 

@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # JAX shares the GPU with numba-cuda
 
-from relunet_support import init, scaling  # noqa: E402
 from relunet_support.engine import _cuda  # noqa: E402
+from relunet_support.network import init, scaling  # noqa: E402
 
 X = np.array([-1 / 2, -1 / 6, 1 / 6, 1 / 2])
 Y = np.array([1 / 4, 1 / 30, 1 / 30, 1 / 4])

@@ -4,7 +4,7 @@ For each width m and η/α on a grid, train the seed data (mirror-symmetric init
 natural time s = η·k/α = 3000 (past the second escape and into convergence), recording the risk at every step. A run counts as stable when it
 completes (no dead network, no divergence) and its risk never increases from one step to the next
 by more than 1e-9 relative (while the risk is above 1e-20: below, rounding noise). The largest stable η/α found for every width is the limit
-``relunet_support.scaling.STABLE_NORMALISED_LEARNING_RATE``. Writes bench/stability.md.
+``relunet_support.network.scaling.STABLE_NORMALISED_LEARNING_RATE``. Writes bench/stability.md.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from relunet_support.errors import TrainingDiverged
-from relunet_support.train import TrainConfig, train
+from relunet_support.runs.train import TrainConfig, train
 
 WIDTHS = (100, 400, 1600)
 GRID = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
@@ -71,7 +71,7 @@ def main() -> None:
         "",
         "Largest η/α with a monotone risk: " + ", ".join(f"m = {m}: {limits[m]:g}" for m in WIDTHS) + ".",
         "",
-        "`relunet_support.scaling.STABLE_NORMALISED_LEARNING_RATE` = 2: `train()` warns above it (the risk",
+        "`relunet_support.network.scaling.STABLE_NORMALISED_LEARNING_RATE` = 2: `train()` warns above it (the risk",
         "then rises at some steps, though it may still converge); beyond about 10 every neuron dies.",
         "",
     ]

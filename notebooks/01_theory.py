@@ -47,9 +47,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from relunet_support import data, diagnostics, escapes, init, model, plots, scaling
-from relunet_support.config import TrainConfig
+from relunet_support import TrainConfig, diagnostics, escapes, plots
 from relunet_support.engine import descend
+from relunet_support.network import data, init, model, scaling
 
 # Validate the parameters with the core's own checks (a clear error here, before anything else runs).
 config = TrainConfig(

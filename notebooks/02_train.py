@@ -40,9 +40,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from relunet_support import plots
-from relunet_support.config import sweep_configs
-from relunet_support.train import ensure_runs
+from relunet_support import ensure_runs, plots, sweep_configs
 
 # Every configuration is validated before anything is trained.
 configs = sweep_configs(
@@ -92,7 +90,7 @@ plt.show()
 # η/2 over the same times and compare (see `bench/flow.md`: faithful up to η/α ≈ 0.3 at γ = 3/2).
 
 # %%
-from relunet_support.flow import check_gradient_flow
+from relunet_support.analysis.flow import check_gradient_flow
 
 flow_run = next((r for r in runs if r.status == "complete"), None)
 flow_check = check_gradient_flow(flow_run) if flow_run is not None else None

@@ -42,11 +42,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
-from relunet_support import diagnostics
-from relunet_support.config import TrainConfig
-from relunet_support.store import list_runs, open_run
-from relunet_support.train import ensure_runs
-from relunet_support.viewer import CondensationViewer, frame, static_frames
+from relunet_support import CondensationViewer, TrainConfig, diagnostics, ensure_runs, list_runs, open_run
+from relunet_support.views.viewer import frame, static_frames
 
 runs_dir = Path(output_dir) / "runs"
 if not interactive and run_id is not None:  # a batch draws one run: open only that one

@@ -44,9 +44,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Image, Markdown, display
 
-from relunet_support import condensation, escapes, plots
-from relunet_support.config import format_number, sweep_configs, sweep_tag
-from relunet_support.train import ensure_runs
+from relunet_support import condensation, ensure_runs, escapes, plots, sweep_configs
+from relunet_support.runs.config import format_number, sweep_tag
 
 configs = sweep_configs(
     widths,

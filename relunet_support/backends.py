@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .errors import invalid
+from relunet_support.errors import invalid
 
 BACKENDS = ("numba", "numpy", "cuda")
 

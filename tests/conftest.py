@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from relunet_support import batch, data, init, scaling
 from relunet_support.engine import _cuda
+from relunet_support.jobs import batch
+from relunet_support.network import data, init, scaling
 
 # as `relunet notebooks` does: nbformat's jsonschema need not build the IRI grammars (seconds per process)
 batch._skip_iri_format_checks()

@@ -11,10 +11,10 @@ import papermill
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from relunet_support import batch
-from relunet_support.batch import StudyError, load_study, run_notebooks, study_from_dict
-from relunet_support.cli import main
-from relunet_support.config import OPTION_NAMES
+from relunet_support.jobs import batch
+from relunet_support.jobs.batch import StudyError, load_study, run_notebooks, study_from_dict
+from relunet_support.jobs.cli import main
+from relunet_support.runs.config import OPTION_NAMES
 
 from .conftest import NO_GPU
 
@@ -130,7 +130,7 @@ def test_smoke_batch_runs_every_notebook(tmp_path):
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and "n_steps = 2000" in injected[0].source
     assert "| 200 |" in str(executed.cells)  # the summary table has the width
-    from relunet_support.store import list_runs
+    from relunet_support.runs.store import list_runs
 
     assert sorted(r.config.m for r in list_runs(tmp_path / "runs")) == [100, 200]
 

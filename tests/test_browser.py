@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from relunet_support.train import TrainConfig, train
-from relunet_support.viewer import CondensationViewer
+from relunet_support.runs.train import TrainConfig, train
+from relunet_support.views.viewer import CondensationViewer
 
 from .browser_harness import CHROMIUM, browser_page, jupyterlab, run_notebook, settled_canvas, type_slider
 

@@ -3,8 +3,8 @@ import sys
 
 import pytest
 
-from relunet_support.cli import main
-from relunet_support.store import list_runs
+from relunet_support.jobs.cli import main
+from relunet_support.runs.store import list_runs
 
 
 def test_train_and_list(tmp_path, capsys):
@@ -76,7 +76,7 @@ def test_bad_input_in_a_real_process_prints_one_line(tmp_path):
         [
             sys.executable,
             "-m",
-            "relunet_support.cli",
+            "relunet_support.jobs.cli",
             "train",
             "--m",
             "41",
@@ -166,8 +166,8 @@ def test_help_shows_every_default_from_train_config(capsys):
     import argparse
     import dataclasses
 
-    from relunet_support.cli import _parser
-    from relunet_support.config import OPTIONS, TrainConfig
+    from relunet_support.jobs.cli import _parser
+    from relunet_support.runs.config import OPTIONS, TrainConfig
 
     defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
     parser = _parser()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from relunet_support import condensation
+from relunet_support.analysis import condensation
 
 
 def planted(rng, orientations, per_cluster=50, noise=0.005, background=300):
@@ -43,7 +43,7 @@ def test_spread_orientations_are_not_condensed():
 
 
 def test_history_on_a_run(tmp_path):
-    from relunet_support.train import TrainConfig, train
+    from relunet_support.runs.train import TrainConfig, train
 
     run = train(TrainConfig(m=200, learning_rate=2000.0, n_steps=30_000, n_snapshots=30), tmp_path, progress=False)
     hist = condensation.history(run)

@@ -169,7 +169,7 @@ def test_without_a_gpu_the_error_says_why_and_what_to_do(seed_data):
 
 @pytest.mark.skipif(NO_GPU is None, reason="a GPU is here")
 def test_without_a_gpu_train_writes_nothing_and_the_cli_exits_2(tmp_path):
-    from relunet_support.train import TrainConfig, train
+    from relunet_support.runs.train import TrainConfig, train
 
     config = TrainConfig(m=40, learning_rate=100.0, n_steps=10, backend="cuda")
     with pytest.raises(BackendUnavailable):
@@ -179,7 +179,7 @@ def test_without_a_gpu_train_writes_nothing_and_the_cli_exits_2(tmp_path):
         [
             sys.executable,
             "-m",
-            "relunet_support.cli",
+            "relunet_support.jobs.cli",
             "train",
             "--m",
             "40",
@@ -244,7 +244,7 @@ def test_gpu_is_deterministic_and_launch_modes_agree_bit_for_bit(seed_data):
 
 @needs_gpu
 def test_gpu_training_matches_numba_training(tmp_path):
-    from relunet_support.train import TrainConfig, train  # (the run store needs zarr)
+    from relunet_support.runs.train import TrainConfig, train  # (the run store needs zarr)
 
     runs = {
         backend: train(

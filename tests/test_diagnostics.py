@@ -3,8 +3,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relunet_support import diagnostics, model
+from relunet_support.analysis import diagnostics
 from relunet_support.engine import descend
+from relunet_support.network import model
 
 from .conftest import network
 

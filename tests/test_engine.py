@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from relunet_support import model
 from relunet_support.engine import advance, descend
 from relunet_support.errors import ConfigError
+from relunet_support.network import model
 
 from .conftest import GPU_MARKS, network
 
@@ -75,7 +75,7 @@ def test_any_number_of_data_points():
 @pytest.mark.parametrize("backend", ["numba", pytest.param("cuda", marks=GPU_MARKS)])
 @pytest.mark.parametrize("kind", ["symmetric", "gaussian"])
 def test_advance_records_match_reference(seed_data, kind, backend):
-    from relunet_support import diagnostics
+    from relunet_support.analysis import diagnostics
 
     x, y = seed_data
     alpha, a, w, b = network(m=200, kind=kind)
@@ -131,8 +131,8 @@ def test_mirror_detection_and_half_simulation(seed_data):
 DETERMINISM_SCRIPT = """
 import sys, numpy as np
 from relunet_support.engine import descend
-from relunet_support.init import initial_parameters
-from relunet_support.data import load
+from relunet_support.network.init import initial_parameters
+from relunet_support.network.data import load
 x, y = load("seed")
 for kind in ("symmetric", "gaussian"):
     a, w, b = initial_parameters(300, 1.0, 1.0, kind, 11)

@@ -3,7 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from relunet_support import data, escapes
+from relunet_support.analysis import escapes
+from relunet_support.network import data
 
 
 def test_g_star_of_the_data_sets():
@@ -73,8 +74,8 @@ def test_the_interval_uses_the_student_t_quantile():
 def test_gradient_flow_check(tmp_path):
     import warnings
 
-    from relunet_support.flow import check_gradient_flow
-    from relunet_support.train import TrainConfig, train
+    from relunet_support.analysis.flow import check_gradient_flow
+    from relunet_support.runs.train import TrainConfig, train
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

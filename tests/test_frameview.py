@@ -6,7 +6,7 @@ import zlib
 import numpy as np
 import pytest
 
-from relunet_support.frameview import FrameView
+from relunet_support.views.frameview import FrameView
 
 
 class FrontEnd:
@@ -78,7 +78,7 @@ def test_frames_that_are_not_rgba_bytes_are_refused(view):
 
 
 def test_a_full_frame_follows_every_keyframe_interval_of_patches(view):
-    from relunet_support.frameview import KEYFRAME_EVERY
+    from relunet_support.views.frameview import KEYFRAME_EVERY
 
     frame = np.zeros((6, 8, 4), np.uint8)
     for k in range(2 * KEYFRAME_EVERY + 3):

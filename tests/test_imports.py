@@ -6,8 +6,8 @@ import subprocess
 import sys
 import textwrap
 
-from relunet_support.config import TrainConfig
-from relunet_support.train import train
+from relunet_support.runs.config import TrainConfig
+from relunet_support.runs.train import train
 
 
 def _modules_after(code: str) -> set[str]:
@@ -26,9 +26,10 @@ def test_reading_finished_runs_back_and_plotting_imports_no_numba(tmp_path):
     modules = _modules_after(f"""
         import matplotlib
         matplotlib.use("agg")
-        from relunet_support import condensation, escapes, plots
-        from relunet_support.config import TrainConfig
-        from relunet_support.train import ensure_runs
+        from relunet_support.analysis import condensation, escapes
+        from relunet_support.views import plots
+        from relunet_support.runs.config import TrainConfig
+        from relunet_support.runs.train import ensure_runs
         [run] = ensure_runs([TrainConfig(m=20, learning_rate=100.0, n_steps=300, n_snapshots=10)], {str(tmp_path)!r},
                             progress=False)
         assert run.status == "complete"
@@ -40,7 +41,7 @@ def test_reading_finished_runs_back_and_plotting_imports_no_numba(tmp_path):
 
 def test_extremes_and_training_still_load_numba_when_needed(tmp_path):
     modules = _modules_after("""
-        from relunet_support import diagnostics
+        from relunet_support.analysis import diagnostics
         diagnostics.extremes([1.0], [1.0], [0.0], alpha=1.0)
     """)
     assert "numba" in modules
@@ -50,7 +51,8 @@ def test_the_orchestrator_starts_without_numba_or_the_iri_grammars():
     """`relunet notebooks` checks the backends and the kernel cache without importing numba, and keeps
     jsonschema from importing rfc3987_syntax (seconds of grammar building for formats no notebook uses)."""
     modules = _modules_after("""
-        from relunet_support import batch, engine
+        from relunet_support.jobs import batch
+        from relunet_support import engine
         batch._skip_iri_format_checks()
         import jupytext, nbformat, papermill
         nbformat.validate(nbformat.v4.new_notebook())
@@ -58,3 +60,17 @@ def test_the_orchestrator_starts_without_numba_or_the_iri_grammars():
         engine.precompile([4])
     """)
     assert "numba" not in modules and "rfc3987_syntax" not in modules and "papermill" in modules
+
+
+def test_the_public_face_is_cheap_and_complete():
+    """`import relunet_support` imports nothing heavy; every public name resolves on first use."""
+    modules = _modules_after("import relunet_support")
+    assert "numpy" not in modules and "matplotlib" not in modules
+    modules = _modules_after("""
+        import relunet_support
+        for name in relunet_support.__all__:
+            assert getattr(relunet_support, name) is not None, name
+        assert relunet_support.TrainConfig.__module__ == "relunet_support.runs.config"
+        assert relunet_support.plots.__name__ == "relunet_support.views.plots"
+    """)
+    assert "matplotlib" in modules

@@ -4,12 +4,12 @@ import math
 import numpy as np
 import pytest
 
-from relunet_support import data, model
-from relunet_support.config import TrainConfig, format_number
 from relunet_support.errors import ConfigError
-from relunet_support.init import initial_parameters
-from relunet_support.store import open_run
-from relunet_support.train import train
+from relunet_support.network import data, model
+from relunet_support.network.init import initial_parameters
+from relunet_support.runs.config import TrainConfig, format_number
+from relunet_support.runs.store import open_run
+from relunet_support.runs.train import train
 
 from .conftest import network
 
@@ -134,8 +134,8 @@ def test_run_id_names_the_rng_seed_and_the_data_set_apart():
 
 
 def test_sweep_tag_is_the_one_tag_for_figures_and_executed_notebooks():
-    from relunet_support.batch import Batch
-    from relunet_support.config import sweep_tag
+    from relunet_support.jobs.batch import Batch
+    from relunet_support.runs.config import sweep_tag
 
     assert sweep_tag(4000, [200, 400, 600, 800, 1000]) == "lr4000_m200-1000"
     assert sweep_tag(4000.0, [1000, 200, 600]) == "lr4000_m200-1000"  # sorted: the width range
@@ -149,7 +149,7 @@ def test_sweep_tag_is_the_one_tag_for_figures_and_executed_notebooks():
 
 
 def test_slope_fit_says_when_it_has_no_interval():
-    from relunet_support import escapes
+    from relunet_support.analysis import escapes
 
     two = escapes.fit_line(np.log([200, 400]), [1.0, 1.5])
     assert not two.has_interval and two.n_points == 2
@@ -175,7 +175,7 @@ def test_steps_per_second_excludes_jit_compilation(tmp_path, monkeypatch):
     import types
 
     from relunet_support import engine
-    from relunet_support import train as train_module
+    from relunet_support.runs import train as train_module
 
     clock = {"now": 0.0, "calls": 0}
     real_advance = engine.advance
@@ -196,7 +196,7 @@ def test_steps_per_second_excludes_jit_compilation(tmp_path, monkeypatch):
 
 def test_every_field_carries_its_schema():
     """Each TrainConfig field says its kind and help; a default is one of its choices, where it has some."""
-    from relunet_support.config import FIELD_NAMES, OPTIONS, RUN_FIELDS
+    from relunet_support.runs.config import FIELD_NAMES, OPTIONS, RUN_FIELDS
 
     assert set(FIELD_NAMES) == {f.name for f in dataclasses.fields(TrainConfig)}
     for option in (*RUN_FIELDS, *OPTIONS):
@@ -205,7 +205,7 @@ def test_every_field_carries_its_schema():
 
 
 def test_unknown_options_are_named():
-    from relunet_support.config import sweep_configs
+    from relunet_support.runs.config import sweep_configs
 
     with pytest.raises(ConfigError, match=r"options has unknown key\(s\) 'gama': allowed keys are gamma, "):
         sweep_configs([40], 10, learning_rate=1.0, gama=2)

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relunet_support import model
+from relunet_support.network import model
 
 from .conftest import network
 

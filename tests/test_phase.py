@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from relunet_support import phase
+from relunet_support.analysis import phase
 
 
 def test_final_relative_distance_follows_the_regimes():

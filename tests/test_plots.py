@@ -5,7 +5,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from relunet_support import plots
+from relunet_support.views import plots
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,10 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from relunet_support import escapes
-from relunet_support.batch import study_from_dict
-from relunet_support.report import index_markdown, summarise_batch, write_index
-from relunet_support.train import train
+from relunet_support.analysis import escapes
+from relunet_support.jobs.batch import study_from_dict
+from relunet_support.runs.train import train
+from relunet_support.views.report import index_markdown, summarise_batch, write_index
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from relunet_support.errors import ConfigError
-from relunet_support.scaling import alpha_beta, kappas, natural_time, regime
+from relunet_support.network.scaling import alpha_beta, kappas, natural_time, regime
 
 
 @pytest.mark.parametrize(

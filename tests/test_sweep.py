@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from relunet_support.sweep import SweepError, grid, load_sweep, run_sweep
+from relunet_support.jobs.sweep import SweepError, grid, load_sweep, run_sweep
 
 from .test_train import assert_same_run
 
@@ -59,7 +59,7 @@ def test_local_cluster_sweep_equals_serial_and_reports_failures(tmp_path):
 
 
 def test_cli_sweep(tmp_path, capsys):
-    from relunet_support.cli import main
+    from relunet_support.jobs.cli import main
 
     path = tmp_path / "sweep.yaml"
     path.write_text(

@@ -9,10 +9,13 @@ import warnings
 import numpy as np
 import pytest
 
-from relunet_support import diagnostics, engine, model, store
+from relunet_support import engine
+from relunet_support.analysis import diagnostics
 from relunet_support.errors import NetworkDied, RunLockedError, TrainingDiverged
-from relunet_support.store import list_runs, open_run
-from relunet_support.train import (
+from relunet_support.network import model
+from relunet_support.runs import store
+from relunet_support.runs.store import list_runs, open_run
+from relunet_support.runs.train import (
     DeadNetworkWarning,
     DivergedRunWarning,
     TrainConfig,
@@ -106,7 +109,7 @@ def test_resume_after_interruption_is_bit_identical(tmp_path, monkeypatch, check
 
 KILL_SCRIPT = textwrap.dedent("""
     import sys
-    from relunet_support.train import TrainConfig, train
+    from relunet_support.runs.train import TrainConfig, train
     config = TrainConfig(m=400, learning_rate=400 ** 1.5 * 0.5, n_steps=1_500_000, n_records=4000, n_snapshots=4000)
     train(config, sys.argv[1], progress=False, checkpoint_seconds=0.02)
 """)
@@ -135,7 +138,7 @@ def test_resume_after_kill_9_is_bit_identical(tmp_path):
     assert_same_run(resumed, reference)
 
 
-@pytest.mark.filterwarnings("ignore::relunet_support.train.UnstableLearningRateWarning")
+@pytest.mark.filterwarnings("ignore::relunet_support.runs.train.UnstableLearningRateWarning")
 def test_dead_network_is_reported_not_plotted(tmp_path):
     config = TrainConfig(m=40, learning_rate=4000, n_steps=2200)  # the seed's own small-width setting
     with pytest.warns(DeadNetworkWarning, match="every neuron is inactive"):
@@ -150,7 +153,7 @@ def test_dead_network_is_reported_not_plotted(tmp_path):
     assert rec["risk"][-1] == pytest.approx(0.5 * np.mean(y**2))
 
 
-@pytest.mark.filterwarnings("ignore::relunet_support.train.UnstableLearningRateWarning")
+@pytest.mark.filterwarnings("ignore::relunet_support.runs.train.UnstableLearningRateWarning")
 def test_divergence_stops_keeps_records_and_names_step(tmp_path):
     config = TrainConfig(
         m=20, learning_rate=1e3, n_steps=100, init="gaussian", dataset="custom", x=(-1e153, 1e153), y=(1.0, 1.0)
@@ -175,7 +178,7 @@ def test_same_run_locked_by_another_trainer(tmp_path):
 
 PARALLEL_SCRIPT = textwrap.dedent("""
     import sys
-    from relunet_support.train import TrainConfig, train
+    from relunet_support.runs.train import TrainConfig, train
     config = TrainConfig(m=100, learning_rate=500.0, n_steps=20_000, seed=int(sys.argv[2]), n_snapshots=200)
     train(config, sys.argv[1], progress=False, checkpoint_seconds=0.01)
 """)
@@ -270,7 +273,7 @@ def test_ensure_runs_returns_every_end_state_and_lets_the_stability_warning_thro
 
 
 def test_learning_rate_in_natural_units_and_stability_warning(tmp_path):
-    from relunet_support.config import sweep_configs
+    from relunet_support.runs.config import sweep_configs
 
     config = TrainConfig.from_normalised(400, 3.0, 50, seed=2)
     assert config.learning_rate == pytest.approx(3.0 * 400**1.5) and config.normalised_learning_rate == pytest.approx(

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from relunet_support import diagnostics, model
-from relunet_support import viewer as viewer_module
-from relunet_support.train import TrainConfig, train
-from relunet_support.viewer import CondensationViewer, compact_kink, frame, frame_indices, static_frames
+from relunet_support.analysis import diagnostics
+from relunet_support.network import model
+from relunet_support.runs.train import TrainConfig, train
+from relunet_support.views import viewer as viewer_module
+from relunet_support.views.viewer import CondensationViewer, compact_kink, frame, frame_indices, static_frames
 
 
 @pytest.fixture(scope="module")
@@ -273,7 +274,7 @@ LAZY_SCRIPT = """
 import os, sys
 import matplotlib
 matplotlib.use("Agg")
-from relunet_support.viewer import CondensationViewer
+from relunet_support.views.viewer import CondensationViewer
 page = os.sysconf("SC_PAGE_SIZE")
 before = int(open("/proc/self/statm").read().split()[1]) * page
 viewer = CondensationViewer(sys.argv[1])
@@ -301,7 +302,7 @@ def test_opening_a_wide_run_reads_snapshots_lazily(tmp_path):
 def test_scaling_figure_draws_bands_over_seeds(tmp_path):
     from matplotlib.collections import PolyCollection
 
-    from relunet_support import plots
+    from relunet_support.views import plots
 
     runs = [
         train(
@@ -327,7 +328,8 @@ def test_scaling_figure_draws_bands_over_seeds(tmp_path):
 def test_paper_figures_read_as_such(tmp_path):
     from matplotlib.ticker import MaxNLocator
 
-    from relunet_support import escapes, plots
+    from relunet_support.analysis import escapes
+    from relunet_support.views import plots
 
     runs = [
         train(
@@ -359,7 +361,7 @@ def test_paper_figures_read_as_such(tmp_path):
     )
     one = plots.one_width_figure(runs[:1])
     assert len(one.axes) == 2 and one.axes[0].get_yscale() == "log" and one.axes[0].get_ylabel() == "risk R"
-    from relunet_support import condensation
+    from relunet_support.analysis import condensation
 
     histories = {r.run_id: condensation.history(r) for r in runs}
     counts = plots.condensation_figure(histories, runs).axes[0]
@@ -371,7 +373,7 @@ def test_paper_figures_read_as_such(tmp_path):
 
 
 def test_settle_time_is_where_a_curve_stops_changing():
-    from relunet_support.plots import settle_time
+    from relunet_support.views.plots import settle_time
 
     t = np.arange(1.0, 101.0)
     values = np.where(t < 30, 1.0 - t / 30, 0.0)
@@ -385,7 +387,7 @@ def test_a_damaged_run_is_left_out_and_a_damaged_snapshot_named(tmp_path):
     import warnings
 
     from relunet_support.errors import NotARunError
-    from relunet_support.store import UnreadableRunWarning, list_runs
+    from relunet_support.runs.store import UnreadableRunWarning, list_runs
 
     for m in (40, 60):
         train(TrainConfig(m=m, learning_rate=200.0, n_steps=300, n_snapshots=20), tmp_path, progress=False)

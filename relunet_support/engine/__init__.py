@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backends import BACKENDS, check_backend  # noqa: F401 (part of the engine's interface)
-from ..errors import invalid
+from relunet_support.backends import BACKENDS, check_backend  # noqa: F401 (part of the engine's interface)
 
 # _codegen, _kernels and _mirror import no numba: precompile() on a warm cache stays cheap; the
 # backends (numba kernels, the numpy reference, cuda) are imported when a step is taken
-from . import _codegen, _kernels
-from ._mirror import first_halves, is_mirrored, unfold_mirror  # noqa: F401 (is_mirrored: documented here)
+from relunet_support.engine import _codegen, _kernels
+from relunet_support.engine._mirror import first_halves, is_mirrored, unfold_mirror  # noqa: F401 (is_mirrored: documented here)
+from relunet_support.errors import invalid
 
 STATUS_OK = _kernels.STATUS_OK
 STATUS_DIVERGED = _kernels.STATUS_DIVERGED
@@ -26,7 +26,7 @@ def require_backend(backend: str) -> str:
     """check_backend, and for 'cuda' a usable GPU: else ``BackendUnavailable`` saying why not."""
     check_backend(backend)
     if backend == "cuda":
-        from . import _cuda
+        from relunet_support.engine import _cuda
 
         _cuda._numba_cuda()
     return backend
@@ -112,9 +112,9 @@ def advance(
     else:  # the Python backends take the same things by name
         backend_advance: Callable[..., tuple[int, int, int]]
         if backend == "cuda":
-            from ._cuda import advance as backend_advance
+            from relunet_support.engine._cuda import advance as backend_advance
         else:
-            from ._reference import advance as backend_advance
+            from relunet_support.engine._reference import advance as backend_advance
         steps, written, status = backend_advance(
             a, w, b, x, y, alpha=alpha, learning_rate=learning_rate, n_steps=n_steps,
             record_offsets=record_offsets, records=out, interval=(lo, hi), initial=initial,
@@ -137,11 +137,11 @@ def descend(a, w, b, x, y, alpha: float, learning_rate: float, n_steps: int, bac
     y = np.ascontiguousarray(y, dtype=np.float64)
     args = (float(alpha), float(learning_rate), int(n_steps))
     if backend == "cuda":
-        from . import _cuda
+        from relunet_support.engine import _cuda
 
         _cuda.descend(a, w, b, x, y, *args)
     elif backend == "numpy":
-        from . import _reference
+        from relunet_support.engine import _reference
 
         for member in [(a, w, b)] if a.ndim == 1 else zip(a, w, b):
             _reference.descend_plain(*member, x, y, *args)

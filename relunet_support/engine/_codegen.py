@@ -45,7 +45,7 @@ import numpy as np
 from numba import njit, prange
 
 from relunet_support.engine._kernels import STATUS_DEAD, STATUS_DIVERGED, STATUS_OK
-from relunet_support.exact import extremes_exact
+from relunet_support.network.exact import extremes_exact
 
 _LARGEST = 1.7976931348623157e308
 _OPTIONS = dict(cache=True, error_model="numpy", fastmath={{"reassoc", "nsz", "arcp", "contract"}})

@@ -35,10 +35,10 @@ import warnings
 
 import numpy as np
 
-from ..errors import BackendUnavailable, ConfigError, invalid
-from ._kernels import STATUS_DIVERGED, STATUS_OK
-from ._mirror import first_halves, is_mirrored, unfold_mirror
-from ._reference import take_record
+from relunet_support.engine._kernels import STATUS_DIVERGED, STATUS_OK
+from relunet_support.engine._mirror import first_halves, is_mirrored, unfold_mirror
+from relunet_support.engine._reference import take_record
+from relunet_support.errors import BackendUnavailable, ConfigError, invalid
 
 _STATUS = 1  # the status slot of the control array (see _cuda_kernels)
 DEFAULT_THREADS = 256
@@ -103,7 +103,7 @@ def simulated() -> bool:
 def kernels(n: int, mirror: bool, threads: int = DEFAULT_THREADS, blocks_per_sm: int = DEFAULT_BLOCKS_PER_SM) -> dict:
     """The compiled kernels (``_cuda_kernels.build``) for n data points."""
     _numba_cuda()
-    from ._cuda_kernels import build
+    from relunet_support.engine._cuda_kernels import build
 
     return build(n, bool(mirror), int(threads), int(blocks_per_sm))
 

@@ -10,7 +10,7 @@ import functools
 
 from numba import config, cuda, float64
 
-from ._kernels import STATUS_DEAD, STATUS_DIVERGED, STATUS_OK
+from relunet_support.engine._kernels import STATUS_DEAD, STATUS_DIVERGED, STATUS_OK
 
 _STEPS, _STATUS = 0, 1  # slots of the control array
 _LARGEST = 1.7976931348623157e308

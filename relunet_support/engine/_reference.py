@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import model
-from ..exact import extremes_exact
-from ._kernels import STATUS_DEAD, STATUS_DIVERGED, STATUS_OK
+from relunet_support.engine._kernels import STATUS_DEAD, STATUS_DIVERGED, STATUS_OK
+from relunet_support.network import model
+from relunet_support.network.exact import extremes_exact
 
 
 def _step(a, w, b, x, y, alpha, learning_rate):

@@ -9,8 +9,8 @@ import math
 
 import numpy as np
 
-from .errors import invalid
-from .model import relative_distance  # noqa: F401 (also this module's)
+from relunet_support.errors import invalid
+from relunet_support.network.model import relative_distance  # noqa: F401 (also this module's)
 
 
 def extremes(a, w, b, alpha: float, lo: float = -0.5, hi: float = 0.5):
@@ -21,7 +21,9 @@ def extremes(a, w, b, alpha: float, lo: float = -0.5, hi: float = 0.5):
     """
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise invalid("(lo, hi)", (lo, hi), "a finite interval with lo < hi")
-    from .exact import extremes_exact  # compiled: numba is imported on the first call, not with this module
+    from relunet_support.network.exact import (
+        extremes_exact,  # compiled: numba is imported on the first call, not with this module
+    )
 
     a, w, b = (np.ascontiguousarray(v, dtype=np.float64) for v in (a, w, b))
     if a.ndim == 1:

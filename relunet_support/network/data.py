@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import invalid
+from relunet_support.errors import invalid
 
 _SEED_X = (-1 / 2, -1 / 6, 1 / 6, 1 / 2)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import invalid
+from relunet_support.errors import invalid
 
 
 def _preactivations(w: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:

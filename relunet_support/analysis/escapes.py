@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import invalid
+from relunet_support.errors import invalid
 
 
 def g_star(x, y) -> tuple[float, float]:

@@ -19,8 +19,10 @@ import warnings
 
 import numpy as np
 
-from . import data, diagnostics, engine, init, scaling
-from .escapes import fit_line
+from relunet_support import engine
+from relunet_support.analysis import diagnostics
+from relunet_support.analysis.escapes import fit_line
+from relunet_support.network import data, init, scaling
 
 # reduced defaults (quick) and the paper-sized preset (the paper's range of widths and γ′; its exact
 # list of widths is not known to us)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import invalid
+from relunet_support.errors import invalid
 
 
 def steps_schedule(n_steps: int, n_points: int, every: int | None = None) -> np.ndarray:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import diagnostics
+from relunet_support.analysis import diagnostics
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
-from . import condensation, diagnostics
-from .frameview import FrameView
-from .plots import drop_minor_ticks, fixed_margins, plain_log_labels
-from .store import Run, list_runs
+from relunet_support.analysis import condensation, diagnostics
+from relunet_support.runs.store import Run, list_runs
+from relunet_support.views.frameview import FrameView
+from relunet_support.views.plots import drop_minor_ticks, fixed_margins, plain_log_labels
 
 KINK_TICKS = (-10.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 10.0)
 POSITIVE = np.array([0.84, 0.15, 0.16, 0.85])  # a_j > 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from .errors import invalid
+from relunet_support.errors import invalid
 
 
 def _check_m(m) -> int:

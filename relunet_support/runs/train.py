@@ -26,10 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import diagnostics, model, scaling
-from .config import TrainConfig
-from .errors import NetworkDied, NotARunError, TrainingDiverged
-from .store import (
+from relunet_support.analysis import diagnostics
+from relunet_support.errors import NetworkDied, NotARunError, TrainingDiverged
+from relunet_support.network import model, scaling
+from relunet_support.runs.config import TrainConfig
+from relunet_support.runs.store import (
     FORMAT_VERSION,
     RECORD_FIELDS,
     TERMINAL,
@@ -127,7 +128,7 @@ def _warm_up(config: TrainConfig, state, initial, x, y) -> None:
     """One step on copies of the state, and one record, so that the kernels are compiled (numba: loaded
     from its cache or compiled; cuda: compiled and the device set up) before the run's clock starts:
     ``wall_seconds`` and ``steps_per_second`` then measure training, not JIT compilation."""
-    from . import engine
+    from relunet_support import engine
 
     a, w, b = (np.array(v, dtype=np.float64, copy=True) for v in state)
     with np.errstate(all="ignore"):
@@ -217,7 +218,7 @@ def _train(
                     "finish it with the relunet that started it, or delete it to train anew"
                 )
         # training is needed: the engine (and numba) is imported now, not when finished runs are read back
-        from . import engine
+        from relunet_support import engine
 
         engine.require_backend(config.backend)  # before anything is written or removed
         if run is not None:
@@ -235,7 +236,7 @@ def _train(
 def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, max_buffer_bytes) -> Run:
     from tqdm.auto import tqdm
 
-    from . import engine
+    from relunet_support import engine
 
     x, y = config.training_data()
     a, w, b = state

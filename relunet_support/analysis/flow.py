@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import engine
+from relunet_support import engine
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import argparse
 import sys
 import warnings
 
-from .errors import BackendUnavailable, ConfigError, NotARunError, RunLockedError
+from relunet_support.errors import BackendUnavailable, ConfigError, NotARunError, RunLockedError
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -25,7 +25,7 @@ def _default_text(value) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .config import OPTIONS  # the options and their help come from TrainConfig's fields only
+    from relunet_support.runs.config import OPTIONS  # the options and their help come from TrainConfig's fields only
 
     parser = argparse.ArgumentParser(
         prog="relunet", description="Two-layer ReLU network training and run stores.", formatter_class=_HelpFormatter
@@ -128,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _given_options(args, only_given: bool) -> dict:
     """The TrainConfig options on the command line, parsed (``only_given``: leave out those not given)."""
-    from .config import OPTIONS
+    from relunet_support.runs.config import OPTIONS
 
     values = {option.name: getattr(args, option.name) for option in OPTIONS}
     return {
@@ -144,8 +144,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def _train(args) -> int:
-    from .config import RUN_FIELDS, TrainConfig
-    from .train import DeadNetworkWarning, DivergedRunWarning, train
+    from relunet_support.runs.config import RUN_FIELDS, TrainConfig
+    from relunet_support.runs.train import DeadNetworkWarning, DivergedRunWarning, train
 
     options = _given_options(args, only_given=False)
     m, learning_rate, n_steps = (
@@ -174,7 +174,7 @@ def _train(args) -> int:
 
 
 def _list(args) -> int:
-    from .store import UnreadableRunWarning, list_runs
+    from relunet_support.runs.store import UnreadableRunWarning, list_runs
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnreadableRunWarning)
@@ -201,8 +201,8 @@ def _list(args) -> int:
 
 
 def _notebooks(args) -> int:
-    from . import batch
-    from .config import RUN_FIELDS
+    from relunet_support.jobs import batch
+    from relunet_support.runs.config import RUN_FIELDS
 
     options = _given_options(args, only_given=True)
     parse_number = RUN_FIELDS[0].parse
@@ -244,7 +244,7 @@ def _notebooks(args) -> int:
 
 
 def _sweep(args) -> int:
-    from .sweep import load_sweep, run_sweep
+    from relunet_support.jobs.sweep import load_sweep, run_sweep
 
     configs, out = load_sweep(args.sweep_file)
     results = run_sweep(configs, args.out or out or "outputs/runs", scheduler=args.scheduler, serial=args.serial)

@@ -15,8 +15,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, MaxNLocator, NullFormatter, NullLocator
 
-from .escapes import first_escape_of
-from .scaling import regime
+from relunet_support.analysis.escapes import first_escape_of
+from relunet_support.network.scaling import regime
 
 # name -> (axis label, k ↦ rescaled time given (m, η, α, ŝ)); ŝ is the run's measured first escape
 CLOCKS: dict[str, tuple[str, Callable]] = {

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data, init, scaling, schedule
-from .backends import BACKENDS, check_backend
-from .errors import ConfigError, invalid
+from relunet_support.backends import BACKENDS, check_backend
+from relunet_support.errors import ConfigError, invalid
+from relunet_support.network import data, init, scaling
+from relunet_support.runs import schedule
 
 
 def _as_int(name: str, value, allowed: str, minimum: int) -> int:

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import condensation, escapes, scaling
-from .escapes import SlopeFit
-from .store import Run, open_run, package_versions
+from relunet_support.analysis import condensation, escapes
+from relunet_support.analysis.escapes import SlopeFit
+from relunet_support.network import scaling
+from relunet_support.runs.store import Run, open_run, package_versions
 
 INDEX_MD, INDEX_HTML = "index.md", "index.html"
 

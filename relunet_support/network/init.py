@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import invalid
+from relunet_support.errors import invalid
 
 INIT_KINDS = ("gaussian", "symmetric", "antisymmetric")
 PAIRED_KINDS = ("symmetric", "antisymmetric")

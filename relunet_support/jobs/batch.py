@@ -35,9 +35,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import engine  # no numba on import: it is the notebook kernels that train
-from .config import OPTION_NAMES, OPTIONS, TrainConfig, check_options, read_yaml, sweep_configs, sweep_tag
-from .errors import ConfigError
+from relunet_support import engine  # no numba on import: it is the notebook kernels that train
+from relunet_support.errors import ConfigError
+from relunet_support.runs.config import (
+    OPTION_NAMES,
+    OPTIONS,
+    TrainConfig,
+    check_options,
+    read_yaml,
+    sweep_configs,
+    sweep_tag,
+)
 
 BATCH_KEYS = ("learning_rate", "normalised_learning_rate", "widths", "n_steps", *OPTION_NAMES)
 STUDY_KEYS = ("output_dir", "defaults", "batches")
@@ -293,7 +301,7 @@ class ChainKernel:
 
 
 def default_notebooks_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "notebooks"
+    return Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def run_notebooks(
@@ -387,7 +395,7 @@ def run_notebooks(
         finally:
             kernel.shutdown()
         if write_summary:  # the index's numbers for these batches, while other chains still run
-            from .report import summarise_batch
+            from relunet_support.views.report import summarise_batch
 
             for tag in dict.fromkeys(job[1] for job in chain if job[1] in batches_by_tag):
                 try:
@@ -418,7 +426,7 @@ def run_notebooks(
         for e in failures:
             log(f"  {e.notebook} ({e.tag}): {e.error}  [{e.path}]")
     if write_summary:
-        from .report import write_index
+        from relunet_support.views.report import write_index
 
         index_md, index_html = write_index(study, output_dir, executions, time.perf_counter() - started_all, summaries)
         log(f"results: {index_html} ({index_md.name} beside it)")

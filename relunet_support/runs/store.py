@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from .config import TrainConfig
-from .errors import NotARunError, RunLockedError
+from relunet_support.errors import NotARunError, RunLockedError
+from relunet_support.runs.config import TrainConfig
 
 FORMAT = "relunet-run"
 FORMAT_VERSION = 2
@@ -58,7 +58,7 @@ def package_versions(backend: str = "numba") -> dict:
     import numba
     import tqdm
 
-    from . import __version__
+    from relunet_support import __version__
 
     versions = {
         "relunet_support": __version__,
@@ -71,7 +71,7 @@ def package_versions(backend: str = "numba") -> dict:
         "machine": platform.machine(),
     }
     if backend == "cuda":
-        from .engine import _cuda
+        from relunet_support.engine import _cuda
 
         versions.update(_cuda.describe())
     return versions

@@ -24,8 +24,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import FIELD_NAMES, NUMBER_LISTS, TrainConfig, check_options, read_yaml
-from .errors import ConfigError
+from relunet_support.errors import ConfigError
+from relunet_support.runs.config import FIELD_NAMES, NUMBER_LISTS, TrainConfig, check_options, read_yaml
 
 SWEEP_KEYS = ("out", "defaults", "grid")
 
@@ -74,14 +74,14 @@ class TaskResult:
     error: str | None  # what went wrong in a failed task
 
     def open(self):
-        from .store import open_run
+        from relunet_support.runs.store import open_run
 
         return open_run(self.path) if self.path else None
 
 
 def train_task(config_values: dict, out_dir: str) -> dict:
     """One sweep task (runs on a worker): train a config given as a plain dict; never raises."""
-    from .train import ensure_runs
+    from relunet_support.runs.train import ensure_runs
 
     try:
         (run,) = ensure_runs([TrainConfig.from_dict(config_values)], out_dir, progress=False)
