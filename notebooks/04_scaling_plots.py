@@ -29,8 +29,8 @@ learning_rate = 1000.0
 normalised_learning_rate = None  # eta/alpha; when set, it replaces learning_rate for every width
 widths = [100, 200]
 n_steps = 3000
-# every other TrainConfig field (`relunet train --help` lists them all), e.g. "gamma": 1.5, "seed": 1,
-# "dataset": "luo2021", "backend": "cuda" (an NVIDIA GPU); a field left out takes TrainConfig's default
+# the other TrainConfig fields, as given to 02_train (the same values name the same runs, which are
+# then read back, not trained again); a field left out takes TrainConfig's default
 options = {"n_records": 2000, "n_snapshots": 100}
 output_dir = "../outputs/smoke"
 # seeds whose first escapes enter the fit against ln m (more seeds: a confidence interval over seeds)
