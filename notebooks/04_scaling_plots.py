@@ -137,8 +137,11 @@ print(f"theory  dŝ/d ln m = (γ − 1 − |γ′|)/(2G*) = {theory_slope:.3f}, 
 histories = {r.run_id: condensation.history(r, every=max(1, r.n_snapshots // 150)) for r in runs}
 save(plots.condensation_figure(histories, runs), "condensation")
 for run in runs:
+    if run.status != "complete":  # a network that stopped training: its clusters are not a result
+        print(f"m = {run.config.m} ({run.status} at step {run.step}): no condensation reported")
+        continue
     final = condensation.orientation_clusters(*run.snapshot(run.n_snapshots - 1))
-    print(f"m = {run.config.m} ({run.status}), last snapshot: {condensation.describe(final, x_data)}")
+    print(f"m = {run.config.m}, last snapshot: {condensation.describe(final, x_data)}")
 print("saved:", *saved, sep="\n  ")
 
 # %%

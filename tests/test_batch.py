@@ -252,15 +252,22 @@ def _notebook(source: str):
 
 
 _REPORT = """
-import json, os
-import matplotlib
-matplotlib.use("agg")
+import json, os, warnings
 import matplotlib.pyplot as plt
-print(json.dumps({"pid": os.getpid(), "names": sorted(k for k in globals() if not k.startswith("_")
-                  and k not in ("In", "Out", "exit", "quit", "get_ipython", "open", "json", "os", "matplotlib", "plt")),
-                  "figures": plt.get_fignums()}))
+import numpy as np
+names = sorted(k for k in globals() if not k.startswith("_") and k not in
+               ("In", "Out", "exit", "quit", "get_ipython", "open", "json", "os", "warnings", "plt", "np"))
+print(json.dumps({"pid": os.getpid(), "names": names, "figures": plt.get_fignums(), "cwd": os.getcwd(),
+                  "filters": len(warnings.filters), "linewidth": plt.rcParams["lines.linewidth"],
+                  "precision": np.get_printoptions()["precision"], "divide": np.geterr()["divide"]}))
+# what a careless notebook leaves behind
 planted = 1
 plt.figure()
+plt.rcParams["lines.linewidth"] = 7
+warnings.simplefilter("ignore")
+np.set_printoptions(precision=2)
+np.seterr(divide="ignore")
+os.chdir("/")
 """
 
 
@@ -286,6 +293,9 @@ def test_a_chain_kernel_is_reset_between_notebooks(tmp_path, fresh):
             for i in range(2)
         ]
         assert [r["names"] for r in reports] == [[], []] and [r["figures"] for r in reports] == [[], []]
+        fresh_state = {key: value for key, value in reports[0].items() if key not in ("pid", "names", "figures")}
+        assert {key: reports[1][key] for key in fresh_state} == fresh_state  # settings and cwd put back
+        assert fresh_state["cwd"] == str(tmp_path) and fresh_state["linewidth"] != 7
         assert (reports[0]["pid"] == reports[1]["pid"]) is not fresh
         with pytest.raises((PapermillExecutionError, RuntimeError)):  # the kernel died
             papermill.execute_notebook(

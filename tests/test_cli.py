@@ -271,3 +271,18 @@ def test_notebooks_without_a_study_or_a_learning_rate_says_what_to_give(tmp_path
     err = capsys.readouterr().err
     assert code == 2 and "give a study file (the seed's own study is studies/default.yaml)" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line_not_a_traceback(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code = main(["train", "--m", "40", "--learning-rate", "100", "--steps", "10", "--out", str(blocker / "runs")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("relunet: error: ") and str(blocker) in err and len(err.splitlines()) == 1
+
+
+def test_a_study_file_that_is_not_text_is_named(tmp_path, capsys):
+    study = tmp_path / "study.yaml"
+    study.write_bytes(b"\xff\xfe\x00 not yaml")
+    assert main(["notebooks", str(study)]) == 2
+    assert "is not UTF-8 text" in capsys.readouterr().err

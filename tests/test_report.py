@@ -61,3 +61,21 @@ def test_write_index_writes_markdown_and_html_atomically(study_and_runs):
     page = html.read_text()
     assert page.startswith("<!doctype html>") and "<table>" in page and "</html>" in page
     assert not [p for p in out.iterdir() if p.name.startswith(".index")]  # no temporary file left
+
+
+def test_a_dead_run_reports_no_condensation(tmp_path):
+    """Every neuron of m = 40 at η = 4000 dies at step 2: its clusters are not a result, in the index nor
+    in the condensation figure (faded, dashed, a red ✕ where it stopped)."""
+    from relunet_support.analysis import condensation
+    from relunet_support.views import plots
+
+    study = study_from_dict({"batches": [{"learning_rate": 4000, "widths": [40, 60], "n_steps": 200}]})
+    runs = [train(config, tmp_path / "runs", progress=False) for config in study.batches[0].configs()]
+    assert runs[0].status == "dead"
+    assert condensation.orientation_clusters(*runs[0].snapshot(-1))  # clusters exist in its parameters …
+    row = next(line for line in index_markdown(study, tmp_path).splitlines() if line.startswith("| 40 |"))
+    assert "training stopped: not a result" in row and "condensed" not in row  # … but are not reported
+    histories = {r.run_id: condensation.history(r) for r in runs}
+    fig = plots.condensation_figure(histories, runs)
+    crosses = [line for line in fig.axes[0].get_lines() if line.get_marker() == "x"]
+    assert len(crosses) == 1 and crosses[0].get_color() == "crimson"

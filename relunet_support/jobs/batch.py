@@ -235,23 +235,47 @@ def _ipc_kernel_manager(socket_dir: Path):
     return IPCKernelManager
 
 
-# Run in a chain's kernel before each of its notebooks but the first, silently and outside the history:
-# close any figures, then clear the namespace and restart the execution counter (a new history session).
-_RESET_KERNEL = (
-    "import sys as _sys\n"
-    "if 'matplotlib.pyplot' in _sys.modules:\n"
-    "    _sys.modules['matplotlib.pyplot'].close('all')\n"
-    "get_ipython().reset(new_session=True)\n"
-)
+# Run silently in a chain's kernel when it starts: keep what a fresh kernel looks like — the working
+# directory, the warning filters, numpy's print and error settings, matplotlib's settings (with the
+# notebook's inline backend active) — in a module that survives the namespace reset.
+_KEEP_KERNEL_STATE = """
+import os, sys, types, warnings
+import matplotlib, matplotlib.pyplot, numpy
+_state = types.ModuleType("_relunet_fresh_kernel")
+_state.cwd, _state.filters = os.getcwd(), list(warnings.filters)
+_state.print_options, _state.errors = numpy.get_printoptions(), numpy.geterr()
+_state.rc = dict(matplotlib.rcParams)
+sys.modules[_state.__name__] = _state
+get_ipython().reset(new_session=True)
+"""
+# Run silently before each next notebook: close the figures, put all of that back, reseed numpy's global
+# generator from the OS (as a new process would), then clear the namespace and restart the cell count.
+_RESET_KERNEL = """
+import os, sys, warnings
+import matplotlib, matplotlib.pyplot, numpy
+_state = sys.modules["_relunet_fresh_kernel"]
+matplotlib.pyplot.close("all")
+os.chdir(_state.cwd)
+warnings.filters[:] = _state.filters
+numpy.set_printoptions(**_state.print_options)
+numpy.seterr(**_state.errors)
+numpy.random.seed()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    matplotlib.rcParams.update(_state.rc)
+get_ipython().reset(new_session=True)
+"""
 
 
 class ChainKernel:
     """One kernel for the notebooks of a chain, run one after the other: started for the first, reset
-    before each next one, so that a notebook starts on an empty namespace with its cells numbered from 1
-    while the modules the previous notebooks imported (numpy, matplotlib, zarr, numba, relunet_support)
-    stay loaded. Starting a kernel and importing them costs 2–3 s of CPU per notebook, about a third of
-    what the notebooks of ``make run`` need. A kernel that died or fails to reset is replaced by a new one;
-    ``fresh=True`` gives every notebook a new kernel.
+    before each next one, so that a notebook starts on an empty namespace with its cells numbered from 1,
+    no figures, and the working directory, warning filters, numpy print/error settings and matplotlib
+    settings of a new kernel, while the modules the previous notebooks imported (numpy, matplotlib,
+    zarr, numba, relunet_support) stay loaded: starting a kernel and importing them costs 2–3 s of CPU
+    per notebook, about a third of what the notebooks of ``make run`` need. State a notebook sets inside
+    some other module would persist; ``fresh=True`` gives every notebook a new kernel. A kernel that
+    died or fails to reset is replaced by a new one.
     """
 
     def __init__(self, manager_class, kernel_name: str, cwd: Path, fresh: bool = False):
@@ -274,16 +298,21 @@ class ChainKernel:
                 self.shutdown()
         self.manager = self.manager_class(kernel_name=self.kernel_name)
         run_sync(self.manager.start_kernel)(extra_arguments=KERNEL_ARGUMENTS, cwd=str(self.cwd))
+        if not self.fresh:
+            self._run_silently(_KEEP_KERNEL_STATE)
         return self.manager
 
     def _reset(self) -> None:
+        self._run_silently(_RESET_KERNEL)
+
+    def _run_silently(self, code: str) -> None:
         from jupyter_core.utils import run_sync
 
         assert self.manager is not None
         client = self.manager.client()
         client.start_channels()
         try:
-            reply = run_sync(client.execute_interactive)(_RESET_KERNEL, silent=True, store_history=False, timeout=60)
+            reply = run_sync(client.execute_interactive)(code, silent=True, store_history=False, timeout=60)
         finally:
             client.stop_channels()
         if reply["content"]["status"] != "ok":

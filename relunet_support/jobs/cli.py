@@ -263,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, NotARunError, RunLockedError, BackendUnavailable) as error:
         print(f"relunet: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # an output folder that cannot be made or written, a full disk …
+        print(f"relunet: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("relunet: interrupted; run `relunet train` again with the same arguments to resume", file=sys.stderr)
         return 130

@@ -329,6 +329,8 @@ def read_yaml(path, what: str, error: type[ConfigError] = ConfigError):
         text = path.read_text()
     except OSError as failure:
         raise error(f"{what} {str(path)!r} cannot be read: {failure.strerror}") from None
+    except UnicodeDecodeError:
+        raise error(f"{what} {str(path)!r} is not UTF-8 text (is it the YAML file you meant?)") from None
     try:
         values = yaml.safe_load(text)
     except yaml.YAMLError as failure:

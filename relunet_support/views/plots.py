@@ -465,7 +465,9 @@ def phase_diagram(
 
 
 def condensation_figure(histories: dict, runs: Sequence) -> Figure:
-    """Number of condensed orientation clusters (and the share of amplitude they carry) against s."""
+    """Number of condensed orientation clusters (and the share of amplitude they carry) against s. A dead
+    or diverged run is faded and dashed and ends in a red ✕ where it stopped: its clusters are those of
+    a network that stopped training, not a result."""
     colours = width_colours([r.config.m for r in runs])
     fig, (ax_count, ax_share) = plt.subplots(1, 2, figsize=(11, 3.6))
     settled, first, last = [], [], []
@@ -473,10 +475,15 @@ def condensation_figure(histories: dict, runs: Sequence) -> Figure:
         hist = histories[run.run_id]
         s = run.config.learning_rate * hist["step"] / run.config.alpha
         keep = s > 0
-        style = dict(color=colours[run.config.m], label=run_label(run), drawstyle="steps-post")
-        ax_count.plot(s[keep], hist["n_condensed"][keep], **style)
-        ax_share.plot(s[keep], hist["condensed_share"][keep], **style)
-        if keep.sum() > 1:
+        stopped = run.status in ("dead", "diverged")
+        style: dict = dict(color=colours[run.config.m], label=run_label(run), drawstyle="steps-post")
+        if stopped:
+            style.update(alpha=0.5, ls="--")
+        for ax, field in ((ax_count, "n_condensed"), (ax_share, "condensed_share")):
+            ax.plot(s[keep], hist[field][keep], **style)
+            if stopped and keep.any():
+                ax.plot(s[keep][-1:], hist[field][keep][-1:], marker="x", ms=8, mew=2, color="crimson", ls="none")
+        if keep.sum() > 1 and not stopped:
             settled.append(
                 max(settle_time(s[keep], hist[field][keep], log=False) for field in ("n_condensed", "condensed_share"))
             )

@@ -85,7 +85,11 @@ def _run_rows(summary: BatchSummary) -> list[str]:
     ]
     for run in sorted(summary.runs, key=lambda r: r.config.m):
         x, _ = run.config.training_data()
-        final = condensation.describe(condensation.orientation_clusters(*run.snapshot(run.n_snapshots - 1)), x)
+        final = (
+            condensation.describe(condensation.orientation_clusters(*run.snapshot(run.n_snapshots - 1)), x)
+            if run.status == "complete"
+            else "– (training stopped: not a result)"
+        )
         status = run.status if run.status == "complete" else f"**{run.status}** at step {run.step:,}"
         s_hat = escape_of.get(run.config.m, float("nan"))
         rows.append(
