@@ -9,7 +9,7 @@ import pytest
 
 from relunet_support.analysis import escapes
 from relunet_support.jobs.batch import study_from_dict
-from relunet_support.runs.train import train
+from relunet_support.runs.train import UnstableLearningRateWarning, ensure_runs, train
 from relunet_support.views.report import index_markdown, summarise_batch, write_index
 
 
@@ -70,7 +70,8 @@ def test_a_dead_run_reports_no_condensation(tmp_path):
     from relunet_support.views import plots
 
     study = study_from_dict({"batches": [{"learning_rate": 4000, "widths": [40, 60], "n_steps": 200}]})
-    runs = [train(config, tmp_path / "runs", progress=False) for config in study.batches[0].configs()]
+    with pytest.warns(UnstableLearningRateWarning):  # η/α = 16 and 8.6: meant to be beyond the limit
+        runs = ensure_runs(study.batches[0].configs(), tmp_path / "runs", progress=False)
     assert runs[0].status == "dead"
     assert condensation.orientation_clusters(*runs[0].snapshot(-1))  # clusters exist in its parameters …
     row = next(line for line in index_markdown(study, tmp_path).splitlines() if line.startswith("| 40 |"))
