@@ -28,6 +28,7 @@ handled here so that results are reproducible bit for bit:
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -45,10 +46,15 @@ import numpy as np
 from numba import njit, prange
 
 from relunet_support.engine._kernels import STATUS_DEAD, STATUS_DIVERGED, STATUS_OK
-from relunet_support.network.exact import extremes_exact
 
 _LARGEST = 1.7976931348623157e308
 _OPTIONS = dict(cache=True, error_model="numpy", fastmath={{"reassoc", "nsz", "arcp", "contract"}})
+
+
+# relunet_support/network/exact.py's extremes_exact, copied here: compiled with this module's options
+# and cached with it, never into exact.py's own cache (which the analysis uses, compiled on its own)
+@njit(**_OPTIONS)
+{{EXTREMES_SOURCE}}
 
 
 @njit(**_OPTIONS)
@@ -171,35 +177,55 @@ def _source(n: int, mirror: bool) -> str:
         else "extremes_exact(a, w, b, inv_alpha, lo, hi)"
     )
 
-    def each(fmt: str, sep: str = "; ") -> str:
-        return sep.join(fmt.format(i=i) for i in points)
-
-    def total(fmt: str) -> str:
-        return " + ".join(fmt.format(i=i) for i in points)
-
-    return _TEMPLATE.format(
+    statements = {name: "; ".join(text.format(i=i) for i in points) for name, text in _PER_POINT.items()}
+    sums = {name: " + ".join(text.format(i=i) for i in points) for name, text in _SUMMED.items()}
+    source = _TEMPLATE.format(
         n=n,
         mirror=mirror,
         extremes_call=extremes_call,
-        unpack_x=each("x{i} = x[{i}]"),
-        unpack_y=each("y{i} = y[{i}]"),
-        load_f=each("f{i} = f[{i}]"),
-        zero_s=each("s{i} = 0.0"),
-        pre=each("p{i} = wj * x{i} + bj"),
-        acc_s=each("s{i} += aj * max(p{i}, 0.0)"),
-        count_active=total("(p{i} > 0.0)"),
         store_f="; ".join(f"f[{i}] = {total_s(i)} * inv_alpha" for i in points),
-        coef=each("c{i} = (f{i} - y{i}) * scale"),
-        coef_x=each("d{i} = c{i} * x{i}"),
-        grad_a=total("c{i} * max(p{i}, 0.0)"),
-        grad_w=total("(d{i} if p{i} > 0.0 else 0.0)"),
-        grad_b=total("(c{i} if p{i} > 0.0 else 0.0)"),
-        pre_new=each("p{i} = wj_new * x{i} + bj_new"),
-        acc_s_new=each("s{i} += aj_new * max(p{i}, 0.0)"),
         scale_f="; ".join(f"f{i} = {total_s(i)} * inv_alpha" for i in points),
-        risk_sum=total("(f{i} - y{i}) * (f{i} - y{i})"),
-        store_f_local=each("f[{i}] = f{i}"),
+        **statements,
+        **sums,
     )
+    return source.replace("{EXTREMES_SOURCE}", _extremes_source())
+
+
+def _extremes_source() -> str:
+    """The source of ``network/exact.py``'s ``extremes_exact`` without its decorator, read with ``ast``
+    (no numba import). A kernel that called exact.py's dispatcher would have numba compile it in the
+    kernel's context and cache that variant in exact.py's own cache, where the analysis then found it:
+    its host-side extremes changed in the last bit with the order in which processes compiled."""
+    path = Path(__file__).resolve().parents[1] / "network" / "exact.py"
+    text = path.read_text()
+    node = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == "extremes_exact")
+    segment = ast.get_source_segment(text, node)
+    assert segment is not None
+    return segment
+
+
+# The template's unrolled lines, one statement (joined by "; ") or one term of a sum (joined by " + ")
+# per data point i: x_i, y_i, f_i, the pre-activations p_i, the residuals c_i and c_i·x_i.
+_PER_POINT = {
+    "unpack_x": "x{i} = x[{i}]",
+    "unpack_y": "y{i} = y[{i}]",
+    "load_f": "f{i} = f[{i}]",
+    "zero_s": "s{i} = 0.0",
+    "pre": "p{i} = wj * x{i} + bj",
+    "acc_s": "s{i} += aj * max(p{i}, 0.0)",
+    "coef": "c{i} = (f{i} - y{i}) * scale",
+    "coef_x": "d{i} = c{i} * x{i}",
+    "pre_new": "p{i} = wj_new * x{i} + bj_new",
+    "acc_s_new": "s{i} += aj_new * max(p{i}, 0.0)",
+    "store_f_local": "f[{i}] = f{i}",
+}
+_SUMMED = {
+    "count_active": "(p{i} > 0.0)",
+    "grad_a": "c{i} * max(p{i}, 0.0)",
+    "grad_w": "(d{i} if p{i} > 0.0 else 0.0)",
+    "grad_b": "(c{i} if p{i} > 0.0 else 0.0)",
+    "risk_sum": "(f{i} - y{i}) * (f{i} - y{i})",
+}
 
 
 def cache_dir() -> Path:
