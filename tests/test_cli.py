@@ -12,18 +12,9 @@ def test_train_and_list(tmp_path, capsys):
     assert (
         main(
             [
-                "train",
-                "--m",
-                "40",
-                "--learning-rate",
-                "126.49",
-                "--steps",
-                "500",
-                "--out",
+                *"train --m 40 --learning-rate 126.49 --steps 500 --out".split(),
                 str(out),
-                "--n-snapshots",
-                "10",
-                "--no-progress",
+                *"--n-snapshots 10 --no-progress".split(),
             ]
         )
         == 0
@@ -75,16 +66,7 @@ def test_bad_input_in_a_real_process_prints_one_line(tmp_path):
     result = subprocess.run(
         [
             sys.executable,
-            "-m",
-            "relunet_support.jobs.cli",
-            "train",
-            "--m",
-            "41",
-            "--learning-rate",
-            "100",
-            "--steps",
-            "10",
-            "--out",
+            *"-m relunet_support.jobs.cli train --m 41 --learning-rate 100 --steps 10 --out".split(),
             str(tmp_path / "runs"),
         ],
         capture_output=True,
@@ -98,18 +80,9 @@ def test_train_prints_the_stability_warning_on_stderr(tmp_path, capsys):
     eta = 4 * 40**1.5  # η/α = 4, beyond the stability limit 2
     code = main(
         [
-            "train",
-            "--m",
-            "40",
-            "--learning-rate",
+            *"train --m 40 --learning-rate".split(),
             repr(eta),
-            "--steps",
-            "20",
-            "--n-records",
-            "10",
-            "--n-snapshots",
-            "5",
-            "--out",
+            *"--steps 20 --n-records 10 --n-snapshots 5 --out".split(),
             str(tmp_path),
             "--no-progress",
         ]
@@ -126,18 +99,7 @@ def test_train_by_normalised_learning_rate(tmp_path, capsys):
     assert (
         main(
             [
-                "train",
-                "--m",
-                "40",
-                "--normalised-learning-rate",
-                "0.5",
-                "--steps",
-                "20",
-                "--n-records",
-                "10",
-                "--n-snapshots",
-                "5",
-                "--out",
+                *"train --m 40 --normalised-learning-rate 0.5 --steps 20 --n-records 10 --n-snapshots 5 --out".split(),
                 str(tmp_path),
                 "--no-progress",
             ]
@@ -210,31 +172,8 @@ def test_train_takes_every_option_from_the_schema(tmp_path, capsys):
     """Custom data, an interval and 'none' on the command line, parsed by the option's kind."""
     code = main(
         [
-            "train",
-            "--m",
-            "20",
-            "--learning-rate",
-            "50",
-            "--steps",
-            "20",
-            "--dataset",
-            "custom",
-            "--x",
-            "-0.5",
-            "0",
-            "0.5",
-            "--y",
-            "0.25,0,0.25",
-            "--interval",
-            "-1",
-            "1",
-            "--record-every",
-            "none",
-            "--snapshot-every",
-            "5",
-            "--n-records",
-            "10",
-            "--out",
+            *"train --m 20 --learning-rate 50 --steps 20 --dataset custom --x -0.5 0 0.5 --y 0.25,0,0.25".split(),
+            *"--interval -1 1 --record-every none --snapshot-every 5 --n-records 10 --out".split(),
             str(tmp_path),
             "--no-progress",
         ]
@@ -249,14 +188,7 @@ def test_train_takes_every_option_from_the_schema(tmp_path, capsys):
 def test_notebooks_refuses_fewer_than_one_job(tmp_path, capsys, jobs):
     code = main(
         [
-            "notebooks",
-            "--learning-rate",
-            "100",
-            "--widths",
-            "40",
-            "--steps",
-            "10",
-            "--jobs",
+            *"notebooks --learning-rate 100 --widths 40 --steps 10 --jobs".split(),
             jobs,
             "--output",
             str(tmp_path / "out"),

@@ -223,19 +223,17 @@ def test_non_finite_start_is_diverged_at_step_0(tmp_path):
     assert info.value.run.status == "diverged" and list(info.value.run.records["step"]) == [0]
 
 
+def _dead_from_the_start() -> TrainConfig:
+    """Every neuron inactive on both data points from step 0 (seed 3 draws b ≤ 0 for both neurons)."""
+    return TrainConfig(
+        m=2, learning_rate=1.0, n_steps=100, init="gaussian", dataset="custom", x=(0.0, 0.0), y=(1.0, 1.0),
+        gamma=0.0, seed=3,
+    )  # fmt: skip
+
+
 def test_network_dead_from_the_start(tmp_path):
     # every neuron inactive on both data points from step 0: nothing can ever move
-    config = TrainConfig(
-        m=2,
-        learning_rate=1.0,
-        n_steps=100,
-        init="gaussian",
-        dataset="custom",
-        x=(0.0, 0.0),
-        y=(1.0, 1.0),
-        gamma=0.0,
-        seed=3,
-    )
+    config = _dead_from_the_start()
     assert np.all(config.initial_parameters()[2] <= 0)  # seed 3 draws b ≤ 0 for both neurons
     with pytest.warns(DeadNetworkWarning):
         run = train(config, tmp_path, progress=False)
@@ -247,17 +245,7 @@ def test_network_dead_from_the_start(tmp_path):
 
 
 def test_ensure_runs_returns_every_end_state_and_lets_the_stability_warning_through(tmp_path):
-    dead = TrainConfig(
-        m=2,
-        learning_rate=1.0,
-        n_steps=100,
-        init="gaussian",
-        dataset="custom",
-        x=(0.0, 0.0),
-        y=(1.0, 1.0),
-        gamma=0.0,
-        seed=3,
-    )
+    dead = _dead_from_the_start()
     diverged = TrainConfig(
         m=20, learning_rate=1e3, n_steps=100, init="gaussian", dataset="custom", x=(-1e153, 1e153), y=(1.0, 1.0)
     )
