@@ -204,20 +204,20 @@ def _notebooks(args) -> int:
     from relunet_support.jobs import batch
     from relunet_support.runs.config import RUN_FIELDS
 
+    widths_field, rate_field, steps_field = RUN_FIELDS  # m, learning_rate, n_steps
     options = _given_options(args, only_given=True)
-    parse_number = RUN_FIELDS[0].parse
     if args.learning_rate is not None:
         if args.study:
             raise batch.StudyError("give either a study file or --learning-rate, not both")
         if args.widths is None or args.steps is None:
             raise batch.StudyError("--learning-rate needs --widths and --steps too")
-        widths = [parse_number(v) for v in args.widths.split(",") if v.strip()]
+        widths = [widths_field.parse(v) for v in args.widths.split(",") if v.strip()]
         values: dict = {
             "batches": [
                 {
-                    "learning_rate": parse_number(args.learning_rate),
+                    "learning_rate": rate_field.parse(args.learning_rate),
                     "widths": widths,
-                    "n_steps": parse_number(args.steps),
+                    "n_steps": steps_field.parse(args.steps),
                 }
             ]
         }
