@@ -11,6 +11,21 @@ class NotARunError(ValueError):
     """A folder that is not a run store."""
 
 
+class CorruptRunError(NotARunError):
+    """A run store that is damaged: a chunk missing or failing its checksum, metadata that contradicts itself.
+    The message names the run, the array and the chunk (or the attribute). ``repairable`` is True when the
+    damage is in the trained data only (chunks, progress counts): ``train`` then retrains from the last intact
+    snapshot; False when the run's identity (config, hash, format) cannot be trusted: retrain it from scratch."""
+
+    def __init__(self, message: str, repairable: bool = False):
+        super().__init__(message)
+        self.repairable = repairable
+
+
+class StaleRunError(RuntimeError):
+    """An unfinished run made by another engine revision: resuming it would mix two engines in one run."""
+
+
 class RunLockedError(RuntimeError):
     """Another process is training the same run right now."""
 

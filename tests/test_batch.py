@@ -70,6 +70,14 @@ def test_tags_keep_learning_rate_exact_and_never_collide():
     assert first == "lr70.25_m40-120" and second.startswith("lr70.25_m40-120_") and first != second
 
 
+ONE_BATCH = "batches: [{learning_rate: 100, widths: [40], n_steps: 10}]\n"
+
+
+def test_widths_given_as_digit_texts_are_read_exactly():
+    study = study_from_dict({"batches": [{"learning_rate": 100, "widths": ["40", 80], "n_steps": "1e2"}]})
+    assert study.batches[0].widths == (40, 80) and study.batches[0].n_steps == 100
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
@@ -89,6 +97,12 @@ def test_tags_keep_learning_rate_exact_and_never_collide():
             "defaults: {backend: gpu}\nbatches: [{learning_rate: 1, widths: [40], n_steps: 1}]",
             "backend='gpu' is not allowed",
         ),
+        ("output_dir: [1, 2]\n" + ONE_BATCH, "output_dir=[1, 2] is not allowed: output_dir must be a folder path"),
+        ("output_dir: 5\n" + ONE_BATCH, "output_dir=5 is not allowed: output_dir must be a folder path"),
+        ("defaults: [1]\n" + ONE_BATCH, "defaults=[1] is not allowed: defaults must be a mapping"),
+        ("defaults: {seed: 1}\ndefaults: {seed: 2}\n" + ONE_BATCH, "'defaults' is given twice in one mapping"),
+        ("batches:\n  - {learning_rate: 70, widths: abc, n_steps: 10}", "batches[1].widths='abc' is not allowed"),
+        ("batches:\n  - {learning_rate: 70, widths: [40, 40], n_steps: 10}", "(40 is repeated)"),
     ],
 )
 def test_bad_study_is_rejected_before_anything_runs(tmp_path, text, message):
@@ -96,7 +110,8 @@ def test_bad_study_is_rejected_before_anything_runs(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(StudyError) as info:
         load_study(path)
-    assert message in str(info.value)
+    assert message in str(info.value) and f"study file {str(path)!r}" in str(info.value)
+    assert len(str(info.value).splitlines()) == 1
     code = main(["notebooks", str(path), "--output", str(tmp_path / "out")])
     assert code == 2 and not (tmp_path / "out").exists()
 

@@ -48,6 +48,13 @@ def test_dead_run_is_reported(tmp_path, capsys):
         (["--gamma", "inf"], "gamma=inf is not allowed"),
         (["--init", "xavier"], "init='xavier' is not allowed"),
         (["--dataset", "mnist"], "dataset='mnist' is not allowed"),
+        (["--gamma", "1000"], "gamma=1000.0 is not allowed: gamma must be such that α, β₁, β₂, κ and κ′ are finite"),
+        (["--gamma", "-1000"], "gamma=-1000.0 is not allowed"),
+        (["--gamma-prime", "500"], "gamma_prime=500.0 is not allowed"),
+        (["--m", "1e12"], "m=1000000000000 is not allowed: m must be small enough that one training fits in"),
+        (["--steps", "1e9", "--n-records", "1e9"], "n_records=1000000000 is not allowed"),
+        (["--seed", "1e20"], "seed=1e+20 is not allowed: seed must be an integer in 0 … 2**128 − 1"),
+        (["--steps", "10.00000000000000001"], "n_steps='10.00000000000000001' is not allowed"),
     ],
 )
 def test_bad_input_exits_nonzero_without_traceback(tmp_path, capsys, args, expected):
@@ -134,7 +141,7 @@ def test_help_shows_every_default_from_train_config(capsys):
     defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
     parser = _parser()
     (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    assert set(subparsers.choices) == {"train", "list", "sweep", "notebooks"}
+    assert set(subparsers.choices) == {"train", "list", "verify", "sweep", "notebooks"}
     for name, sub in subparsers.choices.items():
         formatter = sub._get_formatter()
         required = {a for g in sub._mutually_exclusive_groups if g.required for a in g._group_actions}
@@ -218,3 +225,37 @@ def test_a_study_file_that_is_not_text_is_named(tmp_path, capsys):
     study.write_bytes(b"\xff\xfe\x00 not yaml")
     assert main(["notebooks", str(study)]) == 2
     assert "is not UTF-8 text" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "widths, message",
+    [
+        (["40,,80"], "widths='40,,80' is not allowed: widths must be integers separated by commas or spaces"),
+        (["40,"], "widths='40,' is not allowed"),
+        (["40", "40"], "widths=(40, 40) is not allowed: widths must be a list of different widths (40 is repeated)"),
+        (["40,80", "40.0"], "(40 is repeated)"),
+    ],
+)
+def test_notebooks_names_bad_widths(tmp_path, capsys, widths, message):
+    code = main(
+        ["notebooks", "--learning-rate", "100", "--steps", "10", "--widths", *widths, "--output", str(tmp_path)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "executed").exists()
+
+
+def test_notebooks_by_normalised_learning_rate(tmp_path, capsys, monkeypatch):
+    from relunet_support.jobs import batch
+
+    studies = []
+    monkeypatch.setattr(batch, "run_notebooks", lambda study, *args, **kwargs: studies.append(study) or [])
+    argv = ["notebooks", "--normalised-learning-rate", "0.5", "--widths", "40", "80", "--steps", "10"]
+    assert main([*argv, "--seed", "3"]) == 0
+    (study,) = studies
+    assert study.tags() == ["nlr0.5_m40-80"] and study.batches[0].options == {"seed": 3}
+    assert [c.learning_rate for c in study.batches[0].configs()] == [0.5 * 40**1.5, 0.5 * 80**1.5]
+    study_file = tmp_path / "study.yaml"
+    study_file.write_text("batches: [{learning_rate: 100, widths: [40], n_steps: 10}]\n")
+    assert main(["notebooks", str(study_file), "--widths", "80"]) == 2  # a study gives its own widths
+    assert "--widths and --steps go with --learning-rate or --normalised-learning-rate" in capsys.readouterr().err

@@ -174,7 +174,7 @@ def test_without_a_gpu_train_writes_nothing_and_the_cli_exits_2(tmp_path):
     config = TrainConfig(m=40, learning_rate=100.0, n_steps=10, backend="cuda")
     with pytest.raises(BackendUnavailable):
         train(config, tmp_path / "runs", progress=False)
-    assert not (tmp_path / "runs" / config.run_id()).exists()
+    assert not (tmp_path / "runs").exists()  # no folder, no lock file
     result = subprocess.run(
         [
             sys.executable,
@@ -186,6 +186,7 @@ def test_without_a_gpu_train_writes_nothing_and_the_cli_exits_2(tmp_path):
     )
     assert result.returncode == 2
     assert "backend='cuda' is not available here" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "cli").exists()
 
 
 # --- on a GPU ---------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ BAD = [
     (dict(dataset="custom", x=[0.0, 1.0], y=[1.0]), "y", "same length as x"),
     (dict(dataset="custom", x=[0.0, math.nan], y=[1.0, 2.0]), "x", "finite"),
     (dict(dataset="custom"), "x", "given together with y"),
-    (dict(seed=-1), "seed", "non-negative"),
+    (dict(seed=-1), "seed", "0 … 2**128 − 1"),
     (dict(n_records=1), "n_records", "≥ 2"),
     (dict(record_every=0), "record_every", "positive"),
     (dict(interval=(0.5, -0.5)), "interval", "lo < hi"),
@@ -209,3 +209,107 @@ def test_unknown_options_are_named():
 
     with pytest.raises(ConfigError, match=r"options has unknown key\(s\) 'gama': allowed keys are gamma, "):
         sweep_configs([40], 10, learning_rate=1.0, gama=2)
+
+
+def test_exponents_whose_scales_leave_float64_are_refused_when_built():
+    with pytest.raises(ConfigError, match=r"^gamma=1000.0 is not allowed: .*at m=10.*α = m\^\(γ−γ′\) overflows"):
+        TrainConfig(10, 1.0, 100, gamma=1000)
+    with pytest.raises(ConfigError, match=r"^gamma_prime=500.0 is not allowed: .*at m=10"):
+        TrainConfig.from_normalised(10, 1.0, 100, gamma_prime=500)
+    with pytest.raises(ConfigError, match=r"^normalised_learning_rate=1e\+308 is not allowed: .*finite"):
+        TrainConfig.from_normalised(10, 1e308, 100)  # η = 1e308·α overflows
+
+
+def test_a_training_too_large_for_memory_is_refused_before_any_schedule_is_built(monkeypatch):
+    from relunet_support.runs import config, schedule
+
+    def no_schedule(*args):
+        raise AssertionError("the schedule was built")
+
+    monkeypatch.setattr(schedule, "steps_schedule", no_schedule)
+    memory = config.physical_memory()
+    with pytest.raises(ConfigError, match=r"^m=1000000000000 is not allowed: .*memory: it needs about 89,407.0 GiB"):
+        TrainConfig(m=1e12, learning_rate=1.0, n_steps=100)
+    with pytest.raises(ConfigError, match=r"^n_records=1000000000000 is not allowed: .*GiB, mostly for the records"):
+        TrainConfig(m=10, learning_rate=1.0, n_steps=10**12, n_records=10**12)
+    with pytest.raises(ConfigError, match=r"^record_every=1 is not allowed: .*memory"):
+        TrainConfig(m=10, learning_rate=1.0, n_steps=10**12, record_every=1)
+    monkeypatch.setattr(config, "physical_memory", lambda: 1 << 20)  # 1 MiB: 1,000,000 record steps need 61 MiB
+    with pytest.raises(ConfigError, match=r"^n_snapshots=1000000 is not allowed: .*the machine has 0.0 GiB"):
+        TrainConfig(m=10, learning_rate=1.0, n_steps=10**6, n_snapshots=10**6)
+    assert memory is not None and TrainConfig(m=10, learning_rate=1.0, n_steps=10**12).n_records == 10_000
+
+
+def test_integers_stay_exact():
+    """Seeds (and every integer field) are never rounded through a float: 2**53 + 1 is not 2**53."""
+    big = 2**53 + 1
+    assert TrainConfig(40, 1.0, 10, seed=big).seed == big and TrainConfig(40, 1.0, 10, seed=str(big)).seed == big
+    assert TrainConfig(40, 1.0, 10, seed=big).run_id() != TrainConfig(40, 1.0, 10, seed=big - 1).run_id()
+    assert TrainConfig(40, 1.0, 10, seed=np.uint64(2**64 - 1)).seed == 2**64 - 1
+    assert TrainConfig(40, 1.0, 10, seed=2**128 - 1).initial_parameters()[0].size == 40  # default_rng takes it
+    with pytest.raises(ConfigError, match=r"seed=340282366920938463463374607431768211456 .* 0 … 2\*\*128 − 1"):
+        TrainConfig(40, 1.0, 10, seed=2**128)  # longer seeds would make run ids too long for a file name
+    config = TrainConfig(40.0, 1.0, "1e2", n_records="1e3", n_snapshots=np.int32(50), record_every=7.0)
+    assert (config.m, config.n_steps, config.n_records, config.n_snapshots, config.record_every) == (
+        40,
+        100,
+        1000,
+        50,
+        7,
+    )
+    assert all(type(v) is int for v in (config.m, config.n_steps, config.n_records, config.n_snapshots))
+    for seed in (1e20, "1e20", np.float64(2**60)):
+        with pytest.raises(ConfigError, match=r"^seed=.* is not allowed: .*given as an integer \(digits\)"):
+            TrainConfig(40, 1.0, 10, seed=seed)
+    bad = [
+        ("seed", np.random.RandomState(0)),
+        ("seed", np.random.default_rng(0)),
+        ("seed", "abc"),
+        ("seed", 1.5),
+        ("seed", np.True_),
+        ("n_steps", "1.00000000000000001"),  # a float would round it to 1
+        ("n_steps", 2**53 + 1),
+        ("n_records", 2.5),
+    ]
+    for name, value in bad:
+        with pytest.raises(ConfigError, match=f"^{name}=.* is not allowed: {name} must be "):
+            TrainConfig(**{"m": 40, "learning_rate": 1.0, "n_steps": 10, name: value})
+
+
+def test_command_line_integers_are_read_exactly():
+    from relunet_support.runs.config import RUN_FIELDS
+
+    steps = RUN_FIELDS[2]
+    assert steps.parse("9007199254740993") == 9007199254740993 and steps.parse("1e2") == 100.0
+    assert steps.parse("100.00000000000000001") == "100.00000000000000001"  # TrainConfig refuses the text
+
+
+@pytest.mark.parametrize(
+    "widths, message",
+    [
+        ("abc", "widths='abc' is not allowed: widths must be a non-empty list of integers"),  # papermill: widths="abc"
+        (40, "widths=40 is not allowed"),
+        ([40, 80, 40.0], "widths=[40, 80, 40.0] is not allowed: widths must be a list of different widths (40 is"),
+    ],
+)
+def test_sweep_configs_names_bad_widths(widths, message):
+    from relunet_support.runs.config import sweep_configs
+
+    with pytest.raises(ConfigError) as info:
+        sweep_configs(widths, 10, learning_rate=1.0)  # what notebooks 02 and 04 call with their parameters
+    assert str(info.value).startswith(message)
+
+
+def test_a_key_given_twice_in_a_yaml_file_is_an_error(tmp_path):
+    from relunet_support.runs.config import read_yaml
+
+    path = tmp_path / "f.yaml"
+    path.write_text("base: &b {seed: 1}\nmerged:\n  <<: *b\n  seed: 2\n")  # a merge key may be overridden
+    assert read_yaml(path, "study file")["merged"] == {"seed": 2}
+    path.write_text("defaults: {seed: 1}\nbatches: []\ndefaults:\n  seed: 2\n")
+    with pytest.raises(ConfigError) as info:
+        read_yaml(path, "study file")
+    assert str(info.value) == (
+        f"study file {str(path)!r}: 'defaults' is given twice in one mapping (line 1: {{seed: 1}}; "
+        "line 4: seed: 2): YAML allows each key once"
+    )

@@ -46,3 +46,34 @@ def test_bad_width(m):
 def test_bad_exponents(name, args):
     with pytest.raises(ConfigError, match=f"{name}=.*finite"):
         alpha_beta(*args)
+
+
+@pytest.mark.parametrize(
+    "gamma, gamma_prime, name, scale",
+    [
+        (1000, 0.0, "gamma=1000.0", "α = m^(γ−γ′) overflows"),
+        (-1000, 0.0, "gamma=-1000.0", "α = m^(γ−γ′) underflows"),
+        (1.5, 500, "gamma_prime=500.0", "α = m^(γ−γ′) underflows"),
+        (200, 200, "gamma=200.0", "β₁ = √(κκ′α) underflows"),  # α = 1, but κκ′ = 10^−400
+    ],
+)
+def test_scales_beyond_float64_name_the_exponent_m_and_the_scale(gamma, gamma_prime, name, scale):
+    """No OverflowError or ZeroDivisionError: a ConfigError naming γ or γ′, m, the scale and the range."""
+    for function in (alpha_beta, kappas):
+        with pytest.raises(ConfigError) as info:
+            function(10, gamma, gamma_prime)
+        message = str(info.value)
+        assert message.startswith(f"{name} is not allowed: ") and "at m=10" in message
+        assert scale in message and "must stay below about 308.3" in message
+
+
+def test_alpha_beta_gives_the_same_bits_as_the_formulas():
+    """The range checks change no value: (α, β₁, β₂) and (κ, κ′) are the seed's formulas, bit for bit."""
+    for m in (1, 2, 40, 800, 6400, 10**6):
+        for gamma in (-3.0, 0.0, 0.5, 1.0, 1.5, 1.75, 3.0, 40.0):
+            for gamma_prime in (-1.0, -0.4, 0.0, 0.25, 0.3, 1.0):
+                alpha = float(m) ** (gamma - gamma_prime)
+                kappa, kappa_prime = float(m) ** (-gamma), float(m) ** (-gamma_prime)
+                expected = (alpha, math.sqrt(kappa * kappa_prime * alpha), math.sqrt(kappa * alpha / kappa_prime))
+                assert alpha_beta(m, gamma, gamma_prime) == expected
+                assert kappas(m, gamma, gamma_prime) == (kappa, kappa_prime)

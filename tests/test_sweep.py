@@ -71,3 +71,33 @@ def test_cli_sweep(tmp_path, capsys):
     path.write_text("grid: {m: [-3], learning_rate: [1.0], n_steps: [1]}\n")
     assert main(["sweep", str(path)]) == 2
     assert "m=-3 is not allowed" in capsys.readouterr().err
+
+
+GRID = "grid: {m: [40], learning_rate: [1.0], n_steps: [10]}\n"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("out: [1]\n" + GRID, "out=[1] is not allowed: out must be a folder path (text)"),
+        ("out: 5\n" + GRID, "out=5 is not allowed: out must be a folder path (text)"),
+        ("defaults: [1]\n" + GRID, "defaults=[1] is not allowed: defaults must be a mapping"),
+        ("defaults: []\n" + GRID, "defaults=[] is not allowed: defaults must be a mapping"),
+        ("defaults: {seed: 1}\ngrid: {m: [40], learning_rate: [1.0], n_steps: [10], seed: [2]}\n", "seed is in both"),
+        ("grid: {m: [40], m: [60], learning_rate: [1.0], n_steps: [10]}\n", "'m' is given twice in one mapping"),
+        ("grid: {m: [40, 40.0], learning_rate: [1.0], n_steps: [10]}\n", "m=[40, 40.0] is not allowed: m must be"),
+        ("grid: {m: [40], learning_rate: [1.0, 2, 1], n_steps: [10]}\n", "learning_rate=[1.0, 2, 1] is not allowed"),
+        ("grid: {m: [], learning_rate: [1.0], n_steps: [10]}\n", "the sweep has no runs: m is an empty list"),
+    ],
+)
+def test_a_bad_sweep_file_is_one_error_naming_the_file_and_the_key(tmp_path, capsys, text, message):
+    from relunet_support.jobs.cli import main
+
+    path = tmp_path / "sweep.yaml"
+    path.write_text(text)
+    with pytest.raises(SweepError) as info:
+        load_sweep(path)
+    assert str(info.value).startswith(f"sweep file {str(path)!r}: ") and message in str(info.value)
+    assert main(["sweep", str(path), "--serial", "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"relunet: error: {info.value}\n" and not (tmp_path / "runs").exists()

@@ -386,7 +386,7 @@ def test_settle_time_is_where_a_curve_stops_changing():
 def test_a_damaged_run_is_left_out_and_a_damaged_snapshot_named(tmp_path):
     import warnings
 
-    from relunet_support.errors import NotARunError
+    from relunet_support.errors import CorruptRunError
     from relunet_support.runs.store import UnreadableRunWarning, list_runs
 
     for m in (40, 60):
@@ -398,9 +398,9 @@ def test_a_damaged_run_is_left_out_and_a_damaged_snapshot_named(tmp_path):
     assert [r.path for r in runs] == [damaged]  # the other run still opens
     chunks = [p for p in (damaged / "snapshots" / "w").rglob("*") if p.is_file() and p.name != "zarr.json"]
     chunks[0].write_bytes(chunks[0].read_bytes()[:50])
-    with pytest.raises(NotARunError, match=f"{damaged.name}.*snapshots .* cannot be read"):
+    with pytest.raises(CorruptRunError, match=f"{damaged.name}.*snapshots/w chunk 0: fails its checksum"):
         for index in range(runs[0].n_snapshots):
             runs[0].snapshot(index)
-    with warnings.catch_warnings(), pytest.raises(NotARunError, match=f"{damaged.name}.*cannot be read"):
+    with warnings.catch_warnings(), pytest.raises(CorruptRunError, match=f"{damaged.name}.*fails its checksum"):
         warnings.simplefilter("ignore", UnreadableRunWarning)
         CondensationViewer(tmp_path)  # its first snapshot is damaged: a clear error, not zarr's

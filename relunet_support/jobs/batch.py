@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from relunet_support import engine  # no numba on import: it is the notebook kernels that train
-from relunet_support.errors import ConfigError
+from relunet_support.errors import ConfigError, invalid
 from relunet_support.runs.config import (
     OPTION_NAMES,
     OPTIONS,
@@ -148,10 +148,21 @@ def _check_keys(where: str, values, allowed) -> dict:
         raise StudyError(str(error)) from None
 
 
-def study_from_dict(values: dict) -> Study:
-    """Validate a study description (unknown keys, every TrainConfig) and build it."""
+def study_from_dict(values: dict, path=None) -> Study:
+    """Validate a study description (unknown keys, every TrainConfig) and build it; ``path``: the study file
+    it was read from, which an error then names."""
+    try:
+        return _study_from_dict(values)
+    except ConfigError as error:
+        raise StudyError(f"study file {str(path)!r}: {error}" if path is not None else str(error)) from None
+
+
+def _study_from_dict(values: dict) -> Study:
     _check_keys("study", values, STUDY_KEYS)
-    defaults = values.get("defaults") or {}
+    output_dir = values.get("output_dir")
+    if output_dir is not None and not (isinstance(output_dir, str) and output_dir):
+        raise invalid("output_dir", output_dir, "a folder path (text), or left out")
+    defaults = {} if values.get("defaults") is None else values["defaults"]
     _check_keys("defaults", defaults, OPTION_NAMES)
     batches_in = values.get("batches")
     if not isinstance(batches_in, list) or not batches_in:
@@ -180,7 +191,7 @@ def study_from_dict(values: dict) -> Study:
             raise StudyError(f"{where}: {error}") from None
         rate = configs[0].normalised_learning_rate if normalised else configs[0].learning_rate
         batches.append(Batch(float(rate), tuple(c.m for c in configs), configs[0].n_steps, options, normalised))
-    return Study(tuple(batches), values.get("output_dir"))
+    return Study(tuple(batches), output_dir)
 
 
 def read_study_file(path) -> dict:
@@ -190,7 +201,7 @@ def read_study_file(path) -> dict:
 
 def load_study(path) -> Study:
     """Read and validate a YAML study file; nothing runs if it is invalid."""
-    return study_from_dict(read_study_file(path))
+    return study_from_dict(read_study_file(path), path)
 
 
 @dataclass

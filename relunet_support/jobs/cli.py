@@ -1,4 +1,5 @@
-"""Command line: ``relunet train …`` and ``relunet list DIR`` — the same functions the notebooks call."""
+"""Command line: ``relunet train …``, ``relunet list DIR``, ``relunet verify DIR``, ``relunet notebooks …`` and
+``relunet sweep …`` — the same functions the notebooks call."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import sys
 import warnings
 
-from relunet_support.errors import BackendUnavailable, ConfigError, NotARunError, RunLockedError
+from relunet_support.errors import BackendUnavailable, ConfigError, NotARunError, RunLockedError, StaleRunError, invalid
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -66,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list the runs in a folder", formatter_class=_HelpFormatter)
     ls.add_argument("out", nargs="?", default="outputs/runs", help="folder of run stores")
+    ve = sub.add_parser(
+        "verify",
+        help="check every run in a folder: every chunk read and its checksum checked; exit 1 if any is damaged",
+        formatter_class=_HelpFormatter,
+    )
+    ve.add_argument("out", nargs="?", default="outputs/runs", help="folder of run stores")
 
     sw = sub.add_parser(
         "sweep",
@@ -93,17 +100,28 @@ def _parser() -> argparse.ArgumentParser:
         help="YAML study file, e.g. studies/default.yaml (the seed's own study; "
         "`make run` runs it); or leave it out and give --learning-rate, --widths and --steps",
     )
-    nb.add_argument(
-        "--learning-rate", type=str, help="one batch at this η instead of a study file (default: the study's)"
+    nb_rate = nb.add_mutually_exclusive_group()
+    nb_rate.add_argument(
+        "--learning-rate",
+        type=str,
+        help="one batch at this η instead of a study file (default: none — the study file's batches)",
+    )
+    nb_rate.add_argument(
+        "--normalised-learning-rate",
+        type=str,
+        help="one batch at this η/α instead of a study file: η = (η/α)·α_m for each width (default: none)",
     )
     nb.add_argument(
         "--widths",
         type=str,
-        help="comma-separated widths for --learning-rate, e.g. 200,400,800 "
-        "(required with --learning-rate; default: the study's)",
+        nargs="+",
+        help="widths for --learning-rate or --normalised-learning-rate, e.g. 200,400,800 or 200 400 800 "
+        "(required with them; default: none)",
     )
     nb.add_argument(
-        "--steps", type=str, help="number of GD steps for --learning-rate (required with it; default: the study's)"
+        "--steps",
+        type=str,
+        help="number of GD steps for --learning-rate or --normalised-learning-rate (required with them; default: none)",
     )
     for option in OPTIONS:
         nb.add_argument(
@@ -173,31 +191,78 @@ def _train(args) -> int:
     return 0 if run.status == "complete" else 3
 
 
-def _list(args) -> int:
-    from relunet_support.runs.store import UnreadableRunWarning, list_runs
+def _engine_note(run) -> str:
+    from relunet_support.runs.revision import engine_revision
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UnreadableRunWarning)
-        runs = list_runs(args.out)
-    for warning in caught:
-        print(f"relunet: warning: {warning.message}", file=sys.stderr)
-    if not runs:
+    if run.engine_revision is None:
+        return "unrecorded"
+    return "current" if run.engine_revision == engine_revision() else f"other:{run.engine_revision[:7]}"
+
+
+def _list(args) -> int:
+    from relunet_support.runs.store import Run, run_sort_key, scan_runs
+
+    found = scan_runs(args.out)
+    if not found:
         print(f"no runs in {args.out}")
         return 0
-    header = (
+    runs = sorted((entry for _, entry in found if isinstance(entry, Run)), key=run_sort_key)
+    print(
         f"{'status':<11} {'eta':>10} {'m':>7} {'gamma':>6} {'gamma_p':>7} {'seed':>5} {'eta/alpha':>10} "
-        f"{'step':>17} {'risk':>11}  run id"
+        f"{'step':>17} {'risk':>11} {'engine':>14}  run id"
     )
-    print(header)
     for run in runs:
         c = run.config
-        risk = run.records["risk"]
-        last = f"{risk[-1]:.4e}" if risk.size else "-"
+        try:
+            risk = run.records["risk"]
+            last = f"{risk[-1]:.4e}" if risk.size else "-"
+            status = run.status
+        except NotARunError as error:  # a records chunk fails its checksum
+            last, status = "-", f"corrupt ({error})"
         print(
-            f"{run.status:<11} {c.learning_rate:>10g} {c.m:>7} {c.gamma:>6g} {c.gamma_prime:>7g} {c.seed:>5} "
-            f"{c.normalised_learning_rate:>10.4g} {f'{run.step}/{c.n_steps}':>17} {last:>11}  {run.run_id}"
+            f"{status:<11} {c.learning_rate:>10g} {c.m:>7} {c.gamma:>6g} {c.gamma_prime:>7g} {c.seed:>5} "
+            f"{c.normalised_learning_rate:>10.4g} {f'{run.step}/{c.n_steps}':>17} {last:>11} {_engine_note(run):>14}  "
+            f"{run.run_id}"
         )
+    for path, entry in found:
+        if not isinstance(entry, Run):
+            print(f"corrupt ({_reason(entry, path)})  {path.name}")
     return 0
+
+
+def _reason(error: Exception, path) -> str:
+    """The error's message without the run's path, which the table prints beside it."""
+    return str(error).replace(f"run {str(path)!r} is damaged: ", "")
+
+
+def _verify(args) -> int:
+    from relunet_support.runs.store import inspect_run, scan_runs
+
+    found = scan_runs(args.out)
+    if not found:
+        print(f"no runs in {args.out}")
+        return 0
+    damaged = 0
+    print(f"{'check':<8} {'status':<11} {'step':>17} {'engine':>14}  run id: what is wrong")
+    for path, _ in found:
+        inspection = inspect_run(path)
+        run = inspection.run
+        status = run.status if run is not None else "-"
+        step = f"{run.step}/{run.config.n_steps}" if run is not None else "-"
+        engine = _engine_note(run) if run is not None else "-"
+        damaged += not inspection.ok
+        problem = "" if inspection.ok else f": {_reason(inspection.error or Exception(inspection.summary()), path)}"
+        print(f"{'ok' if inspection.ok else 'DAMAGED':<8} {status:<11} {step:>17} {engine:>14}  {path.name}{problem}")
+    print(
+        f"{len(found) - damaged} of {len(found)} runs intact"
+        + (
+            f"; {damaged} damaged: `relunet train` (or train(config)) repairs damaged data from the last intact "
+            "snapshot; a damaged identity needs --no-resume"
+            if damaged
+            else ""
+        )
+    )
+    return 1 if damaged else 0
 
 
 def _notebooks(args) -> int:
@@ -206,32 +271,41 @@ def _notebooks(args) -> int:
 
     widths_field, rate_field, steps_field = RUN_FIELDS  # m, learning_rate, n_steps
     options = _given_options(args, only_given=True)
-    if args.learning_rate is not None:
+    rate_flag = "--learning-rate" if args.learning_rate is not None else "--normalised-learning-rate"
+    rate = args.learning_rate if args.learning_rate is not None else args.normalised_learning_rate
+    if rate is not None:
         if args.study:
-            raise batch.StudyError("give either a study file or --learning-rate, not both")
+            raise batch.StudyError(f"give either a study file or {rate_flag}, not both")
         if args.widths is None or args.steps is None:
-            raise batch.StudyError("--learning-rate needs --widths and --steps too")
-        widths = [widths_field.parse(v) for v in args.widths.split(",") if v.strip()]
+            raise batch.StudyError(f"{rate_flag} needs --widths and --steps too")
+        parts = ",".join(args.widths).split(",")  # '200,400' or '200 400'
+        if not all(part.strip() for part in parts):
+            raise invalid("widths", " ".join(args.widths), "integers separated by commas or spaces, e.g. 200,400,800")
         values: dict = {
             "batches": [
                 {
-                    "learning_rate": rate_field.parse(args.learning_rate),
-                    "widths": widths,
+                    rate_flag[2:].replace("-", "_"): rate_field.parse(rate),
+                    "widths": [widths_field.parse(part) for part in parts],
                     "n_steps": steps_field.parse(args.steps),
                 }
             ]
         }
+    elif args.widths is not None or args.steps is not None:
+        raise batch.StudyError(
+            "--widths and --steps go with --learning-rate or --normalised-learning-rate: a study file gives its own"
+        )
     elif args.study:
         values = batch.read_study_file(args.study)
     else:
         raise batch.StudyError(
             "give a study file (the seed's own study is studies/default.yaml) or "
-            "--learning-rate with --widths and --steps"
+            "--learning-rate (or --normalised-learning-rate) with --widths and --steps"
         )
-    if options and isinstance(values, dict) and isinstance(values.get("defaults") or {}, dict):
-        # command-line options fill the defaults; the batches still override them
-        values = {**values, "defaults": {**(values.get("defaults") or {}), **options}}
-    study = batch.study_from_dict(values)
+    if options and isinstance(values, dict):  # command-line options fill the defaults; the batches override them
+        defaults = {} if values.get("defaults") is None else values["defaults"]
+        if isinstance(defaults, dict):  # else study_from_dict names it
+            values = {**values, "defaults": {**defaults, **options}}
+    study = batch.study_from_dict(values, args.study)
     if args.jobs is not None and args.jobs < 1:
         raise batch.StudyError(
             f"--jobs={args.jobs} is not allowed: the number of notebooks run at the same time "
@@ -257,10 +331,10 @@ def _sweep(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"train": _train, "list": _list, "notebooks": _notebooks, "sweep": _sweep}
+    commands = {"train": _train, "list": _list, "verify": _verify, "notebooks": _notebooks, "sweep": _sweep}
     try:
         return commands[args.command](args)
-    except (ConfigError, NotARunError, RunLockedError, BackendUnavailable) as error:
+    except (ConfigError, NotARunError, RunLockedError, BackendUnavailable, StaleRunError) as error:
         print(f"relunet: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # an output folder that cannot be made or written, a full disk …

@@ -24,7 +24,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from relunet_support.errors import ConfigError
+from relunet_support.errors import ConfigError, invalid
 from relunet_support.runs.config import FIELD_NAMES, NUMBER_LISTS, TrainConfig, check_options, read_yaml
 
 SWEEP_KEYS = ("out", "defaults", "grid")
@@ -43,13 +43,20 @@ def grid(**axes) -> list[TrainConfig]:
         raise SweepError(f"{error} (the TrainConfig fields)") from None
     names = sorted(k for k, v in axes.items() if isinstance(v, (list, tuple)) and k not in NUMBER_LISTS)
     shared = {k: v for k, v in axes.items() if k not in names}
-    configs = []
-    for values in itertools.product(*(axes[name] for name in names)):
+    configs: dict[TrainConfig, tuple] = {}  # each config and the positions in the lists it comes from
+    for index in itertools.product(*(range(len(axes[name])) for name in names)):
         try:
-            configs.append(TrainConfig(**shared, **dict(zip(names, values))))
+            config = TrainConfig(**shared, **{name: axes[name][i] for name, i in zip(names, index)})
         except TypeError as error:  # a required field is missing
             raise SweepError(f"grid cannot build a TrainConfig: {error}") from None
-    return configs
+        if config in configs:  # a repeated value: two tasks would train the same run at once
+            name, i = next((name, i) for name, i, j in zip(names, index, configs[config]) if i != j)
+            raise invalid(name, axes[name], f"a list of different values ({axes[name][i]!r} is repeated)")
+        configs[config] = index
+    if not configs:
+        empty = [name for name in names if not axes[name]]
+        raise SweepError(f"the sweep has no runs: {', '.join(empty)} is an empty list")
+    return list(configs)
 
 
 def load_sweep(path) -> tuple[list[TrainConfig], str | None]:
@@ -59,10 +66,20 @@ def load_sweep(path) -> tuple[list[TrainConfig], str | None]:
         raise SweepError(f"sweep file {str(path)!r} must be a mapping with a 'grid' mapping")
     try:
         check_options("sweep file", values, SWEEP_KEYS)
-        defaults = check_options("defaults", values.get("defaults") or {}, FIELD_NAMES)
+        defaults = check_options("defaults", {} if values.get("defaults") is None else values["defaults"], FIELD_NAMES)
+        out = values.get("out")
+        if out is not None and not (isinstance(out, str) and out):
+            raise invalid("out", out, "a folder path (text), or left out")
+        both = sorted(set(defaults) & set(values["grid"]))
+        if both:
+            name = both[0]
+            raise SweepError(
+                f"{name} is in both defaults ({name}={defaults[name]!r}) and grid ({name}={values['grid'][name]!r}): "
+                "give each field in one of them"
+            )
+        return grid(**defaults, **values["grid"]), out
     except ConfigError as error:
-        raise SweepError(str(error)) from None
-    return grid(**{**defaults, **values["grid"]}), values.get("out")  # the grid overrides the defaults
+        raise SweepError(f"sweep file {str(path)!r}: {error}") from None
 
 
 @dataclass(frozen=True)

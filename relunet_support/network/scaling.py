@@ -12,12 +12,14 @@ The seed notebook fixes α_m = m^(γ−γ′), which gives β₁ = √(κκ′α
 from __future__ import annotations
 
 import math
+import numbers
+import sys
 
 from relunet_support.errors import invalid
 
 
 def _check_m(m) -> int:
-    if isinstance(m, bool) or not float(m).is_integer() or m < 1:
+    if isinstance(m, bool) or not (isinstance(m, numbers.Integral) or float(m).is_integer()) or m < 1:
         raise invalid("m", m, "a positive integer (the number of hidden neurons)")
     return int(m)
 
@@ -29,25 +31,61 @@ def _check_exponent(name: str, value) -> float:
     return value
 
 
-def alpha_beta(m: int, gamma: float = 1.5, gamma_prime: float = 0.0) -> tuple[float, float, float]:
-    """Return (α_m, β₁, β₂) for width m.
+def _power(m: int, exponent: float) -> float:
+    """m^exponent, inf where it overflows (Python raises OverflowError there, but gives 0.0 on underflow)."""
+    try:
+        return float(m) ** exponent
+    except OverflowError:
+        return math.inf
 
-    α_m = m^(γ−γ′),  κ = m^−γ,  κ′ = m^−γ′,  β₁ = √(κ κ′ α_m),  β₂ = √(κ α_m / κ′).
-    """
+
+def _scales(m, gamma, gamma_prime) -> tuple[float, float, float, float, float]:
+    """(α, β₁, β₂, κ, κ′) for width m, each checked to be, with 1 over it, finite and > 0 in float64; else a
+    ConfigError naming γ or γ′ (the larger in size), m and the scale that left float64's range."""
     m = _check_m(m)
     gamma = _check_exponent("gamma", gamma)
     gamma_prime = _check_exponent("gamma_prime", gamma_prime)
-    alpha = float(m) ** (gamma - gamma_prime)
-    kappa, kappa_prime = kappas(m, gamma, gamma_prime)
+    alpha = _power(m, gamma - gamma_prime)
+    kappa, kappa_prime = _power(m, -gamma), _power(m, -gamma_prime)
+    _check_scale("α = m^(γ−γ′)", alpha, m, gamma, gamma_prime)
+    _check_scale("κ = m^−γ", kappa, m, gamma, gamma_prime)
+    _check_scale("κ′ = m^−γ′", kappa_prime, m, gamma, gamma_prime)
     beta1 = math.sqrt(kappa * kappa_prime * alpha)
     beta2 = math.sqrt(kappa * alpha / kappa_prime)
+    _check_scale("β₁ = √(κκ′α)", beta1, m, gamma, gamma_prime)
+    _check_scale("β₂ = √(κα/κ′)", beta2, m, gamma, gamma_prime)
+    return alpha, beta1, beta2, kappa, kappa_prime
+
+
+def _check_scale(label: str, value: float, m: int, gamma: float, gamma_prime: float) -> None:
+    if 0 < value < math.inf and 1 / value < math.inf:
+        return
+    name, other = ("gamma_prime", "gamma") if abs(gamma_prime) > abs(gamma) else ("gamma", "gamma_prime")
+    exponents = {"gamma": gamma, "gamma_prime": gamma_prime}
+    bound = math.log(sys.float_info.max) / math.log(m)  # m > 1 here: 1^anything is 1
+    raise invalid(
+        name,
+        exponents[name],
+        f"such that α, β₁, β₂, κ and κ′ are finite and > 0 in float64 at m={m}, with {other}={exponents[other]!r}: "
+        f"here {label} {'overflows' if value >= 1 else 'underflows'}; |γ|, |γ′|, |γ−γ′|, |γ+γ′| and 2|γ′| must "
+        f"stay below about {bound:.4g}",
+    )
+
+
+def alpha_beta(m: int, gamma: float = 1.5, gamma_prime: float = 0.0) -> tuple[float, float, float]:
+    """Return (α_m, β₁, β₂) for width m.
+
+    α_m = m^(γ−γ′),  κ = m^−γ,  κ′ = m^−γ′,  β₁ = √(κ κ′ α_m),  β₂ = √(κ α_m / κ′). A scale beyond
+    float64's range (e.g. γ = 1000) is a ConfigError naming the exponent.
+    """
+    alpha, beta1, beta2, _, _ = _scales(m, gamma, gamma_prime)
     return alpha, beta1, beta2
 
 
 def kappas(m: int, gamma: float, gamma_prime: float) -> tuple[float, float]:
     """Return (κ, κ′) = (m^−γ, m^−γ′)."""
-    m = _check_m(m)
-    return float(m) ** (-gamma), float(m) ** (-gamma_prime)
+    _, _, _, kappa, kappa_prime = _scales(m, gamma, gamma_prime)
+    return kappa, kappa_prime
 
 
 def regime(gamma: float, gamma_prime: float) -> str:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
+import functools
 import hashlib
 import json
 import math
+import os
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +21,33 @@ from relunet_support.errors import ConfigError, invalid
 from relunet_support.network import data, init, scaling
 from relunet_support.runs import schedule
 
+EXACT_FLOATS = 2**53  # every integer below it is exact as a float64; above it, floats skip integers
 
-def _as_int(name: str, value, allowed: str, minimum: int) -> int:
-    """``value`` as an integer ≥ ``minimum`` (800, 800.0 or '800'), else a ConfigError naming it."""
-    as_float = _as_float(name, value, allowed)
-    if not (as_float.is_integer() and as_float >= minimum):
+
+def _as_int(name: str, value, allowed: str, minimum: int, maximum: int | None = None) -> int:
+    """``value`` as an exact integer in [minimum, maximum], else a ConfigError naming it: an int of any size
+    (Python or numpy), a text of one ('800'), or a float or number text that is an integer below 2**53
+    (800.0, '8e2'); a larger float is not exact (1e23 is 99999999999999991611392), so it is refused."""
+    number = value
+    if isinstance(value, str):
+        try:
+            number = int(value)
+        except ValueError:
+            try:
+                number = Decimal(value)  # exactly the number written: '1.00000000000000001' is no integer
+            except InvalidOperation:
+                raise invalid(name, value, allowed) from None
+    elif isinstance(value, (float, np.floating)):
+        number = Decimal(float(value))  # exact
+    if isinstance(number, (bool, np.bool_)) or not isinstance(number, (int, np.integer, Decimal)):
         raise invalid(name, value, allowed)
-    return int(as_float)
+    if isinstance(number, Decimal) and (not number.is_finite() or number != number.to_integral_value()):
+        raise invalid(name, value, allowed)
+    if number < minimum or (maximum is not None and number > maximum):
+        raise invalid(name, value, allowed)
+    if isinstance(number, Decimal) and abs(number) >= EXACT_FLOATS:
+        raise invalid(name, value, f"{allowed}, given as an integer (digits): a float this large is not exact")
+    return int(number)
 
 
 def _as_float(name: str, value, allowed: str, positive: bool = False) -> float:
@@ -48,12 +73,40 @@ def sweep_configs(
         raise invalid(
             "learning_rate", learning_rate, "given, or else normalised_learning_rate given — exactly one of the two"
         )
-    if isinstance(widths, (int, float)) or not len(widths):
+    if not isinstance(widths, (list, tuple, range, np.ndarray)) or not len(widths):
         raise invalid("widths", widths, "a non-empty list of integers")
     if normalised_learning_rate is not None:
-        return [TrainConfig.from_normalised(m, normalised_learning_rate, n_steps, **options) for m in widths]
-    assert learning_rate is not None
-    return [TrainConfig(m=m, learning_rate=learning_rate, n_steps=n_steps, **options) for m in widths]
+        configs = [TrainConfig.from_normalised(m, normalised_learning_rate, n_steps, **options) for m in widths]
+    else:
+        assert learning_rate is not None
+        configs = [TrainConfig(m=m, learning_rate=learning_rate, n_steps=n_steps, **options) for m in widths]
+    ms = [config.m for config in configs]
+    repeated = [m for i, m in enumerate(ms) if m in ms[:i]]
+    if repeated:  # the same run twice: a sweep would train it twice at once
+        raise invalid("widths", widths, f"a list of different widths ({repeated[0]} is repeated)")
+    return configs
+
+
+@functools.cache
+def physical_memory() -> int | None:
+    """This machine's physical memory in bytes (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+_CHECK_MEMORY = contextvars.ContextVar("check_memory", default=True)
+
+# Fields added to TrainConfig after run stores existed: left out of the digest (and so of the run id) while they
+# hold their default. A new field goes here; it must default to what runs did before it existed.
+ADDED_FIELDS: tuple[str, ...] = ()
+
+
+def config_digest(values: dict) -> str:
+    """sha256 of a config dict as JSON (sorted keys; floats as exact reprs): what ``config_sha256`` stores."""
+    text = json.dumps(values, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def format_number(value: float) -> str:
@@ -146,21 +199,23 @@ class TrainConfig:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
         set_("m", _as_int("m", self.m, "a positive integer (the number of hidden neurons)", 1))
         set_("learning_rate", _as_float("learning_rate", self.learning_rate, "a finite number > 0", positive=True))
-        set_("n_steps", _as_int("n_steps", self.n_steps, "an integer ≥ 1", 1))
+        set_("n_steps", _as_int("n_steps", self.n_steps, "an integer ≥ 1 and ≤ 2**53", 1, EXACT_FLOATS))
         set_("gamma", _as_float("gamma", self.gamma, "a finite real number"))
         set_("gamma_prime", _as_float("gamma_prime", self.gamma_prime, "a finite real number"))
         init.check_kind(self.init, self.m)
-        set_("seed", _as_int("seed", self.seed, "a non-negative integer", 0))
+        seed_allowed = "an integer in 0 … 2**128 − 1 (numpy.random.default_rng's seed; it is part of the run id)"
+        set_("seed", _as_int("seed", self.seed, seed_allowed, 0, 2**128 - 1))
         if self.x is not None or self.y is not None or self.dataset == data.CUSTOM:
             x_arr, y_arr = data.load(self.dataset, self.x, self.y)
             set_("x", tuple(float(v) for v in x_arr))
             set_("y", tuple(float(v) for v in y_arr))
         else:
             data.load(self.dataset)
-        set_("n_records", schedule.check_points("n_records", self.n_records))
-        set_("n_snapshots", schedule.check_points("n_snapshots", self.n_snapshots))
-        set_("record_every", schedule.check_every("record_every", self.record_every))
-        set_("snapshot_every", schedule.check_every("snapshot_every", self.snapshot_every))
+        for name in ("n_records", "n_snapshots"):
+            set_(name, _as_int(name, getattr(self, name), "an integer ≥ 2 (first and last steps are always kept)", 2))
+        for name in ("record_every", "snapshot_every"):
+            if getattr(self, name) is not None:
+                set_(name, _as_int(name, getattr(self, name), "None or a positive integer number of steps", 1))
         try:
             lo, hi = (float(v) for v in self.interval)
         except (TypeError, ValueError):
@@ -169,20 +224,56 @@ class TrainConfig:
             raise invalid("interval", self.interval, "a pair (lo, hi) of finite numbers with lo < hi")
         set_("interval", (lo, hi))
         check_backend(self.backend)
+        if _CHECK_MEMORY.get():
+            self._check_memory()
+        scaling.alpha_beta(self.m, self.gamma, self.gamma_prime)  # a ConfigError where a scale is out of range
+
+    def _check_memory(self) -> None:
+        """A ConfigError naming m, or the record or snapshot schedule, where one training would not fit in this
+        machine's memory: it holds 4 copies of the 3·m float64 parameters (the state, the initial one, the
+        warm-up's, the first snapshot) and 8 arrays of int64/float64 per record step (its step and the 7 record
+        fields). Counted from the schedules' sizes, before any of them is built."""
+        memory = physical_memory()
+        if memory is None:
+            return
+
+        def steps(n_points: int, every: int | None) -> int:  # about len(schedule.steps_schedule(...))
+            return self.n_steps // every + 2 if every else min(n_points, self.n_steps + 1)
+
+        needs = {  # name: (bytes, what for)
+            "m": (4 * 3 * 8 * self.m, "the parameters (4 copies of 3·m float64 numbers)"),
+            "record_every" if self.record_every else "n_records": (
+                8 * 8 * steps(self.n_records, self.record_every),
+                "the records (8 float64 numbers per record step)",
+            ),
+            "snapshot_every" if self.snapshot_every else "n_snapshots": (
+                8 * 8 * steps(self.n_snapshots, self.snapshot_every),
+                "the records at snapshot steps (8 float64 numbers each)",
+            ),
+        }
+        total = sum(size for size, _ in needs.values())
+        if total > memory:
+            name = max(needs, key=lambda key: needs[key][0])
+            raise invalid(
+                name,
+                getattr(self, name),
+                f"small enough that one training fits in this machine's memory: it needs about "
+                f"{total / 2**30:,.1f} GiB, mostly for {needs[name][1]}, and the machine has {memory / 2**30:,.1f} GiB",
+            )
 
     @classmethod
     def from_normalised(cls, m: int, normalised_learning_rate: float, n_steps: int, **options) -> TrainConfig:
         """A run specified by η/α instead of η: learning_rate = normalised_learning_rate · α_m."""
         eta0 = _as_float("normalised_learning_rate", normalised_learning_rate, "a finite number > 0", positive=True)
-        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
-        gamma = _as_float("gamma", options.get("gamma", defaults["gamma"]), "a finite real number")
-        gamma_prime = _as_float(
-            "gamma_prime", options.get("gamma_prime", defaults["gamma_prime"]), "a finite real number"
-        )
-        alpha = scaling.alpha_beta(
-            _as_int("m", m, "a positive integer (the number of hidden neurons)", 1), gamma, gamma_prime
-        )[0]
-        return cls(m=m, learning_rate=eta0 * alpha, n_steps=n_steps, **options)
+        config = cls(m=m, learning_rate=1.0, n_steps=n_steps, **options)  # every other field checked, α too
+        learning_rate = eta0 * config.alpha
+        if not 0 < learning_rate < math.inf:
+            raise invalid(
+                "normalised_learning_rate",
+                normalised_learning_rate,
+                f"such that η = (η/α)·α_m is a finite number > 0 (α_m = {config.alpha!r} at m={config.m})",
+            )
+        return dataclasses.replace(config, learning_rate=learning_rate)
 
     # ----- derived quantities -------------------------------------------------------------
     @property
@@ -232,12 +323,21 @@ class TrainConfig:
         for key in NUMBER_LISTS:
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
-        return cls(**values)
+        token = _CHECK_MEMORY.set(False)  # a stored run opens on any machine, whatever training it needed
+        try:
+            return cls(**values)
+        finally:
+            _CHECK_MEMORY.reset(token)
 
     def digest(self) -> str:
-        """Hash of the full configuration (floats as exact reprs)."""
-        text = json.dumps(self.to_dict(), sort_keys=True, default=repr)
-        return hashlib.sha256(text.encode()).hexdigest()
+        """Hash of the configuration (``config_digest`` of its dict), leaving out the fields of
+        ``ADDED_FIELDS`` while they hold their default — so every run made before a field existed keeps
+        its id and its stored hash."""
+        values = self.to_dict()
+        for name in ADDED_FIELDS:
+            if values[name] == _DEFAULTS[name]:
+                del values[name]
+        return config_digest(values)
 
     def run_id(self) -> str:
         """Readable, unique folder name, e.g. 'lr70_m800_g1.5_gp0_seed0_symmetric_data-seed_1a2b3c4d5e':
@@ -248,6 +348,9 @@ class TrainConfig:
             f"_gp{format_number(self.gamma_prime)}_seed{self.seed}_{self.init}_data-{self.dataset}"
             f"_{self.digest()[:10]}"
         )
+
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
 @dataclass(frozen=True)
@@ -283,18 +386,20 @@ class Option:
             return None
         if self.kind == "numbers":
             return tuple(_number(part.strip()) for part in text.split(",") if part.strip())
-        return _number(text) if self.kind in ("int", "float") else text
+        return _number(text, exact=self.kind == "int") if self.kind in ("int", "float") else text
 
 
-def _number(text: str):
-    """'800' → 800, '0.5' / '1e3' → float, anything else unchanged (TrainConfig validates it)."""
+def _number(text: str, exact: bool = False):
+    """'800' → 800, '0.5' / '1e3' → float, anything else unchanged (TrainConfig validates it). ``exact``: a
+    text that the float would round ('1.00000000000000001') stays a text, for TrainConfig to read exactly."""
     try:
         return int(text)
     except ValueError:
         try:
-            return float(text)
+            value = float(text)
         except ValueError:
             return text
+    return text if exact and Decimal(value) != Decimal(text) else value
 
 
 def _options_of(names=None) -> tuple[Option, ...]:
@@ -332,10 +437,47 @@ def read_yaml(path, what: str, error: type[ConfigError] = ConfigError):
     except UnicodeDecodeError:
         raise error(f"{what} {str(path)!r} is not UTF-8 text (is it the YAML file you meant?)") from None
     try:
-        values = yaml.safe_load(text)
-    except yaml.YAMLError as failure:
-        raise error(f"{what} {str(path)!r} is not valid YAML: {failure}") from None
+        values = yaml.load(text, Loader=_unique_key_loader())
+    except _DuplicateKey as duplicate:
+        raise error(f"{what} {str(path)!r}: {duplicate}") from None
+    except yaml.YAMLError as failure:  # said on one line: where, and what is wrong there
+        mark = getattr(failure, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise error(
+            f"{what} {str(path)!r} is not valid YAML{where}: {getattr(failure, 'problem', None) or failure}"
+        ) from None
     return values if values is not None else {}
+
+
+class _DuplicateKey(ConfigError):
+    """A YAML mapping that gives one key twice."""
+
+
+@functools.cache
+def _unique_key_loader():
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (PyYAML keeps the last)."""
+    import yaml
+
+    def source(node) -> str:  # the YAML text of a node, on one line
+        text = " ".join(node.start_mark.buffer[node.start_mark.index : node.end_mark.index].split())
+        return f"line {node.start_mark.line + 1}: {text if len(text) <= 40 else text[:39] + '…'}"
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen: dict = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *base' merges keys that may be overridden
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                if isinstance(key, Hashable) and key in seen:
+                    raise _DuplicateKey(
+                        f"{key!r} is given twice in one mapping ({source(seen[key])}; {source(value_node)}): "
+                        "YAML allows each key once"
+                    )
+                seen[key] = value_node
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeyLoader
 
 
 # What a run is made of (widths, the learning rate and the number of steps), and every other field: the

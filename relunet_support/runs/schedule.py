@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from relunet_support.errors import invalid
-
 
 def steps_schedule(n_steps: int, n_points: int, every: int | None = None) -> np.ndarray:
     """Sorted unique steps in [0, n_steps], always containing 0 and n_steps.
@@ -24,17 +22,3 @@ def steps_schedule(n_steps: int, n_points: int, every: int | None = None) -> np.
         uniform_part = np.rint(np.linspace(0, n_steps, max(n_points - n_log, 2)))
         steps = np.concatenate((log_part, uniform_part)).astype(np.int64)
     return np.union1d(steps, np.array([0, n_steps], dtype=np.int64))
-
-
-def check_points(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 2:
-        raise invalid(name, value, "an integer ≥ 2 (first and last steps are always kept)")
-    return int(value)
-
-
-def check_every(name: str, value) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise invalid(name, value, "None or a positive integer number of steps")
-    return int(value)

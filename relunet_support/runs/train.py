@@ -14,11 +14,20 @@ configs for callers that report the statuses themselves: it silences those two w
 ``UnstableLearningRateWarning`` (given before training) still reaches the notebook or the terminal.
 
 Resuming. The engine always restarts at snapshot steps, and checkpoints are taken only there,
-so a run resumed after a crash computes exactly what an uninterrupted run computes.
+so a run resumed after a crash computes exactly what an uninterrupted run computes. The same makes
+damage repairable: a run whose records, snapshots or checkpoint are damaged (store.py: checksums, missing
+chunks, counts) is rewound to its last intact snapshot and retrained from there (``RepairedRunWarning``);
+a run whose identity is damaged (its config against its hash) is refused (``CorruptRunError``).
+
+Engine revisions. A finished run made by another engine revision (``revision.py``) is read back with a
+``StaleRunWarning``; an unfinished one is not resumed (``StaleRunError``): retrain with ``resume=False``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import time
 import warnings
 from collections.abc import Sequence
@@ -27,9 +36,16 @@ from pathlib import Path
 import numpy as np
 
 from relunet_support.analysis import diagnostics
-from relunet_support.errors import NetworkDied, NotARunError, TrainingDiverged
+from relunet_support.errors import (
+    NetworkDied,
+    NotARunError,
+    StaleRunError,
+    TrainingDiverged,
+    invalid,
+)
 from relunet_support.network import model, scaling
 from relunet_support.runs.config import TrainConfig
+from relunet_support.runs.revision import engine_revision
 from relunet_support.runs.store import (
     FORMAT_VERSION,
     RECORD_FIELDS,
@@ -37,6 +53,7 @@ from relunet_support.runs.store import (
     Run,
     RunWriter,
     clean_temporaries,
+    estimated_bytes,
     open_run,
     remove_run,
     run_lock,
@@ -49,6 +66,8 @@ __all__ = [
     "DeadNetworkWarning",
     "DivergedRunWarning",
     "UnstableLearningRateWarning",
+    "RepairedRunWarning",
+    "StaleRunWarning",
 ]
 
 
@@ -58,6 +77,14 @@ class DeadNetworkWarning(RuntimeWarning):
 
 class DivergedRunWarning(RuntimeWarning):
     """The risk or a parameter became non-finite: training stopped, the run is marked diverged."""
+
+
+class RepairedRunWarning(RuntimeWarning):
+    """A damaged run was rewound to its last intact snapshot and its rest retrained (bit for bit the same)."""
+
+
+class StaleRunWarning(RuntimeWarning):
+    """A finished run read back was computed by another engine revision: its numbers may differ from today's."""
 
 
 class UnstableLearningRateWarning(RuntimeWarning):
@@ -200,16 +227,20 @@ def _train(
     """``train`` without the end-state warnings: the finished run, whatever its status."""
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, not {type(config).__name__}")
-    out_dir = Path(out_dir)
+    out_dir = _checked_out_dir(out_dir)
     run_id = config.run_id()
     path = out_dir / run_id
+    if not resume or not (path / "zarr.json").is_file():  # a new run: what would stop it is said before any file
+        _require_backend(config)
+        _check_disk_space(config, out_dir)
     with run_lock(out_dir, run_id):
         clean_temporaries(out_dir, run_id)
-        run = open_run(path) if path.exists() and resume else None
+        run = _open_for_training(path) if path.exists() and resume else None
         if run is not None:
             if run.config != config:
-                raise RuntimeError(f"{path} holds a different configuration (hash collision?)")
+                raise RuntimeError(f"{path} holds a different configuration with the same run id (hash collision)")
             if run.status in TERMINAL:
+                _check_revision(run, finished=True)
                 return run
             if run.format_version != FORMAT_VERSION:
                 raise NotARunError(
@@ -217,30 +248,110 @@ def _train(
                     f"{run.format_version}, which this relunet (format {FORMAT_VERSION}) cannot resume: "
                     "finish it with the relunet that started it, or delete it to train anew"
                 )
-        # training is needed: the engine (and numba) is imported now, not when finished runs are read back
-        from relunet_support import engine
-
-        engine.require_backend(config.backend)  # before anything is written or removed
+            _check_revision(run, finished=False)
+        _require_backend(config)  # before anything is written or removed
+        x, y = config.training_data()
+        initial = config.initial_parameters()
         if run is not None:
-            writer = RunWriter(path)
             state = tuple(np.ascontiguousarray(v) for v in run.checkpoint_state())
+            _warm_up(config, state, initial, x, y)  # JIT compilation (and its cache) before anything is written
+            writer = RunWriter(path)
         else:
+            _warm_up(config, initial, initial, x, y)
+            _check_disk_space(config, out_dir)
             if path.exists():  # resume=False
                 remove_run(path)
-            state = config.initial_parameters()
-            writer = RunWriter.create(out_dir, config, state)
+            writer = RunWriter.create(out_dir, config, initial)
+            state = tuple(v.copy() for v in initial)  # trained in place; `initial` stays the step-0 parameters
         check_learning_rate(config)
-        return _train_loop(config, writer, state, progress, checkpoint_seconds, max_buffer_bytes)
+        return _train_loop(config, writer, state, initial, progress, checkpoint_seconds, max_buffer_bytes)
 
 
-def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, max_buffer_bytes) -> Run:
+def _require_backend(config: TrainConfig) -> None:
+    from relunet_support import engine  # numba is imported only when something must be trained
+
+    engine.require_backend(config.backend)
+
+
+def _checked_out_dir(out_dir) -> Path:
+    """``out_dir`` as a Path (created later, under the run lock); a clear error, before anything is created, when
+    it or the nearest folder above it that exists is a file or cannot be written by this user."""
+    out_dir = Path(out_dir)
+    existing = _existing_ancestor(out_dir)
+    if not existing.is_dir():
+        raise invalid("out_dir", str(out_dir), f"a folder ({existing} is a file)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise invalid("out_dir", str(out_dir), f"a folder this user can write to ({existing} is not writable)")
+    return out_dir
+
+
+def _existing_ancestor(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _check_disk_space(config: TrainConfig, out_dir: Path) -> None:
+    """Refuse, before creating the store, a run whose store cannot fit on the disk (its uncompressed size)."""
+    needed = estimated_bytes(config)
+    free = shutil.disk_usage(_existing_ancestor(out_dir)).free
+    if needed > free:
+        raise invalid(
+            "n_snapshots",
+            config.n_snapshots,
+            f"small enough for the run store to fit: with m={config.m} it needs about {needed / 2**30:.3g} GiB "
+            f"and {out_dir} has {free / 2**30:.3g} GiB free (fewer snapshots, or another out_dir)",
+        )
+
+
+def _open_for_training(path: Path) -> Run:
+    """The run at ``path`` after reading every committed chunk (``Run.damage``): damage in its trained data is
+    repaired — the run is rewound to its last intact snapshot, with a ``RepairedRunWarning`` — while a damaged
+    identity (config, hash, format, layout) raises CorruptRunError."""
+    run = open_run(path, check=False)
+    damage = run.damage()
+    if not damage:
+        return run
+    message = RunWriter(path).rewind(run, damage, run.config.initial_parameters())
+    warnings.warn(message, RepairedRunWarning, stacklevel=5)
+    return open_run(path)
+
+
+def _check_revision(run: Run, finished: bool) -> None:
+    """A run made by another engine revision: a warning when it is read back, an error when it would be resumed."""
+    current = engine_revision()
+    if run.engine_revision == current:
+        return
+    made_by = (
+        f"engine revision {run.engine_revision}"
+        if run.engine_revision
+        else "a relunet that did not record its engine revision (store format ≤ 2)"
+    )
+    made_by += (
+        f", relunet {run.attrs.get('versions', {}).get('relunet_support', '?')}, commit {run.attrs.get('git_commit')}"
+    )
+    retrain = "retrain it with train(config, resume=False) or `relunet train … --no-resume`"
+    if finished:
+        warnings.warn(
+            f"run {run.run_id} was computed by {made_by}; this relunet's engine is revision {current}, so its numbers "
+            f"may differ. It is read back as it is; {retrain}",
+            StaleRunWarning,
+            stacklevel=5,
+        )
+    else:
+        raise StaleRunError(
+            f"run {str(run.path)!r} is unfinished and was computed by {made_by}; resuming it with engine revision "
+            f"{current} would mix two engines in one run: {retrain}"
+        )
+
+
+def _train_loop(config, writer: RunWriter, state, initial, progress, checkpoint_seconds, max_buffer_bytes) -> Run:
     from tqdm.auto import tqdm
 
     from relunet_support import engine
 
     x, y = config.training_data()
-    a, w, b = state
-    initial = config.initial_parameters()  # for the relative distances (re-drawn: same seed, same bits)
+    a, w, b = state  # `initial`: the step-0 parameters, for the relative distances
     record_steps = config.record_steps()
     snapshot_steps = config.snapshot_steps()
     step = int(writer.progress["step"])
@@ -249,7 +360,6 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
     wall_before = float(writer.progress["wall_seconds"])
     lo, hi = config.interval
     buffer = _Buffer()
-    _warm_up(config, (a, w, b), initial, x, y)  # JIT compilation is not training time
     started = last_checkpoint = time.perf_counter()
     status, message = "complete", ""
     bar = tqdm(
@@ -336,7 +446,14 @@ def _train_loop(config, writer: RunWriter, state, progress, checkpoint_seconds, 
                 last_checkpoint = time.perf_counter()
     except BaseException as error:
         bar.close()
-        writer.set_status("interrupted", f"{type(error).__name__}: {error}".strip(": "))
+        with contextlib.suppress(OSError):  # a full disk may refuse this too: the run stays resumable either way
+            writer.set_status("interrupted", f"{type(error).__name__}: {error}".strip(": "))
+        if isinstance(error, OSError):
+            raise OSError(
+                error.errno,
+                f"training run {writer.path.name} stopped at step {step}: {error.strerror or error}; nothing "
+                "checkpointed is lost — fix the cause and train again to resume",
+            ) from error
         raise
     bar.close()
     commit()
