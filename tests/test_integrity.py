@@ -151,7 +151,7 @@ def test_a_damaged_checkpoint_is_not_resumed_from(reference, tmp_path, monkeypat
     (partial.path / "checkpoint" / "b" / "c" / str(slot) / "0").unlink()
     with pytest.raises(CorruptRunError, match=f"checkpoint/b chunk {slot}: chunk file missing"):
         open_run(partial.path)
-    with pytest.warns(RepairedRunWarning, match=f"retrained from step {partial.step} "):
+    with pytest.warns(RepairedRunWarning, match=f"resumed from step {partial.step} "):
         run = train(CONFIG, tmp_path, progress=False)
     assert_same_run(run, reference)
 
@@ -301,6 +301,9 @@ def test_relunet_verify_and_list_name_the_damaged_run_beside_the_good_ones(copy,
     assert "corrupt (snapshots/b chunk 1: chunk file missing" in out and "complete " in out
     assert cli.main(["list", str(out_dir / "nowhere")]) == 2
     assert "no such directory" in capsys.readouterr().err
+    flip_byte(good.path / "records" / "risk" / "c" / "0", 3)  # found when list reads the last risk
+    assert cli.main(["list", str(out_dir)]) == 0
+    assert "corrupt (records/risk chunk 0: fails its checksum" in capsys.readouterr().out
 
 
 def test_a_field_added_later_leaves_the_digest_of_earlier_runs_alone(monkeypatch):

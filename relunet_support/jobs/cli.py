@@ -218,7 +218,7 @@ def _list(args) -> int:
             last = f"{risk[-1]:.4e}" if risk.size else "-"
             status = run.status
         except NotARunError as error:  # a records chunk fails its checksum
-            last, status = "-", f"corrupt ({error})"
+            last, status = "-", f"corrupt ({_reason(error, run.path)})"
         print(
             f"{status:<11} {c.learning_rate:>10g} {c.m:>7} {c.gamma:>6g} {c.gamma_prime:>7g} {c.seed:>5} "
             f"{c.normalised_learning_rate:>10.4g} {f'{run.step}/{c.n_steps}':>17} {last:>11} {_engine_note(run):>14}  "

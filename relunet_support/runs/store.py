@@ -769,7 +769,7 @@ class RunWriter:
         }
         ckpt.attrs.put(self.progress)
         what = "; ".join(item.describe() for item in damage)
-        action = f"retrained from step {step} (snapshot {index})" if index >= 0 else "retrained from step 0"
+        action = f"resumed from step {step} (snapshot {index})" if index >= 0 else "retrained from step 0"
         self.set_status("interrupted", f"repaired: {what}; {action}", finished=None)
         return f"run {str(self.path)!r} was damaged ({what}): {action}, the rest is recomputed"
 
