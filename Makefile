@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_run.py --out bench/run.md
 	$(BIN)/python bench/stability.py --out bench/stability.md
 	$(BIN)/python bench/flow.py --out bench/flow.md
+	$(BIN)/python bench/escapes.py --out bench/escapes.md
 
 # On a machine with an NVIDIA GPU: the cuda backend against JAX (needs the gpu extra and jax[cuda]).
 bench-gpu: $(STAMP)

@@ -130,15 +130,19 @@ x, y = config.training_data()
 # ## Expected time scales
 #
 # In the condensed regime the natural clock is s = η·k/α_m. The network first stays small (alignment,
-# s = O(1)), then escapes at s₁ ≈ ((γ − 1 − |γ′|)/(2G*))·ln m + C, where
-# G* = max over unit (w, b) of (1/n) Σ y_i (w x_i + b)_+ (for the seed's all-positive symmetric data the
-# maximiser is (w, b) = (0, 1), so G* = mean(y)). After the escape: a plateau near the best constant fit
-# R* = (1/2n) Σ (y_i − ȳ)², then a second escape and convergence to a linear spline with kinks at
-# the data points. None of the seed's rescalings 1, 1/m, 1/m², 1/ln m removes the ln m shift.
+# s = O(1)), then escapes at s₁ ≈ ((γ − 1 − |γ′|)/(2G*))·ln m + C. A small neuron of direction
+# (w, b) = (cos θ, sin θ) grows at rate +G(θ) when a > 0 and −G(θ) when a < 0, with
+# G(θ) = (1/n) Σ y_i (w x_i + b)_+, so G* = max(max G, −min G) (for the seed's all-positive symmetric data
+# the maximiser is (w, b) = (0, 1), so G* = mean(y); with y → −y the neurons with a < 0 escape, as fast).
+# After the escape the network rests on a plateau: the escaping neurons have condensed on the directions of
+# G* and form a network of one or two neurons at a minimum of its risk, R* (`escapes.plateau`; for the
+# seed's data the best constant fit, R* = (1/2n) Σ (y_i − ȳ)²). Then a second escape, and convergence to a
+# linear spline with kinks at the data points. None of the seed's rescalings 1, 1/m, 1/m², 1/ln m removes
+# the ln m shift.
 
 # %%
-g_star, _ = escapes.g_star(x, y)  # max over unit (w, b) of (1/n) Σ y_i (w x_i + b)_+
-r_star = 0.5 * float(np.mean((y - y.mean()) ** 2))
+g_star, _ = escapes.g_star(x, y)  # max over unit (w, b) of ±(1/n) Σ y_i (w x_i + b)_+
+r_star, _ = escapes.plateau(x, y)
 slope = escapes.predicted_escape_slope(gamma, gamma_prime, x, y)
 print(f"G* = {g_star:.6g}, plateau risk R* = {r_star:.4g}, initial-risk scale (1/2n)Σy² = {0.5 * np.mean(y**2):.4g}")
 print(f"first escape: s₁ ≈ {slope:.3g}·ln m + C  →  at m = {m}: {slope * np.log(m):.3g} + C")

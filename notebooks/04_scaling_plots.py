@@ -95,40 +95,65 @@ else:
         save(plots.scaling_figure(runs, quantity, title=f"{quantity} — {title}"), quantity)
 
 # %% [markdown]
-# ## The theory's clocks and the first escape
-# ŝ(m) is the first s at which the risk has fallen below 0.7·R(0) (`escapes.first_escape`).
+# ## The theory's clocks and the escapes
+# ŝ₁(m) is the first s at which the risk has fallen below 0.7·R(0) (`escapes.first_escape`); ŝ₂(m) is where
+# the risk leaves the plateau after it (`escapes.second_escape`: below 0.9 × the plateau's level). The theory
+# (docs/science.md §4–6): dŝ₁/d ln m = (γ − 1 − |γ′|)/(2G*) and dŝ₂/d ln m = (γ − 1 − |γ′|)(1/(2G*) + 1/(2G₂*)),
+# with G₂* the growth rate on the plateau's residuals (the second is a hypothesis checked in bench/escapes.md).
 
 # %%
 # the plotted runs for `seed`, other seeds trained (or read back) here; diverged runs have no escape to time
 escape_configs = [dataclasses.replace(config, seed=escape_seed) for escape_seed in escape_seeds for config in configs]
 escape_runs = [run for run in ensure_runs(escape_configs, runs_dir, progress=False) if run.status != "diverged"]
 complete = [r for r in escape_runs if r.status == "complete"]
-escape_points = [(r.config.m, r.config.seed, plots.first_escape_of(r)) for r in complete]
+escape_points = [(r.config.m, r.config.seed, escapes.first_escape_of(r)) for r in complete]
+second_points = [(r.config.m, r.config.seed, escapes.second_escape_of(r)) for r in complete]
 escape_times = {m: t for m, s_, t in escape_points if s_ == escape_seeds[0]}
 band_runs = escape_runs if len(escape_seeds) > 1 else runs  # several seeds: median and range bands
 x_data, y_data = configs[0].training_data()
 g_value, _ = escapes.g_star(x_data, y_data)
+g2_value, _ = escapes.second_growth_rate(x_data, y_data)
 theory_slope = escapes.predicted_escape_slope(gamma, gamma_prime, x_data, y_data)
-rows = ["| m | seed | ln m | ŝ (first escape, s = η·k/α) |", "|---|---|---|---|"]
-rows += [f"| {m} | {s_} | {np.log(m):.3f} | {t:.3f} |" for m, s_, t in sorted(escape_points)]
+second_slope = escapes.predicted_second_escape_slope(gamma, gamma_prime, x_data, y_data)
+rows = ["| m | seed | ln m | ŝ₁ (first escape, s = η·k/α) | ŝ₂ (second escape) |", "|---|---|---|---|---|"]
+rows += [
+    f"| {m} | {s_} | {np.log(m):.3f} | {t:.3f} | {t2:.4g} |"
+    for (m, s_, t), (_, _, t2) in sorted(zip(escape_points, second_points))
+]
 display(Markdown("\n".join(rows)))
-usable = [(m, s_, t) for m, s_, t in escape_points if np.isfinite(t)]
-fit = None
-if len({m for m, _, _ in usable}) >= 2:
+
+
+def fitted(points):
+    """The fit of ŝ against ln m, or None with fewer than 2 widths measured."""
+    usable = [(m, t) for m, _, t in points if np.isfinite(t)]
+    if len({m for m, _ in usable}) < 2:
+        return None
+    return escapes.fit_line(np.log([m for m, _ in usable]), [t for _, t in usable])
+
+
+fit, second_fit = fitted(escape_points), fitted(second_points)
+if fit is not None:
     for quantity in ("risk", "extremes"):
         save(
             plots.theory_clocks_figure(band_runs, quantity, title=f"{quantity} on the theory's clocks — {title}"),
             f"{quantity}_theory",
         )
-    fit = escapes.fit_line(np.log([m for m, _, _ in usable]), [t for _, _, t in usable])
-    save(plots.escape_fit_figure(usable, fit, theory_slope, title=f"first escape against ln m — {title}"), "escape_fit")
-    print(f"fitted  {fit.describe()} over {len(escape_seeds)} seed(s)")
+    panels = [
+        plots.EscapePanel("first escape ŝ₁", escape_points, fit, theory_slope, "(γ − 1 − |γ′|)/(2G*)"),
+        plots.EscapePanel(
+            "second escape ŝ₂", second_points, second_fit, second_slope, "(γ − 1 − |γ′|)(1/(2G*) + 1/(2G₂*))"
+        ),
+    ]
+    save(plots.escape_fit_figure(panels, title=f"escapes against ln m — {title}"), "escape_fit")
+    print(f"fitted  {fit.describe('dŝ₁/d ln m')} over {len(escape_seeds)} seed(s)")
+    if second_fit is not None:
+        print(f"fitted  {second_fit.describe('dŝ₂/d ln m')}")
+    else:
+        print("no second-escape fit: fewer than 2 widths left the plateau within the runs")
 else:
-    print(
-        f"no fit: the first escape was measured for {len({m for m, _, _ in usable})} width(s), a slope needs ≥ 2 "
-        "(and an interval ≥ 3 runs)"
-    )
-print(f"theory  dŝ/d ln m = (γ − 1 − |γ′|)/(2G*) = {theory_slope:.3f}, with G* = {g_value:.6g}")
+    print("no fit: the first escape was measured for fewer than 2 widths (a slope needs ≥ 2, an interval ≥ 3 runs)")
+print(f"theory  dŝ₁/d ln m = (γ − 1 − |γ′|)/(2G*) = {theory_slope:.3f}, with G* = {g_value:.6g}")
+print(f"theory  dŝ₂/d ln m = (γ − 1 − |γ′|)(1/(2G*) + 1/(2G₂*)) = {second_slope:.3f}, with G₂* = {g2_value:.6g}")
 
 # %% [markdown]
 # ## Condensation: how many orientations, and where their kinks sit

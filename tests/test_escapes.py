@@ -15,14 +15,31 @@ def test_g_star_of_the_data_sets():
 
 
 def test_g_star_against_a_dense_search():
+    """Random, asymmetric data with targets of both signs: G* = max(max G, −min G) of a dense grid, within
+    the grid's resolution, attained at the direction returned, with the sign of a that escapes."""
     rng = np.random.default_rng(4)
-    for _ in range(10):
+    theta = np.linspace(-np.pi, np.pi, 100_001)
+    signs = set()
+    for _ in range(20):
         x, y = rng.uniform(-1, 1, 5), rng.normal(size=5)
-        theta = np.linspace(-np.pi, np.pi, 100_001)
-        dense = np.max(np.mean(y[:, None] * np.maximum(np.outer(x, np.cos(theta)) + np.sin(theta), 0), axis=0))
+        dense = escapes.growth_function(x, y, theta)
+        expected = max(dense.max(), -dense.min())
         value, best = escapes.g_star(x, y)
-        assert dense - 1e-9 <= value <= dense + 1e-4  # the grid misses a corner maximum by O(grid step)
-        assert value == pytest.approx(np.mean(y * np.maximum(np.cos(best) * x + np.sin(best), 0)), abs=1e-12)
+        sign = escapes.growth_sign(x, y)
+        assert expected - 1e-9 <= value <= expected + 1e-4  # the grid misses a corner extreme by O(grid step)
+        assert sign * escapes.growth_function(x, y, best) == pytest.approx(value, abs=1e-12)
+        signs.add(sign)
+    assert signs == {1, -1}
+
+
+def test_g_star_with_negative_targets():
+    """y → −y: the same rate, now for neurons with a < 0 (the escape is not slower, the slope is finite)."""
+    x, y = data.load("seed")
+    assert escapes.g_star(x, -y) == pytest.approx(escapes.g_star(x, y), rel=1e-12)
+    assert (escapes.growth_sign(x, y), escapes.growth_sign(x, -y)) == (1, -1)
+    assert escapes.predicted_escape_slope(1.5, 0.0, x, -y) == pytest.approx(0.5 / (2 * 17 / 120))
+    with pytest.raises(ValueError, match="G\\* > 0"):
+        escapes.predicted_escape_slope(1.5, 0.0, x, 0 * y)
 
 
 def planted_curve():

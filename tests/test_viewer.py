@@ -352,13 +352,20 @@ def test_paper_figures_read_as_such(tmp_path):
     theory = plots.theory_clocks_figure(runs, "risk")
     assert len([a for a in theory.axes if a.get_visible() and a.axison]) == 3 and theory.axes[0].get_legend()
     assert theory.axes[2].get_xscale() == "linear"  # s − ŝ
-    points = [(r.config.m, 0, plots.first_escape_of(r)) for r in runs]
+    points = [(r.config.m, 0, escapes.first_escape_of(r)) for r in runs]
     fit = escapes.fit_line(np.log([m for m, _, _ in points]), [t for _, _, t in points])
-    figure = plots.escape_fit_figure(points, fit, 1.76)
+    second = [(m, 0, float("nan")) for m, _, _ in points]  # no second escape measured: the panel says so
+    figure = plots.escape_fit_figure(
+        [
+            plots.EscapePanel("first escape", points, fit, 1.76, "(γ−1)/(2G*)"),
+            plots.EscapePanel("second", second, None, 29.5, "…"),
+        ]
+    )
     labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
     assert any("theory" in label and "1.760" in label for label in labels) and any(
         "interval" in label for label in labels
     )
+    assert len(figure.axes) == 2 and "no fit" in figure.axes[1].get_title()
     one = plots.one_width_figure(runs[:1])
     assert len(one.axes) == 2 and one.axes[0].get_yscale() == "log" and one.axes[0].get_ylabel() == "risk R"
     from relunet_support.analysis import condensation

@@ -1,12 +1,13 @@
 """Time scales of the condensed regime: G*, plateaus and escapes in a risk curve, and the fit of
 the first-escape time against ln m.
 
-Theory (Luo et al. 2021; Chen et al. 2023; derivation in SCIENCE.md §5): on the clock s = η·k/α_m the
+Theory (Luo et al. 2021; Chen et al. 2023; derivation in docs/science.md §4–5): on the clock s = η·k/α_m the
 network first stays small and escapes at
 
-    s₁(m) ≈ ((γ − 1 − |γ′|) / (2 G*)) · ln m + C,    G* = max_{‖(w, b)‖ = 1} (1/n) Σ_i y_i (w x_i + b)_+ ,
+    s₁(m) ≈ ((γ − 1 − |γ′|) / (2 G*)) · ln m + C,    G* = max_θ |G(θ)|,  G(θ) = (1/n) Σ_i y_i (cos θ x_i + sin θ)_+ ,
 
-then follows plateaus (saddles) and further escapes.
+then rests on a plateau (a saddle: the condensed neurons form a network of one or two neurons at a minimum
+of its risk R*) and escapes again.
 """
 
 from __future__ import annotations
@@ -19,19 +20,40 @@ import numpy as np
 from relunet_support.errors import invalid
 
 
-def g_star(x, y) -> tuple[float, float]:
-    """Exact G* = max over unit (w, b) = (cos θ, sin θ) of G(θ) = (1/n) Σ y_i (w x_i + b)_+, and its θ.
+def growth_function(x, target, theta) -> np.ndarray:
+    """G(θ) = (1/n) Σ_i t_i (cos θ · x_i + sin θ)_+ for each θ: the rate at which a small neuron of direction
+    (w, b) = (cos θ, sin θ) grows, a·‖(w, b)‖ ∝ exp(±G s), when the network is fitting the targets t (the data
+    y while the network is small; the residuals y − f on a plateau)."""
+    x = np.asarray(x, dtype=np.float64)
+    theta = np.asarray(theta, dtype=np.float64)
+    pre = np.multiply.outer(np.cos(theta), x) + np.sin(theta)[..., None]
+    return np.mean(np.asarray(target, dtype=np.float64) * np.maximum(pre, 0.0), axis=-1)
 
-    The active set {i : w x_i + b > 0} is constant between the 2n angles where w x_i + b = 0; on each
-    such sector G = c₁ cos θ + c₂ sin θ (c₁ = mean(y x 1), c₂ = mean(y 1)), whose maximum over the sector
-    is at θ* = atan2(c₂, c₁) when it lies inside, else at an end. All candidates are evaluated.
+
+def g_star(x, y) -> tuple[float, float]:
+    """Exact G* = max(max_θ G(θ), −min_θ G(θ)) and its direction θ (``growth_function``; targets y).
+
+    A small neuron grows at rate +G(θ) when a > 0 and −G(θ) when a < 0 (its direction turns towards the
+    maximum, resp. the minimum, of G), so the fastest growth — the first escape — is at rate
+    max(max G, −min G): for data with negative targets the neurons with a < 0 escape first. The active set
+    {i : w x_i + b > 0} is constant between the 2n angles where w x_i + b = 0; on each such sector
+    G = c₁ cos θ + c₂ sin θ (c₁ = mean(y x 1), c₂ = mean(y 1)), whose extremes over the sector are at
+    θ = atan2(±c₂, ±c₁) when they lie inside, else at an end. All candidates are evaluated.
+    ``growth_sign(x, y)`` says which sign of a escapes.
     """
+    value, theta, _ = _extreme_growth(x, y)
+    return value, theta
+
+
+def growth_sign(x, y) -> int:
+    """+1 when the neurons with a > 0 escape first (max G ≥ −min G), −1 when those with a < 0 do."""
+    return _extreme_growth(x, y)[2]
+
+
+def _growth_candidates(x, y) -> tuple[np.ndarray, np.ndarray]:
+    """Every direction where G can reach an extreme (sector ends and the sectors' stationary points), and G there."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-
-    def value(theta):
-        return float(np.mean(y * np.maximum(np.cos(theta) * x + np.sin(theta), 0.0)))
-
     boundaries = np.mod(np.concatenate((np.arctan2(-x, 1.0), np.arctan2(x, -1.0))), 2 * np.pi)
     boundaries = np.unique(np.concatenate((boundaries, [0.0])))
     ends = np.append(boundaries, boundaries[0] + 2 * np.pi)
@@ -40,18 +62,105 @@ def g_star(x, y) -> tuple[float, float]:
         mid = 0.5 * (lo + hi)
         active = np.cos(mid) * x + np.sin(mid) > 0
         c1, c2 = np.mean(y * x * active), np.mean(y * active)
-        theta = np.mod(math.atan2(c2, c1), 2 * np.pi)
-        for shift in (0.0, 2 * np.pi):
-            if lo <= theta + shift <= hi:
-                candidates.append(theta + shift)
-    values = [value(t) for t in candidates]
-    best = int(np.argmax(values))
-    return values[best], float(np.mod(candidates[best] + np.pi, 2 * np.pi) - np.pi)
+        for direction in (math.atan2(c2, c1), math.atan2(-c2, -c1)):  # the sector's maximum and minimum
+            theta = np.mod(direction, 2 * np.pi)
+            for shift in (0.0, 2 * np.pi):
+                if lo <= theta + shift <= hi:
+                    candidates.append(theta + shift)
+    theta = np.mod(np.array(candidates) + np.pi, 2 * np.pi) - np.pi
+    return theta, growth_function(x, y, theta)
+
+
+def _extreme_growth(x, y) -> tuple[float, float, int]:
+    theta, values = _growth_candidates(x, y)
+    high, low = int(np.argmax(values)), int(np.argmin(values))
+    sign = 1 if values[high] >= -values[low] else -1
+    best = high if sign > 0 else low
+    return float(sign * values[best]), float(theta[best]), sign
+
+
+def escape_directions(x, y, tolerance: float = 1e-9) -> tuple[np.ndarray, int]:
+    """All directions θ (distinct, in (−π, π]) where the growth σ·G(θ) reaches G* (within ``tolerance``
+    relative), and σ: for mirror-symmetric data G(θ) = G(π − θ), so both θ* and π − θ* escape together."""
+    value, _, sign = _extreme_growth(x, y)
+    theta, values = _growth_candidates(x, y)
+    best = theta[sign * values >= value * (1 - tolerance)]
+    distinct: list[float] = []
+    for t in np.sort(best):
+        if not any(abs(math.remainder(t - u, 2 * math.pi)) < 1e-9 for u in distinct):
+            distinct.append(float(t))
+    return np.array(distinct), sign
+
+
+def plateau(x, y) -> tuple[float, np.ndarray]:
+    """The plateau after the first escape: its risk R* and the network's values f* on the data.
+
+    When the escaping neurons have condensed (their directions are the ``escape_directions`` θ*_k, their
+    sign σ) and grown, the network is the K-neuron network f(x) = Σ_k c_k (cos θ_k · x + sin θ_k)_+ with
+    σ c_k ≥ 0, near a minimum of its risk R = (1/2n) Σ_i (f(x_i) − y_i)²: the saddle the full network rests
+    at until the next escape. It is found by L-BFGS from θ_k = θ*_k and the least-squares amplitudes there.
+    For the seed data (θ* = π/2, all points active) it is the best constant, R* = (1/2n) Σ (y_i − ȳ)².
+    """
+    from scipy.optimize import minimize  # imported here: only the theory needs it
+
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    directions, sign = escape_directions(x, y)
+
+    def features(theta):
+        return np.maximum(np.multiply.outer(np.cos(theta), x) + np.sin(theta)[:, None], 0.0)  # (K, n)
+
+    def risk_and_gradient(params):
+        count = params.size // 2
+        amplitude, theta = params[:count], params[count:]
+        phi = features(theta)
+        residual = amplitude @ phi - y
+        slope = (np.multiply.outer(-np.sin(theta), x) + np.cos(theta)[:, None]) * (phi > 0)
+        grad_amplitude = phi @ residual / x.size
+        grad_theta = amplitude * (slope @ residual) / x.size
+        return 0.5 * float(np.mean(residual**2)), np.concatenate((grad_amplitude, grad_theta))
+
+    start_amplitude = np.linalg.lstsq(features(directions).T, y, rcond=None)[0]
+    start_amplitude = np.maximum(sign * start_amplitude, 0.0) * sign
+    bounds = [(0.0, None) if sign > 0 else (None, 0.0)] * directions.size + [(None, None)] * directions.size
+    result = minimize(
+        risk_and_gradient,
+        np.concatenate((start_amplitude, directions)),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"ftol": 1e-15, "gtol": 1e-13, "maxiter": 10_000},
+    )
+    count = directions.size
+    values = result.x[:count] @ features(result.x[count:])
+    return 0.5 * float(np.mean((values - y) ** 2)), values
 
 
 def predicted_escape_slope(gamma: float, gamma_prime: float, x, y) -> float:
-    """d s₁ / d ln m = (γ − 1 − |γ′|) / (2 G*)."""
-    return (gamma - 1 - abs(gamma_prime)) / (2 * g_star(x, y)[0])
+    """d s₁ / d ln m = (γ − 1 − |γ′|) / (2 G*); a ConfigError when G* = 0 (all targets zero: nothing escapes)."""
+    value = g_star(x, y)[0]
+    if value <= 0:
+        raise invalid("y", np.asarray(y).tolist(), "targets with G* > 0 (not all zero): with G* = 0 nothing escapes")
+    return (gamma - 1 - abs(gamma_prime)) / (2 * value)
+
+
+def second_growth_rate(x, y) -> tuple[float, float]:
+    """G₂* and its direction: ``g_star`` on the residuals y − f* of the first plateau (``plateau``), the
+    rate at which small neurons grow while the network rests there."""
+    _, values = plateau(x, y)
+    return g_star(x, np.asarray(y, dtype=np.float64) - values)
+
+
+def predicted_second_escape_slope(gamma: float, gamma_prime: float, x, y) -> float:
+    """d s₂ / d ln m = (γ − 1 − |γ′|)·(1/(2G*) + 1/(2G₂*)): the second escape comes when neurons growing at
+    G₂* from the initial scale reach O(1), counted from the first escape (docs/science.md §6). That those
+    neurons keep their initial scale through the first phase is a hypothesis, not derived; measured on
+    the seed data, y = x² and Gaussian init it holds within the seed-to-seed scatter (bench/escapes.md)."""
+    first = predicted_escape_slope(gamma, gamma_prime, x, y)
+    rate = second_growth_rate(x, y)[0]
+    if rate <= 0:
+        raise invalid("y", np.asarray(y).tolist(), "targets that the first plateau does not fit exactly (G₂* > 0)")
+    return first + (gamma - 1 - abs(gamma_prime)) / (2 * rate)
 
 
 @dataclass(frozen=True)
@@ -111,6 +220,23 @@ def first_escape(s, risk, drop: float = 0.3) -> float:
     risk = np.asarray(risk, dtype=np.float64)
     below = np.nonzero(risk < (1 - drop) * risk[0])[0]
     return float(s[below[0]]) if below.size else float("nan")
+
+
+def second_escape(s, risk, drop: float = 0.1, min_decades: float = 0.3) -> float:
+    """ŝ₂: where the risk leaves the first plateau after the first escape (``plateaus``: the first s with
+    R < (1 − drop)·level after it); nan when there is no such plateau or the risk never leaves it."""
+    s = np.asarray(s, dtype=np.float64)
+    after = first_escape(s, risk)
+    if not math.isfinite(after):
+        return float("nan")
+    found = [p for p in plateaus(s, risk, drop=drop, min_decades=min_decades) if p.start >= after]
+    return found[0].end if found and found[0].escaped else float("nan")
+
+
+def second_escape_of(run) -> float:
+    """ŝ₂ of a run on the clock s = η·k/α."""
+    rec = run.records
+    return second_escape(run.config.learning_rate * rec["step"] / run.config.alpha, rec["risk"])
 
 
 def first_escape_of(run) -> float:

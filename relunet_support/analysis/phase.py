@@ -7,9 +7,10 @@ The paper's setup: 4 points x = (−1/2, −1/6, 1/6, 1/2), y = x²; anti-symmet
 paper's width convention (m drawn neurons (a, w, b) plus their m twins (−a, w, b): 2m neurons, f₀ ≡ 0,
 and α, β₁, β₂ computed from m); gradient descent until the risk is below a tolerance.
 
-Theory for S_w (SCIENCE.md §2, derived from the paper's bounds): S_w = γ − 1 in the linear regime at
+Theory for S_w (docs/science.md §2, from the paper's estimates): S_w = γ − 1 in the linear regime at
 γ′ = 0, (γ − 1 − γ′)/2 in the condensed regime with γ + γ′ > 1, so S_w changes sign on γ = 1 for γ′ ≤ 0
-and on γ′ = γ − 1 for γ′ > 0.
+and on γ′ = γ − 1 for γ′ > 0. For γ′ > 0 the value is the exponent of the paper's upper bound, not the
+measured slope (it gives the sign of S_w, not its value).
 """
 
 from __future__ import annotations

@@ -98,8 +98,9 @@ def check_learning_rate(config: TrainConfig) -> None:
         warnings.warn(
             f"learning_rate={config.learning_rate:g} gives η/α = {config.normalised_learning_rate:.4g} "
             f"at m={config.m}, "
-            f"beyond the stable limit {limit:.4g} (measured: at γ=3/2 the risk stops decreasing monotonically "
-            f"above η/α ≈ 2.5 and every neuron dies from about 12); GD is then not a faithful gradient flow",
+            f"beyond the stable limit {limit:.4g} (measured at γ=3/2: the risk decreases monotonically up to "
+            f"η/α = 2.5 for m ≥ 400, 1 for m = 100, and every neuron dies from about 12); GD is then not a "
+            "faithful gradient flow",
             UnstableLearningRateWarning,
             stacklevel=4,
         )  # the caller of train()

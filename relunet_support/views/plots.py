@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, MaxNLocator, NullFormatter, NullLocator
 
-from relunet_support.analysis.escapes import first_escape_of
+from relunet_support.analysis.escapes import SlopeFit, first_escape_of
 from relunet_support.network.scaling import regime
 
 # name -> (axis label, k ↦ rescaled time given (m, η, α, ŝ)); ŝ is the run's measured first escape
@@ -380,18 +381,47 @@ def one_width_figure(runs: Sequence, title: str | None = None) -> Figure:
     return fig
 
 
-def escape_fit_figure(
-    points: Sequence[tuple[int, int, float]], fit, theory_slope: float, title: str | None = None
-) -> Figure:
-    """The measured first escape ŝ(m) against ln m (one dot per run), the least-squares line with its
-    slope's confidence interval as a band, and the theory's slope (γ − 1 − |γ′|)/(2G*) drawn through
-    the points' centre (the theory fixes the slope, not the offset)."""
-    fig, ax = plt.subplots(figsize=(5.6, 4.2))
-    ln_m = np.log([m for m, _, _ in points])
-    s_hat = np.array([t for _, _, t in points])
-    ax.plot(ln_m, s_hat, "o", color="k", ms=5, label=f"measured ŝ ({len(points)} runs)")
+@dataclass(frozen=True)
+class EscapePanel:
+    """One panel of ``escape_fit_figure``: the measured escape times (m, seed, ŝ), their fit against ln m (None
+    with fewer than 2 widths), the theory's slope and how it is written."""
+
+    name: str  # 'first escape ŝ₁'
+    points: Sequence[tuple[int, int, float]]
+    fit: SlopeFit | None
+    theory_slope: float
+    theory_formula: str  # '(γ − 1 − |γ′|)/(2G*)'
+
+
+def escape_fit_figure(panels: Sequence[EscapePanel], title: str | None = None) -> Figure:
+    """Each escape time ŝ(m) against ln m, side by side (one dot per run): the least-squares line with its
+    slope's confidence interval as a band, and the theory's slope drawn through the points' centre (the
+    theory fixes the slope, not the offset). A panel without a fit shows its points and says so."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.2), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        _escape_panel(ax, panel)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fixed_margins(fig, top=0.35 if title else 0.2)
+    plain_log_labels(fig)
+    return fig
+
+
+def _escape_panel(ax, panel: EscapePanel) -> None:
+    usable = [(m, seed, t) for m, seed, t in panel.points if np.isfinite(t)]
+    ln_m = np.log([m for m, _, _ in usable])
+    s_hat = np.array([t for _, _, t in usable])
+    ax.plot(ln_m, s_hat, "o", color="k", ms=5, label=f"measured ({len(usable)} runs)")
+    ax.set_xlabel("ln m")
+    ax.set_ylabel(f"{panel.name} (clock s = η·k/α)")
+    ax.grid(True, alpha=0.3)
+    if panel.fit is None or not usable:
+        ax.set_title(f"{panel.name}: no fit (needs ≥ 2 widths)", fontsize=9)
+        ax.legend(fontsize=8, loc="upper left")
+        return
+    fit = panel.fit
     grid = np.linspace(ln_m.min() - 0.1, ln_m.max() + 0.1, 50)
-    centre_x, centre_y = float(ln_m.mean()), float(np.nanmean(s_hat))
+    centre_x, centre_y = float(ln_m.mean()), float(np.mean(s_hat))
     ax.plot(grid, fit.slope * grid + fit.intercept, color="tab:blue", lw=1.5, label=f"fit: slope {fit.slope:.3f}")
     if fit.has_interval:
         low = centre_y + fit.slope_low * (grid - centre_x)
@@ -407,21 +437,13 @@ def escape_fit_figure(
         )
     ax.plot(
         grid,
-        centre_y + theory_slope * (grid - centre_x),
+        centre_y + panel.theory_slope * (grid - centre_x),
         color="crimson",
         lw=1.5,
         ls="--",
-        label=f"theory: slope (γ − 1 − |γ′|)/(2G*) = {theory_slope:.3f}",
+        label=f"theory: slope {panel.theory_formula} = {panel.theory_slope:.3f}",
     )
-    ax.set_xlabel("ln m")
-    ax.set_ylabel("first escape ŝ (clock s = η·k/α)")
     ax.legend(fontsize=8, loc="upper left")
-    ax.grid(True, alpha=0.3)
-    if title:
-        ax.set_title(title, fontsize=10)
-    fixed_margins(fig, top=0.35 if title else 0.2)
-    plain_log_labels(fig)
-    return fig
 
 
 def phase_diagram(

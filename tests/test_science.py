@@ -1,0 +1,69 @@
+"""Regression tests of the science's headline claims: each trains small networks and compares a measured
+number with the theory's (docs/science.md). Fast enough for `make test` (each under 20 s on 2 cores)."""
+
+import numpy as np
+import pytest
+
+from relunet_support import TrainConfig, train
+from relunet_support.analysis import escapes
+
+GAMMA, GAMMA_PRIME, SMALL_RATE = 1.5, 0.0, 0.05  # the seed's regime, η/α small: GD close to the flow
+
+
+def test_the_first_escape_slope_is_the_theory_s(tmp_path):
+    """ŝ₁ against ln m for m = 400 … 25 600 (4 seeds each) has slope (γ − 1 − |γ′|)/(2G*) within ±5 %
+    (measured 1.779 against 1.765)."""
+    points = []
+    for m in (400, 1600, 6400, 25600):
+        for seed in range(4):
+            config = TrainConfig.from_normalised(m, SMALL_RATE, 400, seed=seed, n_records=401, n_snapshots=2)
+            points.append((m, escapes.first_escape_of(train(config, tmp_path, progress=False))))
+    fit = escapes.fit_line(np.log([m for m, _ in points]), [s for _, s in points])
+    theory = escapes.predicted_escape_slope(GAMMA, GAMMA_PRIME, *config.training_data())
+    assert fit.slope == pytest.approx(theory, rel=0.05)
+
+
+def _measured_plateau(tmp_path, n_steps, min_decades=0.3, **options) -> tuple[float, float]:
+    config = TrainConfig.from_normalised(8000, SMALL_RATE, n_steps, n_records=3000, n_snapshots=2, **options)
+    run = train(config, tmp_path, progress=False)
+    s = SMALL_RATE * run.records["step"]
+    after_escape = [p for p in escapes.plateaus(s, run.records["risk"], min_decades=min_decades) if p.start > 1.0]
+    return after_escape[0].level, escapes.plateau(*config.training_data())[0]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},  # the seed's data: R* = (1/2n) Σ (y − ȳ)²
+        {"dataset": "luo2021", "init": "gaussian"},
+        {"dataset": "custom", "x": (-0.5, -1 / 6, 1 / 6, 0.5), "y": (-0.25, -1 / 30, -1 / 30, -0.25)},  # y < 0
+    ],
+)
+def test_the_plateau_after_the_first_escape_is_r_star(tmp_path, options):
+    """The risk's plateau after the first escape (m = 8000) is the theory's R* within 3 % (measured 1 %)."""
+    measured, theory = _measured_plateau(tmp_path, 3000, **options)
+    assert measured == pytest.approx(theory, rel=0.03)
+
+
+def test_r_star_on_asymmetric_data(tmp_path):
+    """Six random points, asymmetric, targets of both signs: the K-neuron saddle's risk is the plateau's."""
+    rng = np.random.default_rng(1)
+    x, y = np.sort(rng.uniform(-1, 1, 6)), 0.3 * rng.normal(size=6)
+    data = {"dataset": "custom", "x": tuple(x), "y": tuple(y)}
+    measured, theory = _measured_plateau(tmp_path, 4000, min_decades=0.15, **data)
+    assert theory < 0.5 * np.mean(y**2) * 0.7  # a real plateau, well below the initial risk
+    assert measured == pytest.approx(theory, rel=0.03)
+
+
+def test_the_second_escape_slope_is_the_prediction_s(tmp_path):
+    """ŝ₂ (the risk leaving the plateau R*) against ln m, m = 250 … 16 000, 3 seeds each: slope within 10 % of
+    (γ − 1)(1/(2G*) + 1/(2G₂*)) (measured 29.23 against 29.46; bench/escapes.md)."""
+    points = []
+    for m in (250, 1000, 4000, 16000):
+        for seed in range(3):
+            config = TrainConfig.from_normalised(m, SMALL_RATE, 6000, seed=seed, n_records=3000, n_snapshots=2)
+            points.append((m, escapes.second_escape_of(train(config, tmp_path, progress=False))))
+    fit = escapes.fit_line(np.log([m for m, _ in points]), [s for _, s in points])
+    assert fit.n_points == 12  # every run has its second escape
+    prediction = escapes.predicted_second_escape_slope(GAMMA, GAMMA_PRIME, *config.training_data())
+    assert fit.slope == pytest.approx(prediction, rel=0.10)
