@@ -87,7 +87,8 @@ plt.show()
 # %% [markdown]
 # ## Is GD at this η a faithful gradient flow?
 # The papers are about gradient flow; GD is its Euler scheme with error O(η). Re-run the first width with
-# η/2 over the same times and compare (see `bench/flow.md`: faithful up to η/α ≈ 0.3 at γ = 3/2).
+# η/8 over the same times and estimate this run's error against the flow on the escape times, ln R and f
+# (see `bench/flow.md`: faithful up to η/α = 0.8 at m = 200 and 0.4 at m = 1000, at γ = 3/2).
 
 # %%
 from relunet_support.analysis.flow import check_gradient_flow

@@ -88,20 +88,25 @@ def test_the_interval_uses_the_student_t_quantile():
     assert (fit.slope_high - fit.slope) / stderr == pytest.approx(12.706, abs=1e-3)
 
 
-def test_gradient_flow_check(tmp_path):
+def test_the_flow_verdict_is_monotone_in_the_learning_rate(tmp_path):
+    """The estimated errors against the flow grow with η (Euler: linearly), so the verdict flips once: η/α
+    0.05 … 0.8 faithful, 3.2 not (m = 200, up to s = 300: both escapes; bench/flow.md)."""
     import warnings
 
     from relunet_support.analysis.flow import check_gradient_flow
     from relunet_support.runs.train import TrainConfig, train
 
+    checks = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        small = check_gradient_flow(
-            train(TrainConfig.from_normalised(200, 0.05, 20_000, n_records=500), tmp_path, progress=False)
-        )
-        large = check_gradient_flow(
-            train(TrainConfig.from_normalised(200, 4.0, 250, n_records=500), tmp_path, progress=False)
-        )
-    assert small.faithful and small.records_compared > 100 and small.max_f_deviation < 1e-3
-    assert not large.faithful and large.max_risk_deviation > 0.1
-    assert "NOT a faithful" in large.summary()
+        for rate in (0.05, 0.2, 0.8, 3.2):
+            config = TrainConfig.from_normalised(200, rate, math.ceil(300 / rate), n_records=2000, n_snapshots=2)
+            checks.append(check_gradient_flow(train(config, tmp_path, progress=False)))
+    for quantity in ("max_log_risk_deviation", "max_f_deviation"):
+        values = [getattr(check, quantity) for check in checks]
+        assert values == sorted(values) and values[-1] > 20 * values[0], quantity
+        assert values[1] / values[0] == pytest.approx(4, rel=0.1)  # linear in η
+    first_escape_errors = [check.escape_deviations[0] for check in checks]
+    assert first_escape_errors == sorted(first_escape_errors)
+    assert [check.faithful for check in checks] == [True, True, True, False]
+    assert "NOT a faithful" in checks[-1].summary() and "ŝ₁ off by" in checks[0].summary()

@@ -200,9 +200,9 @@ def plateaus(s, risk, flatness: float = 0.05, min_decades: float = 0.3, drop: fl
             j += 1
         if log_s[j] - log_s[i] >= min_decades * math.log(10):
             level = float(np.median(risk[i : j + 1]))
-            below = np.nonzero(risk[j:] < (1 - drop) * level)[0]
-            escaped = below.size > 0
-            end = float(s[j + below[0]]) if escaped else float(s[-1])
+            end = crossing(s, risk, (1 - drop) * level, start=j)
+            escaped = math.isfinite(end)
+            end = end if escaped else float(s[-1])
             found.append(Plateau(float(s[i]), end, level, escaped))
         i = j + 1
     return found
@@ -216,10 +216,25 @@ def first_escape(s, risk, drop: float = 0.3) -> float:
     (measured on the seed study: 10 % gives a slope of 0.8 against the theory's 1.76, 30 % gives
     1.68 and 50 % 1.92 for m = 200 … 1000 at η = 1000, one seed).
     """
+    risk = np.asarray(risk, dtype=np.float64)
+    return crossing(s, risk, (1 - drop) * risk[0])
+
+
+def crossing(s, risk, level: float, start: int = 0) -> float:
+    """The first s (from index ``start`` on) where the risk falls below ``level``, interpolated linearly in
+    (s, ln R) between the records on either side — not the record's s, which would quantise escape times to
+    the record spacing (and, at large η, to whole GD steps); nan if it never does."""
     s = np.asarray(s, dtype=np.float64)
     risk = np.asarray(risk, dtype=np.float64)
-    below = np.nonzero(risk < (1 - drop) * risk[0])[0]
-    return float(s[below[0]]) if below.size else float("nan")
+    below = np.nonzero(risk[start:] < level)[0]
+    if not below.size:
+        return float("nan")
+    i = start + int(below[0])
+    if i == 0 or not (risk[i - 1] > 0 and risk[i] > 0):
+        return float(s[i])
+    before, after = math.log(risk[i - 1]), math.log(risk[i])
+    fraction = (before - math.log(level)) / (before - after) if before > after else 1.0
+    return float(s[i - 1] + min(max(fraction, 0.0), 1.0) * (s[i] - s[i - 1]))
 
 
 def second_escape(s, risk, drop: float = 0.1, min_decades: float = 0.3) -> float:
