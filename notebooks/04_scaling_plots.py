@@ -18,10 +18,11 @@
 #
 # For one learning rate and a set of widths: the min and max of f over [−1/2, 1/2] (exact, from the
 # kinks) and the risk, against the step index rescaled as in the seed notebook (k, k/m, k/m², k/ln m)
-# and against the theory's clocks: s = η·k/α_m, s/ln m, and s − ŝ(m) with ŝ(m) the measured first
-# escape. At γ = 3/2 the curves line up in s up to a shift ∝ ln m (the escape time), which is fitted
-# against ln m and compared with the theory's slope (γ − 1 − |γ′|)/(2G*). The last section counts the
-# condensed orientations over time. Runs are read from `output_dir/runs` (trained here if missing).
+# and against the clocks of the batch's regime (docs/science.md §3). Condensed (γ > 1, γ′ < γ − 1, the
+# default): s = η·k/α_m, s/ln m, and s − ŝ(m) with ŝ(m) the measured first escape — the curves line up in
+# s up to a shift ∝ ln m (the escape times), fitted against ln m and compared with the theory's slopes.
+# Linear or critical: k, s and the tangent kernel's time τ = mκ(κ′ + 1/κ′)·s, which collapses the widths
+# there. The last section counts the condensed orientations over time. Runs are read from `output_dir/runs` (trained here if missing).
 # Figures are saved as SVG and PNG under `output_dir/figures/`.
 
 # %% tags=["parameters"]

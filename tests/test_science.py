@@ -1,6 +1,8 @@
 """Regression tests of the science's headline claims: each trains small networks and compares a measured
 number with the theory's (docs/science.md). Fast enough for `make test` (each under 20 s on 2 cores)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -67,3 +69,25 @@ def test_the_second_escape_slope_is_the_prediction_s(tmp_path):
     assert fit.n_points == 12  # every run has its second escape
     prediction = escapes.predicted_second_escape_slope(GAMMA, GAMMA_PRIME, *TrainConfig(2, 1.0, 1).training_data())
     assert fit.slope == pytest.approx(prediction, rel=0.10)
+
+
+def test_the_kernel_clock_collapses_the_widths_in_the_linear_regime(tmp_path):
+    """(γ, γ′) = (3/4, 0), f₀ ≡ 0, one η for every width: the risk is the same function of τ = mκ(κ′ + 1/κ′)·s
+    (within 10 % up to τ = 3) but not of the step k; 04 draws the linear regime on k, s and τ."""
+    from relunet_support import plots
+
+    runs, on_tau, on_steps = [], [], []
+    for m in (100, 400, 1600):
+        config = TrainConfig(m=m, learning_rate=0.5, n_steps=1, gamma=0.75, init="antisymmetric")
+        steps = int(np.ceil(20 / (plots.kernel_rate(config) * config.learning_rate / config.alpha)))
+        config = dataclasses.replace(config, n_steps=steps, n_records=600, n_snapshots=2)
+        run = train(config, tmp_path, progress=False)
+        tau = plots.rescaled_time(run.records["step"], "τ", config)
+        on_tau.append(np.interp([0.3, 1.0, 3.0], tau, run.records["risk"]))
+        on_steps.append(np.interp(30, run.records["step"], run.records["risk"]))
+        runs.append(run)
+    on_tau = np.array(on_tau)
+    assert np.all(on_tau.max(axis=0) / on_tau.min(axis=0) < 1.1)
+    assert max(on_steps) / min(on_steps) > 1.4
+    figure = plots.theory_clocks_figure(runs, "risk")
+    assert [ax.get_xlabel().split(" ")[0] for ax in figure.axes[:3]] == ["step", "s", "τ"]

@@ -17,29 +17,42 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, MaxNLocator, NullFormatter, NullLocator
 
 from relunet_support.analysis.escapes import SlopeFit, first_escape_of
-from relunet_support.network.scaling import regime
+from relunet_support.network.scaling import kappas, regime
 
-# name -> (axis label, k ↦ rescaled time given (m, η, α, ŝ)); ŝ is the run's measured first escape
+
+def kernel_rate(config) -> float:
+    """mκ(κ′ + 1/κ′) = m(β₁² + β₂²)/α: the scale of the tangent kernel on the clock s, i.e. how fast f moves
+    per unit s while the network stays near its initialisation (the linear regime; docs/science.md §3)."""
+    kappa, kappa_prime = kappas(config.m, config.gamma, config.gamma_prime)
+    return config.m * kappa * (kappa_prime + 1.0 / kappa_prime)
+
+
+# name -> (axis label, k ↦ rescaled time given the run's config and ŝ, its measured first escape)
 CLOCKS: dict[str, tuple[str, Callable]] = {
-    "k": ("step k", lambda k, m, eta, alpha, shift: k),
-    "k/m": ("k / m", lambda k, m, eta, alpha, shift: k / m),
-    "k/m²": ("k / m²", lambda k, m, eta, alpha, shift: k / m**2),
-    "k/ln m": ("k / ln m", lambda k, m, eta, alpha, shift: k / math.log(m)),
-    "s": ("s = η·k / α_m", lambda k, m, eta, alpha, shift: eta * k / alpha),
-    "s/ln m": ("s / ln m", lambda k, m, eta, alpha, shift: eta * k / alpha / math.log(m)),
-    "s−ŝ": ("s − ŝ(m)  (ŝ: measured first escape)", lambda k, m, eta, alpha, shift: eta * k / alpha - shift),
+    "k": ("step k", lambda k, c, shift: k),
+    "k/m": ("k / m", lambda k, c, shift: k / c.m),
+    "k/m²": ("k / m²", lambda k, c, shift: k / c.m**2),
+    "k/ln m": ("k / ln m", lambda k, c, shift: k / math.log(c.m)),
+    "s": ("s = η·k / α_m", lambda k, c, shift: c.learning_rate * k / c.alpha),
+    "s/ln m": ("s / ln m", lambda k, c, shift: c.learning_rate * k / c.alpha / math.log(c.m)),
+    "s−ŝ": ("s − ŝ(m)  (ŝ: measured first escape)", lambda k, c, shift: c.learning_rate * k / c.alpha - shift),
+    "τ": (
+        "τ = mκ(κ′ + 1/κ′)·s  (tangent kernel's time)",
+        lambda k, c, shift: kernel_rate(c) * c.learning_rate * k / c.alpha,
+    ),
 }
 SEED_CLOCKS = ("k", "k/m", "k/m²", "k/ln m", "s")
 SHIFTED = "s−ŝ"
+# the clocks that should collapse the widths in each regime of Luo et al.'s phase diagram (docs/science.md §3):
+# condensed — s, up to the escape's shift ∝ ln m; linear — τ (the kernel's time); critical — s and τ agree
+REGIME_CLOCKS = {"condensed": ("s", "s/ln m", SHIFTED), "linear": ("k", "s", "τ"), "critical": ("k", "s", "τ")}
 
 
-def rescaled_time(
-    steps: np.ndarray, clock: str, m: int, learning_rate: float, alpha: float, shift: float = 0.0
-) -> np.ndarray:
-    """The step indices on one of the CLOCKS."""
+def rescaled_time(steps: np.ndarray, clock: str, config, shift: float = 0.0) -> np.ndarray:
+    """The step indices of a run of ``config`` on one of the CLOCKS."""
     if clock not in CLOCKS:
         raise ValueError(f"clock={clock!r} is not allowed: clock must be one of {', '.join(map(repr, CLOCKS))}")
-    return CLOCKS[clock][1](np.asarray(steps, dtype=np.float64), m, learning_rate, alpha, shift)
+    return CLOCKS[clock][1](np.asarray(steps, dtype=np.float64), config, shift)
 
 
 # the paper figures' margins and gaps between panels, in inches (``fixed_margins``)
@@ -150,7 +163,7 @@ def run_label(run) -> str:
 def _times(run, clock):
     config = run.config
     shift = first_escape_of(run) if clock == SHIFTED else 0.0
-    return rescaled_time(run.records["step"], clock, config.m, config.learning_rate, config.alpha, shift)
+    return rescaled_time(run.records["step"], clock, config, shift)
 
 
 MAX_POINTS = 2000  # points drawn per curve (records are log-spaced: every k-th one stays log-spaced)
@@ -357,8 +370,11 @@ def scaling_figure(
 
 
 def theory_clocks_figure(runs: Sequence, quantity: str, title: str | None = None) -> Figure:
-    """``quantity`` against the theory's clocks s, s/ln m and s − ŝ(m) in one compact row, legend in the first panel."""
-    return scaling_figure(runs, quantity, clocks=("s", "s/ln m", SHIFTED), columns=3, title=title, legend_inside=True)
+    """``quantity`` against the clocks of the runs' regime (``REGIME_CLOCKS``: s, s/ln m and s − ŝ(m) when
+    condensed; k, s and the kernel's τ when linear or critical) in one compact row, legend in the first panel."""
+    config = runs[0].config
+    clocks = REGIME_CLOCKS[regime(config.gamma, config.gamma_prime)]
+    return scaling_figure(runs, quantity, clocks=clocks, columns=3, title=title, legend_inside=True)
 
 
 def risk_curves(runs: Sequence, clock: str = "s") -> Figure:
