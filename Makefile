@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/stability.py --out bench/stability.md
 	$(BIN)/python bench/flow.py --out bench/flow.md
 	$(BIN)/python bench/escapes.py --out bench/escapes.md
+	$(BIN)/python bench/condensation.py --out bench/condensation.md
 
 # On a machine with an NVIDIA GPU: the cuda backend against JAX (needs the gpu extra and jax[cuda]).
 bench-gpu: $(STAMP)

@@ -110,7 +110,7 @@ STABLE_NORMALISED_LEARNING_RATE = 2.0
 
 def stability_limit(m: int, gamma: float, gamma_prime: float) -> float:
     """The largest η/α considered stable: the measured 2.0 at γ′ = 0, γ > 1, carried to other (γ, γ′)
-    by the Hessian's scale λ_max ∝ max(1, mκ)·max(κ′, 1/κ′)/α (docs/science.md §8: derived, not measured)."""
+    by the Hessian's scale λ_max ∝ max(1, mκ)·max(κ′, 1/κ′)/α (docs/science.md §9: derived, not measured)."""
     kappa, kappa_prime = kappas(m, gamma, gamma_prime)
     return STABLE_NORMALISED_LEARNING_RATE / (max(1.0, m * kappa) * max(kappa_prime, 1.0 / kappa_prime))
 
