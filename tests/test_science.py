@@ -91,3 +91,16 @@ def test_the_kernel_clock_collapses_the_widths_in_the_linear_regime(tmp_path):
     assert max(on_steps) / min(on_steps) > 1.4
     figure = plots.theory_clocks_figure(runs, "risk")
     assert [ax.get_xlabel().split(" ")[0] for ax in figure.axes[:3]] == ["step", "s", "τ"]
+
+
+def test_the_seed_study_ends_with_kinks_at_the_inner_data_points(tmp_path):
+    """The seed notebook's setting (η = 1000, m = 200, 300 000 steps): the risk converges and the neurons carrying
+    the amplitude end in two clusters whose kinks sit at x = ±1/6 (the interpolant of the data is even and
+    piecewise linear with kinks there)."""
+    from relunet_support.analysis import condensation
+
+    run = train(TrainConfig(m=200, learning_rate=1000.0, n_steps=300_000), tmp_path, progress=False)
+    assert run.status == "complete" and run.records["risk"][-1] < 1e-20
+    clusters = condensation.orientation_clusters(*run.snapshot(-1))
+    assert len(clusters) == 2
+    assert sorted(c.kink for c in clusters) == pytest.approx([-1 / 6, 1 / 6], abs=2e-3)
