@@ -128,9 +128,8 @@ def test_a_truncated_records_chunk_is_named_not_a_decompression_error(copy, refe
     repaired(out_dir, reference, "records/f_max chunk 1")
 
 
-def test_a_damaged_checkpoint_is_not_resumed_from(reference, tmp_path, monkeypatch):
-    """An interrupted run whose checkpoint chunk is gone resumes from its last snapshot (the same state): never
-    'dead' from NaN read back, and the result is the uninterrupted run's."""
+def _interrupted(tmp_path, monkeypatch, reference):
+    """CONFIG interrupted after 20 kernel calls (a checkpoint at every snapshot): its store's path."""
     real_advance, calls = engine.advance, {"n": 0}
 
     def interrupted_advance(*args, **kwargs):
@@ -147,6 +146,13 @@ def test_a_damaged_checkpoint_is_not_resumed_from(reference, tmp_path, monkeypat
     monkeypatch.setattr(engine, "advance", real_advance)
     partial = open_run(tmp_path / reference.run_id)
     assert partial.status == "interrupted" and 0 < partial.step < CONFIG.n_steps
+    return partial
+
+
+def test_a_damaged_checkpoint_is_not_resumed_from(reference, tmp_path, monkeypatch):
+    """An interrupted run whose checkpoint chunk is gone resumes from its last snapshot (the same state): never
+    'dead' from NaN read back, and the result is the uninterrupted run's."""
+    partial = _interrupted(tmp_path, monkeypatch, reference)
     slot = partial._progress["slot"]
     (partial.path / "checkpoint" / "b" / "c" / str(slot) / "0").unlink()
     with pytest.raises(CorruptRunError, match=f"checkpoint/b chunk {slot}: chunk file missing"):
@@ -154,6 +160,55 @@ def test_a_damaged_checkpoint_is_not_resumed_from(reference, tmp_path, monkeypat
     with pytest.warns(RepairedRunWarning, match=f"resumed from step {partial.step} "):
         run = train(CONFIG, tmp_path, progress=False)
     assert_same_run(run, reference)
+
+
+def test_a_switched_checkpoint_slot_is_not_resumed_from(reference, tmp_path, monkeypatch):
+    """The slot attribute pointed at the older checkpoint: its state is not the last snapshot's, so the run is
+    resumed from the snapshot, to the uninterrupted run's numbers (not silently from an older state)."""
+    partial = _interrupted(tmp_path, monkeypatch, reference)
+    edit_progress(partial.path, slot=1 - partial._progress["slot"])
+    assert "is not the state of the last snapshot" in inspect_run(partial.path).summary()
+    with pytest.warns(RepairedRunWarning, match="checkpoint in use .* is not the state of the last snapshot"):
+        run = train(CONFIG, tmp_path, progress=False)
+    assert_same_run(run, reference)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"status": "dead"}, "status is dead but neurons are active"),
+        ({"status": "diverged"}, "status is diverged but its last state has the risk"),
+        ({"final_step": 5}, "final_step=5 on a complete run"),
+    ],
+)
+def test_a_status_that_contradicts_the_data_is_named_and_repaired(copy, reference, changes, message):
+    out_dir, path = copy
+    edit_attrs(path, **changes)
+    assert message in inspect_run(path).summary()
+    with pytest.warns(RepairedRunWarning, match=message):
+        run = train(CONFIG, out_dir, progress=False)
+    assert_same_run(run, reference)
+
+
+def test_a_downgraded_format_does_not_switch_the_checksums_off(copy):
+    out_dir, path = copy
+    edit_attrs(path, format_version=2)
+    with pytest.raises(CorruptRunError, match="format_version=2 but it records an engine revision"):
+        open_run(path)
+    document = json.loads((path / "zarr.json").read_text())
+    del document["attributes"]["engine_revision"]
+    (path / "zarr.json").write_text(json.dumps(document))
+    with pytest.raises(CorruptRunError, match="has format 3's checksum codec in a store that says format_version=2"):
+        open_run(path)
+
+
+def test_verify_names_a_non_integer_step_without_a_traceback(copy, capsys):
+    from relunet_support.jobs import cli
+
+    out_dir, path = copy
+    edit_progress(path, step="lots")
+    assert cli.main(["verify", str(out_dir)]) == 1
+    assert "step='lots' is not an integer" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -245,8 +300,8 @@ def test_a_run_of_another_engine_revision_is_never_reused_silently(copy, referen
     step = int(CONFIG.snapshot_steps()[-2])
     n_records = int(np.searchsorted(CONFIG.record_steps(), step, "right"))
     edit_progress(path, step=step, n_snapshots=CONFIG.snapshot_steps().size - 1, n_records=n_records)
-    with pytest.raises(StaleRunError, match="would mix two engines"):
-        train(CONFIG, out_dir, progress=False)
+    with pytest.raises(StaleRunError, match="would mix two engines"), pytest.warns(RepairedRunWarning):
+        train(CONFIG, out_dir, progress=False)  # (the edited progress no longer matches the checkpoint)
 
 
 @settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -273,6 +328,8 @@ def test_any_flipped_bit_in_any_chunk_is_detected(reference, tmp_path, file_inde
 def test_train_checks_before_it_creates_anything(tmp_path):
     afile = tmp_path / "a-file"
     afile.write_text("")
+    with pytest.raises(ValueError, match="out_dir='' is not allowed: out_dir must be a folder path"):
+        train(CONFIG, "", progress=False)
     for out_dir in (afile, afile / "below"):
         with pytest.raises(ValueError, match="out_dir=.*a-file.* must be a folder .*a-file is a file"):
             train(CONFIG, out_dir, progress=False)

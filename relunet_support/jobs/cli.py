@@ -248,10 +248,12 @@ def _verify(args) -> int:
         inspection = inspect_run(path)
         run = inspection.run
         status = run.status if run is not None else "-"
-        step = f"{run.step}/{run.config.n_steps}" if run is not None else "-"
+        step = f"{run._progress.get('step')}/{run.config.n_steps}" if run is not None else "-"
         engine = _engine_note(run) if run is not None else "-"
         damaged += not inspection.ok
         problem = "" if inspection.ok else f": {_reason(inspection.error or Exception(inspection.summary()), path)}"
+        if inspection.ok and run is not None and run.format_version < 3:
+            problem = f": format {run.format_version}, no checksums: only its layout and counts could be checked"
         print(f"{'ok' if inspection.ok else 'DAMAGED':<8} {status:<11} {step:>17} {engine:>14}  {path.name}{problem}")
     print(
         f"{len(found) - damaged} of {len(found)} runs intact"
@@ -306,6 +308,8 @@ def _notebooks(args) -> int:
         if isinstance(defaults, dict):  # else study_from_dict names it
             values = {**values, "defaults": {**defaults, **options}}
     study = batch.study_from_dict(values, args.study)
+    if args.output is not None and not args.output.strip():
+        raise batch.StudyError("--output='' is not allowed: give a folder path, or leave it out for the study's own")
     if args.jobs is not None and args.jobs < 1:
         raise batch.StudyError(
             f"--jobs={args.jobs} is not allowed: the number of notebooks run at the same time "

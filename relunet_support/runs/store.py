@@ -46,6 +46,7 @@ import zarr
 from zarr.codecs import Crc32cCodec, ZstdCodec
 
 from relunet_support.errors import ConfigError, CorruptRunError, NotARunError, RunLockedError
+from relunet_support.network import model
 from relunet_support.runs.config import TrainConfig, config_digest
 from relunet_support.runs.revision import engine_revision
 
@@ -413,10 +414,61 @@ class Run:
                 last = hi == (self.n_records if name == "records/step" else self.n_snapshots)
                 if _schedule_mismatch(values, schedule[lo:], self.status, last=last) is not None:
                     found.append(Damage(name, chunk, lo, _STEP_REASON))
+        if not found:
+            found += self._state_damage()
         return found
+
+    def _state_damage(self) -> list[Damage]:
+        """The checkpoint and the status against the data: the checkpoint in use must hold the state of the last
+        snapshot (both are taken at the same step; a diverged run's is its non-finite state), a dead run's last
+        snapshot must have no neuron active on any data point, a diverged run must hold a non-finite number,
+        and a complete run's final_step must be n_steps."""
+        status, count = self.status, self.n_snapshots
+        checkpoint = self.checkpoint_state()
+        finite = all(np.isfinite(values).all() for values in checkpoint)
+        if status == "diverged":
+            records_finite = all(np.isfinite(self.records[k]).all() for k in ("risk", "f_min", "f_max"))
+            with np.errstate(all="ignore"):
+                risk = model.risk(*checkpoint, *self.config.training_data(), self.config.alpha) if finite else np.inf
+            if records_finite and np.isfinite(risk) and risk < _DIVERGED_RISK:
+                return [
+                    Damage("progress", None, None, f"status is diverged but its last state has the risk {risk:.3g}")
+                ]
+            return []
+        if count and not all(np.array_equal(u, v) for u, v in zip(checkpoint, self.snapshot(count - 1))):
+            slot = int(self._progress["slot"])
+            return [
+                Damage(
+                    "progress",
+                    None,
+                    None,
+                    f"the checkpoint in use (slot {slot}) is not the state of the last snapshot at step {self.step}",
+                )
+            ]
+        if status == "dead" and count:
+            a, w, b = self.snapshot(count - 1)
+            x, _ = self.config.training_data()
+            if np.any(np.multiply.outer(w, x) + b[:, None] > 0):
+                return [Damage("progress", None, None, "status is dead but neurons are active on the data")]
+        final_step = self.attrs.get("final_step")
+        if status == "complete" and final_step is not None and final_step != self.config.n_steps:
+            return [
+                Damage(
+                    "progress",
+                    None,
+                    None,
+                    f"final_step={final_step!r} on a complete run of {self.config.n_steps} steps",
+                )
+            ]
+        return []
 
 
 _STEP_REASON = "its steps are not the schedule's (values altered)"
+_DIVERGED_RISK = 1e150  # a diverged run's last state: a non-finite number, or a risk beyond any trained one
+_RETRAIN_FROM_SCRATCH = (
+    "Its results cannot be trusted: delete it, or retrain it from scratch (train(config, resume=False), "
+    "`relunet train … --no-resume`)"
+)
 
 
 def _schedule_mismatch(steps: np.ndarray, schedule: np.ndarray, status, last: bool = True) -> int | None:
@@ -442,10 +494,7 @@ def _checked_identity(path: Path, attrs: dict) -> TrainConfig:
     """The run's config, after checking the format, the config against its hash and the run id."""
 
     def corrupt(what: str) -> CorruptRunError:
-        return CorruptRunError(
-            f"run {str(path)!r} is damaged: {what}. Its results cannot be trusted: delete it, or retrain it "
-            "from scratch (train(config, resume=False), `relunet train … --no-resume`)"
-        )
+        return CorruptRunError(f"run {str(path)!r} is damaged: {what}. {_RETRAIN_FROM_SCRATCH}")
 
     if attrs.get("format") != FORMAT:
         raise NotARunError(
@@ -454,6 +503,8 @@ def _checked_identity(path: Path, attrs: dict) -> TrainConfig:
     version = attrs.get("format_version", 1)
     if version not in READABLE_FORMATS:
         raise corrupt(f"format_version={version!r} is not one of {READABLE_FORMATS}")
+    if version < 3 and "engine_revision" in attrs:
+        raise corrupt(f"format_version={version!r} but it records an engine revision, which only format 3 does")
     try:
         config = TrainConfig.from_dict(attrs["config"])
     except (KeyError, TypeError, AttributeError, ConfigError) as error:
@@ -480,7 +531,9 @@ def _checked_layout(path: Path, group: zarr.Group, config: TrainConfig, format_v
     for name, (shape, _, dtype) in _layout(config, format_version).items():
 
         def corrupt(what: str, name: str = name) -> CorruptRunError:
-            return CorruptRunError(f"run {str(path)!r} is damaged: array {name} {what}", repairable=False)
+            return CorruptRunError(
+                f"run {str(path)!r} is damaged: array {name} {what}. {_RETRAIN_FROM_SCRATCH}", repairable=False
+            )
 
         try:
             array = group[name]
@@ -493,8 +546,11 @@ def _checked_layout(path: Path, group: zarr.Group, config: TrainConfig, format_v
                 f"has shape {array.shape}, dtype {array.dtype}, chunks {array.chunks}; its config needs shape "
                 f"{shape}, dtype {dtype}, chunks of whole rows"
             )
-        if format_version >= 3 and not any(isinstance(codec, Crc32cCodec) for codec in array.compressors):
+        checksummed = any(isinstance(codec, Crc32cCodec) for codec in array.compressors)
+        if format_version >= 3 and not checksummed:
             raise corrupt("lost its crc32c checksum codec")
+        if format_version < 3 and checksummed:
+            raise corrupt(f"has format 3's checksum codec in a store that says format_version={format_version}")
         arrays[name] = array
     return arrays
 
@@ -514,13 +570,16 @@ def open_run(path, check: bool = True) -> Run:
         raise NotARunError(f"path={str(path)!r} is not a run folder: no such directory")
     if not (path / "zarr.json").is_file():
         if _looks_like_run(path):
-            raise CorruptRunError(f"run {str(path)!r} is damaged: its zarr.json is missing")
+            raise CorruptRunError(f"run {str(path)!r} is damaged: its zarr.json is missing. {_RETRAIN_FROM_SCRATCH}")
         raise NotARunError(f"path={str(path)!r} is not a run folder: it must hold a relunet zarr run store (zarr.json)")
     try:
         group = zarr.open_group(zarr.storage.LocalStore(path, read_only=True), mode="r")
         dict(group.attrs)  # attributes that are not JSON fail here
     except Exception as error:  # unreadable JSON, wrong node type
-        raise CorruptRunError(f"run {str(path)!r} is damaged: its zarr.json cannot be read ({error})") from error
+        raise CorruptRunError(
+            f"run {str(path)!r} is damaged: its zarr.json cannot be read as a zarr group ({type(error).__name__}: "
+            f"{error}). {_RETRAIN_FROM_SCRATCH}"
+        ) from error
     try:
         return Run(path, group, check=check)
     except NotARunError:

@@ -277,6 +277,8 @@ def _require_backend(config: TrainConfig) -> None:
 def _checked_out_dir(out_dir) -> Path:
     """``out_dir`` as a Path (created later, under the run lock); a clear error, before anything is created, when
     it or the nearest folder above it that exists is a file or cannot be written by this user."""
+    if isinstance(out_dir, str) and not out_dir.strip():
+        raise invalid("out_dir", out_dir, "a folder path (not empty)")
     out_dir = Path(out_dir)
     existing = _existing_ancestor(out_dir)
     if not existing.is_dir():
