@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/flow.py --out bench/flow.md
 	$(BIN)/python bench/escapes.py --out bench/escapes.md
 	$(BIN)/python bench/condensation.py --out bench/condensation.md
+	$(BIN)/python bench/phase.py --out bench/phase.md
 
 # On a machine with an NVIDIA GPU: the cuda backend against JAX (needs the gpu extra and jax[cuda]).
 bench-gpu: $(STAMP)
