@@ -104,3 +104,16 @@ def test_the_seed_study_ends_with_kinks_at_the_inner_data_points(tmp_path):
     clusters = condensation.orientation_clusters(*run.snapshot(-1))
     assert len(clusters) == 2
     assert sorted(c.kink for c in clusters) == pytest.approx([-1 / 6, 1 / 6], abs=2e-3)
+
+
+@pytest.mark.parametrize(
+    ("gamma_prime", "gammas"),
+    [(-0.3, (0.8, 0.9, 1.0, 1.1, 1.2)), (0.0, (0.8, 0.9, 1.0, 1.1, 1.2)), (0.4, (1.2, 1.3, 1.4, 1.5, 1.6))],
+)
+def test_the_phase_boundary_is_where_s_w_changes_sign(gamma_prime, gammas):
+    """On Luo et al.'s setup (widths 100 … 800) S_w changes sign within 0.1 of the regime boundary, γ = 1 for
+    γ′ ≤ 0 and γ = 1 + γ′ for γ′ > 0 (measured 0.97, 1.07, 1.48)."""
+    from relunet_support.analysis import phase
+
+    slopes = [phase.slope_over_widths(g, gamma_prime, (100, 200, 400, 800), tol=1e-5)[1] for g in gammas]
+    assert phase.zero_crossing(gammas, slopes) == pytest.approx(phase.theory_crossing(gamma_prime), abs=0.1)
