@@ -288,6 +288,9 @@ def test_a_missing_folder_is_an_error_not_an_empty_list(tmp_path):
         scan_runs(tmp_path / "nowhere")
     with pytest.raises(NotARunError, match="no such directory"):
         list_runs(tmp_path / "nowhere")
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(NotARunError, match="not a folder of runs: it is a file"):
+        scan_runs(tmp_path / "a-file")
 
 
 def test_a_run_of_another_engine_revision_is_never_reused_silently(copy, reference):

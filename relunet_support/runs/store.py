@@ -626,7 +626,8 @@ def scan_runs(out_dir) -> list[tuple[Path, Run | NotARunError]]:
     read), sorted by path. A missing ``out_dir`` is a NotARunError."""
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
-        raise NotARunError(f"out_dir={str(out_dir)!r} is not a folder of runs: no such directory")
+        why = "it is a file" if out_dir.exists() else "no such directory"
+        raise NotARunError(f"out_dir={str(out_dir)!r} is not a folder of runs: {why}")
     found: list[tuple[Path, Run | NotARunError]] = []
     for path in sorted(out_dir.iterdir()):
         if _looks_like_run(path):
