@@ -777,20 +777,19 @@ class RunWriter:
         config = run.config
         record_steps, snapshot_steps = config.record_steps(), config.snapshot_steps()
         progress = dict(run._progress)
-        if any(item.array == "progress" for item in damage):
+        counts_known = not any(item.array == "progress" for item in damage)
+        if not counts_known:  # scan for intact data below
             record_limit, snapshot_limit = record_steps.size, snapshot_steps.size
-            trusted = {"records": 0, "snapshots": 0}  # counts are unknown: scan for intact data below
         else:
             record_limit, snapshot_limit = int(progress["n_records"]), int(progress["n_snapshots"])
             if run.status in ("dead", "diverged"):  # their last snapshot is where they stopped, maybe off schedule
                 snapshot_limit -= 1
-            trusted = None
         for item in damage:
             if item.first_row is not None and item.array.startswith("records/"):
                 record_limit = min(record_limit, item.first_row)
             if item.first_row is not None and item.array.startswith("snapshots/"):
                 snapshot_limit = min(snapshot_limit, item.first_row)
-        if trusted is not None:  # counts unknown: the intact prefix of the snapshot and record steps
+        if not counts_known:  # the intact prefix of the snapshot and record steps
             snapshot_limit = min(snapshot_limit, _intact_prefix(run, "snapshots", snapshot_steps, snapshot_limit))
             record_limit = min(record_limit, _intact_prefix(run, "records", record_steps, record_limit))
         index = snapshot_limit - 1
@@ -799,7 +798,7 @@ class RunWriter:
         state = None
         while index >= 0:  # a snapshot whose chunk is damaged in a way the checks missed is skipped too
             try:
-                state = run.snapshot(index) if trusted is None else _snapshot_unchecked(run, index)
+                state = run.snapshot(index) if counts_known else _snapshot_unchecked(run, index)
                 break
             except CorruptRunError:
                 index -= 1
