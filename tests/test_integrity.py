@@ -153,7 +153,7 @@ def test_a_damaged_checkpoint_is_not_resumed_from(reference, tmp_path, monkeypat
     """An interrupted run whose checkpoint chunk is gone resumes from its last snapshot (the same state): never
     'dead' from NaN read back, and the result is the uninterrupted run's."""
     partial = _interrupted(tmp_path, monkeypatch, reference)
-    slot = partial._progress["slot"]
+    slot = partial.progress["slot"]
     (partial.path / "checkpoint" / "b" / "c" / str(slot) / "0").unlink()
     with pytest.raises(CorruptRunError, match=f"checkpoint/b chunk {slot}: chunk file missing"):
         open_run(partial.path)
@@ -166,7 +166,7 @@ def test_a_switched_checkpoint_slot_is_not_resumed_from(reference, tmp_path, mon
     """The slot attribute pointed at the older checkpoint: its state is not the last snapshot's, so the run is
     resumed from the snapshot, to the uninterrupted run's numbers (not silently from an older state)."""
     partial = _interrupted(tmp_path, monkeypatch, reference)
-    edit_progress(partial.path, slot=1 - partial._progress["slot"])
+    edit_progress(partial.path, slot=1 - partial.progress["slot"])
     assert "is not the state of the last snapshot" in inspect_run(partial.path).summary()
     with pytest.warns(RepairedRunWarning, match="checkpoint in use .* is not the state of the last snapshot"):
         run = train(CONFIG, tmp_path, progress=False)
@@ -320,7 +320,7 @@ def test_any_flipped_bit_in_any_chunk_is_detected(reference, tmp_path, file_inde
     chunk.write_bytes(bytes(data))
     inspection = inspect_run(path)
     array = chunk.relative_to(path).as_posix().split("/c/")[0]
-    slot = reference._progress["slot"]
+    slot = reference.progress["slot"]
     if array.startswith("checkpoint/") and not chunk.as_posix().endswith(f"/c/{slot}/0"):
         assert inspection.ok  # the free checkpoint slot holds nothing committed
     else:

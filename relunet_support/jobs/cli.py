@@ -248,7 +248,7 @@ def _verify(args) -> int:
         inspection = inspect_run(path)
         run = inspection.run
         status = run.status if run is not None else "-"
-        step = f"{run._progress.get('step')}/{run.config.n_steps}" if run is not None else "-"
+        step = f"{run.progress.get('step')}/{run.config.n_steps}" if run is not None else "-"
         engine = _engine_note(run) if run is not None else "-"
         damaged += not inspection.ok
         problem = "" if inspection.ok else f": {_reason(inspection.error or Exception(inspection.summary()), path)}"

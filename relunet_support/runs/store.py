@@ -259,6 +259,11 @@ class Run:
         return self.attrs.get("engine_revision")
 
     @property
+    def progress(self) -> dict:
+        """The checkpoint's attributes as stored: slot, step, n_records, n_snapshots, wall_seconds."""
+        return dict(self._progress)
+
+    @property
     def step(self) -> int:
         """The last step saved by a checkpoint."""
         return int(self._progress["step"])
@@ -377,12 +382,16 @@ class Run:
             for chunk in [slot] if group == "checkpoint" else range(-(-rows // per_chunk)):
                 yield name, array, chunk, chunk * per_chunk, min(rows, (chunk + 1) * per_chunk)
 
+    def chunk_file(self, name: str, chunk: int) -> Path:
+        """The file holding chunk ``chunk`` (along the first axis; chunks hold whole rows) of array ``name``."""
+        array = self._arrays[name]
+        return self.path / name / array.metadata.encode_chunk_key((chunk,) + (0,) * (array.ndim - 1))
+
     def _missing_chunks(self) -> list[Damage]:
         """Committed chunks whose file is not there (zarr would read their fill value)."""
         damage = []
-        for name, array, chunk, first, _ in self._committed_chunks():
-            key = array.metadata.encode_chunk_key((chunk,) + (0,) * (array.ndim - 1))
-            if not (self.path / name / key).is_file() and not self._may_lack(name, chunk):
+        for name, _, chunk, first, _ in self._committed_chunks():
+            if not self.chunk_file(name, chunk).is_file() and not self._may_lack(name, chunk):
                 damage.append(Damage(name, chunk, first, "chunk file missing"))
         return damage
 
@@ -776,7 +785,7 @@ class RunWriter:
         snapshot steps, so a resumed run equals an uninterrupted one."""
         config = run.config
         record_steps, snapshot_steps = config.record_steps(), config.snapshot_steps()
-        progress = dict(run._progress)
+        progress = run.progress
         counts_known = not any(item.array == "progress" for item in damage)
         if not counts_known:  # scan for intact data below
             record_limit, snapshot_limit = record_steps.size, snapshot_steps.size
@@ -804,10 +813,8 @@ class RunWriter:
                 index -= 1
         for item in damage:
             if item.chunk is not None and item.array != "progress":
-                array = run._arrays[item.array]
-                key = array.metadata.encode_chunk_key((item.chunk,) + (0,) * (array.ndim - 1))
                 with contextlib.suppress(FileNotFoundError):
-                    (self.path / item.array / key).unlink()
+                    run.chunk_file(item.array, item.chunk).unlink()
         if state is None:
             step, n_records, n_snapshots, state = 0, 0, 0, initial_state
         else:
@@ -842,10 +849,9 @@ def _intact_prefix(run: Run, group: str, schedule: np.ndarray, limit: int) -> in
         per_chunk = array.chunks[0]
         for chunk in range(-(-min(limit, prefix) // per_chunk)):
             lo, hi = chunk * per_chunk, min(limit, (chunk + 1) * per_chunk)
-            key = array.metadata.encode_chunk_key((chunk,) + (0,) * (array.ndim - 1))
             try:
-                if not (run.path / name / key).is_file():
-                    raise FileNotFoundError(key)
+                if not run.chunk_file(name, chunk).is_file():
+                    raise FileNotFoundError(name, chunk)
                 values = array[lo:hi]
             except Exception:
                 prefix = min(prefix, lo)
