@@ -24,10 +24,13 @@
 # S_w < 0 in the linear regime, S_w > 0 in the condensed regime.
 #
 # - **Fig. 3**: RD(θ_w*) against m for γ ∈ {0.5, 1, 1.75} at γ′ = 0, with the fitted slope on each line.
+# - **S_w against γ′** for each γ: measured, beside relunet's derivation (docs/science.md §2) — the slope the
+#   frozen-feature dynamics predicts over the same widths (linear regime), the m → ∞ exponent, and the paper's
+#   estimate, which for γ′ > 0 in the linear regime is the exponent of an upper bound, not a prediction.
 # - **Fig. 4**: the γ where S_w changes sign, against γ′, beside the theory's boundary
 #   (γ = 1 for γ′ ≤ 0, γ′ = γ − 1 for γ′ > 0).
 #
-# The default is a quick reduced version (few, small widths; tolerance 1e-4); `paper = True` runs the
+# The default is a quick reduced version (widths 200 … 1600, three γ′, tolerance 1e-6); `paper = True` runs the
 # paper-sized preset (widths 100 … 6400, nine γ′, tolerance 1e-6).
 
 # %% tags=["parameters"]
@@ -45,6 +48,7 @@ from IPython.display import Markdown, display
 
 from relunet_support import phase, plots
 from relunet_support.errors import invalid
+from relunet_support.network.scaling import regime
 
 if not isinstance(paper, bool):
     raise invalid("paper", paper, "True or False")
@@ -75,17 +79,56 @@ fig = plots.rd_against_width_figure(
     widths,
     distances,
     {g: per for g, (_, _, per) in results.items()},
-    {g: phase.theory_slope(g, 0.0) for g in distances},
+    {g: phase.predicted_slope(g, 0.0, widths) for g in distances},
     title=f"γ′ = 0 (Luo et al. 2021, Fig. 3) — {seeds_text}\n{preset_label}",
 )
 fig3_paths = [figures_dir / f"phase_rd_vs_m_{preset}.{suffix}" for suffix in ("svg", "png")]
 for path in fig3_paths:
     fig.savefig(path, dpi=110)
 plt.show()
-rows = ["| γ | fitted S_w (median over seeds) | per seed | theory S_w |", "|---|---|---|---|"]
+rows = [
+    "| γ | fitted S_w (median over seeds) | per seed | derived, these widths | derived, m → ∞ |",
+    "|---|---|---|---|---|",
+]
 rows += [
-    f"| {g:g} | {s:.3f} | {', '.join(f'{v:.3f}' for v in per)} | {phase.theory_slope(g, 0.0):.3f} |"
+    f"| {g:g} | {s:.3f} | {', '.join(f'{v:.3f}' for v in per)} | {phase.predicted_slope(g, 0.0, widths):.3f} | "
+    f"{phase.theory_slope(g, 0.0):.3f} |"
     for g, (_, s, per) in results.items()
+]
+display(Markdown("\n".join(rows)))
+
+# %% [markdown]
+# ## S_w against γ′ — measured beside the derivation
+#
+# In the linear regime with γ′ > 0 the slope over the preset's widths is far from its m → ∞ exponent: the
+# feature kernel of this data set is nearly singular, so the vanishing input-weight part β₁²K_u sets the fit
+# along its weakest direction until m is astronomically large. The solid lines include that; the dashed ones
+# are the limit.
+
+# %%
+slopes_by_gamma, predicted, limit, bound = {}, {}, {}, {}
+for gamma in settings["gammas"]:
+    slopes_by_gamma[gamma] = {
+        gp: [phase.slope_over_widths(gamma, gp, widths, seed=s, tol=settings["tol"])[1] for s in seeds]
+        for gp in settings["gamma_primes"]
+    }
+    predicted[gamma] = {gp: phase.predicted_slope(gamma, gp, widths) for gp in settings["gamma_primes"]}
+    limit[gamma] = {gp: phase.theory_slope(gamma, gp) for gp in settings["gamma_primes"]}
+    bound[gamma] = {gp: phase.paper_estimate(gamma, gp) for gp in settings["gamma_primes"]}
+fig = plots.slope_against_gamma_prime_figure(
+    slopes_by_gamma, predicted, limit, bound, title=f"S_w against γ′ — {seeds_text}\n{preset_label}"
+)
+slope_paths = [figures_dir / f"phase_slopes_{preset}.{suffix}" for suffix in ("svg", "png")]
+for path in slope_paths:
+    fig.savefig(path, dpi=110)
+plt.show()
+rows = ["| γ | γ′ | regime | measured S_w (median) | derived, these widths | derived, m → ∞ | paper's estimate |"]
+rows += ["|---|---|---|---|---|---|---|"]
+rows += [
+    f"| {g:g} | {gp:g} | {regime(g, gp)} | {np.median(v):.3f} | {predicted[g][gp]:.3f} | {limit[g][gp]:.3f} | "
+    f"{bound[g][gp]:.3f} |"
+    for g in slopes_by_gamma
+    for gp, v in slopes_by_gamma[g].items()
 ]
 display(Markdown("\n".join(rows)))
 
@@ -118,5 +161,11 @@ print(f"run time {elapsed:.1f} s")
 
 # %%
 assert results[min(results)][1] < 0 < results[max(results)][1]  # linear at γ = 0.5, condensed at γ = 1.75
-assert all(abs(crossings[g] - phase.theory_crossing(g)) < 0.35 for g in crossings), crossings
-assert all(p.exists() and p.stat().st_size > 1000 for p in fig3_paths + fig4_paths)
+# the paper preset's crossings lie within 0.1 of the boundary (tests/test_science.py); the reduced preset fits
+# them from two widths only (measured within 0.1, allowed 0.15)
+assert all(abs(crossings[g] - phase.theory_crossing(g)) < (0.1 if paper else 0.15) for g in crossings), crossings
+# where the derivation holds at these widths, measured and derived S_w agree (docs/science.md §2 lists the rest)
+assert all(
+    abs(np.median(v) - predicted[g][gp]) < 0.1 for g in (0.5, 1.75) for gp, v in slopes_by_gamma[g].items() if gp >= 0
+), slopes_by_gamma
+assert all(p.exists() and p.stat().st_size > 1000 for p in fig3_paths + slope_paths + fig4_paths)

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
+from relunet_support import engine
 from relunet_support.analysis import phase
+from relunet_support.network import data, init, scaling
 
 
 def test_final_relative_distance_follows_the_regimes():
@@ -13,9 +15,91 @@ def test_final_relative_distance_follows_the_regimes():
     assert phase.final_relative_distance(0.5, 0.0, 50, seed=1, tol=1e-4) != linear[0]
 
 
-def test_theory_and_crossings():
-    assert phase.theory_slope(0.5, 0.0) == -0.5 and phase.theory_slope(1.75, 0.0) == 0.375
-    assert phase.theory_slope(1.5, 0.8) == pytest.approx(-0.3)
+def test_the_crossings():
     assert phase.theory_crossing(-0.3) == 1.0 and phase.theory_crossing(0.4) == pytest.approx(1.4)
     assert phase.zero_crossing([0.5, 1.0, 1.5], [-0.5, -0.1, 0.3]) == pytest.approx(1.125)
     assert np.isnan(phase.zero_crossing([0.5, 1.0], [0.2, 0.3]))
+
+
+@pytest.mark.parametrize(
+    ("gamma", "gamma_prime"), [(0.5, -0.3), (0.5, 0.0), (0.5, 0.2), (0.8, 0.5), (1.0, 0.3), (1.25, 0.5), (1.5, 0.8)]
+)
+def test_the_exponent_is_the_large_width_limit_of_the_frozen_feature_dynamics(gamma, gamma_prime):
+    """Two derivations agree: the scaling argument's m → ∞ exponent (``theory_slope``) and the slope of the
+    frozen-feature dynamics (``predicted_distance``, solved numerically) at m = 10¹² … 10¹³."""
+    assert phase.predicted_slope(gamma, gamma_prime, (1e12, 1e13)) == pytest.approx(
+        phase.theory_slope(gamma, gamma_prime), abs=2e-3
+    )
+
+
+def test_the_exponent_is_continuous_across_the_regime_lines():
+    """S_w → 0 on both sides of the boundary (γ = 1 for γ′ ≤ 0, γ′ = γ − 1 for γ′ > 0) and the two condensed
+    branches meet on γ + γ′ = 1."""
+    eps = 1e-9
+    for gamma_prime in (-0.4, -0.1, 0.0):
+        assert (
+            abs(phase.theory_slope(1 - eps, gamma_prime)) < 1e-6
+            and abs(phase.theory_slope(1 + eps, gamma_prime)) < 1e-6
+        )
+    for gamma in (1.2, 1.5, 1.75):
+        on_line = gamma - 1
+        assert (
+            abs(phase.theory_slope(gamma, on_line - eps)) < 1e-6
+            and abs(phase.theory_slope(gamma, on_line + eps)) < 1e-6
+        )
+    for gamma in (1.2, 1.5):
+        assert phase.theory_slope(gamma, 1 - gamma - eps) == pytest.approx(phase.theory_slope(gamma, 1 - gamma + eps))
+
+
+def test_the_feature_moments_match_the_arc_cosine_kernel():
+    """K_a by quadrature equals the closed form (|x̃_i||x̃_k|/2π)(sin θ + (π − θ) cos θ) of Cho & Saul."""
+    x, _ = data.load("luo2021")
+    feature_kernel, weight_kernel, _ = phase._feature_moments(x.tobytes())
+    inputs = np.stack([x, np.ones_like(x)], axis=1)
+    norms = np.linalg.norm(inputs, axis=1)
+    cross = np.abs(np.subtract.outer(inputs[:, 0], inputs[:, 0]))  # |x̃_i × x̃_k| with a common second entry 1
+    angles = np.arctan2(cross, inputs @ inputs.T)
+    cosines = np.cos(angles)
+    closed = np.outer(norms, norms) / (2 * np.pi) * (np.sin(angles) + (np.pi - angles) * cosines)
+    assert feature_kernel == pytest.approx(closed, rel=1e-12)
+    assert weight_kernel == pytest.approx(inputs @ inputs.T * (np.pi - angles) / (2 * np.pi), rel=1e-12)
+
+
+def test_the_predicted_distance_is_the_minimum_norm_change_of_a_wide_network():
+    """At γ = 0.5 (a barely moves) the prediction equals the minimum-norm solution of the linearised network
+    J·Δθ = y, computed from actual draws at m = 20 000 (mean of 3 seeds, within 3 %)."""
+    x, y = data.load("luo2021")
+    m, gamma, gamma_prime = 20_000, 0.5, 0.2
+    alpha, beta1, beta2 = scaling.alpha_beta(m, gamma, gamma_prime)
+    distances = []
+    for seed in range(3):
+        a, w, b = init.initial_parameters(2 * m, beta1, beta2, "antisymmetric", np.random.default_rng(seed))
+        pre = np.outer(w, x) + b[:, None]
+        active = pre > 0
+        jacobian = np.hstack([np.maximum(pre, 0).T, (a[:, None] * active * x).T, (a[:, None] * active).T]) / alpha
+        change = jacobian.T @ np.linalg.solve(jacobian @ jacobian.T, y)
+        moved = change[2 * m :]
+        distances.append(np.sqrt(moved @ moved / (w @ w + b @ b)))
+    assert phase.predicted_distance(gamma, gamma_prime, m) == pytest.approx(np.mean(distances), rel=0.03)
+
+
+def test_in_the_condensed_regime_rd_squared_is_alpha_times_the_path_norm_over_4m():
+    """The derivation of (γ − 1 − γ′)/2: the grown neurons balance (|a_j| ≈ ‖u_j‖), so Σ‖Δu_j‖² ≈ α·P with
+    P = Σ|a_j|‖u_j‖/α the path norm of the learned function, and ‖θ_w(0)‖² ≈ 4m: RD² ≈ αP/(4m). Measured at
+    (1.75, 0): the ratio RD/√(αP/4m) is 0.95 at m = 400 and 0.97 at m = 3200; P changes by < 1 %."""
+    ratios, path_norms = [], []
+    for m in (400, 3200):
+        alpha, beta1, beta2 = scaling.alpha_beta(m, 1.75, 0.0)
+        x, y = data.load("luo2021")
+        a, w, b = init.initial_parameters(2 * m, beta1, beta2, "antisymmetric", np.random.default_rng(0))
+        w0, b0 = w.copy(), b.copy()
+        eta = 0.5 * scaling.stability_limit(m, 1.75, 0.0) * alpha
+        engine.advance(
+            a, w, b, x, y, alpha=alpha, learning_rate=eta, n_steps=200_000, record_offsets=np.array([200_000])
+        )
+        path_norm = float(np.sum(np.abs(a) * np.hypot(w, b)) / alpha)
+        distance = np.sqrt(np.sum((w - w0) ** 2 + (b - b0) ** 2) / np.sum(w0**2 + b0**2))
+        ratios.append(distance / np.sqrt(alpha * path_norm / (4 * m)))
+        path_norms.append(path_norm)
+    assert 0.9 < ratios[0] < ratios[1] < 1.0
+    assert path_norms[1] == pytest.approx(path_norms[0], rel=0.02)

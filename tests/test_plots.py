@@ -41,3 +41,17 @@ def test_every_log_and_symlog_axis_gets_plain_labels():
     ]
     assert "10⁻³" in labels and "−10⁰" in labels and not any("$" in label for label in labels)
     plt.close(fig)
+
+
+def test_the_slope_figure_draws_measured_points_and_the_derived_lines():
+    measured = {0.5: {0.0: [-0.5, -0.52], 0.4: [-1.2, -1.3]}, 1.75: {0.0: [0.4, 0.41], 0.4: [0.2, 0.22]}}
+    predicted = {0.5: {0.0: -0.5, 0.4: -1.25}, 1.75: {0.0: 0.375, 0.4: 0.175}}
+    limit = {0.5: {0.0: -0.5, 0.4: -1.3}, 1.75: {0.0: 0.375, 0.4: 0.175}}
+    bound = {0.5: {0.0: -0.5, 0.4: -0.9}, 1.75: {0.0: 0.375, 0.4: 0.175}}
+    fig = plots.slope_against_gamma_prime_figure(measured, predicted, limit, bound, title="t")
+    ax = fig.axes[0]
+    dotted = [line for line in ax.get_lines() if line.get_linestyle() == ":" and len(line.get_xdata())]
+    assert [list(line.get_ydata()) for line in dotted] == [[-0.5, -0.9]]  # the bound only where it differs
+    medians = sorted(round(float(y), 3) for c in ax.containers for y in c.lines[0].get_ydata())
+    assert medians == [-1.25, -0.51, 0.21, 0.405]
+    plt.close(fig)

@@ -117,3 +117,43 @@ def test_the_phase_boundary_is_where_s_w_changes_sign(gamma_prime, gammas):
 
     slopes = [phase.slope_over_widths(g, gamma_prime, (100, 200, 400, 800), tol=1e-5)[1] for g in gammas]
     assert phase.zero_crossing(gammas, slopes) == pytest.approx(phase.theory_crossing(gamma_prime), abs=0.1)
+
+
+# The paper preset (widths 100 … 6400, tolerance 1e-6), 3 seeds: how far the seed-mean S_w may lie from
+# ``phase.predicted_slope`` (bench/phase.md has every value). 0.05 where the derivation holds at these widths;
+# the known exceptions carry their own bound and reason:
+# - γ = 0.5, γ′ < 0: the m = 100, 200 fits carry a non-linear correction (RD up to 40 % above the frozen-feature
+#   value at m = 100, < 1 % at 6400): the fit over 400 … 6400 is within 0.05, the fit over 100 … 6400 within 0.09;
+# - γ = 1, γ′ ≤ 0 is the critical line, where only the leading order (S_w = 0) is derived, and γ = 1, γ′ > 0 sits
+#   next to it (the a_j change by O(1) there): within 0.1;
+# - γ = 1.75, γ′ = 0.4: the condensed regime's O(1/RD) correction with RD ≈ 1 … 3: within 0.06.
+def _phase_tolerance(gamma: float, gamma_prime: float) -> float:
+    if gamma == 1.0:
+        return 0.1
+    if gamma == 0.5 and gamma_prime < 0:
+        return 0.09
+    if gamma == 1.75 and gamma_prime > 0.35:
+        return 0.06
+    return 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("gamma", [0.5, 1.0, 1.75])
+def test_the_rd_slopes_of_the_paper_preset_are_the_derived_ones(gamma):
+    from relunet_support.analysis import phase
+
+    widths = np.array(phase.PAPER["widths"])
+    misses = []
+    for gamma_prime in phase.PAPER["gamma_primes"]:
+        distances = [
+            phase.slope_over_widths(gamma, gamma_prime, widths, seed, phase.PAPER["tol"])[0] for seed in range(3)
+        ]
+        for first in (0, 2) if gamma == 0.5 and gamma_prime < 0 else (0,):
+            fitted = np.mean([escapes.fit_line(np.log(widths[first:]), np.log(d[first:])).slope for d in distances])
+            predicted = phase.predicted_slope(gamma, gamma_prime, widths[first:])
+            tolerance = 0.05 if first else _phase_tolerance(gamma, gamma_prime)
+            if abs(fitted - predicted) > tolerance:
+                misses.append(
+                    f"γ′ = {gamma_prime}, m ≥ {widths[first]}: {fitted:.3f} vs {predicted:.3f} (±{tolerance})"
+                )
+    assert not misses, misses

@@ -588,3 +588,35 @@ def crossing_figure(crossings: dict, theory_crossing, title: str) -> Figure:
     ax.legend(fontsize=8)
     ax.grid(True, alpha=0.3)
     return fig
+
+
+def slope_against_gamma_prime_figure(measured: dict, predicted: dict, limit: dict, bound: dict, title: str) -> Figure:
+    """S_w against γ′, one colour per γ: the measured slopes (``measured[γ][γ′]`` = list over seeds: median and
+    range), the derived finite-width prediction over the same widths (solid), the m → ∞ exponent (dashed) and the
+    paper's upper-bound exponent where it differs (dotted). The dicts are keyed like ``measured``."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
+    colours = plt.cm.viridis(np.linspace(0.1, 0.85, len(measured)))
+    for colour, gamma in zip(colours, measured, strict=True):
+        gamma_primes = np.array(list(measured[gamma]), dtype=np.float64)
+        values = [np.asarray(v, dtype=np.float64) for v in measured[gamma].values()]
+        medians = np.array([np.median(v) for v in values])
+        spread = np.array(
+            [[m - v.min() for m, v in zip(medians, values)], [v.max() - m for m, v in zip(medians, values)]]
+        )
+        ax.errorbar(
+            gamma_primes, medians, yerr=spread, fmt="o", color=colour, ms=6, capsize=3, label=f"γ = {gamma:g}: measured"
+        )
+        ax.plot(gamma_primes, [predicted[gamma][g] for g in gamma_primes], "-", color=colour, lw=1.5)
+        ax.plot(gamma_primes, [limit[gamma][g] for g in gamma_primes], "--", color=colour, lw=1)
+        if any(abs(bound[gamma][g] - limit[gamma][g]) > 1e-9 for g in gamma_primes):
+            ax.plot(gamma_primes, [bound[gamma][g] for g in gamma_primes], ":", color=colour, lw=1)
+    ax.plot([], [], "-", color="grey", label="derived, at these widths")
+    ax.plot([], [], "--", color="grey", label="derived, m → ∞")
+    ax.plot([], [], ":", color="grey", label="paper's estimate (a bound for γ′ > 0)")
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_xlabel("γ′")
+    ax.set_ylabel("S_w = d ln RD(θ_w*) / d ln m")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(True, alpha=0.3)
+    return fig
