@@ -144,7 +144,11 @@ def test_smoke_batch_runs_every_notebook(tmp_path):
             for suffix in ("png", "svg")
             for name in ("extremes", "risk", "extremes_theory", "risk_theory", "escape_fit", "condensation")
         ]
-        + [f"{name}_reduced.{suffix}" for suffix in ("png", "svg") for name in ("phase_rd_vs_m", "phase_crossing")]
+        + [
+            f"{name}_reduced.{suffix}"
+            for suffix in ("png", "svg")
+            for name in ("phase_rd_vs_m", "phase_slopes", "phase_crossing")
+        ]
     )
     executed = nbformat.read(tmp_path / "executed" / "02_train_lr1000_m100-200.ipynb", as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
