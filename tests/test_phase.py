@@ -27,7 +27,7 @@ def test_the_crossings():
 def test_the_exponent_is_the_large_width_limit_of_the_frozen_feature_dynamics(gamma, gamma_prime):
     """Two derivations agree: the scaling argument's m → ∞ exponent (``theory_slope``) and the slope of the
     frozen-feature dynamics (``predicted_distance``, solved numerically) at m = 10¹² … 10¹³."""
-    assert phase.predicted_slope(gamma, gamma_prime, (1e12, 1e13)) == pytest.approx(
+    assert phase.predicted_slope(gamma, gamma_prime, (10**12, 10**13)) == pytest.approx(
         phase.theory_slope(gamma, gamma_prime), abs=2e-3
     )
 

@@ -10,7 +10,7 @@ and α, β₁, β₂ computed from m); gradient descent until the risk is below 
 Theory for S_w (derived in docs/science.md §2):
 
 - ``theory_slope``: the exponent as m → ∞. Linear regime (features frozen, f follows its tangent kernel):
-  γ − 1 for γ′ ≤ 0; γ − 1 − 2γ′ for γ′ > 0, γ ≤ 1; 2(γ − 1 − γ′) for γ > 1 < 1 + γ′ (there the a_j grow far
+  γ − 1 for γ′ ≤ 0; γ − 1 − 2γ′ for γ′ > 0, γ ≤ 1; 2(γ − 1 − γ′) for γ′ > γ − 1 > 0 (there the a_j grow far
   past their initial scale and carry the input weights with them). Condensed regime: (γ − 1 − γ′)/2 when
   γ + γ′ > 1 (from RD_w² ≈ α·P/(4m), P the path norm of the learned function), γ − 1 when γ + γ′ ≤ 1.
 - ``predicted_distance`` / ``predicted_slope``: the linear regime at finite m, from the m → ∞ dynamics of
@@ -93,7 +93,7 @@ def _feature_moments(x_bytes: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return feature_kernel, weight_kernel, growth_tensor
 
 
-def predicted_distance(gamma: float, gamma_prime: float, m: int, x=None, y=None) -> float:
+def predicted_distance(gamma: float, gamma_prime: float, m: int) -> float:
     """RD(θ_w*) of the linear regime at width m (2m neurons, anti-symmetric start), derived for m → ∞ with
     the features σ(u_j·x̃_i) frozen at their initial values.
 
@@ -108,11 +108,9 @@ def predicted_distance(gamma: float, gamma_prime: float, m: int, x=None, y=None)
     """
     from scipy.integrate import solve_ivp
 
-    x_data, y_data = data.load("luo2021")
-    x = x_data if x is None else np.asarray(x, dtype=float)
-    y = y_data if y is None else np.asarray(y, dtype=float)
+    x, y = data.load("luo2021")
     n = len(x)
-    feature_kernel, weight_kernel, growth_tensor = _feature_moments(np.ascontiguousarray(x).tobytes())
+    feature_kernel, weight_kernel, growth_tensor = _feature_moments(np.ascontiguousarray(x, dtype=float).tobytes())
     alpha, beta1, _ = scaling.alpha_beta(m, gamma, gamma_prime)
     scale = 2 * m / alpha**2
 
