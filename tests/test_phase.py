@@ -103,3 +103,13 @@ def test_in_the_condensed_regime_rd_squared_is_alpha_times_the_path_norm_over_4m
         path_norms.append(path_norm)
     assert 0.9 < ratios[0] < ratios[1] < 1.0
     assert path_norms[1] == pytest.approx(path_norms[0], rel=0.02)
+
+
+@pytest.mark.parametrize("widths", [[], [100], [100, 100], [100, -5], [100, 100.5], ["a", 3], [100, True], None, 5])
+def test_widths_that_cannot_give_a_slope_are_refused_by_name(widths):
+    from relunet_support.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="widths=.*at least two distinct positive integers"):
+        phase.predicted_slope(0.5, 0.2, widths)
+    with pytest.raises(ConfigError, match="widths="):
+        phase.slope_over_widths(0.5, 0.2, widths)

@@ -31,6 +31,7 @@ import numpy as np
 from relunet_support import engine
 from relunet_support.analysis import diagnostics
 from relunet_support.analysis.escapes import fit_line
+from relunet_support.errors import invalid
 from relunet_support.network import data, init, scaling
 from relunet_support.network.scaling import regime
 
@@ -139,9 +140,22 @@ def predicted_distance(gamma: float, gamma_prime: float, m: int) -> float:
     return float(np.sqrt((lazy + grown) / (2 * alpha**2)))
 
 
+def _checked_widths(widths) -> np.ndarray:
+    """``widths`` as an int array: at least two distinct positive integers, else a ConfigError naming them."""
+    try:
+        values = [int(v) for v in widths if not isinstance(v, bool) and float(v).is_integer() and v >= 1]
+        valid = len(values) == len(widths) and len(set(values)) >= 2
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise invalid("widths", widths, "at least two distinct positive integers (widths m to fit a slope over)")
+    return np.array(values)
+
+
 def predicted_slope(gamma: float, gamma_prime: float, widths) -> float:
     """The S_w to expect from a fit over ``widths``: in the linear regime the log-log slope of
     ``predicted_distance`` over those widths; elsewhere the m → ∞ exponent ``theory_slope``."""
+    widths = _checked_widths(widths)
     if regime(gamma, gamma_prime) != "linear":
         return theory_slope(gamma, gamma_prime)
     distances = [predicted_distance(gamma, gamma_prime, m) for m in widths]
@@ -209,6 +223,7 @@ def final_relative_distance(
 
 def slope_over_widths(gamma: float, gamma_prime: float, widths, seed: int = 0, tol: float = 1e-5):
     """(RD per width, fitted S_w) — the log-log slope of RD(θ_w*) against m."""
+    widths = _checked_widths(widths)
     distances = np.array([final_relative_distance(gamma, gamma_prime, m, seed, tol) for m in widths])
     return distances, fit_line(np.log(widths), np.log(distances)).slope
 
