@@ -161,8 +161,9 @@ print(f"run time {elapsed:.1f} s")
 
 # %%
 assert results[min(results)][1] < 0 < results[max(results)][1]  # linear at γ = 0.5, condensed at γ = 1.75
-# the paper preset's crossings lie within 0.1 of the boundary (tests/test_science.py); the reduced preset fits
-# them from two widths only (measured within 0.1, allowed 0.15)
+# the paper preset's crossings were measured within 0.1 of the boundary (0.98 … 1.50, 2026-11-28; tests/test_science.py
+# checks three γ′ with widths 100 … 800); the reduced preset fits them from two widths only (measured within 0.1,
+# allowed 0.15)
 assert all(abs(crossings[g] - phase.theory_crossing(g)) < (0.1 if paper else 0.15) for g in crossings), crossings
 # where the derivation holds at these widths, measured and derived S_w agree (docs/science.md §2 lists the rest)
 assert all(
