@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from relunet_support import engine
 from relunet_support.analysis import phase
 from relunet_support.network import data, init, scaling
 
@@ -89,17 +88,11 @@ def test_in_the_condensed_regime_rd_squared_is_alpha_times_the_path_norm_over_4m
     (1.75, 0): the ratio RD/√(αP/4m) is 0.95 at m = 400 and 0.97 at m = 3200; P changes by < 1 %."""
     ratios, path_norms = [], []
     for m in (400, 3200):
-        alpha, beta1, beta2 = scaling.alpha_beta(m, 1.75, 0.0)
-        x, y = data.load("luo2021")
-        a, w, b = init.initial_parameters(2 * m, beta1, beta2, "antisymmetric", np.random.default_rng(0))
-        w0, b0 = w.copy(), b.copy()
-        eta = 0.5 * scaling.stability_limit(m, 1.75, 0.0) * alpha
-        engine.advance(
-            a, w, b, x, y, alpha=alpha, learning_rate=eta, n_steps=200_000, record_offsets=np.array([200_000])
-        )
-        path_norm = float(np.sum(np.abs(a) * np.hypot(w, b)) / alpha)
-        distance = np.sqrt(np.sum((w - w0) ** 2 + (b - b0) ** 2) / np.sum(w0**2 + b0**2))
-        ratios.append(distance / np.sqrt(alpha * path_norm / (4 * m)))
+        network = phase.trained_network(1.75, 0.0, m)
+        a, w, b = network.final
+        path_norm = float(np.sum(np.abs(a) * np.hypot(w, b)) / network.alpha)
+        distance = network.relative_distance()
+        ratios.append(distance / np.sqrt(network.alpha * path_norm / (4 * m)))
         path_norms.append(path_norm)
     assert 0.9 < ratios[0] < ratios[1] < 1.0
     assert path_norms[1] == pytest.approx(path_norms[0], rel=0.02)

@@ -22,6 +22,7 @@ Theory for S_w (derived in docs/science.md §2):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import warnings
@@ -176,7 +177,20 @@ def theory_crossing(gamma_prime: float) -> float:
     return 1.0 + max(gamma_prime, 0.0)
 
 
-def final_relative_distance(
+@dataclasses.dataclass(frozen=True)
+class TrainedNetwork:
+    """A network of Luo et al.'s setup before and after GD: (a, w, b) at the start and at the end, and α."""
+
+    alpha: float
+    initial: tuple[np.ndarray, np.ndarray, np.ndarray]
+    final: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+    def relative_distance(self) -> float:
+        """RD(θ_w*) = ‖θ_w* − θ_w(0)‖/‖θ_w(0)‖, θ_w = all (w_j, b_j)."""
+        return diagnostics.relative_distance(self.final[1:], self.initial[1:])
+
+
+def trained_network(
     gamma: float,
     gamma_prime: float,
     m: int,
@@ -184,8 +198,8 @@ def final_relative_distance(
     tol: float = 1e-5,
     max_steps: int = 3_000_000,
     chunk: int = 2000,
-) -> float:
-    """RD(θ_w*) after GD on Luo et al.'s setup has brought the risk below ``tol`` (see the module docstring).
+) -> TrainedNetwork:
+    """GD on Luo et al.'s setup until the risk is below ``tol`` (see the module docstring).
 
     m counts width as the paper does (2m neurons). The step is half the stability limit,
     η = ½·stability_limit(m, γ, γ′)·α_m. Warns when the tolerance is not reached within ``max_steps``.
@@ -193,7 +207,7 @@ def final_relative_distance(
     alpha, beta1, beta2 = scaling.alpha_beta(m, gamma, gamma_prime)
     x, y = data.load("luo2021")
     a, w, b = init.initial_parameters(2 * m, beta1, beta2, "antisymmetric", np.random.default_rng(seed))
-    w0, b0 = w.copy(), b.copy()
+    initial = (a.copy(), w.copy(), b.copy())
     eta = 0.5 * scaling.stability_limit(m, gamma, gamma_prime) * alpha
     done_steps, risk = 0, math.inf
     while done_steps < max_steps:
@@ -216,9 +230,14 @@ def final_relative_distance(
             f"(γ, γ′, m) = ({gamma}, {gamma_prime}, {m}): risk {risk:.3g} still above tol {tol:g} after "
             f"{done_steps} steps",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    return diagnostics.relative_distance((w, b), (w0, b0))
+    return TrainedNetwork(alpha, initial, (a, w, b))
+
+
+def final_relative_distance(gamma: float, gamma_prime: float, m: int, seed: int = 0, tol: float = 1e-5) -> float:
+    """RD(θ_w*) of ``trained_network`` (``TrainedNetwork.relative_distance``)."""
+    return trained_network(gamma, gamma_prime, m, seed, tol).relative_distance()
 
 
 def slope_over_widths(gamma: float, gamma_prime: float, widths, seed: int = 0, tol: float = 1e-5):
