@@ -75,11 +75,12 @@ for gamma in settings["gammas"]:
     slopes = np.array([slope for _, slope in per_seed])
     results[gamma] = (np.median(distances[gamma], axis=0), float(np.median(slopes)), slopes)
 seeds_text = f"median and range over {len(seeds)} seeds" if len(seeds) > 1 else f"seed {seeds[0]}"
+fig3_predicted = {g: phase.predicted_slope(g, 0.0, widths) for g in distances}
 fig = plots.rd_against_width_figure(
     widths,
     distances,
     {g: per for g, (_, _, per) in results.items()},
-    {g: phase.predicted_slope(g, 0.0, widths) for g in distances},
+    fig3_predicted,
     title=f"γ′ = 0 (Luo et al. 2021, Fig. 3) — {seeds_text}\n{preset_label}",
 )
 fig3_paths = [figures_dir / f"phase_rd_vs_m_{preset}.{suffix}" for suffix in ("svg", "png")]
@@ -91,7 +92,7 @@ rows = [
     "|---|---|---|---|---|",
 ]
 rows += [
-    f"| {g:g} | {s:.3f} | {', '.join(f'{v:.3f}' for v in per)} | {phase.predicted_slope(g, 0.0, widths):.3f} | "
+    f"| {g:g} | {s:.3f} | {', '.join(f'{v:.3f}' for v in per)} | {fig3_predicted[g]:.3f} | "
     f"{phase.theory_slope(g, 0.0):.3f} |"
     for g, (_, s, per) in results.items()
 ]
@@ -108,8 +109,10 @@ display(Markdown("\n".join(rows)))
 # %%
 slopes_by_gamma, predicted, limit, bound = {}, {}, {}, {}
 for gamma in settings["gammas"]:
-    slopes_by_gamma[gamma] = {
-        gp: [phase.slope_over_widths(gamma, gp, widths, seed=s, tol=settings["tol"])[1] for s in seeds]
+    slopes_by_gamma[gamma] = {  # γ′ = 0 was measured for Fig. 3
+        gp: list(results[gamma][2])
+        if gp == 0
+        else [phase.slope_over_widths(gamma, gp, widths, seed=s, tol=settings["tol"])[1] for s in seeds]
         for gp in settings["gamma_primes"]
     }
     predicted[gamma] = {gp: phase.predicted_slope(gamma, gp, widths) for gp in settings["gamma_primes"]}
