@@ -170,7 +170,10 @@ print(f"halving η divides the drift by {drifts[0.2] / drifts[0.1]:.2f} (O(η): 
 
 # %%
 assert gradient_error < 1e-5, gradient_error
-assert 0 < drifts[0.1] < 0.7 * drifts[0.2], drifts
+if 0.2 <= scaling.stability_limit(m, gamma, gamma_prime):  # O(η) once the larger step is stable: a ratio ≈ 2
+    assert 1.7 < drifts[0.2] / drifts[0.1] < 2.3, drifts  # 1.99 … 2.02 measured over m = 200 … 2000, three seeds
+else:  # e.g. γ = 0.5: η/α = 0.2 is beyond the stability limit, the drift then only shrinks
+    assert 0 < drifts[0.1] < 0.7 * drifts[0.2], drifts
 assert np.max(np.abs(model.forward(*initial["antisymmetric"], grid, alpha))) < 1e-12
 np.testing.assert_allclose(
     model.forward(*initial["symmetric"], grid, alpha),

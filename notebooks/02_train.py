@@ -78,7 +78,7 @@ for run in runs:
 
 # %% [markdown]
 # ## Risk curves against the theory's clock s = η·k/α_m
-# Dead and diverged runs are dashed and end in a red ✕ where they stopped.
+# Dead and diverged runs are drawn faded and end in a red ✕ where they stopped.
 
 # %%
 plots.risk_curves(runs, clock="s")

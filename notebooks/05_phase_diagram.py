@@ -74,7 +74,7 @@ for gamma in settings["gammas"]:
     distances[gamma] = np.array([d for d, _ in per_seed])
     slopes = np.array([slope for _, slope in per_seed])
     results[gamma] = (np.median(distances[gamma], axis=0), float(np.median(slopes)), slopes)
-seeds_text = f"median and range over {len(seeds)} seeds" if len(seeds) > 1 else f"seed {seeds[0]}"
+seeds_text = f"median and range over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f"seed {seeds[0]}"
 fig3_predicted = {g: phase.predicted_slope(g, 0.0, widths) for g in distances}
 fig = plots.rd_against_width_figure(
     widths,

@@ -183,6 +183,31 @@ def test_a_failing_notebook_does_not_stop_the_others(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_failing_notebook_is_listed_in_the_index_and_the_command_exits_nonzero(tmp_path, capsys):
+    """README: failures are listed at the end and in index.html, and `relunet notebooks` exits non-zero (stand-ins
+    for the four notebooks; 05 fails, the batch's 02, 04 and 03 still run)."""
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    header = '# %% tags=["parameters"]\noutput_dir = None\n\n# %%\n'
+    for name in ("02_train", "03_condensation_viewer", "04_scaling_plots"):
+        (notebooks / f"{name}.py").write_text(NOTEBOOK_HEADER + header + "print('ran')\n")
+    (notebooks / "05_phase_diagram.py").write_text(NOTEBOOK_HEADER + header + 'raise ValueError("planted in 05")\n')
+    out = tmp_path / "out"
+    code = main(
+        ["notebooks", str(ROOT / "studies" / "smoke.yaml"), "--notebooks-dir", str(notebooks), "--output", str(out)]
+    )
+    printed = capsys.readouterr().out
+    assert code == 1
+    assert "3 of 4 notebooks ran" in printed and "05_phase_diagram (study): cell" in printed.split("failures:")[1]
+    index = (out / "index.md").read_text()
+    failed = index.split("## Notebooks that failed")[1]
+    assert "`05_phase_diagram.ipynb`" in failed and "ValueError: planted in 05" in failed
+    assert "02_train" not in failed and "04_scaling_plots" not in failed
+    page = (out / "index.html").read_text()
+    assert "Notebooks that failed" in page and "05_phase_diagram.ipynb" in page and "planted in 05" in page
+
+
+@pytest.mark.slow
 def test_invalid_parameter_fails_in_the_first_code_cell(tmp_path):
     notebook = jupytext.read(NOTEBOOKS / "03_condensation_viewer.py")
     with pytest.raises(PapermillExecutionError) as info:

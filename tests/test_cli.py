@@ -36,6 +36,18 @@ def test_dead_run_is_reported(tmp_path, capsys):
     assert "dead:" in capsys.readouterr().out
 
 
+def test_diverged_run_is_reported(tmp_path, capsys):
+    """η = 10²⁰⁰ at m = 40: the first step makes the parameters non-finite — diverged, not dead: exit 3."""
+    code = main(
+        [*"train --m 40 --learning-rate 1e200 --steps 100 --n-records 50 --n-snapshots 5 --out".split(), str(tmp_path)]
+        + ["--no-progress"]
+    )
+    out = capsys.readouterr().out
+    assert code == 3 and out.startswith("diverged: ") and "training diverged at step 1" in out
+    (run,) = list_runs(tmp_path)
+    assert run.status == "diverged"
+
+
 @pytest.mark.parametrize(
     "args, expected",
     [

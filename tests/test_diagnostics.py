@@ -67,7 +67,8 @@ def test_relative_distance():
 
 
 def test_conservation_drift_shrinks_with_learning_rate(seed_data):
-    """a² − w² − b² is exact under gradient flow; GD drifts by O(η) over a fixed time η·k."""
+    """a² − w² − b² is exact under gradient flow; GD drifts by O(η) over a fixed time η·k: halving η divides
+    the drift by ≈ 2 (measured 2.17 and 2.08 here; 1.9 … 2.2 over seeds 0–5 of this setup)."""
     x, y = seed_data
     alpha, a, w, b = network(m=100, kind="gaussian", seed=4)
     start = diagnostics.conserved(a, w, b)
@@ -78,7 +79,7 @@ def test_conservation_drift_shrinks_with_learning_rate(seed_data):
         end = descend(a, w, b, x, y, alpha, eta, int(round(total_time / eta)))
         drifts.append(np.max(np.abs(diagnostics.conserved(*end) - start)))
     assert drifts[0] > 0
-    assert drifts[1] < 0.7 * drifts[0] and drifts[2] < 0.7 * drifts[1], drifts
+    assert 1.7 < drifts[0] / drifts[1] < 2.3 and 1.7 < drifts[1] / drifts[2] < 2.3, drifts
 
 
 @settings(max_examples=40, deadline=None)

@@ -110,3 +110,32 @@ def test_the_flow_verdict_is_monotone_in_the_learning_rate(tmp_path):
     assert first_escape_errors == sorted(first_escape_errors)
     assert [check.faithful for check in checks] == [True, True, True, False]
     assert "NOT a faithful" in checks[-1].summary() and "ŝ₁ off by" in checks[0].summary()
+
+
+def test_first_escape_is_where_the_risk_falls_below_seven_tenths_of_its_start():
+    """R = 0.02 up to s = 1, then R = 0.02·exp(−(s − 1)/10): R < f·R(0) first at s = 1 + 10 ln(1/f), so the
+    fractions 0.8, 0.7 and 0.6 give 3.23, 4.57 and 6.11 — the first escape must be the 0.7 one."""
+    s = np.concatenate(([0.0], np.geomspace(0.01, 100, 4000)))
+    risk = 0.02 * np.exp(-np.maximum(s - 1, 0.0) / 10)
+    expected = {fraction: 1 + 10 * math.log(1 / fraction) for fraction in (0.8, 0.7, 0.6)}
+    assert escapes.first_escape(s, risk) == pytest.approx(expected[0.7], abs=0.01)
+    assert min(abs(expected[0.7] - expected[f]) for f in (0.8, 0.6)) > 1  # the three are far apart
+
+
+def plateau_then_decay():
+    """R = 1 until s ≈ 10, a sharp drop to the plateau R = 0.3 (flat from s ≈ 12 to 100), then
+    R = 0.3·exp(−(s − 100)/100): R < f·0.3 first at s = 100 + 100 ln(1/f)."""
+    s = np.concatenate(([0.0], np.geomspace(0.01, 1000, 6000)))
+    drop = 0.3 + 0.7 / (1 + np.exp(np.minimum((s - 10) / 0.2, 700)))
+    return s, drop * np.exp(-np.maximum(s - 100, 0.0) / 100)
+
+
+def test_second_escape_is_where_the_risk_falls_below_nine_tenths_of_the_first_plateau():
+    s, risk = plateau_then_decay()
+    assert escapes.first_escape(s, risk) == pytest.approx(10, abs=0.5)  # the plateau at 1 is not the first plateau
+    expected = {fraction: 100 + 100 * math.log(1 / fraction) for fraction in (0.95, 0.9, 0.8)}  # 105.1, 110.5, 122.3
+    assert escapes.second_escape(s, risk) == pytest.approx(expected[0.9], abs=0.3)
+    assert min(abs(expected[0.9] - expected[f]) for f in (0.95, 0.8)) > 5  # the three are far apart
+    assert escapes.second_escape(s, risk, drop=0.2) == pytest.approx(expected[0.8], abs=0.3)
+    flat_after = np.where(s > 100, 0.3, risk)  # the risk never leaves the plateau: no second escape
+    assert math.isnan(escapes.second_escape(s, flat_after))

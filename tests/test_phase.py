@@ -106,3 +106,57 @@ def test_widths_that_cannot_give_a_slope_are_refused_by_name(widths):
         phase.predicted_slope(0.5, 0.2, widths)
     with pytest.raises(ConfigError, match="widths="):
         phase.slope_over_widths(0.5, 0.2, widths)
+
+
+def test_trained_network_counts_m_as_the_paper_steps_at_half_the_stability_limit_and_stops_below_tol(monkeypatch):
+    """Luo et al.'s convention: m drawn neurons and their m twins (−a, w, b) — 2m neurons, f₀ ≡ 0, α from m;
+    η = ½·stability limit·α (at γ′ = 0, γ > 1 the limit is η/α = 2: η = α); GD until the risk is below tol."""
+    from relunet_support import engine
+    from relunet_support.network import model
+
+    calls = []
+    real = engine.advance
+
+    def recorded(a, w, b, x, y, **kwargs):
+        advanced = real(a, w, b, x, y, **kwargs)
+        calls.append((a.size, kwargs["alpha"], kwargs["learning_rate"], float(advanced.records["risk"][-1])))
+        return advanced
+
+    monkeypatch.setattr(engine, "advance", recorded)
+    m, tol = 30, 1e-4
+    network = phase.trained_network(1.75, 0.0, m, tol=tol, chunk=20)
+    alpha = m**1.75  # α_m = m^(γ−γ′) of the drawn width m, not of the 2m neurons
+    assert network.alpha == pytest.approx(alpha, rel=1e-12)
+    for size, step_alpha, eta, _ in calls:
+        assert (size, step_alpha, eta) == (2 * m, pytest.approx(alpha, rel=1e-12), pytest.approx(alpha, rel=1e-12))
+    a, w, b = network.initial
+    np.testing.assert_array_equal(a[m:], -a[:m])  # the twins: (−a, w, b)
+    np.testing.assert_array_equal(w[m:], w[:m])
+    np.testing.assert_array_equal(b[m:], b[:m])
+    x, y = data.load("luo2021")
+    assert np.max(np.abs(model.forward(a, w, b, np.linspace(-1, 1, 101), alpha))) < 1e-12  # f₀ ≡ 0
+    assert x.tolist() == pytest.approx([-1 / 2, -1 / 6, 1 / 6, 1 / 2]) and y.tolist() == pytest.approx(list(x**2))
+    final_risk = model.risk(*network.final, x, y, alpha)
+    assert final_risk < tol and final_risk == pytest.approx(calls[-1][3], rel=1e-9)
+    assert len(calls) > 1 and all(risk >= tol for *_, risk in calls[:-1])  # stops at the first chunk below tol
+    assert calls[-2][3] < 2 * tol  # chunks of 20 steps: the risk falls by < 2× in one, so R < tol is resolved
+
+
+def test_the_presets_are_those_notebook_05_states():
+    """Notebook 05: 'reduced version (widths 200 … 1600, three γ′, tolerance 1e-6)', 'paper-sized preset
+    (widths 100 … 6400, nine γ′, tolerance 1e-6)', γ ∈ {0.5, 1, 1.75}; README: 27 points in the paper preset."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "notebooks" / "05_phase_diagram.py").read_text()
+    words = {"two": 2, "three": 3, "four": 4, "five": 5, "seven": 7, "nine": 9}
+    stated = re.findall(r"widths (\d+) … (\d+), (\w+) γ′, tolerance ([0-9.e-]+)", text)
+    assert len(stated) == 2, stated
+    for preset, (low, high, count, tol) in zip((phase.REDUCED, phase.PAPER), stated, strict=True):
+        assert (preset["widths"][0], preset["widths"][-1]) == (int(low), int(high))
+        assert list(preset["widths"]) == sorted(preset["widths"])
+        assert len(preset["gamma_primes"]) == words[count] and preset["tol"] == float(tol)
+        assert preset["gammas"] == (0.5, 1.0, 1.75)  # Fig. 3: γ ∈ {0.5, 1, 1.75}
+        assert 0.0 in preset["gamma_primes"]  # Fig. 3 is the γ′ = 0 slice
+    assert "γ ∈ {0.5, 1, 1.75}" in text
+    assert len(phase.PAPER["gammas"]) * len(phase.PAPER["gamma_primes"]) == 27

@@ -285,3 +285,40 @@ def test_learning_rate_in_natural_units_and_stability_warning(tmp_path):
         sweep_configs([100], 10, learning_rate=1.0, normalised_learning_rate=0.5)
     with pytest.raises(ValueError, match="normalised_learning_rate=-1"):
         TrainConfig.from_normalised(100, -1, 10)
+
+
+def test_a_run_checkpoints_every_30_seconds_of_training_at_snapshot_steps(tmp_path, monkeypatch):
+    """README: a run checkpoints every 30 s of training (and at its end), at a snapshot step. With a clock on
+    which every stretch between two snapshots takes 10 s, the default commits at every 4th snapshot (40 s > 30 s),
+    and `relunet train` keeps the default."""
+    import inspect
+    import types
+
+    from relunet_support.jobs import cli
+    from relunet_support.runs import train as train_module
+
+    assert inspect.signature(train).parameters["checkpoint_seconds"].default == 30
+    clock = [0.0]
+    real_advance, real_checkpoint = engine.advance, store.RunWriter.checkpoint
+    committed = []
+
+    def advance_taking_ten_seconds(*args, **kwargs):
+        clock[0] += 10.0
+        return real_advance(*args, **kwargs)
+
+    def recorded_checkpoint(self, step, state, wall_seconds):
+        committed.append(step)
+        return real_checkpoint(self, step, state, wall_seconds)
+
+    monkeypatch.setattr(engine, "advance", advance_taking_ten_seconds)
+    monkeypatch.setattr(train_module, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    monkeypatch.setattr(store.RunWriter, "checkpoint", recorded_checkpoint)
+    config = TrainConfig(m=20, learning_rate=50.0, n_steps=190, n_records=50, snapshot_every=10)
+    run = train(config, tmp_path, progress=False)
+    assert run.status == "complete" and list(run.snapshot_steps) == list(range(0, 191, 10))
+    assert committed == [0, 40, 80, 120, 160, 190]  # the new store's step 0, every 40 s of training, the end
+
+    calls = []
+    monkeypatch.setattr(train_module, "train", lambda *args, **kwargs: calls.append(kwargs) or run)
+    cli.main(["train", "--m", "20", "--learning-rate", "50", "--steps", "190", "--out", str(tmp_path)])
+    assert len(calls) == 1 and "checkpoint_seconds" not in calls[0]

@@ -116,11 +116,15 @@ def test_the_frame_sent_equals_a_full_render_and_a_rescale_draws_only_the_amplit
 
 
 def test_play_speed_skips_snapshots_above_the_frame_rate_cap(small_run):
+    assert viewer_module.MAX_FPS == 25  # README: the kernel sends at most 25 frames per second
     viewer = CondensationViewer([small_run])
     viewer.speed.value = 5
     assert (viewer.frame_interval, viewer.play_step) == (0.2, 1)
     viewer.speed.value = 100
     assert viewer.frame_interval == 1 / viewer_module.MAX_FPS and viewer.play_step == 100 // viewer_module.MAX_FPS
+    for speed, interval, step in ((25, 0.04, 1), (50, 0.04, 2), (100, 0.04, 4), (200, 0.04, 8)):
+        viewer.speed.value = speed  # 25 frames per second, every 1, 2, 4, 8-th snapshot
+        assert (viewer.frame_interval, viewer.play_step) == (pytest.approx(interval), step), speed
 
 
 def test_play_walks_to_the_end_and_stops(small_run):
@@ -190,6 +194,40 @@ def test_wide_runs_draw_a_density_image(tmp_path):
     image = viewer.panels.neurons[0][0].get_array()
     assert image.shape == (*viewer_module.DENSITY_BINS, 4) and image.dtype == np.uint8
     assert np.any(image[..., 1] < 255) and set(np.unique(image[..., 3])) == {0, 255}  # shaded bins; empty ones clear
+
+
+@pytest.mark.parametrize(("m", "dense"), [(5_000, False), (5_001, True)])
+def test_runs_wider_than_5000_neurons_are_drawn_as_a_density_image(tmp_path, m, dense):
+    """README: runs wider than 5,000 neurons are drawn as a density image (m = 5000: one marker per neuron)."""
+    config = TrainConfig(m=m, learning_rate=100.0, n_steps=2, n_records=3, n_snapshots=2, init="gaussian")
+    run = train(config, tmp_path, progress=False)
+    viewer = CondensationViewer([run], figsize=(6, 4), dpi=50)
+    viewer.slider.value = 1
+    assert viewer.panels.dense is dense
+    if dense:
+        (image,) = viewer.panels.neurons[0]
+        assert image.get_array().shape == (*viewer_module.DENSITY_BINS, 4)
+    else:
+        orientation, _, _ = viewer.panels.markers(0)
+        assert orientation.size == m  # every neuron a point
+
+
+def test_the_readout_gives_the_clock_s_and_the_risk_of_the_snapshot(small_run):
+    """The readout's s = η·k/α and R, against the snapshot's step and the risk of its parameters."""
+    import re
+
+    viewer = CondensationViewer([small_run])
+    config = small_run.config
+    x, y = config.training_data()
+    alpha = 60**1.5  # α_m = m^(γ−γ′) at γ = 3/2, γ′ = 0
+    for k in (0, 11, small_run.n_snapshots - 1):
+        viewer.slider.value = k
+        text = viewer.readout.value
+        s = float(re.search(r"s = η·k/α = ([-+0-9.e]+)", text).group(1))
+        risk = float(re.search(r" R = ([-+0-9.e]+)", text).group(1))
+        step = int(small_run.snapshot_steps[k])
+        assert s == pytest.approx(config.learning_rate * step / alpha, rel=1e-3, abs=1e-12), text
+        assert risk == pytest.approx(model.risk(*small_run.snapshot(k), x, y, alpha), rel=5e-3), text
 
 
 def test_density_image_counts_each_neuron_in_its_bin():
