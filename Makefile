@@ -49,6 +49,7 @@ test-slow: notebooks
 	status=$$?; rm -rf $$scratch; exit $$status
 
 bench: $(STAMP)
+	$(PIP_INSTALL) -e '.[dev,bench]'
 	$(BIN)/python bench/bench_core.py --out bench/core.md
 	$(BIN)/python bench/bench_viewer.py --out bench/viewer.md
 	$(BIN)/python bench/bench_run.py --out bench/run.md

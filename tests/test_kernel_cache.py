@@ -41,7 +41,7 @@ def compiled(tmp_path_factory):
         patch.setenv("RELUNET_KERNEL_CACHE", str(folder))
         path, name, _ = _codegen._module_file(N, False)
         path.with_suffix(".compiled").symlink_to(victim)
-        _codegen._compile_in_subprocess(path, name, N)
+        _codegen._compile_in_subprocess(path, name, N, 0)
     return folder, name, victim
 
 
@@ -143,13 +143,13 @@ def test_a_wiped_numba_cache_is_compiled_again_in_a_child(compiled, tmp_path, mo
     assert path.with_suffix(".compiled").exists()
     calls = []
 
-    def child_compile(path_: Path, name: str, n: int) -> None:
-        calls.append((path_, name, n))
+    def child_compile(path_: Path, name: str, n: int, d: int) -> None:
+        calls.append((path_, name, n, d))
         shutil.copytree(compiled[0] / "__pycache__", folder / "__pycache__", dirs_exist_ok=True)
 
     monkeypatch.setattr(_codegen, "_compile_in_subprocess", child_compile)
     module = _codegen.kernels_for(N)
-    assert calls == [(path, compiled[1], N)]
+    assert calls == [(path, compiled[1], N, 0)]
     _assert_runs_cached_code(module)
 
 
@@ -332,7 +332,7 @@ def test_the_child_finds_a_package_that_is_only_on_sys_path(tmp_path):
         sys.path.insert(0, {str(package_root)!r})
         from relunet_support.engine import _codegen
         path = Path({str(tmp_path / "stand_in.py")!r})
-        _codegen._compile_in_subprocess(path, "stand_in", 3)
+        _codegen._compile_in_subprocess(path, "stand_in", 3, 0)
         assert path.with_suffix(".compiled").read_text() == "compiled"
     """)
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
@@ -344,5 +344,5 @@ def test_a_failed_compile_names_the_module_and_the_childs_error(tmp_path):
     path = tmp_path / "broken.py"
     path.write_text("raise ValueError('the reason it failed')\n")
     with pytest.raises(RuntimeError, match=r"(?s)relunet_kernels_broken.*ValueError: the reason it failed"):
-        _codegen._compile_in_subprocess(path, "relunet_kernels_broken", 3)
+        _codegen._compile_in_subprocess(path, "relunet_kernels_broken", 3, 0)
     assert not path.with_suffix(".compiled").exists()

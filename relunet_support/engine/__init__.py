@@ -16,6 +16,7 @@ from relunet_support.backends import BACKENDS, check_backend  # noqa: F401 (part
 from relunet_support.engine import _codegen, _kernels
 from relunet_support.engine._mirror import first_halves, is_mirrored, unfold_mirror  # noqa: F401 (is_mirrored: documented here)
 from relunet_support.errors import invalid
+from relunet_support.network import activations
 
 STATUS_OK = _kernels.STATUS_OK
 STATUS_DIVERGED = _kernels.STATUS_DIVERGED
@@ -37,12 +38,31 @@ def precompile(sizes) -> None:
     _codegen.precompile(sizes)
 
 
-def _as_state(a, w, b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Fresh contiguous float64 copies (inputs are never mutated)."""
+def _as_state(a, w, b, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fresh contiguous float64 copies (inputs are never mutated), shapes checked against x."""
     arrays = [np.array(v, dtype=np.float64, order="C", copy=True) for v in (a, w, b)]
-    if not (arrays[0].shape == arrays[1].shape == arrays[2].shape) or arrays[0].ndim not in (1, 2):
-        raise invalid("a", np.shape(a), "an array of shape (m,) or (S, m), the same for a, w and b")
+    if not (arrays[0].shape == arrays[2].shape) or arrays[0].ndim not in (1, 2):
+        raise invalid("a", np.shape(a), "an array of shape (m,) or (S, m), the same for a and b")
+    _check_w(arrays[1], arrays[0], x)
     return arrays[0], arrays[1], arrays[2]
+
+
+def _check_w(w: np.ndarray, a: np.ndarray, x: np.ndarray) -> None:
+    """w must have a's shape for 1-D inputs x (n,), and a's shape + (d,) for inputs x (n, d)."""
+    expected = a.shape + x.shape[1:]
+    if w.shape != expected:
+        raise invalid("w", w.shape, f"of shape {expected} for a of shape {a.shape} and inputs x of shape {x.shape}")
+
+
+def _is_general(activation: str, x: np.ndarray) -> bool:
+    """Whether the general kernels run this problem: any activation but ReLU, or inputs of dimension d > 1."""
+    activations.get(activation)
+    return activation != "relu" or x.ndim == 2
+
+
+def _with_coordinates(w: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(w, x) with a trailing coordinate axis: views of shape (..., m, 1) and (n, 1) for 1-D inputs."""
+    return (w, x) if x.ndim == 2 else (w[..., None], x[:, None])
 
 
 def _run_kernel(function_name, a, w, b, x, y, *args, initial=None):
@@ -87,11 +107,14 @@ def advance(
     interval: tuple[float, float] = (-0.5, 0.5),
     backend: str = "numba",
     initial=None,
+    activation: str = "relu",
 ) -> Advanced:
-    """Advance the state (a, w, b) *in place* (1-D arrays) by up to ``n_steps`` GD steps, recording as it goes.
+    """Advance the state (a, w, b) *in place* by up to ``n_steps`` GD steps, recording as it goes: a and b
+    of shape (m,), w of shape (m,) for inputs x of shape (n,), (m, d) for x of shape (n, d).
 
-    The records hold risk, f_min, f_max (exact, over ``interval``) and, when ``initial`` = (a₀, w₀, b₀)
-    is given, rd_w and rd_a, at the ``record_offsets`` (sorted offsets in 1..n_steps) that were reached.
+    The records hold risk, f_min, f_max (exact, over ``interval``, for ReLU networks of a 1-D input; NaN
+    otherwise) and, when ``initial`` = (a₀, w₀, b₀) is given, rd_w and rd_a, at the ``record_offsets``
+    (sorted offsets in 1..n_steps) that were reached.
     """
     require_backend(backend)
     record_offsets = np.ascontiguousarray(record_offsets, dtype=np.int64)
@@ -102,6 +125,22 @@ def advance(
         initial = tuple(np.ascontiguousarray(v, dtype=np.float64) for v in initial)
     lo, hi = float(interval[0]), float(interval[1])
     alpha, learning_rate, n_steps = float(alpha), float(learning_rate), int(n_steps)
+    _check_w(w, a, x)
+    if _is_general(activation, x):
+        if backend == "cuda":
+            raise invalid("activation", activation, "'relu' with 1-D inputs on backend='cuda' (use 'numba' or 'numpy')")
+        if backend == "numba":
+            w_k, x_k = _with_coordinates(w, x)
+            empty = np.empty(0)
+            initial_k = (empty, np.empty((0, w_k.shape[-1])), empty)
+            if initial is not None:
+                initial_k = (initial[0], _with_coordinates(initial[1], x)[0], initial[2])
+            layout = (alpha, learning_rate, n_steps, record_offsets, out["risk"], out["f_min"], out["f_max"], lo, hi)
+            kernels = _codegen.kernels_for(x.shape[0], activation=activation, d=x_k.shape[1])
+            steps, written, status, _ = kernels.advance(
+                a, w_k, b, x_k, y, *layout, *initial_k, out["rd_w"], out["rd_a"]
+            )
+            return Advanced(int(steps), int(status), {name: values[:written] for name, values in out.items()})
     if backend == "numba":  # the compiled kernels' positional layout: scalars, offsets, the record arrays
         empty = np.empty(0)
         layout = (alpha, learning_rate, n_steps, record_offsets, out["risk"], out["f_min"], out["f_max"], lo, hi)
@@ -118,24 +157,35 @@ def advance(
         steps, written, status = backend_advance(
             a, w, b, x, y, alpha=alpha, learning_rate=learning_rate, n_steps=n_steps,
             record_offsets=record_offsets, records=out, interval=(lo, hi), initial=initial,
+            **({"activation": activation} if backend == "numpy" else {}),
         )  # fmt: skip
     return Advanced(int(steps), int(status), {name: values[:written] for name, values in out.items()})
 
 
-def descend(a, w, b, x, y, alpha: float, learning_rate: float, n_steps: int, backend: str = "numba"):
+def descend(
+    a, w, b, x, y, alpha: float, learning_rate: float, n_steps: int, backend: str = "numba", activation: str = "relu"
+):
     """Plain gradient descent θ ← θ − η∇R(θ) for n_steps steps; returns new (a, w, b), inputs untouched.
 
-    Accepts (m,) or (S, m) parameters: S independent networks (seeds) on the same data, trained in
-    parallel over the cores by the numba backend (over the GPU by the cuda backend). No guards: a
-    non-finite state is returned as it is.
+    Accepts (m,) or (S, m) parameters a and b (w: the same, with a trailing axis of length d for inputs x
+    of shape (n, d)): S independent networks (seeds) on the same data, trained in parallel over the cores
+    by the numba backend (over the GPU by the cuda backend). No guards: a non-finite state is returned
+    as it is.
     """
     require_backend(backend)
     if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 0:
         raise invalid("n_steps", n_steps, "a non-negative integer")
-    a, w, b = _as_state(a, w, b)
     x = np.ascontiguousarray(x, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
+    a, w, b = _as_state(a, w, b, x)
     args = (float(alpha), float(learning_rate), int(n_steps))
+    if _is_general(activation, x) and backend != "numpy":
+        if backend == "cuda":
+            raise invalid("activation", activation, "'relu' with 1-D inputs on backend='cuda' (use 'numba' or 'numpy')")
+        w_k, x_k = _with_coordinates(w, x)
+        kernels = _codegen.kernels_for(x.shape[0], activation=activation, d=x_k.shape[1])
+        (kernels.descend_plain if a.ndim == 1 else kernels.descend_ensemble)(a, w_k, b, x_k, y, *args)
+        return a, w, b
     if backend == "cuda":
         from relunet_support.engine import _cuda
 
@@ -144,7 +194,7 @@ def descend(a, w, b, x, y, alpha: float, learning_rate: float, n_steps: int, bac
         from relunet_support.engine import _reference
 
         for member in [(a, w, b)] if a.ndim == 1 else zip(a, w, b):
-            _reference.descend_plain(*member, x, y, *args)
+            _reference.descend_plain(*member, x, y, *args, activation=activation)
     elif a.ndim == 1:
         _run_kernel("descend_plain", a, w, b, x, y, *args)
     else:  # an ensemble: members in parallel over the cores

@@ -9,45 +9,54 @@ from relunet_support.network import model
 from relunet_support.network.exact import extremes_exact
 
 
-def _step(a, w, b, x, y, alpha, learning_rate):
-    grad_a, grad_w, grad_b = model.gradients(a, w, b, x, y, alpha)
+def _step(a, w, b, x, y, alpha, learning_rate, activation="relu"):
+    grad_a, grad_w, grad_b = model.gradients(a, w, b, x, y, alpha, activation)
     a -= learning_rate * grad_a
     w -= learning_rate * grad_w
     b -= learning_rate * grad_b
 
 
-def _active_pairs(w, b, x) -> int:
-    return int(np.count_nonzero(np.outer(x, w) + b > 0))
+def _active_pairs(w, b, x, activation="relu") -> int:
+    """How many (point, neuron) pairs pass a gradient: ReLU's with w_j·x_i + b_j > 0; every pair otherwise."""
+    pre = model.preactivations(w, b, x)
+    return int(np.count_nonzero(pre > 0)) if activation == "relu" else pre.size
 
 
-def descend_plain(a, w, b, x, y, alpha, learning_rate, n_steps):
+def descend_plain(a, w, b, x, y, alpha, learning_rate, n_steps, activation="relu"):
     for _ in range(n_steps):
-        _step(a, w, b, x, y, alpha, learning_rate)
+        _step(a, w, b, x, y, alpha, learning_rate, activation)
 
 
-def take_record(records: dict, index: int, a, w, b, risk: float, alpha: float, interval, initial) -> None:
+def take_record(
+    records: dict, index: int, a, w, b, risk: float, alpha: float, interval, initial, exact: bool = True
+) -> None:
     """Record ``index`` of ``records`` (arrays by name) from the state: the risk, the exact extremes of f
-    over ``interval`` and, when ``initial`` = (a₀, w₀, b₀) is given, the relative distances."""
+    over ``interval`` (when ``exact``: ReLU, 1-D inputs; else NaN) and, when ``initial`` = (a₀, w₀, b₀) is
+    given, the relative distances."""
     records["risk"][index] = risk
-    records["f_min"][index], records["f_max"][index] = extremes_exact(a, w, b, 1.0 / alpha, *interval)
+    if exact:
+        records["f_min"][index], records["f_max"][index] = extremes_exact(a, w, b, 1.0 / alpha, *interval)
     if initial is not None:
         records["rd_w"][index] = model.relative_distance((w, b), (initial[1], initial[2]))
         records["rd_a"][index] = model.relative_distance(a, initial[0])
 
 
-def advance(a, w, b, x, y, *, alpha, learning_rate, n_steps, record_offsets, records, interval, initial=None):
+def advance(
+    a, w, b, x, y, *, alpha, learning_rate, n_steps, record_offsets, records, interval, initial=None, activation="relu"
+):
     """The generated kernels' ``advance`` step by step in numpy: (steps taken, records written, status)."""
-    if _active_pairs(w, b, x) == 0:
+    if _active_pairs(w, b, x, activation) == 0:
         return 0, 0, STATUS_DEAD
+    exact = activation == "relu" and np.ndim(x) == 1
     written = 0
     for step in range(1, n_steps + 1):
-        _step(a, w, b, x, y, alpha, learning_rate)
-        risk = model.risk(a, w, b, x, y, alpha)
+        _step(a, w, b, x, y, alpha, learning_rate, activation)
+        risk = model.risk(a, w, b, x, y, alpha, activation)
         if not (np.isfinite(risk) and np.all(np.isfinite(a)) and np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
             return step, written, STATUS_DIVERGED
         if written < record_offsets.size and record_offsets[written] == step:
-            take_record(records, written, a, w, b, risk, alpha, interval, initial)
+            take_record(records, written, a, w, b, risk, alpha, interval, initial, exact)
             written += 1
-        if _active_pairs(w, b, x) == 0:
+        if _active_pairs(w, b, x, activation) == 0:
             return step, written, STATUS_DEAD
     return n_steps, written, STATUS_OK

@@ -1,16 +1,23 @@
-"""Named 1-D data sets and validation of user data.
+"""Named data sets, user data and data files, validated.
 
 - ``"seed"``: x = (−1/2, −1/6, 1/6, 1/2), y = (1/4, 1/30, 1/30, 1/4) (the seed notebook; the points
   lie on the V shape y = (13/20)|x| − 3/40).
 - ``"luo2021"``: the same x with y = x² (Luo et al. 2021, Figs. 2–4).
-- ``"custom"``: arrays given by the user.
+- ``"custom"``: arrays given by the user: x as n numbers (d = 1) or n rows of d numbers.
+- a path ending in ``.csv`` or ``.npz``: a data file (``read_file``).
+
+Inputs come back as a float64 array of shape (n,) when d = 1 (also when given as n rows of one number)
+and (n, d) when d > 1; targets as shape (n,).
 """
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import numpy as np
 
-from relunet_support.errors import invalid
+from relunet_support.errors import ConfigError, invalid
 
 _SEED_X = (-1 / 2, -1 / 6, 1 / 6, 1 / 2)
 
@@ -19,18 +26,32 @@ DATASETS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "luo2021": (_SEED_X, tuple(x * x for x in _SEED_X)),
 }
 CUSTOM = "custom"
+FILE_SUFFIXES = (".csv", ".npz")
+_NAMED = ", ".join(repr(name) for name in [*DATASETS, CUSTOM])
+
+
+def _as_array(name: str, values, allowed: str) -> np.ndarray:
+    """``values`` as a float64 array, or ConfigError (ragged rows, text, …) naming ``name``."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise invalid(name, values, allowed) from None
 
 
 def validate_arrays(x, y) -> tuple[np.ndarray, np.ndarray]:
-    """Return (x, y) as finite float64 vectors of equal, non-zero length, or raise ConfigError."""
-    x_arr = np.asarray(x, dtype=np.float64)
-    y_arr = np.asarray(y, dtype=np.float64)
-    if x_arr.ndim != 1 or x_arr.size == 0:
-        raise invalid("x", x, "a non-empty 1-D sequence of numbers")
+    """Return (x, y) as finite float64 arrays — x of shape (n,) (d = 1) or (n, d), y of shape (n,) — with
+    n ≥ 1 points, or raise ConfigError."""
+    x_allowed = "a non-empty sequence of numbers, or of rows of d ≥ 1 numbers each (all rows the same length)"
+    x_arr = _as_array("x", x, x_allowed)
+    y_arr = _as_array("y", y, "a non-empty 1-D sequence of numbers")
+    if x_arr.ndim == 2 and x_arr.shape[1] == 1:
+        x_arr = x_arr[:, 0]
+    if x_arr.ndim not in (1, 2) or x_arr.size == 0:
+        raise invalid("x", x, x_allowed)
     if y_arr.ndim != 1 or y_arr.size == 0:
         raise invalid("y", y, "a non-empty 1-D sequence of numbers")
-    if x_arr.size != y_arr.size:
-        raise invalid("y", y, f"of the same length as x ({x_arr.size} points), not {y_arr.size}")
+    if x_arr.shape[0] != y_arr.size:
+        raise invalid("y", y, f"of the same length as x ({x_arr.shape[0]} points), not {y_arr.size}")
     if not np.all(np.isfinite(x_arr)):
         raise invalid("x", x, "finite numbers")
     if not np.all(np.isfinite(y_arr)):
@@ -38,9 +59,89 @@ def validate_arrays(x, y) -> tuple[np.ndarray, np.ndarray]:
     return x_arr, y_arr
 
 
+def is_file_name(dataset) -> bool:
+    """Whether ``dataset`` names a data file (ends in .csv or .npz) rather than a named data set."""
+    return isinstance(dataset, str) and dataset.lower().endswith(FILE_SUFFIXES)
+
+
+def read_file(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) from a data file, validated as by ``validate_arrays``:
+
+    - ``.npz``: arrays ``x`` (shape (n,) or (n, d)) and ``y`` (shape (n,)); read without pickles;
+    - ``.csv``: a header row naming the columns, one of them ``y`` (the targets); every other column is
+      an input coordinate, in the order of the header; then one row of numbers per data point.
+    """
+    path = Path(path)
+    name = str(path)
+    if not path.is_file():
+        raise invalid("dataset", name, "a .csv or .npz file that exists (or one of " + _NAMED + ")")
+    if path.suffix.lower() == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                missing = [key for key in ("x", "y") if key not in archive.files]
+                if missing:
+                    raise invalid(
+                        "dataset", name, f"an .npz file holding arrays 'x' and 'y' (it holds {archive.files})"
+                    )
+                return validate_arrays(archive["x"], archive["y"])
+        except (OSError, ValueError) as error:
+            if isinstance(error, ConfigError):
+                raise
+            raise invalid("dataset", name, f"a readable .npz file of numeric arrays x and y ({error})") from None
+    return _read_csv(path)
+
+
+def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The .csv layout of ``read_file``; errors name the file, the line and the column."""
+    name = str(path)
+    with path.open(newline="", encoding="utf-8") as file:
+        rows = [row for row in csv.reader(file) if any(cell.strip() for cell in row)]
+    if not rows:
+        raise invalid("dataset", name, "a .csv file with a header row and one row per data point (it is empty)")
+    header = [cell.strip() for cell in rows[0]]
+    if "y" not in header or len(header) < 2:
+        raise invalid(
+            "dataset",
+            name,
+            f"a .csv file whose header names a 'y' column and at least one input column (header: {header})",
+        )
+    values = np.empty((len(rows) - 1, len(header)))
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise invalid(
+                "dataset",
+                name,
+                f"a .csv file whose rows all have {len(header)} cells like its header (line {line} has {len(row)})",
+            )
+        for column, cell in enumerate(row):
+            try:
+                values[line - 2, column] = float(cell)
+            except ValueError:
+                raise invalid(
+                    "dataset", name, f"a .csv file of numbers (line {line}, column {header[column]!r}: {cell!r})"
+                ) from None
+    if values.shape[0] == 0:
+        raise invalid("dataset", name, "a .csv file with at least one data row below its header")
+    bad = np.argwhere(~np.isfinite(values))
+    if bad.size:
+        line, column = bad[0]
+        raise invalid(
+            "dataset",
+            name,
+            f"a .csv file of finite numbers (line {line + 2}, column {header[column]!r}: {values[line, column]})",
+        )
+    target = header.index("y")
+    return validate_arrays(np.delete(values, target, axis=1), values[:, target])
+
+
 def load(dataset: str = "seed", x=None, y=None) -> tuple[np.ndarray, np.ndarray]:
-    """Return the (x, y) arrays of a named data set, or of user arrays when dataset == "custom"."""
-    allowed = ", ".join(repr(name) for name in [*DATASETS, CUSTOM])
+    """Return the (x, y) arrays of a named data set, of user arrays when dataset == "custom", or of the
+    data file ``dataset`` names (``read_file``)."""
+    allowed = _NAMED + ", or a path ending in .csv or .npz"
+    if is_file_name(dataset):
+        if x is not None or y is not None:
+            raise invalid("dataset", dataset, "'custom' when x and y are given")
+        return read_file(dataset)
     if dataset == CUSTOM:
         if x is None or y is None:
             raise invalid("x", x, "given together with y when dataset='custom'")
