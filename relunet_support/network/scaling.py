@@ -72,14 +72,23 @@ def _check_scale(label: str, value: float, m: int, gamma: float, gamma_prime: fl
     )
 
 
-def alpha_beta(m: int, gamma: float = 1.5, gamma_prime: float = 0.0) -> tuple[float, float, float]:
-    """Return (α_m, β₁, β₂) for width m.
+def alpha_beta(m: int, gamma: float = 1.5, gamma_prime: float = 0.0, beta2: float = 1.0) -> tuple[float, float, float]:
+    """Return (α_m, β₁, β₂) for width m and the initial scale ``beta2`` of the input weights (default 1).
 
-    α_m = m^(γ−γ′),  κ = m^−γ,  κ′ = m^−γ′,  β₁ = √(κ κ′ α_m),  β₂ = √(κ α_m / κ′). A scale beyond
-    float64's range (e.g. γ = 1000) is a ConfigError naming the exponent.
+    α_m = m^(γ−γ′)·s²,  κ = m^−γ,  κ′ = m^−γ′,  β₁ = √(κ κ′ m^(γ−γ′))·s,  β₂ = √(κ m^(γ−γ′) / κ′)·s with
+    s = ``beta2``: κ = β₁β₂/α and κ′ = β₁/β₂ stay what (γ, γ′) say and only the overall scale changes
+    (s = 1 is the seed's convention, to the bit). A scale beyond float64's range (e.g. γ = 1000) is a
+    ConfigError naming the exponent, a ``beta2`` that is not a finite number > 0 one naming beta2.
     """
-    alpha, beta1, beta2, _, _ = _scales(m, gamma, gamma_prime)
-    return alpha, beta1, beta2
+    alpha, beta1, beta2_unit, _, _ = _scales(m, gamma, gamma_prime)
+    if isinstance(beta2, bool) or not (isinstance(beta2, numbers.Real) and 0 < beta2 < math.inf):
+        raise invalid("beta2", beta2, "a finite number > 0 (the initial scale of the input weights)")
+    scale = float(beta2)
+    scaled = (alpha * scale * scale, beta1 * scale, beta2_unit * scale)
+    for label, value in zip(("α = m^(γ−γ′)·β₂²", "β₁", "β₂"), scaled):
+        if not (0 < value < math.inf and 1 / value < math.inf):
+            raise invalid("beta2", beta2, f"such that {label} is finite and > 0 in float64 at m={m} (it is {value!r})")
+    return scaled
 
 
 def kappas(m: int, gamma: float, gamma_prime: float) -> tuple[float, float]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from relunet_support.backends import BACKENDS, check_backend
 from relunet_support.errors import ConfigError, invalid
-from relunet_support.network import data, init, scaling
+from relunet_support.network import activations, data, init, scaling
 from relunet_support.runs import schedule
 
 EXACT_FLOATS = 2**53  # every integer below it is exact as a float64; above it, floats skip integers
@@ -100,7 +100,7 @@ _CHECK_MEMORY = contextvars.ContextVar("check_memory", default=True)
 
 # Fields added to TrainConfig after run stores existed: left out of the digest (and so of the run id) while they
 # hold their default. A new field goes here; it must default to what runs did before it existed.
-ADDED_FIELDS: tuple[str, ...] = ()
+ADDED_FIELDS: tuple[str, ...] = ("activation", "beta2")
 
 
 def config_digest(values: dict) -> str:
@@ -137,13 +137,15 @@ def _schema(kind: str, help: str, choices: tuple = ()) -> dict:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One gradient-descent run of f(x) = (1/α) Σ_j a_j (w_j x + b_j)_+ with α = m^(γ−γ′).
+    """One gradient-descent run of f(x) = (1/α) Σ_j a_j σ(w_j·x + b_j) with α = m^(γ−γ′)·β₂².
 
     m: width; learning_rate: η; n_steps: number of GD steps; gamma, gamma_prime: (γ, γ′);
     init: 'gaussian' | 'symmetric' | 'antisymmetric'; seed: for numpy.random.default_rng;
-    dataset: 'seed' | 'luo2021' | 'custom' (then x, y); n_records / record_every: schedule of risk and
-    exact extremes on ``interval``; n_snapshots / snapshot_every: schedule of parameter snapshots;
-    backend: 'numba' | 'numpy' | 'cuda' (an NVIDIA GPU; float64 throughout).
+    dataset: 'seed' | 'luo2021' | 'custom' (then x, y) | a .csv or .npz file (read once: its x and y
+    are stored in the config); x: n numbers, or n rows of d numbers; n_records / record_every: schedule
+    of risk and exact extremes on ``interval``; n_snapshots / snapshot_every: schedule of parameter
+    snapshots; backend: 'numba' | 'numpy' | 'cuda' (an NVIDIA GPU; float64 throughout); activation: σ
+    (``network/activations.py``); beta2: β₂, the initial scale of the input weights.
     """
 
     m: int = field(metadata=_schema("int", "width: the number of hidden neurons"))
@@ -165,11 +167,17 @@ class TrainConfig:
         default="seed",
         metadata=_schema(
             "text",
-            "training data: seed (the seed notebook's 4 points), luo2021 (y = x²), or custom (then x and y)",
-            choices=(*data.DATASETS, data.CUSTOM),
+            "training data: seed (the seed notebook's 4 points), luo2021 (y = x²), custom (then x and y), or "
+            "a .csv file (a header naming the columns, one of them y) or .npz file (arrays x and y)",
+            choices=(*data.DATASETS, data.CUSTOM, "FILE.csv", "FILE.npz"),
         ),
     )
-    x: tuple[float, ...] | None = field(default=None, metadata=_schema("numbers", "inputs of dataset=custom"))
+    x: tuple | None = field(
+        default=None,
+        metadata=_schema(
+            "numbers", "inputs of dataset=custom: n numbers (d = 1); n rows of d numbers from Python or a study file"
+        ),
+    )
     y: tuple[float, ...] | None = field(default=None, metadata=_schema("numbers", "targets of dataset=custom"))
     n_records: int = field(
         default=10_000,
@@ -194,6 +202,20 @@ class TrainConfig:
         default="numba",
         metadata=_schema("text", "numba (CPU), numpy (the readable reference), cuda (an NVIDIA GPU)", choices=BACKENDS),
     )
+    activation: str = field(
+        default="relu",
+        metadata=_schema(
+            "text",
+            "the hidden activation σ: leaky_relu has slope 0.01 below 0, xtanh is x·tanh x, x2tanh x²·tanh x",
+            choices=tuple(activations.ACTIVATIONS),
+        ),
+    )
+    beta2: float = field(
+        default=1.0,
+        metadata=_schema(
+            "float", "β₂: initial scale of the input weights, w, b ~ N(0, β₂²); β₁ = m^−γ′·β₂ and α = m^(γ−γ′)·β₂²"
+        ),
+    )
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
@@ -205,12 +227,20 @@ class TrainConfig:
         init.check_kind(self.init, self.m)
         seed_allowed = "an integer in 0 … 2**128 − 1 (numpy.random.default_rng's seed; it is part of the run id)"
         set_("seed", _as_int("seed", self.seed, seed_allowed, 0, 2**128 - 1))
-        if self.x is not None or self.y is not None or self.dataset == data.CUSTOM:
+        if data.is_file_name(self.dataset) and (self.x is None or self.y is None):
+            x_arr, y_arr = data.load(self.dataset)  # read once: the config keeps the numbers, the file may change
+        elif data.is_file_name(self.dataset):  # a stored config: its numbers, not the file (which may have changed)
+            x_arr, y_arr = data.validate_arrays(self.x, self.y)
+        elif self.x is not None or self.y is not None or self.dataset == data.CUSTOM:
             x_arr, y_arr = data.load(self.dataset, self.x, self.y)
-            set_("x", tuple(float(v) for v in x_arr))
-            set_("y", tuple(float(v) for v in y_arr))
         else:
-            data.load(self.dataset)
+            x_arr, y_arr = data.load(self.dataset)
+        if self.x is not None or self.y is not None or self.dataset == data.CUSTOM or data.is_file_name(self.dataset):
+            set_(
+                "x",
+                tuple(float(v) for v in x_arr) if x_arr.ndim == 1 else tuple(tuple(map(float, row)) for row in x_arr),
+            )
+            set_("y", tuple(float(v) for v in y_arr))
         for name in ("n_records", "n_snapshots"):
             set_(name, _as_int(name, getattr(self, name), "an integer ≥ 2 (first and last steps are always kept)", 2))
         for name in ("record_every", "snapshot_every"):
@@ -224,9 +254,22 @@ class TrainConfig:
             raise invalid("interval", self.interval, "a pair (lo, hi) of finite numbers with lo < hi")
         set_("interval", (lo, hi))
         check_backend(self.backend)
+        activations.get(self.activation)
+        if self.backend == "cuda" and (self.activation != "relu" or self.dimension > 1):
+            raise invalid(
+                "backend", self.backend, "'numba' or 'numpy' for activations other than relu or inputs of d > 1"
+            )
+        set_(
+            "beta2",
+            _as_float(
+                "beta2", self.beta2, "a finite number > 0 (the initial scale of the input weights)", positive=True
+            ),
+        )
         if _CHECK_MEMORY.get():
             self._check_memory()
-        scaling.alpha_beta(self.m, self.gamma, self.gamma_prime)  # a ConfigError where a scale is out of range
+        scaling.alpha_beta(
+            self.m, self.gamma, self.gamma_prime, self.beta2
+        )  # a ConfigError where a scale is out of range
 
     def _check_memory(self) -> None:
         """A ConfigError naming m, or the record or snapshot schedule, where one training would not fit in this
@@ -279,7 +322,18 @@ class TrainConfig:
     @property
     def scales(self) -> tuple[float, float, float]:
         """(α, β₁, β₂)."""
-        return scaling.alpha_beta(self.m, self.gamma, self.gamma_prime)
+        return scaling.alpha_beta(self.m, self.gamma, self.gamma_prime, self.beta2)
+
+    @property
+    def dimension(self) -> int:
+        """d, the dimension of the inputs (1 for the named data sets)."""
+        return len(self.x[0]) if self.x is not None and isinstance(self.x[0], tuple) else 1
+
+    @property
+    def exact_extremes(self) -> bool:
+        """Whether the records hold the exact min and max of f over ``interval``: f piecewise linear in a 1-D
+        input (ReLU, d = 1); else they are NaN."""
+        return self.activation == "relu" and self.dimension == 1
 
     @property
     def alpha(self) -> float:
@@ -291,11 +345,16 @@ class TrainConfig:
         return self.learning_rate / self.alpha
 
     def training_data(self) -> tuple[np.ndarray, np.ndarray]:
-        return data.load(self.dataset, self.x, self.y)
+        """(x, y): the stored numbers for custom data and data files (a file is read once, when the config is
+        made), the named data set's otherwise."""
+        if self.x is not None:
+            return data.validate_arrays(self.x, self.y)
+        return data.load(self.dataset)
 
     def initial_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         _, beta1, beta2 = self.scales
-        return init.initial_parameters(self.m, beta1, beta2, self.init, np.random.default_rng(self.seed))
+        rng = np.random.default_rng(self.seed)
+        return init.initial_parameters(self.m, beta1, beta2, self.init, rng, dimension=self.dimension)
 
     def record_steps(self) -> np.ndarray:
         """Steps with risk and extremes recorded; every snapshot step is also a record step."""
@@ -310,7 +369,7 @@ class TrainConfig:
         out = dataclasses.asdict(self)
         for key in NUMBER_LISTS:
             if out[key] is not None:
-                out[key] = list(out[key])
+                out[key] = [list(v) if isinstance(v, tuple) else v for v in out[key]]
         return out
 
     @classmethod
@@ -322,35 +381,49 @@ class TrainConfig:
         values = dict(values)
         for key in NUMBER_LISTS:
             if values.get(key) is not None:
-                values[key] = tuple(values[key])
+                values[key] = tuple(tuple(v) if isinstance(v, list) else v for v in values[key])
         token = _CHECK_MEMORY.set(False)  # a stored run opens on any machine, whatever training it needed
         try:
             return cls(**values)
         finally:
             _CHECK_MEMORY.reset(token)
 
-    def digest(self) -> str:
-        """Hash of the configuration (``config_digest`` of its dict), leaving out the fields of
-        ``ADDED_FIELDS`` while they hold their default — so every run made before a field existed keeps
-        its id and its stored hash."""
+    def identity(self) -> dict:
+        """``to_dict`` less the fields of ``ADDED_FIELDS`` that hold their default: what a run store keeps as
+        its config and what ``digest`` hashes — so every run made before a field existed keeps its id, its
+        stored hash and its stored config."""
         values = self.to_dict()
         for name in ADDED_FIELDS:
             if values[name] == _DEFAULTS[name]:
                 del values[name]
-        return config_digest(values)
+        return values
+
+    def digest(self) -> str:
+        """Hash of the configuration: ``config_digest`` of its ``identity``."""
+        return config_digest(self.identity())
 
     def run_id(self) -> str:
         """Readable, unique folder name, e.g. 'lr70_m800_g1.5_gp0_seed0_symmetric_data-seed_1a2b3c4d5e':
         η, m, γ, γ′, the RNG seed, the init, the data set ('data-seed' is the seed notebook's data set,
-        'data-luo2021', 'data-custom') and the first 10 hex digits of the full configuration's digest."""
+        'data-luo2021', 'data-custom', 'data-file-<name>' for a data file), the activation and β₂ where they are not
+        the defaults, and the first 10 hex digits of the full configuration's digest."""
+        dataset = f"file-{_file_tag(self.dataset)}" if data.is_file_name(self.dataset) else self.dataset
+        extra = "" if self.activation == "relu" else f"_{self.activation}"
+        extra += "" if self.beta2 == 1.0 else f"_b{format_number(self.beta2)}"
         return (
             f"lr{format_number(self.learning_rate)}_m{self.m}_g{format_number(self.gamma)}"
-            f"_gp{format_number(self.gamma_prime)}_seed{self.seed}_{self.init}_data-{self.dataset}"
+            f"_gp{format_number(self.gamma_prime)}_seed{self.seed}_{self.init}_data-{dataset}{extra}"
             f"_{self.digest()[:10]}"
         )
 
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+
+
+def _file_tag(path: str) -> str:
+    """A data file's name for run ids: its stem, reduced to letters, digits, '-' and '.' (at most 40)."""
+    stem = Path(path).stem
+    return "".join(c if c.isalnum() or c in "-." else "-" for c in stem)[:40] or "data"
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ Layout of ``<out_dir>/<run-id>/``::
     zarr.json            attrs: format, run_id, config, config_sha256, engine_revision, versions, git commit,
                          status, times, scales
     records/             step, time (= η·step), risk, f_min, f_max, rd_w, rd_a — preallocated to the full schedule
-    snapshots/           step (q,), a, w, b (q, m) — chunks of about 1 MiB, read lazily
-    checkpoint/          a, w, b (2, m): two slots; attrs {slot, step, n_records, n_snapshots, ...}
+    snapshots/           step (q,), a, w, b (q, m) — w: (q, m, d) for inputs of d > 1 — chunks of ~1 MiB, read lazily
+    checkpoint/          a, w, b (2, m) (w: (2, m, d)): two slots; attrs {slot, step, n_records, n_snapshots, ...}
 
 Crash safety. zarr ≥ 3.1 writes every file to a temporary name and renames it, so each chunk
 and each attribute document is replaced atomically. Records and snapshots beyond the counts in
@@ -70,7 +70,8 @@ def snapshots_per_chunk(m: int, n_snapshots: int) -> int:
 def estimated_bytes(config: TrainConfig) -> int:
     """Upper bound of a run store's size on disk: records, snapshots and checkpoint, uncompressed."""
     n_records, n_snapshots = config.record_steps().size, config.snapshot_steps().size
-    return 8 * (len(RECORD_FIELDS) * n_records + n_snapshots * (1 + 3 * config.m) + 6 * config.m)
+    per_neuron = 2 + config.dimension  # a, b and the d coordinates of w
+    return 8 * (len(RECORD_FIELDS) * n_records + n_snapshots * (1 + per_neuron * config.m) + 2 * per_neuron * config.m)
 
 
 def now() -> str:
@@ -136,7 +137,8 @@ def _record_fields(format_version: int) -> tuple[str, ...]:
 def _layout(config: TrainConfig, format_version: int) -> dict[str, tuple[tuple[int, ...], tuple[int, ...], str]]:
     """Every array's path → (shape, chunks, dtype) for ``config``."""
     n_records, n_snapshots, m = config.record_steps().size, config.snapshot_steps().size, config.m
-    per_chunk = snapshots_per_chunk(m, n_snapshots)
+    per_chunk = snapshots_per_chunk(m * config.dimension, n_snapshots)
+    coordinates = () if config.dimension == 1 else (config.dimension,)  # w of shape (m, d) for inputs of d > 1
     layout: dict[str, tuple[tuple[int, ...], tuple[int, ...], str]] = {}
     for name in _record_fields(format_version):
         layout[f"records/{name}"] = (
@@ -146,8 +148,9 @@ def _layout(config: TrainConfig, format_version: int) -> dict[str, tuple[tuple[i
         )
     layout["snapshots/step"] = ((n_snapshots,), (min(n_snapshots, _RECORD_CHUNK),), "int64")
     for name in PARAMETERS:
-        layout[f"snapshots/{name}"] = ((n_snapshots, m), (per_chunk, m), "float64")
-        layout[f"checkpoint/{name}"] = ((2, m), (1, m), "float64")
+        extra = coordinates if name == "w" else ()
+        layout[f"snapshots/{name}"] = ((n_snapshots, m, *extra), (per_chunk, m, *extra), "float64")
+        layout[f"checkpoint/{name}"] = ((2, m, *extra), (1, m, *extra), "float64")
     return layout
 
 
@@ -436,9 +439,11 @@ class Run:
         checkpoint = self.checkpoint_state()
         finite = all(np.isfinite(values).all() for values in checkpoint)
         if status == "diverged":
-            records_finite = all(np.isfinite(self.records[k]).all() for k in ("risk", "f_min", "f_max"))
+            fields = ("risk", "f_min", "f_max") if self.config.exact_extremes else ("risk",)
+            records_finite = all(np.isfinite(self.records[k]).all() for k in fields)
             with np.errstate(all="ignore"):
-                risk = model.risk(*checkpoint, *self.config.training_data(), self.config.alpha) if finite else np.inf
+                data = self.config.training_data()
+                risk = model.risk(*checkpoint, *data, self.config.alpha, self.config.activation) if finite else np.inf
             if records_finite and np.isfinite(risk) and risk < _DIVERGED_RISK:
                 return [
                     Damage("progress", None, None, f"status is diverged but its last state has the risk {risk:.3g}")
@@ -457,7 +462,7 @@ class Run:
         if status == "dead" and count:
             a, w, b = self.snapshot(count - 1)
             x, _ = self.config.training_data()
-            if np.any(np.multiply.outer(w, x) + b[:, None] > 0):
+            if self.config.activation != "relu" or np.any(model.preactivations(w, b, x) > 0):
                 return [Damage("progress", None, None, "status is dead but neurons are active on the data")]
         final_step = self.attrs.get("final_step")
         if status == "complete" and final_step is not None and final_step != self.config.n_steps:
@@ -698,7 +703,7 @@ class RunWriter:
                     "format": FORMAT,
                     "format_version": FORMAT_VERSION,
                     "run_id": run_id,
-                    "config": config.to_dict(),
+                    "config": config.identity(),
                     "config_sha256": config.digest(),
                     "engine_revision": engine_revision(),
                     "alpha": alpha,

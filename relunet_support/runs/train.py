@@ -111,9 +111,11 @@ def _record(config: TrainConfig, step: int, state, initial, x, y) -> dict:
     a, w, b = state
     a0, w0, b0 = initial
     with np.errstate(over="ignore", invalid="ignore"):  # a non-finite record is reported as divergence
-        f_min, f_max = diagnostics.extremes(a, w, b, config.alpha, *config.interval)
+        f_min, f_max = np.nan, np.nan  # exact for ReLU networks of a 1-D input only (engine.advance records the same)
+        if config.exact_extremes:
+            f_min, f_max = diagnostics.extremes(a, w, b, config.alpha, *config.interval)
         return {
-            "risk": model.risk(a, w, b, x, y, config.alpha),
+            "risk": model.risk(a, w, b, x, y, config.alpha, config.activation),
             "f_min": f_min,
             "f_max": f_max,
             "rd_w": diagnostics.relative_distance((w, b), (w0, b0)),
@@ -173,6 +175,7 @@ def _warm_up(config: TrainConfig, state, initial, x, y) -> None:
             interval=config.interval,
             backend=config.backend,
             initial=initial,
+            activation=config.activation,
         )
         _record(config, 0, (a, w, b), initial, x, y)
 
@@ -386,7 +389,9 @@ def _train_loop(config, writer: RunWriter, state, initial, progress, checkpoint_
         buffer.add_records(config.learning_rate, [0], first)
         buffer.add_snapshot(0, (a, w, b))
         n_records, n_snapshots = 1, 1
-        if not all(np.isfinite(first[key]) for key in ("risk", "f_min", "f_max")):
+        if not all(
+            np.isfinite(first[key]) for key in ("risk", "f_min", "f_max") if key == "risk" or config.exact_extremes
+        ):
             commit()
             message = f"training diverged at step 0: the initial risk or f is non-finite ({_describe(config)})."
             writer.set_status("diverged", message, final_step=0)
@@ -410,6 +415,7 @@ def _train_loop(config, writer: RunWriter, state, initial, progress, checkpoint_
                 interval=(lo, hi),
                 backend=config.backend,
                 initial=initial,
+                activation=config.activation,
             )
             done, code, records = advanced.steps, advanced.status, advanced.records
             written = records["risk"].size
