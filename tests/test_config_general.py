@@ -11,7 +11,7 @@ from relunet_support.network import model, scaling
 from relunet_support.runs import store
 from relunet_support.runs.config import config_digest
 
-from .test_train import assert_same_run
+from .test_train import assert_same_run, interrupt_training
 
 
 def wide_config(tmp_path, **changes) -> TrainConfig:
@@ -104,22 +104,8 @@ def test_a_tanh_network_on_five_dimensional_file_data_trains_stores_and_reopens(
 
 
 def test_an_interrupted_wide_run_resumes_to_the_same_bits(tmp_path, monkeypatch):
-    from relunet_support import engine
-
     config = wide_config(tmp_path, activation="leaky_relu", n_snapshots=40)
     reference = train(config, tmp_path / "reference", progress=False)
-    real_advance = engine.advance
-    calls = {"n": 0}
-
-    def interrupted_advance(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 11:
-            raise KeyboardInterrupt
-        return real_advance(*args, **kwargs)
-
-    monkeypatch.setattr(engine, "advance", interrupted_advance)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, tmp_path / "resumed", progress=False, checkpoint_seconds=0.0)
-    monkeypatch.setattr(engine, "advance", real_advance)
+    interrupt_training(config, tmp_path / "resumed", monkeypatch, at_call=11)
     resumed = train(config, tmp_path / "resumed", progress=False)
     assert_same_run(resumed, reference)

@@ -87,24 +87,29 @@ def test_complete_run_is_not_retrained(tmp_path, monkeypatch):
 @pytest.mark.parametrize("checkpoint_seconds", [0.0, 1e9])
 def test_resume_after_interruption_is_bit_identical(tmp_path, monkeypatch, checkpoint_seconds):
     reference = train(SMALL, tmp_path / "reference", progress=False)
+    interrupt_training(SMALL, tmp_path / "resumed", monkeypatch, at_call=17, checkpoint_seconds=checkpoint_seconds)
+    (partial,) = list_runs(tmp_path / "resumed")
+    assert partial.status == "interrupted" and partial.step < SMALL.n_steps
+    assert len(partial.records["step"]) == partial.n_records
+    resumed = train(SMALL, tmp_path / "resumed", progress=False)
+    assert_same_run(resumed, reference)
+
+
+def interrupt_training(config, out_dir, monkeypatch, at_call: int, checkpoint_seconds: float = 0.0) -> None:
+    """Train ``config`` into ``out_dir`` until a Ctrl-C arrives in the ``at_call``-th call of engine.advance."""
     real_advance = engine.advance
     calls = {"n": 0}
 
     def interrupted_advance(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 17:
+        if calls["n"] == at_call:
             raise KeyboardInterrupt
         return real_advance(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "advance", interrupted_advance)
-    with pytest.raises(KeyboardInterrupt):
-        train(SMALL, tmp_path / "resumed", progress=False, checkpoint_seconds=checkpoint_seconds)
-    (partial,) = list_runs(tmp_path / "resumed")
-    assert partial.status == "interrupted" and partial.step < SMALL.n_steps
-    assert len(partial.records["step"]) == partial.n_records
-    monkeypatch.setattr(engine, "advance", real_advance)
-    resumed = train(SMALL, tmp_path / "resumed", progress=False)
-    assert_same_run(resumed, reference)
+    with monkeypatch.context() as patch:
+        patch.setattr(engine, "advance", interrupted_advance)
+        with pytest.raises(KeyboardInterrupt):
+            train(config, out_dir, progress=False, checkpoint_seconds=checkpoint_seconds)
 
 
 KILL_SCRIPT = textwrap.dedent("""
