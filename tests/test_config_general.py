@@ -14,7 +14,7 @@ from relunet_support.runs.config import config_digest
 from .test_train import assert_same_run, interrupt_training
 
 
-def wide_config(tmp_path, **changes) -> TrainConfig:
+def wide_config(tmp_path, rate: float = 0.3, **changes) -> TrainConfig:
     """tanh on 20 points in 5 dimensions, read from a .csv file, β₂ = 0.5."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(20, 5))
@@ -25,7 +25,7 @@ def wide_config(tmp_path, **changes) -> TrainConfig:
     options = dict(gamma=0.5, init="gaussian", dataset=str(path), activation="tanh", beta2=0.5,
                    n_snapshots=20, n_records=100)  # fmt: skip
     options.update(changes)
-    return TrainConfig.from_normalised(m=40, normalised_learning_rate=0.3, n_steps=3000, **options)
+    return TrainConfig.from_normalised(m=40, normalised_learning_rate=rate, n_steps=3000, **options)
 
 
 def test_the_defaults_leave_every_run_id_and_bit_as_it_was():
@@ -109,3 +109,18 @@ def test_an_interrupted_wide_run_resumes_to_the_same_bits(tmp_path, monkeypatch)
     interrupt_training(config, tmp_path / "resumed", monkeypatch, at_call=11)
     resumed = train(config, tmp_path / "resumed", progress=False)
     assert_same_run(resumed, reference)
+
+
+def test_beta2_changes_only_units_for_relu_but_the_dynamics_for_tanh(tmp_path):
+    """θ → β₂θ, α → β₂²α leaves a ReLU network's f unchanged, and GD at the same η/α follows the same risk and
+    relative distances; a tanh network is not homogeneous, so its risk curve moves."""
+    curves = {}
+    for activation in ("relu", "tanh"):
+        for beta2 in (1.0, 0.01):
+            config = wide_config(tmp_path, rate=0.05, activation=activation, beta2=beta2, n_snapshots=10)
+            run = train(config, tmp_path / "runs", progress=False)
+            assert run.status == "complete"
+            curves[activation, beta2] = (run.records["risk"], run.records["rd_w"])
+    for left, right in zip(curves["relu", 1.0], curves["relu", 0.01]):
+        np.testing.assert_allclose(left, right, rtol=1e-9)
+    assert not np.allclose(curves["tanh", 1.0][0], curves["tanh", 0.01][0], rtol=1e-3)
