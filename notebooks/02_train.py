@@ -41,6 +41,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from relunet_support import ensure_runs, plots, sweep_configs
+from relunet_support.runs.config import check_drawable
 
 # Every configuration is validated before anything is trained.
 configs = sweep_configs(
@@ -50,6 +51,7 @@ configs = sweep_configs(
     normalised_learning_rate=normalised_learning_rate,
     **options,
 )
+check_drawable(configs[0])  # this notebook draws 1-D ReLU networks
 runs_dir = Path(output_dir) / "runs"
 
 # %%

@@ -46,7 +46,7 @@ import numpy as np
 from IPython.display import Image, Markdown, display
 
 from relunet_support import condensation, ensure_runs, escapes, plots, sweep_configs
-from relunet_support.runs.config import format_number, sweep_tag
+from relunet_support.runs.config import check_drawable, format_number, sweep_tag
 
 configs = sweep_configs(
     widths,
@@ -55,6 +55,7 @@ configs = sweep_configs(
     normalised_learning_rate=normalised_learning_rate,
     **options,
 )
+check_drawable(configs[0])  # this notebook draws 1-D ReLU networks
 gamma, gamma_prime = configs[0].gamma, configs[0].gamma_prime  # the same for every width
 runs_dir = Path(output_dir) / "runs"
 figures_dir = Path(output_dir) / "figures"

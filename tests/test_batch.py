@@ -103,6 +103,14 @@ def test_widths_given_as_digit_texts_are_read_exactly():
         ("defaults: {seed: 1}\ndefaults: {seed: 2}\n" + ONE_BATCH, "'defaults' is given twice in one mapping"),
         ("batches:\n  - {learning_rate: 70, widths: abc, n_steps: 10}", "batches[1].widths='abc' is not allowed"),
         ("batches:\n  - {learning_rate: 70, widths: [40, 40], n_steps: 10}", "(40 is repeated)"),
+        (
+            "defaults: {activation: tanh}\n" + ONE_BATCH,
+            "batches[1]: activation='tanh' is not allowed: activation must be 'relu' for the notebooks that draw runs",
+        ),
+        (
+            "defaults: {dataset: custom, x: [[0, 1], [1, 0]], y: [1, 2]}\n" + ONE_BATCH,
+            "batches[1]: dataset='custom' is not allowed: dataset must be a data set of 1-D inputs for the notebooks",
+        ),
     ],
 )
 def test_bad_study_is_rejected_before_anything_runs(tmp_path, text, message):

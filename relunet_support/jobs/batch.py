@@ -41,6 +41,7 @@ from relunet_support.runs.config import (
     OPTION_NAMES,
     OPTIONS,
     TrainConfig,
+    check_drawable,
     check_options,
     read_yaml,
     sweep_configs,
@@ -187,6 +188,10 @@ def _study_from_dict(values: dict) -> Study:
         batch = Batch(rate, tuple(widths), entry["n_steps"], options, normalised)
         try:
             configs = batch.configs()
+        except ConfigError as error:
+            raise StudyError(f"{where}: {error}") from None
+        try:
+            check_drawable(configs[0])
         except ConfigError as error:
             raise StudyError(f"{where}: {error}") from None
         rate = configs[0].normalised_learning_rate if normalised else configs[0].learning_rate

@@ -420,6 +420,24 @@ class TrainConfig:
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
+def check_drawable(config: TrainConfig) -> None:
+    """Notebooks 02–04 draw 1-D ReLU networks (exact extremes, kinks, orientations): a ConfigError naming the
+    option for any other activation or input dimension."""
+    if config.activation != "relu":
+        raise invalid(
+            "activation",
+            config.activation,
+            "'relu' for the notebooks that draw runs (train other activations with `relunet train` or train())",
+        )
+    if config.dimension > 1:
+        raise invalid(
+            "dataset",
+            config.dataset,
+            f"a data set of 1-D inputs for the notebooks that draw runs (these have d = {config.dimension}; "
+            "train them with `relunet train` or train())",
+        )
+
+
 def _file_tag(path: str) -> str:
     """A data file's name for run ids: its stem, reduced to letters, digits, '-' and '.' (at most 40)."""
     stem = Path(path).stem
