@@ -115,6 +115,10 @@ def test_shapes_and_names_are_checked():
         engine.descend(a, w, b, x, y, 3.0, 0.05, 1, activation="softplus")
     with pytest.raises(ConfigError, match="w="):
         model.forward(a, w[:, :1].repeat(3, axis=1), b, x, 3.0)
+    # advance works in place: a view or another dtype would be copied and lost, so it is refused
+    for bad, given in ((np.asfortranarray(w), "non-contiguous float64 array"), (w.astype(np.float32), "float32 array")):
+        with pytest.raises(ConfigError, match=f"w='{given}' is not allowed: w must be a C-contiguous float64"):
+            engine.advance(a, bad, b, x, y, alpha=3.0, learning_rate=0.05, n_steps=1, record_offsets=[1])
 
 
 @njit

@@ -125,6 +125,14 @@ def advance(
         initial = tuple(np.ascontiguousarray(v, dtype=np.float64) for v in initial)
     lo, hi = float(interval[0]), float(interval[1])
     alpha, learning_rate, n_steps = float(alpha), float(learning_rate), int(n_steps)
+    for name, values in (("a", a), ("w", w), ("b", b)):  # advanced in place: they must be what the kernels take
+        if not (isinstance(values, np.ndarray) and values.dtype == np.float64 and values.flags.c_contiguous):
+            given = (
+                f"{'' if values.flags.c_contiguous else 'non-contiguous '}{values.dtype} array"
+                if isinstance(values, np.ndarray)
+                else type(values).__name__
+            )
+            raise invalid(name, given, "a C-contiguous float64 numpy array (advance works in place)")
     _check_w(w, a, x)
     if _is_general(activation, x):
         if backend == "cuda":
