@@ -57,6 +57,22 @@ def test_the_compiled_kernel_is_the_reference_after_2000_steps(activation, d):
     assert model.risk(*reference, x, y, 3.0, activation) < 0.5 * start  # it trained
 
 
+def test_inputs_of_many_coordinates_use_loops_and_still_agree():
+    """Above ``UNROLLED_DIMENSIONS`` the general kernel loops over the coordinates (unrolled, d = 200 took
+    minutes to compile): the same numbers as the reference."""
+    from relunet_support.engine._codegen import UNROLLED_DIMENSIONS, _general_source
+
+    d = UNROLLED_DIMENSIONS + 1
+    marker = "z = bj + _dot(wj, xt, i)"
+    assert marker in _general_source("tanh", d) and marker not in _general_source("tanh", d - 1)
+    a, w, b, x, y = problem(d, n=30)
+    start = model.risk(a, w, b, x, y, 3.0, "tanh")
+    compiled = engine.descend(a, w, b, x, y, 3.0, 0.02, 2000, activation="tanh")
+    reference = engine.descend(a, w, b, x, y, 3.0, 0.02, 2000, activation="tanh", backend="numpy")
+    assert relative_gap(compiled, reference) <= 1e-12
+    assert model.risk(*reference, x, y, 3.0, "tanh") < 0.5 * start
+
+
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_advance_records_what_the_reference_records(activation):
     a, w, b, x, y = problem(5)

@@ -193,6 +193,30 @@ _OPTIONS = dict(cache=True, error_model="numpy", fastmath={{"reassoc", "nsz", "a
 _LEAK = {leak!r}
 
 
+@njit(inline="always", **_OPTIONS)
+def _dot(wj, xt, i):
+    total = 0.0
+    for k in range(wj.size):
+        total += wj[k] * xt[k, i]
+    return total
+
+
+@njit(inline="always", **_OPTIONS)
+def _row_dot(u, v):
+    total = 0.0
+    for k in range(u.size):
+        total += u[k] * v[k]
+    return total
+
+
+@njit(inline="always", **_OPTIONS)
+def _zero_if_finite(u):
+    total = 0.0
+    for k in range(u.size):
+        total += u[k] * 0.0
+    return total
+
+
 @njit(**_OPTIONS)
 def _hidden_cache(m, n):
     return np.empty((m, n) if {uses_tanh} else (0, 0))
@@ -333,6 +357,9 @@ def _forward_body(amplitude: str, hidden: str, uses_tanh: bool, count: str, inde
     )
 
 
+UNROLLED_DIMENSIONS = 16  # inputs of up to this many coordinates get them unrolled in the general kernels
+
+
 def _general_source(activation: str, d: int) -> str:
     """The kernel module for any activation and input dimension d: the loop over the neurons outside, the
     loop over the data points inside (it vectorises), the d coordinates unrolled; for the tanh family the
@@ -344,27 +371,42 @@ def _general_source(activation: str, d: int) -> str:
     uses_tanh = activation in ("tanh", "xtanh", "x2tanh")
     homogeneous = not uses_tanh
     coordinates = range(d)
+    if d <= UNROLLED_DIMENSIONS:  # the d coordinates unrolled: w_j in registers
+        coordinate_code = dict(
+            unpack_x="; ".join(f"x{k} = xt[{k}]" for k in coordinates),
+            load_w="; ".join(f"w{k} = w[j, {k}]" for k in coordinates),
+            dot=" + ".join(f"w{k} * x{k}[i]" for k in coordinates),
+            dot_new=" + ".join(f"w{k}_new * x{k}[i]" for k in coordinates),
+            zero_gw="; ".join(f"grad_w{k} = 0.0" for k in coordinates),
+            acc_gw="; ".join(f"grad_w{k} += q * x{k}[i]" for k in coordinates),
+            update_w="; ".join(f"w{k}_new = w{k} - aj * grad_w{k}; w[j, {k}] = w{k}_new" for k in coordinates),
+            w_finite=" + ".join(f"w{k}_new * 0.0" for k in coordinates),
+            w_dot_grad=" + ".join(f"w{k} * grad_w{k}" for k in coordinates),
+        )
+    else:  # loops over the coordinates (compiling d unrolled statements would take minutes for d in the hundreds)
+        coordinate_code = dict(
+            unpack_x="grad_w = np.empty(xt.shape[0])",
+            load_w="wj = w[j]",
+            dot="_dot(wj, xt, i)",
+            dot_new="_dot(wj, xt, i)",
+            zero_gw="grad_w[:] = 0.0",
+            acc_gw="for k in range(xt.shape[0]): grad_w[k] += q * xt[k, i]",
+            update_w="for k in range(xt.shape[0]): wj[k] -= aj * grad_w[k]",
+            w_finite="_zero_if_finite(wj)",
+            w_dot_grad="_row_dot(wj, grad_w)",
+        )
     source = _GENERAL_TEMPLATE.format(
         activation=activation,
         d=d,
         leak=LEAKY_SLOPE,
         uses_tanh=uses_tanh,
-        unpack_x="; ".join(f"x{k} = xt[{k}]" for k in coordinates),
-        load_w="; ".join(f"w{k} = w[j, {k}]" for k in coordinates),
-        dot=" + ".join(f"w{k} * x{k}[i]" for k in coordinates),
-        dot_new=" + ".join(f"w{k}_new * x{k}[i]" for k in coordinates),
-        zero_gw="; ".join(f"grad_w{k} = 0.0" for k in coordinates),
-        acc_gw="; ".join(f"grad_w{k} += q * x{k}[i]" for k in coordinates),
-        update_w="; ".join(f"w{k}_new = w{k} - aj * grad_w{k}; w[j, {k}] = w{k}_new" for k in coordinates),
-        w_finite=" + ".join(f"w{k}_new * 0.0" for k in coordinates),
+        **{key: value for key, value in coordinate_code.items() if key != "w_dot_grad"},
         hidden=hidden,
         slope=slope,
         count_active="active += z > 0.0" if can_die else "pass",
         # ReLU and leaky ReLU are positively homogeneous, σ(z) = σ'(z)·z: Σ_i c_i σ(z_ij) = b_j G_b + Σ_k w_jk G_wk
         acc_grad_a="pass" if homogeneous else f"grad_a += ci * ({hidden})",
-        finish_grad_a=(
-            "grad_a = bj * grad_b + " + " + ".join(f"w{k} * grad_w{k}" for k in coordinates) if homogeneous else "pass"
-        ),
+        finish_grad_a=f"grad_a = bj * grad_b + {coordinate_code['w_dot_grad']}" if homogeneous else "pass",
         active_result="active" if can_die else "1",
         can_die=can_die,
         cache_row="row = cache[j]" if uses_tanh else "pass",
