@@ -75,10 +75,18 @@ def test_bad_values_are_named(changes, message):
         TrainConfig(m=10, learning_rate=1, n_steps=10, **changes)
 
 
-def test_a_tanh_network_on_five_dimensional_file_data_trains_stores_and_reopens(tmp_path):
+def test_a_tanh_network_on_five_dimensional_file_data_trains_stores_and_reopens(tmp_path, monkeypatch):
     config = wide_config(tmp_path)
     assert config.dimension == 5 and not config.exact_extremes
-    assert "_data-file-points_tanh_b0.5_" in config.run_id()
+    assert "_data-file-points_tanh_b0.5_" in config.run_id() and config.dataset == "file:points.csv"
+    # the same file named by another path is the same run
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    assert wide_config(tmp_path / "sub" / "..").run_id() == config.run_id()
+    with pytest.raises(ConfigError, match="not a file and x, y both"):
+        TrainConfig(m=4, learning_rate=1, n_steps=1, dataset="../points.csv", x=[1.0, 2.0], y=[1.0, 2.0])
+    with pytest.raises(ConfigError, match="given with x and y"):
+        TrainConfig(m=4, learning_rate=1, n_steps=1, dataset="file:points.csv")
     (tmp_path / "points.csv").unlink()  # the config holds the numbers: the file is no longer needed
     run = train(config, tmp_path / "runs", progress=False)
     assert run.status == "complete"

@@ -50,6 +50,7 @@ def test_a_csv_file_takes_every_column_but_y_as_an_input(tmp_path):
         ("x,y\n1,abc\n", r"of numbers \(line 2, column 'y': 'abc'\)"),
         ("x,y\n", "at least one data row"),
         ("", "it is empty"),
+        ("x1,y,y\n1,2,3\n", r"one 'y' column \(its header names 2\)"),
     ],
 )
 def test_bad_csv_files_are_named_with_line_and_column(tmp_path, text, message):
@@ -74,8 +75,25 @@ def test_npz_files_are_read_without_pickles(tmp_path):
         data.load(str(objects))
     not_zip = tmp_path / "text.npz"
     not_zip.write_text("not an archive")
-    with pytest.raises(ConfigError, match="a readable .npz file"):
+    with pytest.raises(ConfigError, match="this is no zip"):
         data.load(str(not_zip))
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:300])
+    with pytest.raises(ConfigError, match=f"dataset='{truncated}' is not allowed"):
+        data.load(str(truncated))
+    for name, arrays, message in (
+        (
+            "nan.npz",
+            {"x": np.array([[1.0, np.nan], [2, 3]]), "y": np.ones(2)},
+            r"finite numbers \(entry \(0, 1\) is nan\)",
+        ),
+        ("complex.npz", {"x": np.ones(3) + 1j, "y": np.ones(3)}, "real numbers: not complex128"),
+        ("text.npz", {"x": np.array(["0.5", "1"]), "y": np.ones(2)}, "real numbers: not str"),
+    ):
+        path = tmp_path / name
+        np.savez(path, **arrays)
+        with pytest.raises(ConfigError, match=f"dataset='{path}' is not allowed: .*{message}"):
+            data.load(str(path))
 
 
 def test_a_file_that_is_not_there_and_arrays_beside_a_file_are_refused(tmp_path):
@@ -85,3 +103,14 @@ def test_a_file_that_is_not_there_and_arrays_beside_a_file_are_refused(tmp_path)
     path.write_text("x,y\n1,2\n")
     with pytest.raises(ConfigError, match="'custom' when x and y are given"):
         data.load(str(path), [1.0], [2.0])
+
+
+def test_a_byte_order_mark_is_dropped_and_other_encodings_are_named(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbfy,x1\n1,2\n3,4\n")
+    x, y = data.load(str(path))
+    assert list(y) == [1.0, 3.0] and list(x) == [2.0, 4.0]
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"x\xe9,y\n1,2\n")
+    with pytest.raises(ConfigError, match="a UTF-8 text .csv file"):
+        data.load(str(latin))

@@ -73,6 +73,24 @@ def test_inputs_of_many_coordinates_use_loops_and_still_agree():
     assert model.risk(*reference, x, y, 3.0, "tanh") < 0.5 * start
 
 
+def test_relu_on_more_1d_points_than_unrolled_records_the_exact_extremes():
+    """Beyond ``UNROLLED_POINTS`` 1-D points the general kernel runs ReLU (unrolled, n = 200 took minutes to
+    compile): the same state and the same exact min and max of f as the reference."""
+    from relunet_support.engine._codegen import UNROLLED_POINTS
+
+    a, w, b, x, y = problem(1, m=30, n=UNROLLED_POINTS + 1)
+    runs = []
+    for backend in ("numba", "numpy"):
+        state = [v.copy() for v in (a, w, b)]
+        result = engine.advance(*state, x, y, alpha=3.0, learning_rate=0.05, n_steps=500, record_offsets=[100, 500],
+                                backend=backend, initial=(a, w, b))  # fmt: skip
+        runs.append((state, result.records))
+    assert relative_gap(runs[0][0], runs[1][0]) <= 1e-12
+    for name in ("f_min", "f_max", "risk"):
+        assert np.all(np.isfinite(runs[0][1][name]))
+        np.testing.assert_allclose(runs[0][1][name], runs[1][1][name], rtol=1e-11)
+
+
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_advance_records_what_the_reference_records(activation):
     a, w, b, x, y = problem(5)
@@ -131,6 +149,12 @@ def test_shapes_and_names_are_checked():
         engine.descend(a, w, b, x, y, 3.0, 0.05, 1, activation="softplus")
     with pytest.raises(ConfigError, match="w="):
         model.forward(a, w[:, :1].repeat(3, axis=1), b, x, 3.0)
+    with pytest.raises(ConfigError, match=r"y=\(8,\) is not allowed: y must be of shape \(9,\)"):
+        engine.descend(a, w, b, x, y[:-1], 3.0, 0.05, 1, activation="tanh")
+    with pytest.raises(ConfigError, match="alpha=0.0 is not allowed"):
+        engine.descend(a, w, b, x, y, 0.0, 0.05, 1)
+    with pytest.raises(ConfigError, match=r"b=\(13,\) is not allowed: b must be of the shape of a"):
+        engine.descend(a, w, np.ones(13), x, y, 3.0, 0.05, 1)
     # advance works in place: a view or another dtype would be copied and lost, so it is refused
     for bad, given in ((np.asfortranarray(w), "non-contiguous float64 array"), (w.astype(np.float32), "float32 array")):
         with pytest.raises(ConfigError, match=f"w='{given}' is not allowed: w must be a C-contiguous float64"):

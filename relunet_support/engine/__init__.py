@@ -41,10 +41,22 @@ def precompile(sizes) -> None:
 def _as_state(a, w, b, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fresh contiguous float64 copies (inputs are never mutated), shapes checked against x."""
     arrays = [np.array(v, dtype=np.float64, order="C", copy=True) for v in (a, w, b)]
-    if not (arrays[0].shape == arrays[2].shape) or arrays[0].ndim not in (1, 2):
-        raise invalid("a", np.shape(a), "an array of shape (m,) or (S, m), the same for a and b")
+    if arrays[0].ndim not in (1, 2):
+        raise invalid("a", np.shape(a), "an array of shape (m,) or (S, m)")
+    if arrays[2].shape != arrays[0].shape:
+        raise invalid("b", np.shape(b), f"of the shape of a, {arrays[0].shape}")
     _check_w(arrays[1], arrays[0], x)
     return arrays[0], arrays[1], arrays[2]
+
+
+def _check_problem(x: np.ndarray, y: np.ndarray, alpha) -> None:
+    """x of shape (n,) or (n, d), y of shape (n,), α a finite number > 0: else a ConfigError naming which."""
+    if x.ndim not in (1, 2) or x.shape[0] == 0:
+        raise invalid("x", x.shape, "an array of shape (n,) or (n, d) with n ≥ 1")
+    if y.shape != (x.shape[0],):
+        raise invalid("y", y.shape, f"of shape ({x.shape[0]},): one target per point of x")
+    if not (isinstance(alpha, (int, float, np.number)) and 0 < alpha < np.inf):
+        raise invalid("alpha", alpha, "a finite number > 0")
 
 
 def _check_w(w: np.ndarray, a: np.ndarray, x: np.ndarray) -> None:
@@ -55,9 +67,10 @@ def _check_w(w: np.ndarray, a: np.ndarray, x: np.ndarray) -> None:
 
 
 def _is_general(activation: str, x: np.ndarray) -> bool:
-    """Whether the general kernels run this problem: any activation but ReLU, or inputs of dimension d > 1."""
+    """Whether the general kernels run this problem: any activation but ReLU, inputs of dimension d > 1, or
+    more 1-D points than the kernels with the points unrolled take (``_codegen.UNROLLED_POINTS``)."""
     activations.get(activation)
-    return activation != "relu" or x.ndim == 2
+    return activation != "relu" or x.ndim == 2 or x.size > _codegen.UNROLLED_POINTS
 
 
 def _with_coordinates(w: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -124,6 +137,7 @@ def advance(
     if initial is not None:
         initial = tuple(np.ascontiguousarray(v, dtype=np.float64) for v in initial)
     lo, hi = float(interval[0]), float(interval[1])
+    _check_problem(x, y, alpha)
     alpha, learning_rate, n_steps = float(alpha), float(learning_rate), int(n_steps)
     for name, values in (("a", a), ("w", w), ("b", b)):  # advanced in place: they must be what the kernels take
         if not (isinstance(values, np.ndarray) and values.dtype == np.float64 and values.flags.c_contiguous):
@@ -185,6 +199,7 @@ def descend(
         raise invalid("n_steps", n_steps, "a non-negative integer")
     x = np.ascontiguousarray(x, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
+    _check_problem(x, y, alpha)
     a, w, b = _as_state(a, w, b, x)
     args = (float(alpha), float(learning_rate), int(n_steps))
     if _is_general(activation, x) and backend != "numpy":

@@ -193,6 +193,9 @@ _OPTIONS = dict(cache=True, error_model="numpy", fastmath={{"reassoc", "nsz", "a
 _LEAK = {leak!r}
 
 
+{{EXTREMES}}
+
+
 @njit(inline="always", **_OPTIONS)
 def _dot(wj, xt, i):
     total = 0.0
@@ -241,7 +244,7 @@ def forward(a, w, b, xt, inv_alpha, f, cache):
 
 @njit(**_OPTIONS)
 def _steps(a, w, b, xt, y, inv_alpha, learning_rate, f, cache, n_steps, record_offsets, record_risk,
-           record_f_min, record_f_max, guard, a_start, w_start, b_start, record_rd_w, record_rd_a):
+           record_f_min, record_f_max, lo, hi, guard, a_start, w_start, b_start, record_rd_w, record_rd_a):
     n = xt.shape[1]
     {unpack_x}
     c = np.empty(n)
@@ -285,8 +288,7 @@ def _steps(a, w, b, xt, y, inv_alpha, learning_rate, f, cache, n_steps, record_o
                 return step, written, STATUS_DIVERGED, 1
             if written < record_offsets.size and record_offsets[written] == step:
                 record_risk[written] = risk
-                record_f_min[written] = np.nan  # exact extremes: piecewise-linear 1-D networks only
-                record_f_max[written] = np.nan
+                {record_extremes}
                 if a_start.size:
                     record_rd_w[written], record_rd_a[written] = _relative_distances(
                         a, w.reshape(-1), b, a_start, w_start.reshape(-1), b_start
@@ -312,7 +314,7 @@ def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, record
     if forward(a, w, b, xt, inv_alpha, f, cache) == 0:
         return 0, 0, STATUS_DEAD, 0
     return _steps(a, w, b, xt, y, inv_alpha, learning_rate, f, cache, n_steps, record_offsets, record_risk,
-                  record_f_min, record_f_max, True, a_start, w_start, b_start, record_rd_w, record_rd_a)
+                  record_f_min, record_f_max, lo, hi, True, a_start, w_start, b_start, record_rd_w, record_rd_a)
 
 
 {{ENSEMBLE}}
@@ -329,7 +331,7 @@ def descend_plain(a, w, b, x, y, alpha, learning_rate, n_steps):
     empty_f = np.empty(0)
     empty_w = np.empty((0, w.shape[1]))
     _steps(a, w, b, xt, y, inv_alpha, learning_rate, f, cache, n_steps, empty_i, empty_f, empty_f, empty_f,
-           False, empty_f, empty_w, empty_f, empty_f, empty_f)
+           0.0, 0.0, False, empty_f, empty_w, empty_f, empty_f, empty_f)
 """
 
 # Per activation: σ(z) and σ'(z) as expressions of z and t = tanh z (``t`` read from or written to the
@@ -358,6 +360,9 @@ def _forward_body(amplitude: str, hidden: str, uses_tanh: bool, count: str, inde
 
 
 UNROLLED_DIMENSIONS = 16  # inputs of up to this many coordinates get them unrolled in the general kernels
+# 1-D ReLU on up to this many points: the kernel with the points unrolled (n = 4: the seed's data); beyond it
+# the general kernel, which loops over the points (unrolled, n = 20 took 33 s to compile and n = 200 minutes)
+UNROLLED_POINTS = 8
 
 
 def _general_source(activation: str, d: int) -> str:
@@ -409,11 +414,18 @@ def _general_source(activation: str, d: int) -> str:
         finish_grad_a=f"grad_a = bj * grad_b + {coordinate_code['w_dot_grad']}" if homogeneous else "pass",
         active_result="active" if can_die else "1",
         can_die=can_die,
+        record_extremes=(
+            "record_f_min[written], record_f_max[written] = extremes_exact(a, w[:, 0], b, inv_alpha, lo, hi)"
+            if activation == "relu" and d == 1
+            else "record_f_min[written] = np.nan; record_f_max[written] = np.nan  # exact for 1-D ReLU only"
+        ),
         cache_row="row = cache[j]" if uses_tanh else "pass",
         old_t="t = row[i]" if uses_tanh else "pass",
         forward_body=_forward_body("aj", hidden, uses_tanh, "active += z > 0.0" if can_die else "", indent=12),
         forward_body_new=_forward_body("aj_new", hidden, uses_tanh, "", indent=16),
     )
+    extremes = "@njit(**_OPTIONS)\n" + _extremes_source() if activation == "relu" and d == 1 else ""
+    source = source.replace("{EXTREMES}", extremes)
     return source.replace("{RELATIVE_DISTANCES}", _RELATIVE_DISTANCES).replace("{ENSEMBLE}", _ENSEMBLE)
 
 
@@ -639,10 +651,15 @@ def _write_source(folder: Path, name: str, source: str) -> Path:
     return path
 
 
+def _unrolled(n: int, activation: str, d: int) -> bool:
+    """Whether n points get the kernel with the points unrolled: 1-D ReLU on 1 … UNROLLED_POINTS points."""
+    return activation == "relu" and d == 1 and 0 < n <= UNROLLED_POINTS
+
+
 def _module_source(n: int, mirror: bool, activation: str, d: int) -> tuple[str, str]:
     """The kernel module's source and the start of its name: the unrolled ReLU template for 1-D inputs
-    (per n, plain or mirrored), the general template for any other activation or d (one per pair)."""
-    if activation == "relu" and d == 1:
+    (per n ≤ UNROLLED_POINTS, plain or mirrored), the general template otherwise (one per activation and d)."""
+    if _unrolled(n, activation, d):
         return _source(n, bool(mirror)), f"relunet_kernels_n{n}{'_mirror' if mirror else ''}"
     return _general_source(activation, d), f"relunet_kernels_{activation}_d{d}"
 
@@ -704,7 +721,7 @@ def _load(path: Path, name: str, source: str) -> ModuleType:
 def kernels_for(n: int, mirror: bool = False, activation: str = "relu", d: int = 1) -> ModuleType:
     """The compiled kernel module for n data points of dimension d and this activation (generated and
     cached on first use; ``mirror`` applies to the 1-D ReLU kernels only)."""
-    general = not (activation == "relu" and d == 1)
+    general = not _unrolled(n, activation, d)
     key = (0 if general else n, bool(mirror) and not general, activation, d)
     with _lock:
         if key in _modules:
@@ -721,7 +738,12 @@ def precompile(sizes: Iterable[int]) -> None:
     that are not compiled yet, in parallel child processes: before several processes (notebook kernels run
     side by side) would each compile the same module."""
     with _lock:
-        jobs = [(*_module_file(n, mirror)[:2], n, 0) for n in sorted(set(sizes)) for mirror in (False, True)]
+        jobs = [
+            (*_module_file(n, mirror)[:2], n, 0) if _unrolled(n, "relu", 1) else (*_module_file(0, False)[:2], n, 1)
+            for n in sorted(set(sizes))
+            for mirror in (False, True)
+        ]
+        jobs = list({job[1]: job for job in jobs}.values())  # one job per module
     missing = [job for job in jobs if not _is_compiled(job[0], job[1])]
     if missing:
         with ThreadPoolExecutor(max_workers=len(missing)) as pool:

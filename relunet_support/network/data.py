@@ -13,6 +13,7 @@ and (n, d) when d > 1; targets as shape (n,).
 from __future__ import annotations
 
 import csv
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +31,30 @@ FILE_SUFFIXES = (".csv", ".npz")
 _NAMED = ", ".join(repr(name) for name in [*DATASETS, CUSTOM])
 
 
+class _Shown:
+    """A value as an error message shows it: an array by its shape and dtype, anything else by a repr cut at
+    80 characters."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __repr__(self) -> str:
+        if isinstance(self.value, np.ndarray):
+            return f"<array of shape {self.value.shape}, dtype {self.value.dtype}>"
+        text = repr(self.value)
+        return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _as_array(name: str, values, allowed: str) -> np.ndarray:
-    """``values`` as a float64 array, or ConfigError (ragged rows, text, …) naming ``name``."""
+    """``values`` as a float64 array of real numbers, or ConfigError (ragged rows, text, complex, …) naming
+    ``name``."""
+    raw = values if isinstance(values, np.ndarray) else None
+    if raw is not None and raw.dtype.kind not in "fiu":
+        raise invalid(name, _Shown(values), allowed + " (real numbers: not " + raw.dtype.name + ")")
     try:
         return np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise invalid(name, values, allowed) from None
+        raise invalid(name, _Shown(values), allowed) from None
 
 
 def validate_arrays(x, y) -> tuple[np.ndarray, np.ndarray]:
@@ -47,15 +66,19 @@ def validate_arrays(x, y) -> tuple[np.ndarray, np.ndarray]:
     if x_arr.ndim == 2 and x_arr.shape[1] == 1:
         x_arr = x_arr[:, 0]
     if x_arr.ndim not in (1, 2) or x_arr.size == 0:
-        raise invalid("x", x, x_allowed)
+        raise invalid("x", _Shown(x), x_allowed)
     if y_arr.ndim != 1 or y_arr.size == 0:
-        raise invalid("y", y, "a non-empty 1-D sequence of numbers")
+        raise invalid("y", _Shown(y), "a non-empty 1-D sequence of numbers")
     if x_arr.shape[0] != y_arr.size:
-        raise invalid("y", y, f"of the same length as x ({x_arr.shape[0]} points), not {y_arr.size}")
-    if not np.all(np.isfinite(x_arr)):
-        raise invalid("x", x, "finite numbers")
-    if not np.all(np.isfinite(y_arr)):
-        raise invalid("y", y, "finite numbers")
+        raise invalid("y", _Shown(y), f"of the same length as x ({x_arr.shape[0]} points), not {y_arr.size}")
+    for name, values, given in (("x", x_arr, x), ("y", y_arr, y)):
+        bad = np.argwhere(~np.isfinite(values))
+        if bad.size:
+            raise invalid(
+                name,
+                _Shown(given),
+                f"finite numbers (entry {tuple(int(i) for i in bad[0])} is {values[tuple(bad[0])]})",
+            )
     return x_arr, y_arr
 
 
@@ -76,29 +99,40 @@ def read_file(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     if not path.is_file():
         raise invalid("dataset", name, "a .csv or .npz file that exists (or one of " + _NAMED + ")")
     if path.suffix.lower() == ".npz":
+        if not zipfile.is_zipfile(path):
+            raise invalid(
+                "dataset", name, "an .npz file (a zip archive of arrays, as numpy.savez writes): this is no zip"
+            )
         try:
             with np.load(path, allow_pickle=False) as archive:
-                missing = [key for key in ("x", "y") if key not in archive.files]
-                if missing:
-                    raise invalid(
-                        "dataset", name, f"an .npz file holding arrays 'x' and 'y' (it holds {archive.files})"
-                    )
-                return validate_arrays(archive["x"], archive["y"])
-        except (OSError, ValueError) as error:
-            if isinstance(error, ConfigError):
-                raise
+                files = archive.files
+                if "x" not in files or "y" not in files:
+                    raise invalid("dataset", name, f"an .npz file holding arrays 'x' and 'y' (it holds {files})")
+                x, y = archive["x"], archive["y"]
+        except ConfigError:
+            raise
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
             raise invalid("dataset", name, f"a readable .npz file of numeric arrays x and y ({error})") from None
-    return _read_csv(path)
+        try:
+            return validate_arrays(x, y)
+        except ConfigError as error:
+            raise invalid("dataset", name, f"an .npz file of valid data: {error}") from None
+    try:
+        return _read_csv(path)
+    except UnicodeDecodeError as error:
+        raise invalid("dataset", name, f"a UTF-8 text .csv file ({error.reason} at byte {error.start})") from None
 
 
 def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The .csv layout of ``read_file``; errors name the file, the line and the column."""
     name = str(path)
-    with path.open(newline="", encoding="utf-8") as file:
+    with path.open(newline="", encoding="utf-8-sig") as file:  # a byte-order mark (Excel's "CSV UTF-8") is dropped
         rows = [row for row in csv.reader(file) if any(cell.strip() for cell in row)]
     if not rows:
         raise invalid("dataset", name, "a .csv file with a header row and one row per data point (it is empty)")
     header = [cell.strip() for cell in rows[0]]
+    if header.count("y") > 1:
+        raise invalid("dataset", name, f"a .csv file with one 'y' column (its header names {header.count('y')})")
     if "y" not in header or len(header) < 2:
         raise invalid(
             "dataset",
