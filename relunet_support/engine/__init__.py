@@ -67,15 +67,23 @@ def _check_w(w: np.ndarray, a: np.ndarray, x: np.ndarray) -> None:
 
 
 def _is_general(activation: str, x: np.ndarray) -> bool:
-    """Whether the general kernels run this problem: any activation but ReLU, inputs of dimension d > 1, or
-    more 1-D points than the kernels with the points unrolled take (``_codegen.UNROLLED_POINTS``)."""
+    """Whether the general kernels run this problem: all but 1-D ReLU on few points (``_codegen.unrolled``)."""
     activations.get(activation)
-    return activation != "relu" or x.ndim == 2 or x.size > _codegen.UNROLLED_POINTS
+    return not _codegen.unrolled(x.shape[0], activation, 1 if x.ndim == 1 else x.shape[1])
 
 
 def _with_coordinates(w: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(w, x) with a trailing coordinate axis: views of shape (..., m, 1) and (n, 1) for 1-D inputs."""
     return (w, x) if x.ndim == 2 else (w[..., None], x[:, None])
+
+
+def _general_kernels(backend: str, activation: str, w: np.ndarray, x: np.ndarray):
+    """The general kernel module for this problem, and (w, x) with their coordinate axis; cuda runs 1-D ReLU
+    only (a ConfigError)."""
+    if backend == "cuda":
+        raise invalid("activation", activation, "'relu' with 1-D inputs on backend='cuda' (use 'numba' or 'numpy')")
+    w_k, x_k = _with_coordinates(w, x)
+    return _codegen.kernels_for(x.shape[0], activation=activation, d=x_k.shape[1]), w_k, x_k
 
 
 def _run_kernel(function_name, a, w, b, x, y, *args, initial=None):
@@ -148,24 +156,16 @@ def advance(
             )
             raise invalid(name, given, "a C-contiguous float64 numpy array (advance works in place)")
     _check_w(w, a, x)
-    if _is_general(activation, x):
-        if backend == "cuda":
-            raise invalid("activation", activation, "'relu' with 1-D inputs on backend='cuda' (use 'numba' or 'numpy')")
-        if backend == "numba":
-            w_k, x_k = _with_coordinates(w, x)
-            empty = np.empty(0)
-            initial_k = (empty, np.empty((0, w_k.shape[-1])), empty)
-            if initial is not None:
-                initial_k = (initial[0], _with_coordinates(initial[1], x)[0], initial[2])
-            layout = (alpha, learning_rate, n_steps, record_offsets, out["risk"], out["f_min"], out["f_max"], lo, hi)
-            kernels = _codegen.kernels_for(x.shape[0], activation=activation, d=x_k.shape[1])
-            steps, written, status, _ = kernels.advance(
-                a, w_k, b, x_k, y, *layout, *initial_k, out["rd_w"], out["rd_a"]
-            )
-            return Advanced(int(steps), int(status), {name: values[:written] for name, values in out.items()})
-    if backend == "numba":  # the compiled kernels' positional layout: scalars, offsets, the record arrays
-        empty = np.empty(0)
-        layout = (alpha, learning_rate, n_steps, record_offsets, out["risk"], out["f_min"], out["f_max"], lo, hi)
+    # the compiled kernels' positional layout: scalars, offsets, the record arrays
+    layout = (alpha, learning_rate, n_steps, record_offsets, out["risk"], out["f_min"], out["f_max"], lo, hi)
+    empty = np.empty(0)
+    if _is_general(activation, x) and backend != "numpy":
+        kernels, w_k, x_k = _general_kernels(backend, activation, w, x)
+        initial_k = (empty, np.empty((0, w_k.shape[-1])), empty)
+        if initial is not None:
+            initial_k = (initial[0], _with_coordinates(initial[1], x)[0], initial[2])
+        steps, written, status, _ = kernels.advance(a, w_k, b, x_k, y, *layout, *initial_k, out["rd_w"], out["rd_a"])
+    elif backend == "numba":
         steps, written, status, _ = _run_kernel(
             "advance", a, w, b, x, y, *layout, out["rd_w"], out["rd_a"],
             initial=initial if initial is not None else (empty, empty, empty),
@@ -203,10 +203,7 @@ def descend(
     a, w, b = _as_state(a, w, b, x)
     args = (float(alpha), float(learning_rate), int(n_steps))
     if _is_general(activation, x) and backend != "numpy":
-        if backend == "cuda":
-            raise invalid("activation", activation, "'relu' with 1-D inputs on backend='cuda' (use 'numba' or 'numpy')")
-        w_k, x_k = _with_coordinates(w, x)
-        kernels = _codegen.kernels_for(x.shape[0], activation=activation, d=x_k.shape[1])
+        kernels, w_k, x_k = _general_kernels(backend, activation, w, x)
         (kernels.descend_plain if a.ndim == 1 else kernels.descend_ensemble)(a, w_k, b, x_k, y, *args)
         return a, w, b
     if backend == "cuda":

@@ -83,8 +83,7 @@ _OPTIONS = dict(cache=True, error_model="numpy", fastmath={{"reassoc", "nsz", "a
 
 # relunet_support/network/exact.py's extremes_exact, copied here: compiled with this module's options
 # and cached with it, never into exact.py's own cache (which the analysis uses, compiled on its own)
-@njit(**_OPTIONS)
-{{EXTREMES_SOURCE}}
+{{EXTREMES}}
 
 
 @njit(**_OPTIONS)
@@ -373,6 +372,7 @@ def _general_source(activation: str, d: int) -> str:
     from relunet_support.network.activations import LEAKY_SLOPE
 
     hidden, slope, can_die = _ACTIVATION_CODE[activation]
+    exact = activation == "relu" and d == 1  # f piecewise linear in x: its extremes are recorded exactly
     uses_tanh = activation in ("tanh", "xtanh", "x2tanh")
     homogeneous = not uses_tanh
     coordinates = range(d)
@@ -408,7 +408,6 @@ def _general_source(activation: str, d: int) -> str:
         **{key: value for key, value in coordinate_code.items() if key != "w_dot_grad"},
         hidden=hidden,
         slope=slope,
-        count_active="active += z > 0.0" if can_die else "pass",
         # ReLU and leaky ReLU are positively homogeneous, σ(z) = σ'(z)·z: Σ_i c_i σ(z_ij) = b_j G_b + Σ_k w_jk G_wk
         acc_grad_a="pass" if homogeneous else f"grad_a += ci * ({hidden})",
         finish_grad_a=f"grad_a = bj * grad_b + {coordinate_code['w_dot_grad']}" if homogeneous else "pass",
@@ -416,7 +415,7 @@ def _general_source(activation: str, d: int) -> str:
         can_die=can_die,
         record_extremes=(
             "record_f_min[written], record_f_max[written] = extremes_exact(a, w[:, 0], b, inv_alpha, lo, hi)"
-            if activation == "relu" and d == 1
+            if exact
             else "record_f_min[written] = np.nan; record_f_max[written] = np.nan  # exact for 1-D ReLU only"
         ),
         cache_row="row = cache[j]" if uses_tanh else "pass",
@@ -424,9 +423,7 @@ def _general_source(activation: str, d: int) -> str:
         forward_body=_forward_body("aj", hidden, uses_tanh, "active += z > 0.0" if can_die else "", indent=12),
         forward_body_new=_forward_body("aj_new", hidden, uses_tanh, "", indent=16),
     )
-    extremes = "@njit(**_OPTIONS)\n" + _extremes_source() if activation == "relu" and d == 1 else ""
-    source = source.replace("{EXTREMES}", extremes)
-    return source.replace("{RELATIVE_DISTANCES}", _RELATIVE_DISTANCES).replace("{ENSEMBLE}", _ENSEMBLE)
+    return _with_shared_parts(source, extremes=exact)
 
 
 # every kernel module's entry point for seed ensembles
@@ -481,8 +478,15 @@ def _source(n: int, mirror: bool) -> str:
         **statements,
         **sums,
     )
+    return _with_shared_parts(source, extremes=True)
+
+
+def _with_shared_parts(source: str, extremes: bool) -> str:
+    """A generated module with the functions every kernel module shares put in: the relative distances, the
+    ensemble entry point and, where the extremes are recorded exactly, ``extremes_exact``."""
+    exact = "@njit(**_OPTIONS)\n" + _extremes_source() if extremes else ""
     return (
-        source.replace("{EXTREMES_SOURCE}", _extremes_source())
+        source.replace("{EXTREMES}", exact)
         .replace("{RELATIVE_DISTANCES}", _RELATIVE_DISTANCES)
         .replace("{ENSEMBLE}", _ENSEMBLE)
     )
@@ -651,7 +655,7 @@ def _write_source(folder: Path, name: str, source: str) -> Path:
     return path
 
 
-def _unrolled(n: int, activation: str, d: int) -> bool:
+def unrolled(n: int, activation: str, d: int) -> bool:
     """Whether n points get the kernel with the points unrolled: 1-D ReLU on 1 … UNROLLED_POINTS points."""
     return activation == "relu" and d == 1 and 0 < n <= UNROLLED_POINTS
 
@@ -659,7 +663,7 @@ def _unrolled(n: int, activation: str, d: int) -> bool:
 def _module_source(n: int, mirror: bool, activation: str, d: int) -> tuple[str, str]:
     """The kernel module's source and the start of its name: the unrolled ReLU template for 1-D inputs
     (per n ≤ UNROLLED_POINTS, plain or mirrored), the general template otherwise (one per activation and d)."""
-    if _unrolled(n, activation, d):
+    if unrolled(n, activation, d):
         return _source(n, bool(mirror)), f"relunet_kernels_n{n}{'_mirror' if mirror else ''}"
     return _general_source(activation, d), f"relunet_kernels_{activation}_d{d}"
 
@@ -721,7 +725,7 @@ def _load(path: Path, name: str, source: str) -> ModuleType:
 def kernels_for(n: int, mirror: bool = False, activation: str = "relu", d: int = 1) -> ModuleType:
     """The compiled kernel module for n data points of dimension d and this activation (generated and
     cached on first use; ``mirror`` applies to the 1-D ReLU kernels only)."""
-    general = not _unrolled(n, activation, d)
+    general = not unrolled(n, activation, d)
     key = (0 if general else n, bool(mirror) and not general, activation, d)
     with _lock:
         if key in _modules:
@@ -739,7 +743,7 @@ def precompile(sizes: Iterable[int]) -> None:
     side by side) would each compile the same module."""
     with _lock:
         jobs = [
-            (*_module_file(n, mirror)[:2], n, 0) if _unrolled(n, "relu", 1) else (*_module_file(0, False)[:2], n, 1)
+            (*_module_file(n, mirror)[:2], n, 0) if unrolled(n, "relu", 1) else (*_module_file(0, False)[:2], n, 1)
             for n in sorted(set(sizes))
             for mirror in (False, True)
         ]

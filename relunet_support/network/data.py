@@ -28,6 +28,7 @@ DATASETS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 }
 CUSTOM = "custom"
 FILE_SUFFIXES = (".csv", ".npz")
+READ_FILE = "file:"  # dataset 'file:NAME': the numbers of data file NAME, read before and given as x and y
 _NAMED = ", ".join(repr(name) for name in [*DATASETS, CUSTOM])
 
 
@@ -48,9 +49,8 @@ class _Shown:
 def _as_array(name: str, values, allowed: str) -> np.ndarray:
     """``values`` as a float64 array of real numbers, or ConfigError (ragged rows, text, complex, …) naming
     ``name``."""
-    raw = values if isinstance(values, np.ndarray) else None
-    if raw is not None and raw.dtype.kind not in "fiu":
-        raise invalid(name, _Shown(values), allowed + " (real numbers: not " + raw.dtype.name + ")")
+    if isinstance(values, np.ndarray) and values.dtype.kind not in "fiu":
+        raise invalid(name, _Shown(values), f"{allowed} (real numbers: not {values.dtype.name})")
     try:
         return np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
@@ -83,8 +83,8 @@ def validate_arrays(x, y) -> tuple[np.ndarray, np.ndarray]:
 
 
 def is_file_name(dataset) -> bool:
-    """Whether ``dataset`` names a data file (ends in .csv or .npz) rather than a named data set."""
-    return isinstance(dataset, str) and dataset.lower().endswith(FILE_SUFFIXES)
+    """Whether ``dataset`` names a data file to read (ends in .csv or .npz) rather than a named data set."""
+    return isinstance(dataset, str) and dataset.lower().endswith(FILE_SUFFIXES) and not dataset.startswith(READ_FILE)
 
 
 def read_file(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -169,9 +169,13 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load(dataset: str = "seed", x=None, y=None) -> tuple[np.ndarray, np.ndarray]:
-    """Return the (x, y) arrays of a named data set, of user arrays when dataset == "custom", or of the
-    data file ``dataset`` names (``read_file``)."""
+    """Return the (x, y) arrays of a named data set, of user arrays when dataset is "custom" or "file:NAME"
+    (a data file's numbers, read before), or of the data file ``dataset`` names (``read_file``)."""
     allowed = _NAMED + ", or a path ending in .csv or .npz"
+    if isinstance(dataset, str) and dataset.startswith(READ_FILE):  # a file read before: its numbers
+        if x is None or y is None:
+            raise invalid("dataset", dataset, f"given with x and y ({READ_FILE}NAME: the numbers read from NAME)")
+        return validate_arrays(x, y)
     if is_file_name(dataset):
         if x is not None or y is not None:
             raise invalid("dataset", dataset, "'custom' when x and y are given")

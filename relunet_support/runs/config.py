@@ -97,7 +97,6 @@ def physical_memory() -> int | None:
 
 
 _CHECK_MEMORY = contextvars.ContextVar("check_memory", default=True)
-READ_FILE = "file:"  # dataset 'file:NAME': the numbers of data file NAME, read when the config was made (in x, y)
 
 # Fields added to TrainConfig after run stores existed: left out of the digest (and so of the run id) while they
 # hold their default. A new field goes here; it must default to what runs did before it existed.
@@ -228,33 +227,13 @@ class TrainConfig:
         init.check_kind(self.init, self.m)
         seed_allowed = "an integer in 0 … 2**128 − 1 (numpy.random.default_rng's seed; it is part of the run id)"
         set_("seed", _as_int("seed", self.seed, seed_allowed, 0, 2**128 - 1))
-        if isinstance(self.dataset, str) and self.dataset.startswith(READ_FILE):  # a file read before: its numbers
-            if self.x is None or self.y is None:
-                raise invalid(
-                    "dataset", self.dataset, f"given with x and y ({READ_FILE}NAME: the numbers read from NAME)"
-                )
-            x_arr, y_arr = data.validate_arrays(self.x, self.y)
-        elif data.is_file_name(self.dataset):
-            if self.x is not None or self.y is not None:
-                raise invalid(
-                    "dataset", self.dataset, "a data file, or 'custom' with x and y — not a file and x, y both"
-                )
-            x_arr, y_arr = data.load(self.dataset)  # read once: the config keeps the numbers, the file may change
-            set_("dataset", READ_FILE + Path(self.dataset).name)  # however its path is spelled: the same run
-        elif self.x is not None or self.y is not None or self.dataset == data.CUSTOM:
-            x_arr, y_arr = data.load(self.dataset, self.x, self.y)
-        else:
-            x_arr, y_arr = data.load(self.dataset)
-        if (
-            self.x is not None
-            or self.y is not None
-            or self.dataset == data.CUSTOM
-            or self.dataset.startswith(READ_FILE)
-        ):
-            set_(
-                "x",
-                tuple(float(v) for v in x_arr) if x_arr.ndim == 1 else tuple(tuple(map(float, row)) for row in x_arr),
-            )
+        if data.is_file_name(self.dataset) and (self.x is not None or self.y is not None):
+            raise invalid("dataset", self.dataset, "a data file, or 'custom' with x and y — not a file and x, y both")
+        x_arr, y_arr = data.load(self.dataset, self.x, self.y)  # a data file is read here, once
+        if data.is_file_name(self.dataset):  # however its path is spelled: the same run; the file may change
+            set_("dataset", data.READ_FILE + Path(self.dataset).name)
+        if self.dataset not in data.DATASETS:  # custom data and a file's numbers live in the config
+            set_("x", tuple(x_arr.tolist()) if x_arr.ndim == 1 else tuple(map(tuple, x_arr.tolist())))
             set_("y", tuple(float(v) for v in y_arr))
         for name in ("n_records", "n_snapshots"):
             set_(name, _as_int(name, getattr(self, name), "an integer ≥ 2 (first and last steps are always kept)", 2))
@@ -351,6 +330,11 @@ class TrainConfig:
         return self.activation == "relu" and self.dimension == 1
 
     @property
+    def finite_records(self) -> tuple[str, ...]:
+        """The record fields a run that has not diverged holds finite: the risk, and the extremes where exact."""
+        return ("risk", "f_min", "f_max") if self.exact_extremes else ("risk",)
+
+    @property
     def alpha(self) -> float:
         return self.scales[0]
 
@@ -360,11 +344,8 @@ class TrainConfig:
         return self.learning_rate / self.alpha
 
     def training_data(self) -> tuple[np.ndarray, np.ndarray]:
-        """(x, y): the stored numbers for custom data and data files (a file is read once, when the config is
-        made), the named data set's otherwise."""
-        if self.x is not None:
-            return data.validate_arrays(self.x, self.y)
-        return data.load(self.dataset)
+        """(x, y): the named data set's, or the numbers in the config (custom data, a data file's)."""
+        return data.load(self.dataset, self.x, self.y)
 
     def initial_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         _, beta1, beta2 = self.scales
@@ -422,7 +403,7 @@ class TrainConfig:
         η, m, γ, γ′, the RNG seed, the init, the data set ('data-seed' is the seed notebook's data set,
         'data-luo2021', 'data-custom', 'data-file-<name>' for a data file), the activation and β₂ where they are not
         the defaults, and the first 10 hex digits of the full configuration's digest."""
-        dataset = f"file-{_file_tag(self.dataset)}" if self.dataset.startswith(READ_FILE) else self.dataset
+        dataset = f"file-{_file_tag(self.dataset)}" if self.dataset.startswith(data.READ_FILE) else self.dataset
         extra = "" if self.activation == "relu" else f"_{self.activation}"
         extra += "" if self.beta2 == 1.0 else f"_b{format_number(self.beta2)}"
         return (
@@ -455,7 +436,7 @@ def check_drawable(config: TrainConfig) -> None:
 
 def _file_tag(path: str) -> str:
     """A data file's name for run ids: its stem, reduced to letters, digits, '-' and '.' (at most 40)."""
-    stem = Path(path.removeprefix(READ_FILE)).stem
+    stem = Path(path.removeprefix(data.READ_FILE)).stem
     return "".join(c if c.isalnum() or c in "-." else "-" for c in stem)[:40] or "data"
 
 

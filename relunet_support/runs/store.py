@@ -439,8 +439,7 @@ class Run:
         checkpoint = self.checkpoint_state()
         finite = all(np.isfinite(values).all() for values in checkpoint)
         if status == "diverged":
-            fields = ("risk", "f_min", "f_max") if self.config.exact_extremes else ("risk",)
-            records_finite = all(np.isfinite(self.records[k]).all() for k in fields)
+            records_finite = all(np.isfinite(self.records[k]).all() for k in self.config.finite_records)
             with np.errstate(all="ignore"):
                 data = self.config.training_data()
                 risk = model.risk(*checkpoint, *data, self.config.alpha, self.config.activation) if finite else np.inf

@@ -389,9 +389,7 @@ def _train_loop(config, writer: RunWriter, state, initial, progress, checkpoint_
         buffer.add_records(config.learning_rate, [0], first)
         buffer.add_snapshot(0, (a, w, b))
         n_records, n_snapshots = 1, 1
-        if not all(
-            np.isfinite(first[key]) for key in ("risk", "f_min", "f_max") if key == "risk" or config.exact_extremes
-        ):
+        if not all(np.isfinite(first[key]) for key in config.finite_records):
             commit()
             message = f"training diverged at step 0: the initial risk or f is non-finite ({_describe(config)})."
             writer.set_status("diverged", message, final_step=0)
