@@ -27,7 +27,7 @@ run: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/jupytext --to ipynb --quiet notebooks/0*.py
 
-# Lint, types and the quick tests on every core (about a minute on 2 cores): the loop while editing.
+# Lint, types and the quick tests on every core (README: the measured time): the loop while editing.
 test: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider -p no:nbval -n auto -m "not slow and not browser" tests
 

@@ -80,10 +80,7 @@ saved = []
 
 def save(fig, name):
     """Write the figure as PNG, then SVG (the layout computed once, for the PNG), and show the PNG."""
-    png, svg = (figures_dir / f"{name}_{tag}.{suffix}" for suffix in ("png", "svg"))
-    fig.savefig(png, dpi=110)
-    fig.set_layout_engine("none")  # keep the PNG's layout: laying the panels out again costs more than drawing them
-    fig.savefig(svg)
+    png, svg = plots.save_figure(fig, figures_dir, f"{name}_{tag}")
     plt.close(fig)
     saved.extend((svg, png))
     display(Image(filename=str(png)))

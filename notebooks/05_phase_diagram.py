@@ -83,9 +83,7 @@ fig = plots.rd_against_width_figure(
     fig3_predicted,
     title=f"γ′ = 0 (Luo et al. 2021, Fig. 3) — {seeds_text}\n{preset_label}",
 )
-fig3_paths = [figures_dir / f"phase_rd_vs_m_{preset}.{suffix}" for suffix in ("svg", "png")]
-for path in fig3_paths:
-    fig.savefig(path, dpi=110)
+fig3_paths = plots.save_figure(fig, figures_dir, f"phase_rd_vs_m_{preset}")
 plt.show()
 rows = [
     "| γ | fitted S_w (median over seeds) | per seed | derived, these widths | derived, m → ∞ |",
@@ -121,9 +119,7 @@ for gamma in settings["gammas"]:
 fig = plots.slope_against_gamma_prime_figure(
     slopes_by_gamma, predicted, limit, bound, title=f"S_w against γ′ — {seeds_text}\n{preset_label}"
 )
-slope_paths = [figures_dir / f"phase_slopes_{preset}.{suffix}" for suffix in ("svg", "png")]
-for path in slope_paths:
-    fig.savefig(path, dpi=110)
+slope_paths = plots.save_figure(fig, figures_dir, f"phase_slopes_{preset}")
 plt.show()
 rows = ["| γ | γ′ | regime | measured S_w (median) | derived, these widths | derived, m → ∞ | paper's estimate |"]
 rows += ["|---|---|---|---|---|---|---|"]
@@ -152,9 +148,7 @@ fig = plots.crossing_figure(
     title=f"Luo et al. 2021, Fig. 4 — seed {seeds[0]}, crossing widths "
     f"{', '.join(map(str, settings['crossing_widths']))}\n{preset_label}",
 )
-fig4_paths = [figures_dir / f"phase_crossing_{preset}.{suffix}" for suffix in ("svg", "png")]
-for path in fig4_paths:
-    fig.savefig(path, dpi=110)
+fig4_paths = plots.save_figure(fig, figures_dir, f"phase_crossing_{preset}")
 plt.show()
 rows = ["| γ′ | measured γ at S_w = 0 | theory |", "|---|---|---|"]
 rows += [f"| {g:g} | {c:.3f} | {phase.theory_crossing(g):.3f} |" for g, c in crossings.items()]

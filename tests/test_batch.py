@@ -137,13 +137,14 @@ def test_a_cuda_study_without_a_gpu_stops_before_anything_is_written(tmp_path):
 def test_smoke_batch_runs_every_notebook(tmp_path):
     study = load_study(ROOT / "studies" / "smoke.yaml")
     executions = run_notebooks(study, tmp_path, log=lambda *_: None)
-    assert [e.error for e in executions] == [None, None, None, None]
+    assert [e.error for e in executions] == [None] * 5
     names = sorted(p.name for p in (tmp_path / "executed").iterdir())
     assert names == [
         "02_train_lr1000_m100-200.ipynb",
         "03_condensation_viewer_lr1000_m100-200.ipynb",
         "04_scaling_plots_lr1000_m100-200.ipynb",
         "05_phase_diagram.ipynb",
+        "06_initial_condensation.ipynb",
     ]
     figures = sorted(p.name for p in (tmp_path / "figures").iterdir())
     assert figures == sorted(
@@ -155,7 +156,13 @@ def test_smoke_batch_runs_every_notebook(tmp_path):
         + [
             f"{name}_reduced.{suffix}"
             for suffix in ("png", "svg")
-            for name in ("phase_rd_vs_m", "phase_slopes", "phase_crossing")
+            for name in (
+                "phase_rd_vs_m",
+                "phase_slopes",
+                "phase_crossing",
+                "initial_condensation_heatmaps",
+                "initial_condensation_lines",
+            )
         ]
     )
     executed = nbformat.read(tmp_path / "executed" / "02_train_lr1000_m100-200.ipynb", as_version=4)
@@ -193,11 +200,11 @@ def test_a_failing_notebook_does_not_stop_the_others(tmp_path):
 @pytest.mark.slow
 def test_a_failing_notebook_is_listed_in_the_index_and_the_command_exits_nonzero(tmp_path, capsys):
     """README: failures are listed at the end and in index.html, and `relunet notebooks` exits non-zero (stand-ins
-    for the four notebooks; 05 fails, the batch's 02, 04 and 03 still run)."""
+    for the five notebooks; 05 fails, the batch's 02, 04 and 03 and 06 still run)."""
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     header = '# %% tags=["parameters"]\noutput_dir = None\n\n# %%\n'
-    for name in ("02_train", "03_condensation_viewer", "04_scaling_plots"):
+    for name in ("02_train", "03_condensation_viewer", "04_scaling_plots", "06_initial_condensation"):
         (notebooks / f"{name}.py").write_text(NOTEBOOK_HEADER + header + "print('ran')\n")
     (notebooks / "05_phase_diagram.py").write_text(NOTEBOOK_HEADER + header + 'raise ValueError("planted in 05")\n')
     out = tmp_path / "out"
@@ -206,7 +213,7 @@ def test_a_failing_notebook_is_listed_in_the_index_and_the_command_exits_nonzero
     )
     printed = capsys.readouterr().out
     assert code == 1
-    assert "3 of 4 notebooks ran" in printed and "05_phase_diagram (study): cell" in printed.split("failures:")[1]
+    assert "4 of 5 notebooks ran" in printed and "05_phase_diagram (study): cell" in printed.split("failures:")[1]
     index = (out / "index.md").read_text()
     failed = index.split("## Notebooks that failed")[1]
     assert "`05_phase_diagram.ipynb`" in failed and "ValueError: planted in 05" in failed
@@ -269,7 +276,7 @@ def test_notebook_chains_run_the_study_first_and_share_runs_in_one_chain(tmp_pat
         study, batch.NOTEBOOK_ORDER, batch.HEADLINE_NOTEBOOKS, batch.STUDY_NOTEBOOKS, tmp_path, tmp_path / "executed"
     )
     names = [[f"{name} {tag}" for name, tag, _, _ in chain] for chain in chains]
-    assert names[0] == ["05_phase_diagram study"]
+    assert names[:2] == [["05_phase_diagram study"], ["06_initial_condensation study"]]
     assert ["02_train lr200_m40-80", "04_scaling_plots lr200_m40-80", "03_condensation_viewer lr200_m40-80"] in names
     shared = next(chain for chain in names if "02_train lr100_m40-60" in chain)
     assert shared == [
@@ -278,7 +285,7 @@ def test_notebook_chains_run_the_study_first_and_share_runs_in_one_chain(tmp_pat
         "02_train lr100_m60",
         "04_scaling_plots lr100_m60",
     ]
-    assert len(chains) == 3
+    assert len(chains) == 4  # 05, 06, and the two groups of batches
 
 
 @pytest.mark.slow

@@ -77,7 +77,7 @@ def test_bad_values_are_named(changes, message):
 
 def test_a_tanh_network_on_five_dimensional_file_data_trains_stores_and_reopens(tmp_path, monkeypatch):
     config = wide_config(tmp_path)
-    assert config.dimension == 5 and not config.exact_extremes
+    assert config.dimension == 5 and not config.records_extremes
     assert "_data-file-points_tanh_b0.5_" in config.run_id() and config.dataset == "file:points.csv"
     # the same file named by another path is the same run
     (tmp_path / "sub").mkdir()

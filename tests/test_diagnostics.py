@@ -105,3 +105,81 @@ def test_function_evaluator_within_an_interval_matches_the_forward_pass_and_refu
     np.testing.assert_allclose(evaluate(points), model.forward(a, w, b, points, 1.3), rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match=r"points=\(-0.5, 0.7\) is not allowed: points must be inside \[-0.5, 0.5\]"):
         evaluate(np.array([-0.5, 0.7]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 100_000), st.integers(1, 60), st.sampled_from([(-0.5, 0.5), (-2.0, 1.0)]))
+def test_leaky_relu_extremes_are_exact(seed, m, interval):
+    """f is piecewise linear for leaky ReLU too: its extremes are f at the end points or a kink inside."""
+    rng = np.random.default_rng(seed)
+    a, w, b = rng.normal(size=(3, m))
+    lo, hi = interval
+    f_min, f_max = diagnostics.extremes(a, w, b, 2.0, lo, hi, activation="leaky_relu")
+    k = diagnostics.kinks(w, b)
+    candidates = np.concatenate(([lo, hi], k[(k > lo) & (k < hi)]))
+    values = model.forward(a, w, b, candidates, 2.0, activation="leaky_relu")
+    assert f_min == pytest.approx(values.min(), rel=1e-12, abs=1e-14)
+    assert f_max == pytest.approx(values.max(), rel=1e-12, abs=1e-14)
+    grid = np.linspace(lo, hi, 20_001)  # and bound every value of f
+    f = model.forward(a, w, b, grid, 2.0, activation="leaky_relu")
+    assert f_min <= f.min() + 1e-12 and f_max >= f.max() - 1e-12
+
+
+@pytest.mark.parametrize("activation", ["tanh", "xtanh", "x2tanh"])
+@pytest.mark.parametrize("seed", range(6))
+def test_smooth_extremes_within_their_stated_bound(activation, seed):
+    """Grid + golden section: within M₂h²/8 of a 2·10⁵-point grid refined the same way (and in practice to
+    rounding); values f attains, so never beyond the true extremes."""
+    from relunet_support.network.activations import SECOND_DERIVATIVE_BOUND, SMOOTH_GRID
+
+    rng = np.random.default_rng(seed)
+    m = 20
+    a, b = rng.normal(size=(2, m))
+    w = rng.normal(size=m) * (4.0 if seed % 2 else 20.0)  # seed 1, 3, 5: wiggles closer than a grid cell
+    lo, hi = -0.5, 0.5
+    f_min, f_max = diagnostics.extremes(a, w, b, 1.5, lo, hi, activation=activation)
+    grid = np.linspace(lo, hi, 200_001)
+    f = model.forward(a, w, b, grid, 1.5, activation=activation)
+    bound = (
+        np.sum(np.abs(a) * w**2) / 1.5 * SECOND_DERIVATIVE_BOUND[activation] * ((hi - lo) / (SMOOTH_GRID - 1)) ** 2 / 8
+    )
+    fine_cell = np.sum(np.abs(a) * w**2) / 1.5 * SECOND_DERIVATIVE_BOUND[activation] * ((hi - lo) / 200_000) ** 2 / 8
+    assert f.min() - fine_cell - 1e-13 <= f_min <= f.min() + bound + 1e-13
+    assert f.max() - bound - 1e-13 <= f_max <= f.max() + fine_cell + 1e-13
+    # in practice to rounding: the fine grid's extremes, refined by a bounded scalar search, agree to 1e-12
+    from scipy.optimize import minimize_scalar
+
+    cell = (hi - lo) / 200_000
+    for sign, found in ((1.0, f_max), (-1.0, f_min)):
+        k = int(np.argmax(sign * f))
+        left, right = grid[max(k - 1, 0)], grid[min(k + 1, grid.size - 1)]
+        best = minimize_scalar(
+            lambda t, sign=sign: -sign * model.forward(a, w, b, np.array([t]), 1.5, activation=activation)[0],
+            bounds=(left, right),
+            method="bounded",
+            options={"xatol": 1e-13 * cell},
+        )
+        assert abs(found - max(sign * f[k], -best.fun) * sign) <= 1e-12 * max(1.0, abs(found))
+
+
+def test_smooth_extremes_find_a_peak_between_grid_points():
+    """A narrow bump centred between two grid points: the grid alone misses its top by ~M₂h²/8; the search
+    finds it to rounding."""
+    from relunet_support.network.activations import SMOOTH_GRID
+
+    h = 1.0 / (SMOOTH_GRID - 1)
+    centre = -0.5 + 100.5 * h
+    # f = tanh(k(x − c + δ)) − tanh(k(x − c − δ)): a bump of height 2 tanh(kδ) at c
+    k, delta = 400.0, 0.002
+    a, w, b = np.array([1.0, -1.0]), np.array([k, k]), np.array([-k * (centre - delta), -k * (centre + delta)])
+    f_min, f_max = diagnostics.extremes(a, w, b, 1.0, -0.5, 0.5, activation="tanh")
+    assert f_max == pytest.approx(2 * np.tanh(k * delta), rel=1e-12)
+    grid_max = model.forward(a, w, b, np.linspace(-0.5, 0.5, SMOOTH_GRID), 1.0, activation="tanh").max()
+    assert grid_max < f_max - 1e-3
+
+
+def test_extremes_refuse_inputs_of_several_dimensions():
+    from relunet_support.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="w="):
+        diagnostics.extremes(np.ones(3), np.ones((3, 2)), np.ones(3), 1.0, activation="tanh")

@@ -163,4 +163,4 @@ def test_the_kernels_compile_their_own_copy_of_the_exact_extremes():
     for mirror in (False, True):
         source = _codegen._source(4, mirror)
         assert "import extremes_exact" not in source and "network.exact" not in source.split("# relunet")[0]
-        assert "@njit(**_OPTIONS)\ndef extremes_exact(a, w, b, inv_alpha, lo, hi):" in source
+        assert "@njit(**_OPTIONS)\ndef extremes_exact(a, w, b, inv_alpha, lo, hi, leak=0.0):" in source

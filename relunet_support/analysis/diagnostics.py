@@ -13,22 +13,34 @@ from relunet_support.errors import invalid
 from relunet_support.network.model import relative_distance  # noqa: F401 (also this module's)
 
 
-def extremes(a, w, b, alpha: float, lo: float = -0.5, hi: float = 0.5):
-    """Exact (min f, max f) over [lo, hi] for f(x) = (1/α) Σ_j a_j (w_j x + b_j)_+.
+def extremes(a, w, b, alpha: float, lo: float = -0.5, hi: float = 0.5, activation: str = "relu"):
+    """(min f, max f) over [lo, hi] for f(x) = (1/α) Σ_j a_j σ(w_j x + b_j) of a 1-D input.
 
-    f is piecewise linear, so the extremes are attained at lo, hi or a kink −b_j/w_j inside the
-    interval; these are evaluated exactly (no grid). Returns floats, or (S,) arrays for an ensemble.
+    ReLU and leaky ReLU: f is piecewise linear, so the extremes are attained at lo, hi or a kink −b_j/w_j
+    inside the interval; these are evaluated exactly (no grid). tanh, x·tanh x, x²·tanh x: a grid refined by
+    golden-section search, within M₂h²/8 of the true values (``network/exact.py``). Returns floats, or (S,)
+    arrays for an ensemble.
     """
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise invalid("(lo, hi)", (lo, hi), "a finite interval with lo < hi")
-    from relunet_support.network.exact import (
-        extremes_exact,  # compiled: numba is imported on the first call, not with this module
-    )
+    from relunet_support.network import activations
+    from relunet_support.network.activations import SMOOTH_GRID, SMOOTH_KINDS
+    from relunet_support.network.exact import extremes_exact, extremes_smooth  # compiled: numba imported here
 
+    activations.get(activation)  # a ConfigError naming an unknown one
     a, w, b = (np.ascontiguousarray(v, dtype=np.float64) for v in (a, w, b))
+    if w.ndim != a.ndim:
+        raise invalid("w", f"<array of shape {w.shape}>", "the weights of a 1-D input (extremes are over an interval)")
+
+    def one(a_, w_, b_):
+        if activation in SMOOTH_KINDS:
+            return extremes_smooth(a_, w_, b_, 1.0 / alpha, float(lo), float(hi), SMOOTH_KINDS[activation], SMOOTH_GRID)
+        leak = activations.LEAKY_SLOPE if activation == "leaky_relu" else 0.0
+        return extremes_exact(a_, w_, b_, 1.0 / alpha, float(lo), float(hi), leak)
+
     if a.ndim == 1:
-        return extremes_exact(a, w, b, 1.0 / alpha, float(lo), float(hi))
-    values = np.array([extremes_exact(*member, 1.0 / alpha, float(lo), float(hi)) for member in zip(a, w, b)])
+        return one(a, w, b)
+    values = np.array([one(*member) for member in zip(a, w, b)])
     return values[:, 0], values[:, 1]
 
 

@@ -4,7 +4,9 @@ weights of the heavy neurons gather on.
 Each neuron j has the direction u_j = (w_j, b_j)/‖(w_j, b_j)‖ ∈ S^d and the amplitude A_j = |a_j|·‖(w_j, b_j)‖.
 Two neurons lie on the same line when |cos(u_j, u_k)| = |u_j·u_k| is at least ``alignment`` (u and −u are one
 line: Zhou et al., NeurIPS 2022, count the initial condensation of an activation of multiplicity p as at most p
-lines, 2p directions). Among the fewest neurons that carry ``mass`` of Σ A_j:
+lines, 2p directions). Among the fewest neurons that carry ``mass`` of Σ A_j
+(``weighting="neurons"``: every neuron with a direction weighs 1 instead of A_j — the view of Zhou et al.'s heat
+maps, where every neuron counts however small it still is):
 
 1. the heaviest neuron not yet in a line starts a line; every other such neuron within ``alignment`` of it
    joins; repeat until every heavy neuron is in a line;
@@ -64,6 +66,7 @@ def lines(
     min_weight: float = 0.05,
     min_size: int = 2,
     significance: float = 4.0,
+    weighting: str = "amplitude",
 ) -> list[Line]:
     """The condensed lines of the network (a, w, b), the heaviest (largest ``weight``) first (see the module's
     docstring)."""
@@ -73,8 +76,13 @@ def lines(
         raise invalid("alignment", alignment, "a number in (0, 1): the least |cos| between directions on one line")
     if not 0 < mass <= 1:
         raise invalid("mass", mass, "a number in (0, 1]: the share of the amplitude the heavy neurons carry")
+    if weighting not in ("amplitude", "neurons"):
+        raise invalid("weighting", weighting, "'amplitude' (A_j = |a_j|·‖(w_j, b_j)‖) or 'neurons' (1 each)")
     unit, norms = unit_directions(w, b)
-    amplitude = np.abs(np.asarray(a, dtype=np.float64)) * norms
+    if weighting == "amplitude":
+        amplitude = np.abs(np.asarray(a, dtype=np.float64)) * norms
+    else:
+        amplitude = (norms > 0).astype(np.float64)
     total = amplitude.sum()
     if not np.isfinite(total) or total <= 0:
         return []

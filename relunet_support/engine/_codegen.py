@@ -369,10 +369,16 @@ def _general_source(activation: str, d: int) -> str:
     loop over the data points inside (it vectorises), the d coordinates unrolled; for the tanh family the
     hidden values tanh(w_j·x_i + b_j) of the new parameters are kept (an m × n cache) for the next step's
     gradient, so each step evaluates tanh once per neuron and point."""
-    from relunet_support.network.activations import LEAKY_SLOPE
+    from relunet_support.network.activations import LEAKY_SLOPE, SMOOTH_GRID, SMOOTH_KINDS
 
     hidden, slope, can_die = _ACTIVATION_CODE[activation]
-    exact = activation == "relu" and d == 1  # f piecewise linear in x: its extremes are recorded exactly
+    # for a 1-D input the records hold f's extremes: exact for (leaky) ReLU, within M₂h²/8 for the tanh family
+    extremes_call = {
+        "relu": "extremes_exact(a, w[:, 0], b, inv_alpha, lo, hi)",
+        "leaky_relu": "extremes_exact(a, w[:, 0], b, inv_alpha, lo, hi, _LEAK)",
+    }.get(
+        activation, f"extremes_smooth(a, w[:, 0], b, inv_alpha, lo, hi, {SMOOTH_KINDS.get(activation)}, {SMOOTH_GRID})"
+    )
     uses_tanh = activation in ("tanh", "xtanh", "x2tanh")
     homogeneous = not uses_tanh
     coordinates = range(d)
@@ -414,16 +420,16 @@ def _general_source(activation: str, d: int) -> str:
         active_result="active" if can_die else "1",
         can_die=can_die,
         record_extremes=(
-            "record_f_min[written], record_f_max[written] = extremes_exact(a, w[:, 0], b, inv_alpha, lo, hi)"
-            if exact
-            else "record_f_min[written] = np.nan; record_f_max[written] = np.nan  # exact for 1-D ReLU only"
+            f"record_f_min[written], record_f_max[written] = {extremes_call}"
+            if d == 1
+            else "record_f_min[written] = np.nan; record_f_max[written] = np.nan  # for 1-D inputs only"
         ),
         cache_row="row = cache[j]" if uses_tanh else "pass",
         old_t="t = row[i]" if uses_tanh else "pass",
         forward_body=_forward_body("aj", hidden, uses_tanh, "active += z > 0.0" if can_die else "", indent=12),
         forward_body_new=_forward_body("aj_new", hidden, uses_tanh, "", indent=16),
     )
-    return _with_shared_parts(source, extremes=exact)
+    return _with_shared_parts(source, extremes=d == 1)
 
 
 # every kernel module's entry point for seed ensembles
@@ -483,8 +489,8 @@ def _source(n: int, mirror: bool) -> str:
 
 def _with_shared_parts(source: str, extremes: bool) -> str:
     """A generated module with the functions every kernel module shares put in: the relative distances, the
-    ensemble entry point and, where the extremes are recorded exactly, ``extremes_exact``."""
-    exact = "@njit(**_OPTIONS)\n" + _extremes_source() if extremes else ""
+    ensemble entry point and, where the extremes are recorded (1-D inputs), ``network/exact.py``'s functions."""
+    exact = "\n\n\n".join("@njit(**_OPTIONS)\n" + part for part in _extremes_source()) if extremes else ""
     return (
         source.replace("{EXTREMES}", exact)
         .replace("{RELATIVE_DISTANCES}", _RELATIVE_DISTANCES)
@@ -492,17 +498,20 @@ def _with_shared_parts(source: str, extremes: bool) -> str:
     )
 
 
-def _extremes_source() -> str:
-    """The source of ``network/exact.py``'s ``extremes_exact`` without its decorator, read with ``ast``
-    (no numba import). A kernel that called exact.py's dispatcher would have numba compile it in the
+def _extremes_source() -> list[str]:
+    """The sources of ``network/exact.py``'s compiled functions without their decorators, read with ``ast``
+    (no numba import). A kernel that called exact.py's dispatchers would have numba compile them in the
     kernel's context and cache that variant in exact.py's own cache, where the analysis then found it:
     its host-side extremes changed in the last bit with the order in which processes compiled."""
     path = Path(__file__).resolve().parents[1] / "network" / "exact.py"
     text = path.read_text()
-    node = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == "extremes_exact")
-    segment = ast.get_source_segment(text, node)
-    assert segment is not None
-    return segment
+    segments = [
+        ast.get_source_segment(text, node)
+        for node in ast.parse(text).body
+        if isinstance(node, ast.FunctionDef) and node.decorator_list
+    ]
+    assert segments and all(segments)
+    return [segment for segment in segments if segment]
 
 
 # The template's unrolled lines, one statement (joined by "; ") or one term of a sum (joined by " + ")

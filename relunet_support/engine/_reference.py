@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from relunet_support.analysis import diagnostics
 from relunet_support.engine._kernels import STATUS_DEAD, STATUS_DIVERGED, STATUS_OK
 from relunet_support.network import model
-from relunet_support.network.exact import extremes_exact
 
 
 def _step(a, w, b, x, y, alpha, learning_rate, activation="relu"):
@@ -28,14 +28,16 @@ def descend_plain(a, w, b, x, y, alpha, learning_rate, n_steps, activation="relu
 
 
 def take_record(
-    records: dict, index: int, a, w, b, risk: float, alpha: float, interval, initial, exact: bool = True
+    records: dict, index: int, a, w, b, risk: float, alpha: float, interval, initial, activation: str = "relu"
 ) -> None:
-    """Record ``index`` of ``records`` (arrays by name) from the state: the risk, the exact extremes of f
-    over ``interval`` (when ``exact``: ReLU, 1-D inputs; else NaN) and, when ``initial`` = (a₀, w₀, b₀) is
+    """Record ``index`` of ``records`` (arrays by name) from the state: the risk, the extremes of f over
+    ``interval`` (1-D inputs: ``diagnostics.extremes``; NaN for d > 1) and, when ``initial`` = (a₀, w₀, b₀) is
     given, the relative distances."""
     records["risk"][index] = risk
-    if exact:
-        records["f_min"][index], records["f_max"][index] = extremes_exact(a, w, b, 1.0 / alpha, *interval)
+    if np.ndim(w) == np.ndim(a):  # a 1-D input
+        records["f_min"][index], records["f_max"][index] = diagnostics.extremes(
+            a, w, b, alpha, interval[0], interval[1], activation
+        )
     if initial is not None:
         records["rd_w"][index] = model.relative_distance((w, b), (initial[1], initial[2]))
         records["rd_a"][index] = model.relative_distance(a, initial[0])
@@ -47,7 +49,6 @@ def advance(
     """The generated kernels' ``advance`` step by step in numpy: (steps taken, records written, status)."""
     if _active_pairs(w, b, x, activation) == 0:
         return 0, 0, STATUS_DEAD
-    exact = activation == "relu" and np.ndim(x) == 1
     written = 0
     for step in range(1, n_steps + 1):
         _step(a, w, b, x, y, alpha, learning_rate, activation)
@@ -55,7 +56,7 @@ def advance(
         if not (np.isfinite(risk) and np.all(np.isfinite(a)) and np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
             return step, written, STATUS_DIVERGED
         if written < record_offsets.size and record_offsets[written] == step:
-            take_record(records, written, a, w, b, risk, alpha, interval, initial, exact)
+            take_record(records, written, a, w, b, risk, alpha, interval, initial, activation)
             written += 1
         if _active_pairs(w, b, x, activation) == 0:
             return step, written, STATUS_DEAD

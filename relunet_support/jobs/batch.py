@@ -1,11 +1,11 @@
 """Batches of notebooks: for each learning rate of a study, papermill runs 02_train, then
 04_scaling_plots, writing executed notebooks to ``<output>/executed/``; for the headline batch (the
 first with the most widths) also 03_condensation_viewer (static frames of its widest run); and
-05_phase_diagram once. Batches run in parallel (one kernel per core), each batch's notebooks in order
-in one kernel whose namespace is cleared between them (``ChainKernel``); kernels use unix sockets, so
-parallel starts never race for TCP ports. One
-failing notebook does not stop the others; failures are listed at the end, and ``<output>/index.html``
-(``report``) sums up the study.
+05_phase_diagram and 06_initial_condensation once. Batches run in parallel (one kernel per core), each
+batch's notebooks in order in one kernel whose namespace is cleared between them (``ChainKernel``);
+kernels use unix sockets, so parallel starts never race for TCP ports. One failing notebook does not
+stop the others; failures are listed at the end, and ``<output>/index.html`` (``report``) sums up the
+study.
 
 A study is YAML::
 
@@ -52,9 +52,9 @@ BATCH_KEYS = ("learning_rate", "normalised_learning_rate", "widths", "n_steps", 
 STUDY_KEYS = ("output_dir", "defaults", "batches")
 NOTEBOOK_ORDER = ("02_train", "04_scaling_plots")  # for every batch
 HEADLINE_NOTEBOOKS = ("03_condensation_viewer",)  # static frames, after 02 and 04 of the headline batch only
-STUDY_NOTEBOOKS = ("05_phase_diagram",)  # once per study
-# the kernels' own log lines (ipykernel warns that its local TCP sockets are unencrypted, and logs the
-# interrupt nbclient sends at shutdown as an error) are noise here: errors in cells reach the notebook
+STUDY_NOTEBOOKS = ("05_phase_diagram", "06_initial_condensation")  # once per study, each its own chain
+# the kernels' own log lines (e.g. the interrupt nbclient sends at shutdown, logged as an error) are noise
+# here: errors in cells reach the notebook
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
 
@@ -222,7 +222,7 @@ def notebook_chains(
     study: Study, notebooks, headline_notebooks, study_notebooks, output_dir: Path, executed_dir: Path
 ) -> list[list]:
     """The notebooks to execute as independent chains of (name, tag, target, parameters), in order: one chain
-    for the study-wide notebooks, then one per group of batches that share a run (usually one batch; the
+    for each study-wide notebook, then one per group of batches that share a run (usually one batch; the
     headline batch's chain ends with the headline notebooks)."""
     groups: list[tuple[set, list]] = []
     for index, (batch, tag) in enumerate(zip(study.batches, study.tags())):
@@ -234,10 +234,10 @@ def notebook_chains(
             groups.remove(group)
         groups.append((ids.union(*(g[0] for g in sharing)), [job for g in sharing for job in g[1]] + jobs))
     chains = [jobs for _, jobs in groups if jobs]
-    study_jobs = [
-        (name, "study", executed_dir / f"{name}.ipynb", {"output_dir": str(output_dir)}) for name in study_notebooks
+    study_chains = [
+        [(name, "study", executed_dir / f"{name}.ipynb", {"output_dir": str(output_dir)})] for name in study_notebooks
     ]
-    return ([study_jobs] if study_jobs else []) + chains  # the study-wide chain first: it is the longest alone
+    return study_chains + chains  # the study-wide notebooks first: 05 is the longest chain alone
 
 
 def _ipc_kernel_manager(socket_dir: Path):
@@ -363,7 +363,8 @@ def run_notebooks(
     fresh_kernels: bool = False,
 ) -> list[Execution]:
     """Execute the notebooks for every batch of ``study`` with papermill (and the headline ones for the
-    headline batch), and the study-wide ones (05_phase_diagram, reduced preset); returns every execution.
+    headline batch), and the study-wide ones (05_phase_diagram and 06_initial_condensation, reduced presets);
+    returns every execution.
 
     Executed notebooks go to ``<output_dir>/executed/<notebook>_<tag>.ipynb`` (study-wide ones:
     ``<notebook>.ipynb``); runs and figures to ``<output_dir>/runs`` and ``<output_dir>/figures``; then

@@ -118,10 +118,10 @@ def _client(scheduler):
         cluster = LocalCluster(
             n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
         )
-        return Client(cluster), cluster
+        return Client(cluster), cluster, True
     if isinstance(scheduler, Client):
-        return scheduler, None
-    return Client(scheduler), None
+        return scheduler, None, False  # the caller's: left open
+    return Client(scheduler), None, True  # ours, to an existing cluster: closed, the cluster left running
 
 
 def run_sweep(
@@ -145,7 +145,7 @@ def run_sweep(
     else:
         from distributed import as_completed
 
-        client, cluster = _client(scheduler)
+        client, cluster, own_client = _client(scheduler)
         try:
             futures = client.map(train_task, payloads, out_dir=out_dir, pure=False)
             index = {future.key: i for i, future in enumerate(futures)}
@@ -160,8 +160,9 @@ def run_sweep(
                     }
                 bar.update()
         finally:
-            if cluster is not None:
+            if own_client:
                 client.close()
+            if cluster is not None:
                 cluster.close()
     bar.close()
     assert all(o is not None for o in outcomes)  # every task reported, done or failed

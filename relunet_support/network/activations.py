@@ -23,6 +23,11 @@ import numpy as np
 from relunet_support.errors import invalid
 
 LEAKY_SLOPE = 0.01  # λ of leaky_relu (PyTorch's default)
+# the extremes of f for the smooth activations (network/exact.py's extremes_smooth): their code there, the grid
+# (h = (hi − lo)/512) and sup_z |σ''(z)| rounded up, which bounds the error by M₂h²/8
+SMOOTH_KINDS = {"tanh": 1, "xtanh": 2, "x2tanh": 3}
+SMOOTH_GRID = 513
+SECOND_DERIVATIVE_BOUND = {"tanh": 0.7699, "xtanh": 2.0, "x2tanh": 2.642}
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,32 @@
-"""The exact extremes of f over an interval, compiled: what the engines record while training and
+"""The extremes of f over an interval, compiled: what the engines record while training and
 ``diagnostics.extremes`` computes afterwards. A leaf that imports numba (so analysis that never asks for
-extremes, e.g. notebook 04 reading finished runs, does not import it)."""
+extremes, e.g. notebook 04 reading finished runs, does not import it).
+
+- ReLU and leaky ReLU (1-D input): f is piecewise linear, its extremes are exact (``extremes_exact``).
+- tanh, x·tanh x, x²·tanh x (1-D input): ``extremes_smooth`` — f on a grid of ``SMOOTH_GRID`` points, each grid
+  extremum refined by golden-section search in its two neighbouring cells. Every value returned is a value
+  f attains, and it is at least the grid's, so the error is at most M₂h²/8 (h the grid step,
+  M₂ = (1/α) Σ_j |a_j| w_j² sup|σ''| ≥ max |f''|: f' = 0 at an interior extremum, and the nearest grid point is
+  within h/2); where an extremum is alone in its two cells the search finds it to rounding.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
+from relunet_support.network.activations import SECOND_DERIVATIVE_BOUND, SMOOTH_GRID, SMOOTH_KINDS  # noqa: F401
+
 
 @njit(cache=True)
-def extremes_exact(a, w, b, inv_alpha, lo, hi):
-    """Exact (min, max) of f(x) = (1/α) Σ_j a_j (w_j x + b_j)_+ over [lo, hi].
+def extremes_exact(a, w, b, inv_alpha, lo, hi, leak=0.0):
+    """Exact (min, max) of f(x) = (1/α) Σ_j a_j σ(w_j x + b_j) over [lo, hi], σ(z) = max(z, 0) + leak·min(z, 0)
+    (ReLU: leak = 0; leaky ReLU: its slope λ).
 
-    f is continuous and piecewise linear with kinks at −b_j/w_j, so its extremes over the interval
-    are attained at lo, hi or a kink inside. Write f = (A x + B)/α on each piece, with
-    A = Σ_active a_j w_j and B = Σ_active a_j b_j; walking the sorted kinks from left to right,
-    neuron j switches on (w_j > 0) or off (w_j < 0) at its kink.
+    σ(z) = leak·z + (1 − leak)·z₊, so f is continuous and piecewise linear with kinks at −b_j/w_j, and its
+    extremes over the interval are attained at lo, hi or a kink inside. Write f = (A x + B)/α on each
+    piece, with A = leak·Σ_j a_j w_j + (1 − leak)·Σ_active a_j w_j and B likewise with b_j; walking the
+    sorted kinks from left to right, neuron j switches on (w_j > 0) or off (w_j < 0) at its kink.
     """
     m = a.size
     mid = 0.5 * (lo + hi)
@@ -24,8 +35,14 @@ def extremes_exact(a, w, b, inv_alpha, lo, hi):
     n_inside = 0
     slope = 0.0
     intercept = 0.0
+    on = 1.0 - leak
+    if leak != 0.0:
+        for j in range(m):
+            slope += leak * a[j] * w[j]
+            intercept += leak * a[j] * b[j]
     for j in range(m):
         wj = w[j]
+        aj = a[j] * on
         inside = False
         if wj != 0.0:
             kink = -b[j] / wj
@@ -35,11 +52,11 @@ def extremes_exact(a, w, b, inv_alpha, lo, hi):
                 kink_idx[n_inside] = j
                 n_inside += 1
                 if wj < 0.0:  # active left of its kink
-                    slope += a[j] * wj
-                    intercept += a[j] * b[j]
+                    slope += aj * wj
+                    intercept += aj * b[j]
         if not inside and wj * mid + b[j] > 0.0:  # one sign on the whole interval
-            slope += a[j] * wj
-            intercept += a[j] * b[j]
+            slope += aj * wj
+            intercept += aj * b[j]
     f_lo = (slope * lo + intercept) * inv_alpha
     f_min = f_lo
     f_max = f_lo
@@ -51,13 +68,69 @@ def extremes_exact(a, w, b, inv_alpha, lo, hi):
             value = (slope * kink + intercept) * inv_alpha
             f_min = min(f_min, value)
             f_max = max(f_max, value)
+            aj = a[j] * on
             if w[j] > 0.0:
-                slope += a[j] * w[j]
-                intercept += a[j] * b[j]
+                slope += aj * w[j]
+                intercept += aj * b[j]
             else:
-                slope -= a[j] * w[j]
-                intercept -= a[j] * b[j]
+                slope -= aj * w[j]
+                intercept -= aj * b[j]
     f_hi = (slope * hi + intercept) * inv_alpha
     f_min = min(f_min, f_hi)
     f_max = max(f_max, f_hi)
+    return f_min, f_max
+
+
+@njit(cache=True)
+def smooth_value(a, w, b, inv_alpha, x, kind):
+    """f(x) = (1/α) Σ_j a_j σ(w_j x + b_j) at one point for σ = tanh (kind 1), z·tanh z (2), z²·tanh z (3)."""
+    total = 0.0
+    for j in range(a.size):
+        z = w[j] * x + b[j]
+        t = np.tanh(z)
+        if kind == 1:
+            total += a[j] * t
+        elif kind == 2:
+            total += a[j] * z * t
+        else:
+            total += a[j] * z * z * t
+    return total * inv_alpha
+
+
+@njit(cache=True)
+def _golden(a, w, b, inv_alpha, left, right, kind, sign):
+    """The largest value of sign·f found by golden-section search on [left, right] (60 shrinks by 0.618)."""
+    ratio = 0.6180339887498949
+    x1 = right - ratio * (right - left)
+    x2 = left + ratio * (right - left)
+    f1 = sign * smooth_value(a, w, b, inv_alpha, x1, kind)
+    f2 = sign * smooth_value(a, w, b, inv_alpha, x2, kind)
+    for _ in range(60):
+        if f1 >= f2:
+            right, x2, f2 = x2, x1, f1
+            x1 = right - ratio * (right - left)
+            f1 = sign * smooth_value(a, w, b, inv_alpha, x1, kind)
+        else:
+            left, x1, f1 = x1, x2, f2
+            x2 = left + ratio * (right - left)
+            f2 = sign * smooth_value(a, w, b, inv_alpha, x2, kind)
+    return max(f1, f2)
+
+
+@njit(cache=True)
+def extremes_smooth(a, w, b, inv_alpha, lo, hi, kind, points=513):
+    """(min, max) of f over [lo, hi] for a smooth σ (``kind`` as in ``smooth_value``): the grid of ``points``
+    points, each grid-local extremum refined by golden-section search over its two neighbouring cells
+    (error at most M₂h²/8, see the module's docstring)."""
+    grid = np.linspace(lo, hi, points)
+    values = np.empty(points)
+    for k in range(points):
+        values[k] = smooth_value(a, w, b, inv_alpha, grid[k], kind)
+    f_min = values.min()
+    f_max = values.max()
+    for k in range(1, points - 1):
+        if values[k] >= values[k - 1] and values[k] >= values[k + 1] and values[k] > min(values[k - 1], values[k + 1]):
+            f_max = max(f_max, _golden(a, w, b, inv_alpha, grid[k - 1], grid[k + 1], kind, 1.0))
+        if values[k] <= values[k - 1] and values[k] <= values[k + 1] and values[k] < max(values[k - 1], values[k + 1]):
+            f_min = min(f_min, -_golden(a, w, b, inv_alpha, grid[k - 1], grid[k + 1], kind, -1.0))
     return f_min, f_max

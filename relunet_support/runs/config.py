@@ -324,15 +324,15 @@ class TrainConfig:
         return len(self.x[0]) if self.x is not None and isinstance(self.x[0], tuple) else 1
 
     @property
-    def exact_extremes(self) -> bool:
-        """Whether the records hold the exact min and max of f over ``interval``: f piecewise linear in a 1-D
-        input (ReLU, d = 1); else they are NaN."""
-        return self.activation == "relu" and self.dimension == 1
+    def records_extremes(self) -> bool:
+        """Whether the records hold the min and max of f over ``interval``: for a 1-D input (exact for ReLU
+        and leaky ReLU, within M₂h²/8 for the smooth activations); for d > 1 they are NaN."""
+        return self.dimension == 1
 
     @property
     def finite_records(self) -> tuple[str, ...]:
-        """The record fields a run that has not diverged holds finite: the risk, and the extremes where exact."""
-        return ("risk", "f_min", "f_max") if self.exact_extremes else ("risk",)
+        """The record fields a run that has not diverged holds finite: the risk, and the extremes where kept."""
+        return ("risk", "f_min", "f_max") if self.records_extremes else ("risk",)
 
     @property
     def alpha(self) -> float:

@@ -111,9 +111,11 @@ def _record(config: TrainConfig, step: int, state, initial, x, y) -> dict:
     a, w, b = state
     a0, w0, b0 = initial
     with np.errstate(over="ignore", invalid="ignore"):  # a non-finite record is reported as divergence
-        f_min, f_max = np.nan, np.nan  # exact for ReLU networks of a 1-D input only (engine.advance records the same)
-        if config.exact_extremes:
-            f_min, f_max = diagnostics.extremes(a, w, b, config.alpha, *config.interval)
+        f_min, f_max = np.nan, np.nan  # for networks of a 1-D input only (engine.advance records the same)
+        if config.records_extremes:
+            f_min, f_max = diagnostics.extremes(
+                a, w, b, config.alpha, config.interval[0], config.interval[1], config.activation
+            )
         return {
             "risk": model.risk(a, w, b, x, y, config.alpha, config.activation),
             "f_min": f_min,

@@ -620,3 +620,163 @@ def slope_against_gamma_prime_figure(measured: dict, predicted: dict, limit: dic
     ax.legend(fontsize=7, ncol=2)
     ax.grid(True, alpha=0.3)
     return fig
+
+
+def cosine_heatmap(ax, w, b, order: np.ndarray, title: str):
+    """Zhou et al.'s heat map on ``ax``: cos(u_j, u_k) of the neurons' directions u_j = (w_j, b_j)/‖(w_j, b_j)‖,
+    rows and columns in ``order`` (neurons of one line side by side); returns the image (for a colour bar)."""
+    from relunet_support.analysis.directions import cosine_similarity
+
+    cosines = cosine_similarity(w, b)[np.ix_(order, order)]
+    image = ax.imshow(cosines, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+    ax.set_title(title, fontsize=8)
+    ax.set_xlabel("neuron (ordered by line)", fontsize=7)
+    ax.set_ylabel("neuron", fontsize=7)
+    ax.tick_params(labelsize=6)
+    return image
+
+
+def initial_condensation_heatmaps(stages: Sequence, orders: Sequence[np.ndarray], title: str) -> Figure:
+    """One cosine heat map per ``stages`` entry (an ``InitialStage``), side by side, with a shared colour bar."""
+    fig, axes = plt.subplots(1, len(stages), figsize=(3.0 * len(stages) + 0.8, 3.4), layout="constrained")
+    axes = np.atleast_1d(axes)
+    image = None
+    for ax, stage, order in zip(axes, stages, orders, strict=True):
+        steps = "not ended" if stage.steps is None else f"step {stage.steps:,}"
+        image = cosine_heatmap(
+            ax,
+            stage.w,
+            stage.b,
+            order,
+            f"{stage.activation} (p = {stage.multiplicity}), seed {stage.seed}\n"
+            f"{steps}, η = {stage.learning_rate:g}: {len(stage.lines)} line(s)",
+        )
+    fig.colorbar(image, ax=list(axes), shrink=0.8, label="cos(u_j, u_k)")
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def line_counts_figure(counts: dict, multiplicities: dict, title: str) -> Figure:
+    """The number of condensed lines at the end of the initial stage against the multiplicity p: one point per
+    seed (``counts[activation]`` = list over seeds, slightly spread sideways), the median as a bar, and Zhou
+    et al.'s bound 'at most p lines' as a staircase. ReLU (no multiplicity: not differentiable at 0) sits
+    at its own position right of the others."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.8), layout="constrained")
+    smooth = [name for name in counts if name not in ("relu", "leaky_relu")]
+    positions = {name: float(multiplicities[name]) for name in smooth}
+    top = max([*positions.values(), 1.0])
+    for offset, name in enumerate(n for n in counts if n not in smooth):
+        positions[name] = top + 1.5 + offset
+    bound_p = np.arange(1, int(top) + 1)
+    ax.step(np.r_[bound_p - 0.5, bound_p[-1] + 0.5], np.r_[bound_p, bound_p[-1]], where="post", color="k", lw=1)
+    ax.plot([], [], "-", color="k", lw=1, label="Zhou et al.: at most p lines")
+    for name, values in counts.items():
+        values = np.asarray(values, dtype=np.float64)
+        spread = np.linspace(-0.12, 0.12, values.size) if values.size > 1 else np.zeros(1)
+        ax.plot(positions[name] + spread, values, "o", ms=6, alpha=0.8, label=f"{name}: per seed")
+        ax.hlines(np.median(values), positions[name] - 0.2, positions[name] + 0.2, color="k", lw=2)
+    ax.set_xticks(
+        list(positions.values()),
+        [f"{n}\np = {multiplicities[n]}" if n in smooth else f"{n}\n(p undefined)" for n in positions],
+    )
+    ax.set_ylabel("condensed lines at the end of the initial stage")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(-0.3, max(top, max(max(v) for v in counts.values())) + 0.8)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(True, alpha=0.3)
+    return fig
+
+
+def principal_directions(unit: np.ndarray) -> np.ndarray:
+    """The two leading principal directions (rows, shape (2, d + 1)) of the neurons' unit directions, with ±u
+    taken as one line (the second-moment matrix Σ_j u_j u_jᵀ, not centred: u and −u weigh the same)."""
+    _, _, rows = np.linalg.svd(unit, full_matrices=False)
+    return rows[:2]
+
+
+def direction_snapshots_figure(run, indices: Sequence[int] | None = None, alignment: float = 0.99) -> Figure:
+    """The neurons of a run of any input dimension at a few snapshots: per snapshot (a column) the heat map of
+    cos(u_j, u_k) ordered by condensed line (``directions.lines``, every neuron weighing 1), and the unit
+    directions projected on the two leading principal directions of the last snapshot's (fixed for all
+    columns), coloured by sign(a_j) (red a > 0, blue a < 0), sized by amplitude; below, the risk with the
+    snapshots marked. ``indices``: snapshot indices (default: the first; the last snapshot of the initial stage,
+    where the risk is still above 0.99·R(0) (as in notebook 06); the one log-midway from there to the end;
+    and the last)."""
+    from relunet_support.analysis import directions
+    from relunet_support.analysis.initial_condensation import line_order
+
+    if indices is None:
+        steps = np.asarray(run.snapshot_steps)
+        records = run.records
+        at = np.clip(np.searchsorted(records["step"], steps, side="right") - 1, 0, len(records["step"]) - 1)
+        initial = np.flatnonzero(~(records["risk"][at] <= 0.99 * records["risk"][0]))  # NaN counts as not fitted
+        end = int(initial[-1]) if initial.size else 0
+        middle = np.sqrt(max(steps[end], 1) * max(steps[-1], 1))
+        indices = sorted({0, end, int(np.argmin(np.abs(steps - middle))), len(steps) - 1})
+    indices = list(indices)
+    last = run.snapshot(len(run.snapshot_steps) - 1)
+    axes_rows = principal_directions(directions.unit_directions(last[1], last[2])[0])
+    fig = plt.figure(figsize=(2.9 * len(indices) + 0.6, 8.4), layout="constrained")
+    grid = fig.add_gridspec(3, len(indices), height_ratios=[1, 1, 0.7])
+    config = run.config
+    image = None
+    for column, index in enumerate(indices):
+        a, w, b = run.snapshot(index)
+        step = int(run.snapshot_steps[index])
+        found = directions.lines(a, w, b, alignment=alignment, mass=1.0, weighting="neurons")
+        image = cosine_heatmap(
+            fig.add_subplot(grid[0, column]),
+            w,
+            b,
+            line_order(found, w, b),
+            f"step {step:,}: {len(found)} line(s)",
+        )
+        unit, norms = directions.unit_directions(w, b)
+        projected = unit @ axes_rows.T
+        amplitude = np.abs(a) * norms
+        sizes = 4 + 40 * amplitude / amplitude.max() if amplitude.max() > 0 else np.full(a.shape, 4.0)
+        ax = fig.add_subplot(grid[1, column])
+        ax.add_patch(plt.Circle((0, 0), 1, fill=False, color="0.7", lw=0.8))
+        ax.scatter(*projected.T, s=sizes, c=np.where(a > 0, "tab:red", "tab:blue"), alpha=0.6, lw=0)
+        ax.set(xlim=(-1.08, 1.08), ylim=(-1.08, 1.08), aspect="equal")
+        ax.set_xlabel("PC 1 of u_j (last snapshot)", fontsize=7)
+        ax.set_ylabel("PC 2", fontsize=7)
+        ax.tick_params(labelsize=6)
+    fig.colorbar(image, ax=fig.axes[::2], shrink=0.8, label="cos(u_j, u_k)")
+    ax = fig.add_subplot(grid[2, :])
+    records = run.records
+    ax.loglog(np.maximum(records["step"], 1), records["risk"], color="k", lw=1)
+    for index in indices:
+        ax.axvline(max(int(run.snapshot_steps[index]), 1), color="tab:orange", lw=0.8, ls="--")
+    ax.set_xlabel("step k (dashed: the snapshots above)")
+    ax.set_ylabel("risk R")
+    ax.grid(True, alpha=0.3)
+    ax.plot([], [], "o", color="tab:red", label="a_j > 0")
+    ax.plot([], [], "o", color="tab:blue", label="a_j < 0")
+    ax.legend(fontsize=7, loc="lower left")
+    plain_log_labels(fig)
+    fig.suptitle(
+        f"{config.activation}, d = {config.dimension}, m = {config.m}, η = {config.learning_rate:g}, "
+        f"β₂ = {config.beta2:g} — {run.run_id}",
+        fontsize=9,
+    )
+    return fig
+
+
+def save_figure(fig: Figure, folder, name: str, dpi: int = 110) -> list:
+    """Write ``fig`` as ``<folder>/<name>.png`` and ``.svg`` (the layout computed once, for the PNG), each
+    to a temporary file first and then renamed, so an interrupted save leaves no half-written figure;
+    returns the two paths."""
+    import os
+    from pathlib import Path
+
+    paths = []
+    for suffix in ("png", "svg"):
+        path = Path(folder) / f"{name}.{suffix}"
+        partial = path.with_name(f".{path.name}.partial")
+        fig.savefig(partial, dpi=dpi, format=suffix)
+        os.replace(partial, path)
+        fig.set_layout_engine("none")  # the SVG keeps the PNG's layout
+        paths.append(path)
+    return paths

@@ -23,7 +23,7 @@ import traceback
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -34,6 +34,7 @@ from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
 from relunet_support.analysis import condensation, diagnostics
+from relunet_support.network import model
 from relunet_support.runs.store import Run, list_runs
 from relunet_support.views.frameview import FrameView
 from relunet_support.views.plots import drop_minor_ticks, fixed_margins, plain_log_labels
@@ -154,8 +155,11 @@ def frame(run: Run, index: int, n_grid: int = 401) -> Frame:
     lo, hi = config.interval
     grid = np.linspace(lo, hi, n_grid)
     x, y = config.training_data()
-    kinks = diagnostics.kinks(w, b)
-    evaluate = diagnostics.function_evaluator(a, w, b, config.alpha, within=(lo, hi))
+    kinks = diagnostics.kinks(w, b)  # for a smooth σ: where each neuron's pre-activation is 0 (its centre)
+    if config.activation == "relu":
+        evaluate = diagnostics.function_evaluator(a, w, b, config.alpha, within=(lo, hi))
+    else:
+        evaluate = partial(model.forward, a, w, b, alpha=config.alpha, activation=config.activation)
     f = evaluate(grid)
     carrying = carrying_neurons(a, w, b, config.alpha, (lo, hi), float(np.max(np.abs(f))), float(np.max(np.abs(y))))
     carrier_kinks = np.unique(kinks[carrying & (kinks > lo) & (kinks < hi)].round(4))  # one mark per position
@@ -439,6 +443,14 @@ class CondensationViewer:
         if not self.runs:
             raise ValueError(
                 f"runs={str(runs)!r} is not allowed: no run stores found there (train some first, e.g. `make run`)"
+            )
+        several = [run for run in self.runs if run.config.dimension > 1]
+        self.runs = [run for run in self.runs if run.config.dimension == 1]  # the panels draw f over x
+        if not self.runs:
+            raise ValueError(
+                f"runs={str(runs)!r} is not allowed: the viewer draws runs of a 1-D input, and "
+                f"{several[0].run_id} has inputs of dimension {several[0].config.dimension}; "
+                "plots.direction_snapshots_figure(run) draws runs of any dimension"
             )
         if not 0 <= run_index < len(self.runs):
             raise ValueError(f"run_index={run_index!r} is not allowed: run_index must be in 0..{len(self.runs) - 1}")

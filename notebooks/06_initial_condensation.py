@@ -1,0 +1,144 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 — Initial condensation and the multiplicity of the activation (Zhou et al., NeurIPS 2022)
+#
+# Zhou et al. observe that with small initial weights the input weights (w_j, b_j) of a two-layer network
+# gather, in the *initial stage* of training, on at most p lines through the origin, where p is the
+# multiplicity of σ at 0 (tanh: 1, x·tanh x: 2, x²·tanh x: 3); ReLU, not differentiable at 0, has no p.
+#
+# **Setting.** d = 5 inputs x_i uniform on [−1, 1]⁵, n = 80, targets y_i = Σ_k 3.5 sin(5x_ik + 1) (their target;
+# the input range is ours); f(x) = Σ_j a_j σ(w_j·x + b_j), a_j ~ N(0, β₁²), (w_j, b_j) ~ N(0, β₂² I₆), plain
+# gradient descent. β₁ = 0.3 and β₂ = 10⁻⁵: input weights far smaller than output weights, so every
+# direction turns far before f moves.
+#
+# **End of the initial stage.** The last step at which the network has fitted less than 1 % of its initial
+# risk, R > 0.99·R(0): up to then f ≈ 0 and the directions follow the small-weight field
+# dω_j/dt ≈ p·(a_j/n) Σ_i y_i (ω_j·x̃_i)^(p−1) x̃_i, x̃_i = (x_i, 1). η only sets how finely GD resolves that
+# stage: it starts at 0.05 and is divided by 10 until the stage lasts at least 300 steps.
+#
+# **Counting lines.** All m neurons, each weighing 1 (the neurons of Zhou et al.'s heat maps): a line holds
+# the neurons within |cos| ≥ 0.99 of its first member and is *condensed* when it holds more neurons than
+# directions spread uniformly on S⁵ would put there, by 4σ, and at least 5 % of them.
+#
+# The default is a reduced run (m = 100, seeds 0, 1, 2: about half a minute); `paper = True` takes m = 1000
+# and seeds 0 … 9 (several minutes).
+
+# %% tags=["parameters"]
+paper = False
+output_dir = "../outputs/smoke"
+
+# %%
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Markdown, display
+
+from relunet_support import plots
+from relunet_support.analysis import initial_condensation as initial
+from relunet_support.errors import invalid
+
+if not isinstance(paper, bool):
+    raise invalid("paper", paper, "True or False")
+m, seeds = (1000, list(range(10))) if paper else (100, [0, 1, 2])
+beta1, beta2 = 0.3, 1e-5
+preset = "paper" if paper else "reduced"
+figures_dir = Path(output_dir) / "figures"
+figures_dir.mkdir(parents=True, exist_ok=True)
+x, y = initial.zhou_data(n=80, d=5, seed=0)
+started = time.perf_counter()
+stages = {
+    activation: [initial.run_initial_stage(x, y, activation, m=m, beta1=beta1, beta2=beta2, seed=s) for s in seeds]
+    for activation in initial.ZHOU_ACTIVATIONS
+}
+print(f"{preset} preset: m = {m}, seeds {seeds}, β₁ = {beta1:g}, β₂ = {beta2:g}: {time.perf_counter() - started:.1f} s")
+
+# %% [markdown]
+# ## Heat maps at the end of the initial stage
+#
+# cos(u_j, u_k) of the directions u_j = (w_j, b_j)/‖(w_j, b_j)‖, the neurons of each condensed line side by side
+# (red: the same direction, blue: the opposite one — one line either way; within a line the neurons along its
+# direction come first), for the first seed.
+
+# %%
+first = [stages[activation][0] for activation in initial.ZHOU_ACTIVATIONS]
+fig = plots.initial_condensation_heatmaps(
+    first,
+    [initial.line_order(stage.lines, stage.w, stage.b) for stage in first],
+    title=f"initial stage ends at R = 0.99·R(0) — d = 5, n = 80, m = {m}, β₁ = {beta1:g}, β₂ = {beta2:g}",
+)
+heatmap_paths = plots.save_figure(fig, figures_dir, f"initial_condensation_heatmaps_{preset}")
+plt.show()
+
+# %% [markdown]
+# ## The number of lines against p
+#
+# Where the theory gives the lines, they are compared with them: for p = 1 the field is the constant vector
+# g = (1/n) Σ y_i x̃_i, so the line is ±g; for p = 2 it is 2a_j M ω_j with M = (1/n) Σ y_i x̃_i x̃_iᵀ, so neurons
+# with a_j > 0 turn to M's top eigenvector and those with a_j < 0 to its bottom one. For p = 3 the field turns a
+# neuron at a speed ∝ a_j‖ω_j‖: the neurons that start small have hardly turned when the largest leaves the
+# small-weight regime and ends the stage — under GD the 3 lines need not form in the initial stage.
+
+# %%
+counts = {activation: [len(stage.lines) for stage in runs] for activation, runs in stages.items()}
+multiplicities = {activation: runs[0].multiplicity for activation, runs in stages.items()}
+fig = plots.line_counts_figure(
+    counts,
+    multiplicities,
+    title=f"condensed lines at the end of the initial stage — m = {m}, seeds {', '.join(map(str, seeds))}",
+)
+count_paths = plots.save_figure(fig, figures_dir, f"initial_condensation_lines_{preset}")
+plt.show()
+
+g = initial.linear_direction(x, y)
+top, bottom = initial.quadratic_directions(x, y)
+
+
+def closest(stage, references):
+    """For the heaviest line: the largest |cos| with the reference directions (NaN: no line)."""
+    if not stage.lines:
+        return float("nan")
+    return max(abs(float(stage.lines[0].direction @ r)) for r in references)
+
+
+rows = [
+    "| activation | p | seed | η | steps of the initial stage | lines (all neurons) | neurons on them | "
+    "lines (amplitude-weighted) | heaviest line vs theory (\\|cos\\|) |",
+    "|---|---|---|---|---|---|---|---|---|",
+]
+reference = {"tanh": (g,), "xtanh": (top, bottom), "relu": (g,)}
+for activation, runs in stages.items():
+    for stage in runs:
+        theory = closest(stage, reference[activation]) if activation in reference else float("nan")
+        rows.append(
+            f"| {activation} | {stage.multiplicity} | {stage.seed} | {stage.learning_rate:g} | "
+            f"{stage.steps if stage.steps is not None else 'not ended'} | {len(stage.lines)} | "
+            f"{sum(line.size for line in stage.lines)} | {len(stage.amplitude_lines)} | "
+            f"{'—' if np.isnan(theory) else f'{theory:.4f}'} |"
+        )
+display(Markdown("\n".join(rows)))
+
+# %%
+# Zhou et al.'s bound holds for every smooth activation and seed
+assert all(c <= multiplicities[a] for a in ("tanh", "xtanh", "x2tanh") for c in counts[a]), counts
+# p = 1: one line, along ±g (docs/science.md §7); p = 2: its heaviest line is an eigenvector of M
+assert all(c == 1 for c in counts["tanh"]), counts
+assert all(closest(stage, (g,)) > 0.999 for stage in stages["tanh"])
+assert all(closest(stage, (top, bottom)) > 0.99 for stage in stages["xtanh"] if stage.lines)
+assert all(stage.steps is not None for runs in stages.values() for stage in runs)
+assert all(p.exists() and p.stat().st_size > 1000 for p in heatmap_paths + count_paths)
