@@ -105,11 +105,11 @@ def test_widths_given_as_digit_texts_are_read_exactly():
         ("batches:\n  - {learning_rate: 70, widths: [40, 40], n_steps: 10}", "(40 is repeated)"),
         (
             "defaults: {activation: tanh}\n" + ONE_BATCH,
-            "batches[1]: activation='tanh' is not allowed: activation must be 'relu' for the notebooks that draw runs",
+            "defaults: activation='tanh' is not allowed: activation must be 'relu' for the notebooks that draw runs",
         ),
         (
             "defaults: {dataset: custom, x: [[0, 1], [1, 0]], y: [1, 2]}\n" + ONE_BATCH,
-            "batches[1]: dataset='custom' is not allowed: dataset must be a data set of 1-D inputs for the notebooks",
+            "defaults: dataset='custom' is not allowed: dataset must be a data set of 1-D inputs for the notebooks",
         ),
     ],
 )
@@ -379,3 +379,13 @@ def test_a_chain_kernel_is_reset_between_notebooks(tmp_path, fresh):
         assert after["names"] == [] and after["pid"] not in (r["pid"] for r in reports)
     finally:
         kernel.shutdown()
+
+
+@pytest.mark.parametrize(
+    "defaults, named",
+    [({"gamma": "steep"}, "gamma='steep'"), ({"activation": "tanh"}, "activation"), ({"beta2": 0}, "beta2=0")],
+)
+def test_a_bad_default_is_reported_as_the_defaults_error(defaults, named):
+    with pytest.raises(StudyError, match=f"^defaults: .*{named}") as raised:
+        study_from_dict({"defaults": defaults, "batches": [{"learning_rate": 70, "widths": [800], "n_steps": 10}]})
+    assert "batches[" not in str(raised.value)

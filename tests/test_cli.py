@@ -26,6 +26,9 @@ def test_train_and_list(tmp_path, capsys):
     assert main(["list", str(out)]) == 0
     listing = capsys.readouterr().out
     assert "complete" in listing and run.run_id in listing
+    header, row = listing.splitlines()[:2]
+    columns = dict(zip(header.split(), row.split()))
+    assert columns["activation"] == "relu" and columns["beta2"] == "1" and columns["d"] == "1"
 
 
 def test_dead_run_is_reported(tmp_path, capsys):

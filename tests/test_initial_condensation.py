@@ -88,3 +88,13 @@ def test_line_order_groups_each_line_by_side():
     assert np.all(np.diff(side) <= 0)  # those along the line first, then the opposite ones
     with pytest.raises(ConfigError, match="beta2=0"):
         initial.run_initial_stage(*initial.zhou_data(), "tanh", m=10, beta1=0.3, beta2=0, seed=0)
+
+
+def test_wider_networks_need_a_smaller_beta2_for_one_tanh_line():
+    """06: the line forms while m·β₁β₂ ≪ 0.01; at m = 1000, β₂ = 10⁻⁵ leaves part of the neurons off the line
+    when the stage ends, β₂ = 10⁻⁶ puts nearly all on it."""
+    x, y = initial.zhou_data()
+    loose = initial.run_initial_stage(x, y, "tanh", m=1000, beta1=0.3, beta2=1e-5, seed=0)
+    tight = initial.run_initial_stage(x, y, "tanh", m=1000, beta1=0.3, beta2=1e-6, seed=0)
+    assert loose.lines[0].size < 600
+    assert len(tight.lines) == 1 and tight.lines[0].size > 900

@@ -54,6 +54,17 @@ def test_index_names_the_numbers_and_the_missing(study_and_runs, tmp_path):
     assert "Missing run stores" in elsewhere and "**" not in elsewhere.split("## The answer")[1].split("##")[0]
 
 
+def test_the_index_shows_the_study_wide_figures_that_exist(study_and_runs, tmp_path):
+    study, out = study_and_runs
+    assert "## The phase diagram and the initial condensation" not in index_markdown(study, out)  # none made yet
+    (tmp_path / "figures").mkdir()
+    for name in ("phase_slopes_reduced.png", "initial_condensation_lines_reduced.png"):
+        (tmp_path / "figures" / name).write_bytes(b"\x89PNG")
+    text = index_markdown(study, tmp_path).split("## The phase diagram and the initial condensation")[1]
+    assert "(figures/phase_slopes_reduced.png)" in text and "(figures/initial_condensation_lines_reduced.png)" in text
+    assert "phase_rd_vs_m" not in text.split("## Every figure")[0]  # only what exists is shown
+
+
 def test_write_index_writes_markdown_and_html_atomically(study_and_runs):
     study, out = study_and_runs
     md, html = write_index(study, out)

@@ -23,24 +23,17 @@ def extremes(a, w, b, alpha: float, lo: float = -0.5, hi: float = 0.5, activatio
     """
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise invalid("(lo, hi)", (lo, hi), "a finite interval with lo < hi")
-    from relunet_support.network import activations
-    from relunet_support.network.activations import SMOOTH_GRID, SMOOTH_KINDS
-    from relunet_support.network.exact import extremes_exact, extremes_smooth  # compiled: numba imported here
+    from relunet_support.network import activations, exact  # compiled: numba is imported on the first call
 
     activations.get(activation)  # a ConfigError naming an unknown one
     a, w, b = (np.ascontiguousarray(v, dtype=np.float64) for v in (a, w, b))
     if w.ndim != a.ndim:
         raise invalid("w", f"<array of shape {w.shape}>", "the weights of a 1-D input (extremes are over an interval)")
-
-    def one(a_, w_, b_):
-        if activation in SMOOTH_KINDS:
-            return extremes_smooth(a_, w_, b_, 1.0 / alpha, float(lo), float(hi), SMOOTH_KINDS[activation], SMOOTH_GRID)
-        leak = activations.LEAKY_SLOPE if activation == "leaky_relu" else 0.0
-        return extremes_exact(a_, w_, b_, 1.0 / alpha, float(lo), float(hi), leak)
-
     if a.ndim == 1:
-        return one(a, w, b)
-    values = np.array([one(*member) for member in zip(a, w, b)])
+        return exact.extremes(a, w, b, 1.0 / alpha, float(lo), float(hi), activation)
+    values = np.array(
+        [exact.extremes(*member, 1.0 / alpha, float(lo), float(hi), activation) for member in zip(a, w, b)]
+    )
     return values[:, 0], values[:, 1]
 
 

@@ -78,7 +78,8 @@ def end_of_initial_stage(
         raise invalid("fraction", fraction, "a number in (0, 1): the share of the initial risk fitted")
 
     def risk(state: tuple) -> float:
-        return float(model.risk(state[0], state[1], state[2], x, y, 1.0, activation=activation))
+        with np.errstate(over="ignore", invalid="ignore"):  # a step too large diverges: NaN, η is then divided
+            return float(model.risk(state[0], state[1], state[2], x, y, 1.0, activation=activation))
 
     state, steps = (a, w, b), 0
     threshold = (1.0 - fraction) * risk(state)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from relunet_support.analysis import diagnostics
 from relunet_support.engine._kernels import STATUS_DEAD, STATUS_DIVERGED, STATUS_OK
-from relunet_support.network import model
+from relunet_support.network import exact, model
 
 
 def _step(a, w, b, x, y, alpha, learning_rate, activation="relu"):
@@ -31,12 +30,12 @@ def take_record(
     records: dict, index: int, a, w, b, risk: float, alpha: float, interval, initial, activation: str = "relu"
 ) -> None:
     """Record ``index`` of ``records`` (arrays by name) from the state: the risk, the extremes of f over
-    ``interval`` (1-D inputs: ``diagnostics.extremes``; NaN for d > 1) and, when ``initial`` = (a₀, w₀, b₀) is
+    ``interval`` (1-D inputs: ``network/exact.py``; NaN for d > 1) and, when ``initial`` = (a₀, w₀, b₀) is
     given, the relative distances."""
     records["risk"][index] = risk
     if np.ndim(w) == np.ndim(a):  # a 1-D input
-        records["f_min"][index], records["f_max"][index] = diagnostics.extremes(
-            a, w, b, alpha, interval[0], interval[1], activation
+        records["f_min"][index], records["f_max"][index] = exact.extremes(
+            a, w, b, 1.0 / alpha, interval[0], interval[1], activation
         )
     if initial is not None:
         records["rd_w"][index] = model.relative_distance((w, b), (initial[1], initial[2]))

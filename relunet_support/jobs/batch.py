@@ -165,6 +165,10 @@ def _study_from_dict(values: dict) -> Study:
         raise invalid("output_dir", output_dir, "a folder path (text), or left out")
     defaults = {} if values.get("defaults") is None else values["defaults"]
     _check_keys("defaults", defaults, OPTION_NAMES)
+    try:  # a bad default is the defaults' error, not the first batch's
+        check_drawable(TrainConfig(m=2, learning_rate=1.0, n_steps=1, **defaults))
+    except ConfigError as error:
+        raise StudyError(f"defaults: {error}") from None
     batches_in = values.get("batches")
     if not isinstance(batches_in, list) or not batches_in:
         raise StudyError(f"batches={batches_in!r} is not allowed: batches must be a non-empty list")

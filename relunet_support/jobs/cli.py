@@ -208,7 +208,8 @@ def _list(args) -> int:
         return 0
     runs = sorted((entry for _, entry in found if isinstance(entry, Run)), key=run_sort_key)
     print(
-        f"{'status':<11} {'eta':>10} {'m':>7} {'gamma':>6} {'gamma_p':>7} {'seed':>5} {'eta/alpha':>10} "
+        f"{'status':<11} {'eta':>10} {'m':>7} {'gamma':>6} {'gamma_p':>7} {'seed':>5} {'activation':>10} "
+        f"{'beta2':>6} {'d':>3} {'eta/alpha':>10} "
         f"{'step':>17} {'risk':>11} {'engine':>14}  run id"
     )
     for run in runs:
@@ -221,6 +222,7 @@ def _list(args) -> int:
             last, status = "-", f"corrupt ({_reason(error, run.path)})"
         print(
             f"{status:<11} {c.learning_rate:>10g} {c.m:>7} {c.gamma:>6g} {c.gamma_prime:>7g} {c.seed:>5} "
+            f"{c.activation:>10} {c.beta2:>6g} {c.dimension:>3} "
             f"{c.normalised_learning_rate:>10.4g} {f'{run.step}/{c.n_steps}':>17} {last:>11} {_engine_note(run):>14}  "
             f"{run.run_id}"
         )

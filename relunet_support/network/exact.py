@@ -15,7 +15,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from relunet_support.network.activations import SECOND_DERIVATIVE_BOUND, SMOOTH_GRID, SMOOTH_KINDS  # noqa: F401
+from relunet_support.network.activations import LEAKY_SLOPE, SMOOTH_GRID, SMOOTH_KINDS
+
+
+def extremes(a, w, b, inv_alpha: float, lo: float, hi: float, activation: str = "relu") -> tuple[float, float]:
+    """(min f, max f) over [lo, hi] of one network of a 1-D input (float64 arrays a, w, b of shape (m,)):
+    ``extremes_exact`` for ReLU and leaky ReLU, ``extremes_smooth`` for the tanh family."""
+    if activation in SMOOTH_KINDS:
+        return extremes_smooth(a, w, b, inv_alpha, lo, hi, SMOOTH_KINDS[activation], SMOOTH_GRID)
+    return extremes_exact(a, w, b, inv_alpha, lo, hi, LEAKY_SLOPE if activation == "leaky_relu" else 0.0)
 
 
 @njit(cache=True)

@@ -670,6 +670,7 @@ def line_counts_figure(counts: dict, multiplicities: dict, title: str) -> Figure
     bound_p = np.arange(1, int(top) + 1)
     ax.step(np.r_[bound_p - 0.5, bound_p[-1] + 0.5], np.r_[bound_p, bound_p[-1]], where="post", color="k", lw=1)
     ax.plot([], [], "-", color="k", lw=1, label="Zhou et al.: at most p lines")
+    ax.plot([], [], "-", color="k", lw=2.5, label="median over seeds")
     for name, values in counts.items():
         values = np.asarray(values, dtype=np.float64)
         spread = np.linspace(-0.12, 0.12, values.size) if values.size > 1 else np.zeros(1)

@@ -171,6 +171,16 @@ def index_markdown(
         lines += [*s.rows, ""]
         if s.missing:
             lines += [f"Missing run stores: {', '.join(f'`{m}`' for m in s.missing)}.", ""]
+    study_wide = [
+        ("phase_rd_vs_m", "RD of the input weights against m (notebook 05, Luo et al. 2021 Fig. 3)"),
+        ("phase_slopes", "the exponent S_w against γ′, measured beside the derivation (notebook 05)"),
+        ("phase_crossing", "where S_w changes sign, beside the theory's boundary (notebook 05, Fig. 4)"),
+        ("initial_condensation_heatmaps", "cosine heat maps at the end of the initial stage (notebook 06)"),
+        ("initial_condensation_lines", "condensed lines against the multiplicity p (notebook 06, Zhou et al. 2022)"),
+    ]
+    shown = [part for name, caption in study_wide for part in _figure(output_dir, name, "reduced", caption)]
+    if shown:
+        lines += ["## The phase diagram and the initial condensation (reduced presets)", "", *shown]
     failures = [e for e in executions if e.error]
     if failures:
         lines += ["## Notebooks that failed", ""]
