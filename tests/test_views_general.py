@@ -40,6 +40,9 @@ def test_the_direction_figure_shows_the_condensation_of_a_5d_run(tmp_path):
     colours = scatters[0].collections[0].get_facecolors()
     assert len({tuple(np.round(c[:3], 3)) for c in colours}) == 2  # sign(a): two colours
     assert "tanh, d = 5" in fig._suptitle.get_text()
+    (counts_axis,) = [ax for ax in fig.axes if ax.get_ylabel() == "condensed lines"]
+    steps, counts = (np.asarray(v) for v in counts_axis.lines[0].get_data())
+    assert counts[0] == 0 and counts.max() >= 1 and np.all(np.diff(steps) > 0)  # none at the start, then lines
 
 
 def test_principal_directions_treat_opposite_directions_as_one_line():

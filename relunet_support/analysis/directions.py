@@ -107,3 +107,13 @@ def lines(
             mean = (signs * amplitude[members]) @ unit[members]
             found.append(Line(mean / np.linalg.norm(mean), float(weight), int(members.size), members))
     return sorted(found, key=lambda line: -line.weight)
+
+
+def line_count_history(run, max_snapshots: int = 200, **options) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, counts): the number of condensed lines (``lines(a, w, b, **options)``) at up to ``max_snapshots``
+    snapshots of a run, spread evenly over its snapshot indices (which are log-spaced in time), the first and
+    the last always included."""
+    total = len(run.snapshot_steps)
+    picks = np.unique(np.linspace(0, total - 1, min(total, max_snapshots)).round().astype(int))
+    counts = np.array([len(lines(*run.snapshot(int(i)), **options)) for i in picks])
+    return np.asarray(run.snapshot_steps)[picks], counts

@@ -701,9 +701,9 @@ def direction_snapshots_figure(run, indices: Sequence[int] | None = None, alignm
     cos(u_j, u_k) ordered by condensed line (``directions.lines``, every neuron weighing 1), and the unit
     directions projected on the two leading principal directions of the last snapshot's (fixed for all
     columns), coloured by sign(a_j) (red a > 0, blue a < 0), sized by amplitude; below, the risk with the
-    snapshots marked. ``indices``: snapshot indices (default: the first; the last snapshot of the initial stage,
-    where the risk is still above 0.99·R(0) (as in notebook 06); the one log-midway from there to the end;
-    and the last)."""
+    snapshots marked and the number of condensed lines over time (``directions.line_count_history``).
+    ``indices``: snapshot indices (default: the first; the last snapshot of the initial stage, where the risk
+    is still above 0.99·R(0) (as in notebook 06); the one log-midway from there to the end; and the last)."""
     from relunet_support.analysis import directions
     from relunet_support.analysis.initial_condensation import line_order
 
@@ -747,12 +747,19 @@ def direction_snapshots_figure(run, indices: Sequence[int] | None = None, alignm
     fig.colorbar(image, ax=fig.axes[::2], shrink=0.8, label="cos(u_j, u_k)")
     ax = fig.add_subplot(grid[2, :])
     records = run.records
-    ax.loglog(np.maximum(records["step"], 1), records["risk"], color="k", lw=1)
+    ax.loglog(np.maximum(records["step"], 1), records["risk"], color="k", lw=1, label="risk R")
     for index in indices:
         ax.axvline(max(int(run.snapshot_steps[index]), 1), color="tab:orange", lw=0.8, ls="--")
     ax.set_xlabel("step k (dashed: the snapshots above)")
     ax.set_ylabel("risk R")
     ax.grid(True, alpha=0.3)
+    steps, counts = directions.line_count_history(run, alignment=alignment, mass=1.0, weighting="neurons")
+    count_ax = ax.twinx()
+    count_ax.step(np.maximum(steps, 1), counts, where="post", color="tab:green", lw=1.2)
+    count_ax.set_ylabel("condensed lines", color="tab:green")
+    count_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    count_ax.set_ylim(-0.2, max(int(counts.max()), 1) + 0.5)
+    ax.plot([], [], "-", color="tab:green", label="condensed lines (right axis)")
     ax.plot([], [], "o", color="tab:red", label="a_j > 0")
     ax.plot([], [], "o", color="tab:blue", label="a_j < 0")
     ax.legend(fontsize=7, loc="lower left")
