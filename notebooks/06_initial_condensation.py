@@ -31,8 +31,9 @@
 # stage: it starts at 0.05 and is divided by 10 until the stage lasts at least 300 steps.
 #
 # **Counting lines.** All m neurons, each weighing 1 (the neurons of Zhou et al.'s heat maps): a line holds
-# the neurons within |cos| ≥ 0.99 of its first member and is *condensed* when it holds more neurons than
-# directions spread uniformly on S⁵ would put there, by 4σ, and at least 5 % of them.
+# the neurons within |cos| ≥ 0.99 of its first member (lines whose directions are that close are one), and is
+# *condensed* when it holds at least 5 % of them and more than directions spread uniformly on S⁵ would put
+# there — by 4σ, and with a binomial chance of at most 10⁻³ (`directions.lines`).
 #
 # The default is a reduced run (m = 100, seeds 0, 1, 2: about 20 s); `paper = True` takes seeds 0 … 9 (about 1.5
 # minutes). Wider networks need a smaller β₂ for the same picture (the lines form while m·β₁β₂ ≪ 0.01; at m = 1000
@@ -102,7 +103,7 @@ multiplicities = {activation: runs[0].multiplicity for activation, runs in stage
 fig = plots.line_counts_figure(
     counts,
     multiplicities,
-    title=f"condensed lines at the end of the initial stage — m = {m}, seeds {seeds[0]} … {seeds[-1]}",
+    title=f"condensed lines at the end of the initial stage\nm = {m}, seeds {seeds[0]} … {seeds[-1]}",
 )
 count_paths = plots.save_figure(fig, figures_dir, f"initial_condensation_lines_{preset}")
 plt.show()
@@ -128,7 +129,8 @@ for activation, runs in stages.items():
     for stage in runs:
         theory = closest(stage, reference[activation]) if activation in reference else float("nan")
         rows.append(
-            f"| {activation} | {stage.multiplicity} | {stage.seed} | {stage.learning_rate:g} | "
+            f"| {activation} | {'—' if activation == 'relu' else stage.multiplicity} | {stage.seed} | "
+            f"{stage.learning_rate:g} | "
             f"{stage.steps if stage.steps is not None else 'not ended'} | {len(stage.lines)} | "
             f"{sum(line.size for line in stage.lines)} | {len(stage.amplitude_lines)} | "
             f"{'—' if np.isnan(theory) else f'{theory:.4f}'} |"

@@ -183,3 +183,31 @@ def test_extremes_refuse_inputs_of_several_dimensions():
 
     with pytest.raises(ConfigError, match="w="):
         diagnostics.extremes(np.ones(3), np.ones((3, 2)), np.ones(3), 1.0, activation="tanh")
+
+
+@pytest.mark.parametrize("side", [-1, 1])
+def test_smooth_extremes_find_a_bump_in_the_first_or_last_grid_cell(side):
+    """A bump half a cell from an end of the interval (the grid's end value is on its flank)."""
+    from relunet_support.network.activations import SMOOTH_GRID
+
+    h = 1.0 / (SMOOTH_GRID - 1)
+    centre = side * (0.5 - 0.5 * h)
+    k, delta = 1e4, 2e-4
+    a, w, b = np.array([1.0, -1.0]), np.array([k, k]), np.array([-k * (centre - delta), -k * (centre + delta)])
+    f_min, f_max = diagnostics.extremes(a, w, b, 1.0, -0.5, 0.5, activation="tanh")
+    assert f_max == pytest.approx(2 * np.tanh(k * delta), rel=1e-12)
+    f_min, f_max = diagnostics.extremes(-a, w, b, 1.0, -0.5, 0.5, activation="tanh")  # the dip, for the minimum
+    assert f_min == pytest.approx(-2 * np.tanh(k * delta), rel=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh"])
+def test_extremes_refuse_mismatched_shapes_and_report_nan_parameters(activation):
+    from relunet_support.errors import ConfigError
+
+    a, w, b = np.array([np.nan, 1.0, 1.0]), np.array([1.0, 2.0, -1.0]), np.array([0.1, -0.2, 0.3])
+    assert np.isnan(diagnostics.extremes(a, w, b, 1.0, activation=activation)).all()
+    assert np.isnan(diagnostics.extremes(np.ones(3), np.array([1.0, np.inf, 0.0]), b, 1.0, activation=activation)).all()
+    with pytest.raises(ConfigError, match=r"\(a, w, b\)="):
+        diagnostics.extremes(np.ones(200), np.ones(1), np.ones(200), 1.0, activation=activation)
+    with pytest.raises(ConfigError, match="alpha=0"):
+        diagnostics.extremes(np.ones(3), np.ones(3), np.ones(3), 0, activation=activation)

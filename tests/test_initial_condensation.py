@@ -98,3 +98,22 @@ def test_wider_networks_need_a_smaller_beta2_for_one_tanh_line():
     tight = initial.run_initial_stage(x, y, "tanh", m=1000, beta1=0.3, beta2=1e-6, seed=0)
     assert loose.lines[0].size < 600
     assert len(tight.lines) == 1 and tight.lines[0].size > 900
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ({"m": 0}, "m=0"),
+        ({"m": 2.5}, "m=2.5"),
+        ({"seed": -1}, "seed=-1"),
+        ({"beta1": 1e300}, r"\(beta1, beta2\)="),
+        ({"x": [[0.0, np.nan]] * 4}, "x="),
+        ({"y": [1.0, 2.0]}, "y="),
+    ],
+)
+def test_run_initial_stage_names_a_bad_value(change, named):
+    values = {"x": [[0.1, 0.2]] * 4, "y": [1.0, 0.5, 0.2, 0.1], "m": 4, "beta1": 0.3, "beta2": 1e-3, "seed": 0}
+    values.update(change)
+    x, y = values.pop("x"), values.pop("y")
+    with pytest.raises(ConfigError, match=named):
+        initial.run_initial_stage(x, y, "tanh", **values)

@@ -30,9 +30,15 @@ def _tanh_run(tmp_path, d: int, m: int = 40, n: int = 30):
 def test_the_direction_figure_shows_the_condensation_of_a_5d_run(tmp_path):
     run = _tanh_run(tmp_path, 5, m=100, n=80)
     fig = plots.direction_snapshots_figure(run)
-    heatmaps = [ax for ax in fig.axes if ax.get_title().startswith("step ")]
-    assert len(heatmaps) >= 3 and heatmaps[0].get_title() == "step 0: 0 line(s)"  # random at the start
-    assert any(" 1 line(s)" in ax.get_title() for ax in heatmaps)  # tanh: one line in the initial stage
+    heatmaps = [ax for ax in fig.axes if "line(s)" in ax.get_title()]
+    titles = [ax.get_title() for ax in heatmaps]
+    assert len(heatmaps) == 4 and titles[0] == "start: step 0\n0 line(s)"  # random at the start
+    assert titles[1].startswith("end of the initial stage: ") and titles[3].startswith("end: step 3,000")
+    steps = [int(t.split("step ")[1].split("\n")[0].replace(",", "")) for t in titles]
+    risk = run.records["risk"]
+    at = np.searchsorted(run.records["step"], steps[1], side="right") - 1
+    assert risk[at] > 0.99 * risk[0] and np.min(risk[run.records["step"] <= steps[2]]) <= 0.99 * risk[0]
+    assert any("\n1 line(s)" in t for t in titles)  # tanh: one line once the initial stage is over
     scatters = [ax for ax in fig.axes if ax.get_xlabel().startswith("PC 1")]
     assert len(scatters) == len(heatmaps)
     points = scatters[0].collections[0].get_offsets()
@@ -67,3 +73,32 @@ def test_the_viewer_draws_f_of_a_smooth_activation_and_refuses_several_dimension
         viewer.CondensationViewer([five])
     shown = viewer.CondensationViewer([five, run])  # the 1-D run is shown, the 5-D one left out
     assert [r.run_id for r in shown.runs] == [run.run_id]
+
+
+def test_the_direction_figure_takes_one_neuron_and_says_a_run_diverged(tmp_path):
+    x, y = zhou_data(n=20, d=3)
+    base = dict(n_steps=400, gamma=3.0, init="gaussian", dataset="custom", x=[list(r) for r in x], y=list(y))
+    single = open_run(
+        train(TrainConfig(m=1, learning_rate=0.005, activation="tanh", **base), tmp_path, progress=False).path
+    )
+    fig = plots.direction_snapshots_figure(single)
+    (scatter, *_) = [ax for ax in fig.axes if ax.get_xlabel().startswith("PC 1")]
+    assert np.asarray(scatter.collections[0].get_offsets()).shape == (1, 2)
+    with pytest.warns(Warning):  # η far beyond the stable range: unstable, then diverged
+        diverged = train(TrainConfig(m=20, learning_rate=1e6, activation="x2tanh", **base), tmp_path, progress=False)
+    diverged = open_run(diverged.path)
+    assert diverged.status == "diverged"
+    title = plots.direction_snapshots_figure(diverged)._suptitle
+    assert "DIVERGED at step" in title.get_text() and "not a result" in title.get_text()
+
+
+def test_the_viewer_opens_a_diverged_smooth_run_and_names_its_activation(tmp_path):
+    pytest.importorskip("ipywidgets")
+    config = TrainConfig(m=20, learning_rate=2e13, n_steps=400, activation="tanh", beta2=0.5, init="gaussian")
+    with pytest.warns(Warning):  # η/α ≈ 10¹²
+        run = open_run(train(config, tmp_path, progress=False).path)
+    assert run.status == "diverged"
+    shown = viewer.CondensationViewer([run])
+    assert shown.frame_pixels().size  # drawn: the overflowing records are left off the log axes
+    assert "tanh" in viewer.run_label(run) and "β₂=0.5" in viewer.run_label(run)
+    assert "tanh" in viewer.run_title(run) and "diverged" in viewer.run_title(run)

@@ -18,8 +18,8 @@ def extremes(a, w, b, alpha: float, lo: float = -0.5, hi: float = 0.5, activatio
 
     ReLU and leaky ReLU: f is piecewise linear, so the extremes are attained at lo, hi or a kink −b_j/w_j
     inside the interval; these are evaluated exactly (no grid). tanh, x·tanh x, x²·tanh x: a grid refined by
-    golden-section search, within M₂h²/8 of the true values (``network/exact.py``). Returns floats, or (S,)
-    arrays for an ensemble.
+    golden-section search, within M₂h²/8 of the true values (``network/exact.py``). A network with a
+    non-finite parameter gives (NaN, NaN). Returns floats, or (S,) arrays for an ensemble.
     """
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise invalid("(lo, hi)", (lo, hi), "a finite interval with lo < hi")
@@ -29,6 +29,11 @@ def extremes(a, w, b, alpha: float, lo: float = -0.5, hi: float = 0.5, activatio
     a, w, b = (np.ascontiguousarray(v, dtype=np.float64) for v in (a, w, b))
     if w.ndim != a.ndim:
         raise invalid("w", f"<array of shape {w.shape}>", "the weights of a 1-D input (extremes are over an interval)")
+    if not (a.shape == w.shape == b.shape and a.ndim in (1, 2)):
+        shapes = f"a {a.shape}, w {w.shape}, b {b.shape}"
+        raise invalid("(a, w, b)", shapes, "arrays of one shape, (m,) or (S, m) for an ensemble")
+    if not (isinstance(alpha, (int, float, np.floating)) and math.isfinite(alpha) and alpha > 0):
+        raise invalid("alpha", alpha, "a positive finite number")
     if a.ndim == 1:
         return exact.extremes(a, w, b, 1.0 / alpha, float(lo), float(hi), activation)
     values = np.array(

@@ -33,6 +33,7 @@ from relunet_support import engine
 from relunet_support.analysis.directions import Line, lines, unit_directions
 from relunet_support.errors import invalid
 from relunet_support.network import activations, model
+from relunet_support.network.data import validate_arrays
 from relunet_support.network.init import initial_parameters
 
 ZHOU_ACTIVATIONS = ("tanh", "xtanh", "x2tanh", "relu")
@@ -141,10 +142,20 @@ def run_initial_stage(
     for name, value in (("beta1", beta1), ("beta2", beta2), ("learning_rate", learning_rate)):
         if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
             raise invalid(name, value, "a positive finite number")
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    y = np.ascontiguousarray(y, dtype=np.float64)
+    for name, value, least in (
+        ("m", m, 1),
+        ("seed", seed, 0),
+        ("min_steps", min_steps, 0),
+        ("max_steps", max_steps, 1),
+    ):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise invalid(name, value, f"an integer ≥ {least}")
+    x, y = (np.ascontiguousarray(v) for v in validate_arrays(x, y))
     initial = initial_parameters(m, beta1, beta2, "gaussian", seed, dimension=1 if x.ndim == 1 else x.shape[1])
-    initial_risk = float(model.risk(*initial, x, y, 1.0, activation=activation))
+    with np.errstate(over="ignore", invalid="ignore"):
+        initial_risk = float(model.risk(*initial, x, y, 1.0, activation=activation))
+    if not np.isfinite(initial_risk):
+        raise invalid("(beta1, beta2)", (beta1, beta2), "initial scales whose network has a finite risk on the data")
     rate = float(learning_rate)
     while True:
         (a, w, b), steps = end_of_initial_stage(

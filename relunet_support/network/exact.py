@@ -20,7 +20,10 @@ from relunet_support.network.activations import LEAKY_SLOPE, SMOOTH_GRID, SMOOTH
 
 def extremes(a, w, b, inv_alpha: float, lo: float, hi: float, activation: str = "relu") -> tuple[float, float]:
     """(min f, max f) over [lo, hi] of one network of a 1-D input (float64 arrays a, w, b of shape (m,)):
-    ``extremes_exact`` for ReLU and leaky ReLU, ``extremes_smooth`` for the tanh family."""
+    ``extremes_exact`` for ReLU and leaky ReLU, ``extremes_smooth`` for the tanh family; (NaN, NaN) when a
+    parameter is not finite (the kink walk would skip such a neuron)."""
+    if not (np.isfinite(a).all() and np.isfinite(w).all() and np.isfinite(b).all()):
+        return np.nan, np.nan
     if activation in SMOOTH_KINDS:
         return extremes_smooth(a, w, b, inv_alpha, lo, hi, SMOOTH_KINDS[activation], SMOOTH_GRID)
     return extremes_exact(a, w, b, inv_alpha, lo, hi, LEAKY_SLOPE if activation == "leaky_relu" else 0.0)
@@ -136,6 +139,15 @@ def extremes_smooth(a, w, b, inv_alpha, lo, hi, kind, points=513):
         values[k] = smooth_value(a, w, b, inv_alpha, grid[k], kind)
     f_min = values.min()
     f_max = values.max()
+    # an end point above (below) its neighbour may hide a peak (dip) inside the first (last) cell
+    if values[0] >= values[1]:
+        f_max = max(f_max, _golden(a, w, b, inv_alpha, grid[0], grid[1], kind, 1.0))
+    if values[0] <= values[1]:
+        f_min = min(f_min, -_golden(a, w, b, inv_alpha, grid[0], grid[1], kind, -1.0))
+    if values[points - 1] >= values[points - 2]:
+        f_max = max(f_max, _golden(a, w, b, inv_alpha, grid[points - 2], grid[points - 1], kind, 1.0))
+    if values[points - 1] <= values[points - 2]:
+        f_min = min(f_min, -_golden(a, w, b, inv_alpha, grid[points - 2], grid[points - 1], kind, -1.0))
     for k in range(1, points - 1):
         if values[k] >= values[k - 1] and values[k] >= values[k + 1] and values[k] > min(values[k - 1], values[k + 1]):
             f_max = max(f_max, _golden(a, w, b, inv_alpha, grid[k - 1], grid[k + 1], kind, 1.0))

@@ -636,6 +636,14 @@ def cosine_heatmap(ax, w, b, order: np.ndarray, title: str):
     return image
 
 
+def _multiplicity_text(activation: str) -> str:
+    """'p = 2', or 'kink at 0' for ReLU and leaky ReLU (Zhou et al.'s multiplicity needs σ smooth at 0)."""
+    from relunet_support.network import activations
+
+    kind = activations.get(activation)
+    return "kink at 0" if kind.piecewise_linear else f"p = {kind.multiplicity}"
+
+
 def initial_condensation_heatmaps(stages: Sequence, orders: Sequence[np.ndarray], title: str) -> Figure:
     """One cosine heat map per ``stages`` entry (an ``InitialStage``), side by side, with a shared colour bar."""
     fig, axes = plt.subplots(1, len(stages), figsize=(3.0 * len(stages) + 0.8, 3.4), layout="constrained")
@@ -648,7 +656,7 @@ def initial_condensation_heatmaps(stages: Sequence, orders: Sequence[np.ndarray]
             stage.w,
             stage.b,
             order,
-            f"{stage.activation} (p = {stage.multiplicity}), seed {stage.seed}\n"
+            f"{stage.activation} ({_multiplicity_text(stage.activation)}), seed {stage.seed}\n"
             f"{steps}, η = {stage.learning_rate:g}: {len(stage.lines)} line(s)",
         )
     fig.colorbar(image, ax=list(axes), shrink=0.8, label="cos(u_j, u_k)")
@@ -661,7 +669,7 @@ def line_counts_figure(counts: dict, multiplicities: dict, title: str) -> Figure
     seed (``counts[activation]`` = list over seeds, slightly spread sideways), the median as a bar, and Zhou
     et al.'s bound 'at most p lines' as a staircase. ReLU (no multiplicity: not differentiable at 0) sits
     at its own position right of the others."""
-    fig, ax = plt.subplots(figsize=(5.6, 3.8), layout="constrained")
+    fig, ax = plt.subplots(figsize=(7.4, 4.0), layout="constrained")
     smooth = [name for name in counts if name not in ("relu", "leaky_relu")]
     positions = {name: float(multiplicities[name]) for name in smooth}
     top = max([*positions.values(), 1.0])
@@ -678,22 +686,45 @@ def line_counts_figure(counts: dict, multiplicities: dict, title: str) -> Figure
         ax.hlines(np.median(values), positions[name] - 0.2, positions[name] + 0.2, color="k", lw=2)
     ax.set_xticks(
         list(positions.values()),
-        [f"{n}\np = {multiplicities[n]}" if n in smooth else f"{n}\n(p undefined)" for n in positions],
+        [f"{n}\n{_multiplicity_text(n)}" for n in positions],
     )
     ax.set_ylabel("condensed lines at the end of the initial stage")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(-0.3, max(top, max(max(v) for v in counts.values())) + 0.8)
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(True, alpha=0.3)
     return fig
 
 
 def principal_directions(unit: np.ndarray) -> np.ndarray:
     """The two leading principal directions (rows, shape (2, d + 1)) of the neurons' unit directions, with ±u
-    taken as one line (the second-moment matrix Σ_j u_j u_jᵀ, not centred: u and −u weigh the same)."""
+    taken as one line (the second-moment matrix Σ_j u_j u_jᵀ, not centred: u and −u weigh the same); with
+    fewer than two neurons (or directions), completed by coordinate axes orthogonal to the first."""
     _, _, rows = np.linalg.svd(unit, full_matrices=False)
-    return rows[:2]
+    basis = list(rows[:2])
+    for axis in np.eye(unit.shape[1]):  # m = 1: one principal direction; complete it to two
+        if len(basis) == 2:
+            break
+        rest = axis - sum((axis @ v) * v for v in basis)
+        if np.linalg.norm(rest) > 1e-6:
+            basis.append(rest / np.linalg.norm(rest))
+    return np.array(basis)
+
+
+def _default_snapshots(run) -> list[tuple[int, str]]:
+    """(snapshot index, role): the start; the last snapshot before the risk first falls to 0.99·R(0) (the
+    end of the initial stage, as in notebook 06); log-midway from there to the end; the end."""
+    steps = np.asarray(run.snapshot_steps)
+    records = run.records
+    at = np.clip(np.searchsorted(records["step"], steps, side="right") - 1, 0, len(records["step"]) - 1)
+    fitted = np.flatnonzero(records["risk"][at] <= 0.99 * records["risk"][0])
+    end = max(int(fitted[0]) - 1, 0) if fitted.size else len(steps) - 1
+    middle = int(
+        np.argmin(np.abs(np.log(np.maximum(steps, 1)) - np.log(np.sqrt(max(steps[end], 1) * max(steps[-1], 1)))))
+    )
+    chosen = {0: "start", end: "end of the initial stage", middle: "midway (log)", len(steps) - 1: "end"}
+    return sorted(chosen.items())
 
 
 def direction_snapshots_figure(run, indices: Sequence[int] | None = None, alignment: float = 0.99) -> Figure:
@@ -702,55 +733,55 @@ def direction_snapshots_figure(run, indices: Sequence[int] | None = None, alignm
     directions projected on the two leading principal directions of the last snapshot's (fixed for all
     columns), coloured by sign(a_j) (red a > 0, blue a < 0), sized by amplitude; below, the risk with the
     snapshots marked and the number of condensed lines over time (``directions.line_count_history``).
-    ``indices``: snapshot indices (default: the first; the last snapshot of the initial stage, where the risk
-    is still above 0.99·R(0) (as in notebook 06); the one log-midway from there to the end; and the last)."""
+    ``indices``: snapshot indices (default: the start; the end of the initial stage — the last snapshot
+    before the risk first falls to 0.99·R(0), as in notebook 06; log-midway from there; the end). A dead or
+    diverged run says so in the title; its risk is drawn where it is finite."""
     from relunet_support.analysis import directions
     from relunet_support.analysis.initial_condensation import line_order
 
-    if indices is None:
-        steps = np.asarray(run.snapshot_steps)
-        records = run.records
-        at = np.clip(np.searchsorted(records["step"], steps, side="right") - 1, 0, len(records["step"]) - 1)
-        initial = np.flatnonzero(~(records["risk"][at] <= 0.99 * records["risk"][0]))  # NaN counts as not fitted
-        end = int(initial[-1]) if initial.size else 0
-        middle = np.sqrt(max(steps[end], 1) * max(steps[-1], 1))
-        indices = sorted({0, end, int(np.argmin(np.abs(steps - middle))), len(steps) - 1})
-    indices = list(indices)
+    chosen = _default_snapshots(run) if indices is None else [(int(i), "") for i in indices]
     last = run.snapshot(len(run.snapshot_steps) - 1)
     axes_rows = principal_directions(directions.unit_directions(last[1], last[2])[0])
-    fig = plt.figure(figsize=(2.9 * len(indices) + 0.6, 8.4), layout="constrained")
-    grid = fig.add_gridspec(3, len(indices), height_ratios=[1, 1, 0.7])
+    fig = plt.figure(figsize=(max(2.9 * len(chosen), 8.0) + 0.6, 8.6), layout="constrained")
+    grid = fig.add_gridspec(3, len(chosen), height_ratios=[1, 1, 0.7])
     config = run.config
     image = None
-    for column, index in enumerate(indices):
+    heatmaps = []
+    for column, (index, role) in enumerate(chosen):
         a, w, b = run.snapshot(index)
         step = int(run.snapshot_steps[index])
         found = directions.lines(a, w, b, alignment=alignment, mass=1.0, weighting="neurons")
+        heatmap = fig.add_subplot(grid[0, column])
+        heatmaps.append(heatmap)
         image = cosine_heatmap(
-            fig.add_subplot(grid[0, column]),
-            w,
-            b,
-            line_order(found, w, b),
-            f"step {step:,}: {len(found)} line(s)",
+            heatmap, w, b, line_order(found, w, b), f"{role + ': ' if role else ''}step {step:,}\n{len(found)} line(s)"
         )
+        for axis in (heatmap.xaxis, heatmap.yaxis):
+            axis.set_major_locator(MaxNLocator(integer=True, nbins=5))
         unit, norms = directions.unit_directions(w, b)
         projected = unit @ axes_rows.T
-        amplitude = np.abs(a) * norms
+        with np.errstate(over="ignore", invalid="ignore"):
+            amplitude = np.nan_to_num(np.abs(a) * norms, nan=0.0, posinf=0.0)
         sizes = 4 + 40 * amplitude / amplitude.max() if amplitude.max() > 0 else np.full(a.shape, 4.0)
         ax = fig.add_subplot(grid[1, column])
         ax.add_patch(plt.Circle((0, 0), 1, fill=False, color="0.7", lw=0.8))
-        ax.scatter(*projected.T, s=sizes, c=np.where(a > 0, "tab:red", "tab:blue"), alpha=0.6, lw=0)
+        ax.scatter(projected[:, 0], projected[:, 1], s=sizes, c=np.where(a > 0, "tab:red", "tab:blue"), alpha=0.6, lw=0)
         ax.set(xlim=(-1.08, 1.08), ylim=(-1.08, 1.08), aspect="equal")
         ax.set_xlabel("PC 1 of u_j (last snapshot)", fontsize=7)
         ax.set_ylabel("PC 2", fontsize=7)
         ax.tick_params(labelsize=6)
-    fig.colorbar(image, ax=fig.axes[::2], shrink=0.8, label="cos(u_j, u_k)")
+        if column == 0:
+            ax.plot([], [], "o", color="tab:red", label="a_j > 0")
+            ax.plot([], [], "o", color="tab:blue", label="a_j < 0")
+            ax.legend(fontsize=6, loc="lower left", handletextpad=0.2)
+    fig.colorbar(image, ax=heatmaps, shrink=0.8, label="cos(u_j, u_k)")
     ax = fig.add_subplot(grid[2, :])
     records = run.records
-    ax.loglog(np.maximum(records["step"], 1), records["risk"], color="k", lw=1, label="risk R")
-    for index in indices:
+    shown = (records["risk"] > 0) & (records["risk"] < 1e300)  # finite, and drawable on a log axis
+    ax.loglog(np.maximum(records["step"][shown], 1), records["risk"][shown], color="k", lw=1, label="risk R")
+    for index, _ in chosen:
         ax.axvline(max(int(run.snapshot_steps[index]), 1), color="tab:orange", lw=0.8, ls="--")
-    ax.set_xlabel("step k (dashed: the snapshots above)")
+    ax.set_xlabel("step k (k = 0 drawn at 1; dashed: the snapshots above)")
     ax.set_ylabel("risk R")
     ax.grid(True, alpha=0.3)
     steps, counts = directions.line_count_history(run, alignment=alignment, mass=1.0, weighting="neurons")
@@ -760,14 +791,15 @@ def direction_snapshots_figure(run, indices: Sequence[int] | None = None, alignm
     count_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     count_ax.set_ylim(-0.2, max(int(counts.max()), 1) + 0.5)
     ax.plot([], [], "-", color="tab:green", label="condensed lines (right axis)")
-    ax.plot([], [], "o", color="tab:red", label="a_j > 0")
-    ax.plot([], [], "o", color="tab:blue", label="a_j < 0")
     ax.legend(fontsize=7, loc="lower left")
     plain_log_labels(fig)
+    status = run.status
+    stopped = f" — {status.upper()} at step {run.step:,}: not a result" if status in ("dead", "diverged") else ""
     fig.suptitle(
         f"{config.activation}, d = {config.dimension}, m = {config.m}, η = {config.learning_rate:g}, "
-        f"β₂ = {config.beta2:g} — {run.run_id}",
+        f"β₂ = {config.beta2:g}{stopped}\n{run.run_id}",
         fontsize=9,
+        color="tab:red" if stopped else "k",
     )
     return fig
 
@@ -780,6 +812,7 @@ def save_figure(fig: Figure, folder, name: str, dpi: int = 110) -> list:
     from pathlib import Path
 
     paths = []
+    Path(folder).mkdir(parents=True, exist_ok=True)
     for suffix in ("png", "svg"):
         path = Path(folder) / f"{name}.{suffix}"
         partial = path.with_name(f".{path.name}.partial")

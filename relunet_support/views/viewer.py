@@ -47,6 +47,7 @@ DENSITY_BINS = (120, 240)  # rows (amplitude) × columns (orientation or kink) o
 CARRIED_MASS = 0.9  # kink marks: the fewest neurons carrying 90 % of Σ_j c_j …
 CARRIED_FLOOR = 0.02  # … once max |f| reaches 2 % of max |y| (before that f ≈ 0 and no neuron carries it)
 MAX_FPS = 25  # Play draws at most this many frames per second and skips snapshots beyond it
+DRAWABLE = 1e100  # records beyond this (a diverged run's last steps) are left off the axes: their ranges overflow
 PLAY_SPEEDS = (2, 5, 10, 25, 50, 100, 200)  # snapshots per second
 PLAY_CATCH_UP = 0.25  # s: Play makes up for slow frames up to this far behind its clock …
 PLAY_MIN_GAP = 0.6  # … sending frames at least this fraction of a frame interval apart
@@ -214,6 +215,11 @@ def readout(run: Run, fr: Frame) -> str:
     return f"{when(run, fr)} · {clock_and_risk(run, fr)} · {fr.condensation}"
 
 
+def _drawable(risk: float) -> float:
+    """The risk where a log axis can draw it, else NaN (not drawn): a diverged run's last values overflow."""
+    return risk if 0 < risk < DRAWABLE else np.nan
+
+
 def run_title(run: Run) -> str:
     """E.g. 'η = 1000 (η/α = 0.354) · m = 200 · γ = 1.5, γ′ = 0 · symmetric init · seed 0 · data: seed —
     complete, 3,000 steps'."""
@@ -221,16 +227,24 @@ def run_title(run: Run) -> str:
     status = f"{run.status}, {run.step:,} steps" if run.status == "complete" else f"{run.status} at step {run.step:,}"
     return (
         f"η = {c.learning_rate:g} (η/α = {c.normalised_learning_rate:.3g}) · m = {c.m:,} · γ = {c.gamma:g}, "
-        f"γ′ = {c.gamma_prime:g} · {c.init} init · seed {c.seed} · data: {c.dataset} — {status}"
+        f"γ′ = {c.gamma_prime:g}{_model_text(c)} · {c.init} init · seed {c.seed} · data: {c.dataset} — {status}"
     )
+
+
+def _model_text(config) -> str:
+    """' · tanh · β₂=0.001' where the activation or β₂ is not the default ('' for the seed's ReLU, β₂ = 1)."""
+    parts = ([config.activation] if config.activation != "relu" else []) + (
+        [f"β₂={config.beta2:g}"] if config.beta2 != 1.0 else []
+    )
+    return "".join(f" · {part}" for part in parts)
 
 
 def run_label(run: Run) -> str:
     """The run picker's entry: 'η=1000 · m=200 · γ=1.5 · γ′=0 · seed 0 · 3,000 steps · complete'."""
     c = run.config
     return (
-        f"η={c.learning_rate:g} · m={c.m:,} · γ={c.gamma:g} · γ′={c.gamma_prime:g} · seed {c.seed} · "
-        f"{run.step:,} steps · {run.status}"
+        f"η={c.learning_rate:g} · m={c.m:,} · γ={c.gamma:g} · γ′={c.gamma_prime:g}{_model_text(c)} · seed {c.seed} · "
+        f"{c.init} · data {c.dataset} · {run.step:,} steps · {run.status}"
     )
 
 
@@ -296,22 +310,25 @@ class Panels:
         ax_f.set_ylabel("f(x)")
         ax_f.legend(loc="upper center", ncols=3, frameon=False, fontsize=LEGEND_SIZE)
         rec = run.records
-        low = float(min(np.nanmin(rec["f_min"], initial=np.inf), self.y.min()))
-        high = float(max(np.nanmax(rec["f_max"], initial=-np.inf), self.y.max()))
+        # a diverged run's last records may be huge: the axes take the drawable values (|v| < DRAWABLE) only
+        f_min = rec["f_min"][np.abs(rec["f_min"]) < DRAWABLE]
+        f_max = rec["f_max"][np.abs(rec["f_max"]) < DRAWABLE]
+        low = float(min(np.min(f_min, initial=np.inf), self.y.min()))
+        high = float(max(np.max(f_max, initial=-np.inf), self.y.max()))
         span = max(high - low, 1e-12)
         ax_f.set_ylim(low - 0.05 * span, high + 0.25 * span)  # room above for the legend
         self.risk_marker: Line2D | None = None
         self.stamp: Text | None = None
         if len(self.axes) > 3:
             ax_risk = self.axes[3]
-            keep = rec["step"] > 0
+            keep = (rec["step"] > 0) & (rec["risk"] > 0) & (rec["risk"] < DRAWABLE)  # drawable on log axes
             self._clock = run.config.learning_rate / run.config.alpha  # s = η·k/α
             every = max(1, int(keep.sum()) // 2000)  # ≤ ~2000 points: the same curve, drawn faster
             ax_risk.loglog(self._clock * rec["step"][keep][::every], rec["risk"][keep][::every], color="k", lw=1.2)
             drop_minor_ticks(ax_risk)
             plain_log_labels(ax_risk.figure)
             (self.risk_marker,) = ax_risk.plot(
-                [self._clock * max(first.step, 1)], [first.risk], "o", color="crimson", ms=7
+                [self._clock * max(first.step, 1)], [_drawable(first.risk)], "o", color="crimson", ms=7
             )
             ax_risk.set_xlabel("s = η·k/α (log)")
             ax_risk.set_ylabel("risk R")
@@ -386,7 +403,7 @@ class Panels:
         self.curve.set_data(fr.grid, fr.f)
         self.kink_marks.set_data(fr.carrier_kinks, fr.f_at_kinks)
         if self.risk_marker is not None and self.stamp is not None:
-            self.risk_marker.set_data([self._clock * max(fr.step, 1)], [fr.risk])
+            self.risk_marker.set_data([self._clock * max(fr.step, 1)], [_drawable(fr.risk)])
             self.stamp.set_text(f"snapshot {fr.index} · step {fr.step:,}")
         return rescaled
 
