@@ -53,6 +53,8 @@ from relunet_support.network.scaling import regime
 if not isinstance(paper, bool):
     raise invalid("paper", paper, "True or False")
 settings = phase.PAPER if paper else phase.REDUCED
+if not (isinstance(output_dir, str) and output_dir.strip()):
+    raise invalid("output_dir", output_dir, "a folder path (text): figures go to <output_dir>/figures")
 figures_dir = Path(output_dir) / "figures"
 figures_dir.mkdir(parents=True, exist_ok=True)
 started = time.perf_counter()

@@ -61,6 +61,8 @@ if not isinstance(paper, bool):
 m, seeds = 100, list(range(10)) if paper else [0, 1, 2]
 beta1, beta2 = 0.3, 1e-5
 preset = "paper" if paper else "reduced"
+if not (isinstance(output_dir, str) and output_dir.strip()):
+    raise invalid("output_dir", output_dir, "a folder path (text): figures go to <output_dir>/figures")
 figures_dir = Path(output_dir) / "figures"
 figures_dir.mkdir(parents=True, exist_ok=True)
 x, y = initial.zhou_data(n=80, d=5, seed=0)

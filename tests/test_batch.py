@@ -389,3 +389,19 @@ def test_a_bad_default_is_reported_as_the_defaults_error(defaults, named):
     with pytest.raises(StudyError, match=f"^defaults: .*{named}") as raised:
         study_from_dict({"defaults": defaults, "batches": [{"learning_rate": 70, "widths": [800], "n_steps": 10}]})
     assert "batches[" not in str(raised.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("parameters, named", [({"paper": 3}, "paper=3"), ({"output_dir": ""}, "output_dir=''")])
+def test_notebook_06_names_a_bad_parameter_before_it_trains(tmp_path, parameters, named):
+    with pytest.raises(PapermillExecutionError) as info:
+        papermill.execute_notebook(
+            jupytext.read(NOTEBOOKS / "06_initial_condensation.py"),
+            str(tmp_path / "out.ipynb"),
+            parameters={"output_dir": str(tmp_path), **parameters},
+            kernel_name="python3",
+            cwd=str(NOTEBOOKS),
+            progress_bar=False,
+        )
+    assert info.value.ename == "ConfigError" and named in info.value.evalue
+    assert not (tmp_path / "figures").exists()
