@@ -35,8 +35,8 @@
 # *condensed* when it holds at least 5 % of them and more than directions spread uniformly on S⁵ would put
 # there — by 4σ, and with a binomial chance of at most 10⁻³ (`directions.lines`).
 #
-# The default is a reduced run (m = 100, seeds 0, 1, 2: about 20 s); `paper = True` takes seeds 0 … 9 (about 1.5
-# minutes). Wider networks need a smaller β₂ for the same picture (the lines form while m·β₁β₂ ≪ 0.01; at m = 1000
+# The default is a reduced run (m = 100, seeds 0, 1, 2: about 20 s); `paper = True` takes seeds 0 … 9 (about a
+# minute). Wider networks need a smaller β₂ for the same picture (the lines form while m·β₁β₂ ≪ 0.01; at m = 1000
 # and β₂ = 10⁻⁵ only part of the tanh neurons have joined the line when the stage ends), and x²·tanh x then
 # takes ∝ 1/β₂ more steps.
 
