@@ -111,12 +111,12 @@ def _steps(a, w, b, x, y, inv_alpha, learning_rate, f, n_steps, record_offsets, 
     scratch = np.empty({n})
     for step in range(1, n_steps + 1):
         {coef}
-        {coef_x}
         {zero_s}
         finite_check = 0.0
         for j in range(a.size):
             aj = a[j]; wj = w[j]; bj = b[j]
             {pre}
+            {active_coef}
             grad_w = {grad_w}
             grad_b = {grad_b}
             grad_a = wj * grad_w + bj * grad_b  # Σ c_i (p_i)_+ = Σ c_i 1[p_i > 0] (w_j x_i + b_j)
@@ -126,7 +126,7 @@ def _steps(a, w, b, x, y, inv_alpha, learning_rate, f, n_steps, record_offsets, 
             a[j] = aj_new; w[j] = wj_new; b[j] = bj_new
             {pre_new}
             {acc_s_new}
-            finite_check += aj_new * 0.0 + wj_new * 0.0 + bj_new * 0.0
+            finite_check += (aj_new + wj_new + bj_new) * 0.0  # NaN once any of them is inf or NaN
         {scale_f}
         if guard:
             risk = 0.5 * ({risk_sum}) / {n}
@@ -524,15 +524,15 @@ _PER_POINT = {
     "pre": "p{i} = wj * x{i} + bj",
     "acc_s": "s{i} += aj * max(p{i}, 0.0)",
     "coef": "c{i} = (f{i} - y{i}) * scale",
-    "coef_x": "d{i} = c{i} * x{i}",
+    "active_coef": "e{i} = c{i} if p{i} > 0.0 else 0.0",  # the residual where neuron j is active on x_i
     "pre_new": "p{i} = wj_new * x{i} + bj_new",
     "acc_s_new": "s{i} += aj_new * max(p{i}, 0.0)",
     "store_f_local": "f[{i}] = f{i}",
 }
 _SUMMED = {
     "count_active": "(p{i} > 0.0)",
-    "grad_w": "(d{i} if p{i} > 0.0 else 0.0)",
-    "grad_b": "(c{i} if p{i} > 0.0 else 0.0)",
+    "grad_w": "e{i} * x{i}",
+    "grad_b": "e{i}",
     "risk_sum": "(f{i} - y{i}) * (f{i} - y{i})",
 }
 
