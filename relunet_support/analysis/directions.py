@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from relunet_support.analysis.diagnostics import heaviest
 from relunet_support.errors import invalid
 
 
@@ -108,9 +109,8 @@ def lines(
     if not amplitude.max(initial=0.0) > 0:
         return []
     amplitude = amplitude / amplitude.max()  # only shares matter: no overflow in Σ A², no denormals
-    total = amplitude.sum()
-    order = np.argsort(amplitude)[::-1]
-    heavy = order[: int(np.searchsorted(np.cumsum(amplitude[order]), mass * total)) + 1]
+    order = np.argsort(amplitude)[::-1]  # heaviest first
+    heavy = order[heaviest(amplitude, mass)[order]]
     heavy_total = amplitude[heavy].sum()
     chance = float(betainc(unit.shape[1] / 2 - 0.5, 0.5, 1 - alignment**2))  # share of S^d near a line
     effective = heavy_total**2 / np.sum(amplitude[heavy] ** 2)

@@ -55,6 +55,8 @@ def rescaled_time(steps: np.ndarray, clock: str, config, shift: float = 0.0) -> 
     return CLOCKS[clock][1](np.asarray(steps, dtype=np.float64), config, shift)
 
 
+DRAWABLE = 1e100  # records beyond this (a diverged run's last steps) are left off the axes: their ranges overflow
+
 # the paper figures' margins and gaps between panels, in inches (``fixed_margins``)
 MARGINS = {"left": 0.75, "right": 0.15, "bottom": 0.55, "top": 0.3, "wspace": 0.85, "hspace": 0.6}
 
@@ -777,7 +779,7 @@ def direction_snapshots_figure(run, indices: Sequence[int] | None = None, alignm
     fig.colorbar(image, ax=heatmaps, shrink=0.8, label="cos(u_j, u_k)")
     ax = fig.add_subplot(grid[2, :])
     records = run.records
-    shown = (records["risk"] > 0) & (records["risk"] < 1e300)  # finite, and drawable on a log axis
+    shown = (records["risk"] > 0) & (records["risk"] < DRAWABLE)  # finite, and drawable on a log axis
     ax.loglog(np.maximum(records["step"][shown], 1), records["risk"][shown], color="k", lw=1, label="risk R")
     for index, _ in chosen:
         ax.axvline(max(int(run.snapshot_steps[index]), 1), color="tab:orange", lw=0.8, ls="--")

@@ -37,7 +37,7 @@ from relunet_support.analysis import condensation, diagnostics
 from relunet_support.network import model
 from relunet_support.runs.store import Run, list_runs
 from relunet_support.views.frameview import FrameView
-from relunet_support.views.plots import drop_minor_ticks, fixed_margins, plain_log_labels
+from relunet_support.views.plots import DRAWABLE, drop_minor_ticks, fixed_margins, plain_log_labels
 
 KINK_TICKS = (-10.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 10.0)
 POSITIVE = np.array([0.84, 0.15, 0.16, 0.85])  # a_j > 0
@@ -47,7 +47,6 @@ DENSITY_BINS = (120, 240)  # rows (amplitude) × columns (orientation or kink) o
 CARRIED_MASS = 0.9  # kink marks: the fewest neurons carrying 90 % of Σ_j c_j …
 CARRIED_FLOOR = 0.02  # … once max |f| reaches 2 % of max |y| (before that f ≈ 0 and no neuron carries it)
 MAX_FPS = 25  # Play draws at most this many frames per second and skips snapshots beyond it
-DRAWABLE = 1e100  # records beyond this (a diverged run's last steps) are left off the axes: their ranges overflow
 PLAY_SPEEDS = (2, 5, 10, 25, 50, 100, 200)  # snapshots per second
 PLAY_CATCH_UP = 0.25  # s: Play makes up for slow frames up to this far behind its clock …
 PLAY_MIN_GAP = 0.6  # … sending frames at least this fraction of a frame interval apart
