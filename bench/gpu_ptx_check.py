@@ -1,4 +1,5 @@
-"""Compile the cuda backend's kernels for a GPU architecture without a GPU, and report their registers.
+"""Compile the cuda backend's kernels (every activation, d = 1 and 5) for a GPU architecture without a GPU, and
+report their registers.
 
     pip install 'numba-cuda[cu13]'          # NVVM and NVRTC from PyPI (not in the dev extra)
     python bench/gpu_ptx_check.py --cc 9.0 --threads 256 [--ptxas ptxas]
@@ -52,11 +53,15 @@ def main() -> None:
         "finish": (vector, float64, int64, boolean, partials, control, matrix),
     }
     failed = False
-    for mirror in (False, True):
-        kernels = build(args.n, mirror, args.threads)
+    # 1-D ReLU with and without the mirror, then every other activation and ReLU with d of 1 and 5
+    variants = [("relu", 1, False), ("relu", 1, True), ("relu", 5, False)] + [
+        (activation, d, False) for activation in ("leaky_relu", "tanh", "xtanh", "x2tanh") for d in (1, 5)
+    ]
+    for activation, d, mirror in variants:
+        kernels = build(args.n, mirror, args.threads, 1, activation, d)
         for name, signature in signatures.items():
             ptx, _ = cuda.compile_ptx(kernels[name].py_func, signature, cc=cc)
-            report = f"{name:10s} mirror={mirror!s:5s} PTX {len(ptx):6d} chars"
+            report = f"{name:10s} {activation:10s} d={d} mirror={mirror!s:5s} PTX {len(ptx):6d} chars"
             if args.ptxas:
                 with tempfile.TemporaryDirectory() as folder:
                     source = Path(folder) / "kernel.ptx"

@@ -1,6 +1,7 @@
 """The cuda backend's kernels run under numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1), on the CPU.
 
-``python tests/cuda_simulator_runs.py OUT.npz`` runs every scenario of ``scenarios()`` and saves what
+``python tests/cuda_simulator_runs.py OUT.npz GROUP`` runs every scenario of ``scenarios()[GROUP]``
+('relu': the 1-D ReLU kernels; 'general': the other activations and inputs of d > 1) and saves what
 the kernels computed; ``tests/test_cuda.py`` compares it with the numpy reference. The simulator runs
 each GPU thread as a Python thread, so the networks are small and the blocks have 4 threads — enough
 for several blocks per network, several neurons per thread and a ragged last chunk. The simulator can
@@ -27,8 +28,54 @@ def _network(m, kind, seed, scale=(1.0, 1.0, 1.0)):
     return a * scale[0], w * scale[1], b * scale[2]
 
 
+def _inputs(n, d, seed):
+    """n points uniform in [−1, 1]^d (shape (n,) for d = 1) and targets y = sin(3 Σ_k x_k)."""
+    x = np.random.default_rng(100 + seed).uniform(-1.0, 1.0, (n, d))
+    return (x[:, 0] if d == 1 else x), np.sin(3.0 * x.sum(axis=1))
+
+
+def _general(m, d, seed, scale=(1.0, 1.0, 1.0)):
+    """a, b (m,) and w (m,) for d = 1, (m, d) otherwise, standard normal times ``scale``."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=(2, m))
+    w = rng.normal(size=(m, d))
+    return a * scale[0], (w[:, 0] if d == 1 else w) * scale[1], b * scale[2]
+
+
+def general_scenarios() -> dict:
+    """name → (kind of call, a, w, b, x, y, alpha, learning_rate, n_steps, record offsets, activation):
+    every activation for 2000 steps on one block (the issue's ≤ 1e-12 check; d of 1, 2 and 5 among them),
+    then several blocks with a ragged chunk, the resident cache, an ensemble, records, and the guards."""
+    ensemble = [np.stack(v) for v in zip(*[_general(9, 2, s) for s in (21, 22, 23)])]
+    tanh_d1, relu_d2 = _general(10, 1, 17), _general(6, 2, 20)
+    huge_a, zero_wb = _general(8, 2, 18, (1e150, 1.0, 1.0)), _general(8, 2, 19, (1.0, 0.0, 0.0))
+    return {
+        "long_relu_d2": ("descend", *_general(6, 2, 10), *_inputs(6, 2, 0), 3.0, 0.3, 2000, None, "relu"),
+        "long_leaky_relu_d5": ("descend", *_general(6, 5, 11), *_inputs(6, 5, 1), 3.0, 0.3, 2000, None, "leaky_relu"),
+        "long_tanh_d5": ("descend", *_general(6, 5, 12), *_inputs(6, 5, 2), 3.0, 0.3, 2000, None, "tanh"),
+        "long_xtanh_d1": ("descend", *_general(6, 1, 13), *_inputs(6, 1, 3), 3.0, 0.1, 2000, None, "xtanh"),
+        "long_x2tanh_d2": ("descend", *_general(6, 2, 14), *_inputs(6, 2, 4), 3.0, 0.02, 2000, None, "x2tanh"),
+        "tanh_d2_blocks": ("descend", *_general(13, 2, 15), *_inputs(5, 2, 5), 3.0, 1.0, 30, None, "tanh"),
+        "xtanh_d3_resident": ("descend", *_general(10, 3, 16), *_inputs(5, 3, 6), 3.0, 0.5, 30, None, "xtanh"),
+        "tanh_d2_ensemble": ("descend", *ensemble, *_inputs(5, 2, 7), 3.0, 1.0, 20, None, "tanh"),
+        "tanh_d1_records": ("advance", *tanh_d1, *_inputs(5, 1, 8), 3.0, 1.0, 20, np.array([1, 5, 20]), "tanh"),
+        "relu_d2_records": ("advance", *relu_d2, *_inputs(5, 2, 9), 3.0, 1.0, 20, np.array([2, 20]), "relu"),
+        "x2tanh_d2_diverged": ("advance", *huge_a, *_inputs(5, 2, 10), 1.0, 1.0, 10, np.array([1, 2]), "x2tanh"),
+        "relu_d2_dead_at_start": ("advance", *zero_wb, *_inputs(5, 2, 11), 3.0, 1.0, 5, np.array([1]), "relu"),
+    }
+
+
 def scenarios() -> dict:
-    """name → (kind of call, a, w, b, x, y, alpha, learning_rate, n_steps, record offsets)."""
+    """name → (kind of call, a, w, b, x, y, alpha, learning_rate, n_steps, record offsets, activation):
+    the 1-D ReLU scenarios and ``general_scenarios()``."""
+    return {**{name: (*s, "relu") for name, s in relu_scenarios().items()}, **general_scenarios()}
+
+
+GROUPS = {"relu": lambda: {name: (*s, "relu") for name, s in relu_scenarios().items()}, "general": general_scenarios}
+
+
+def relu_scenarios() -> dict:
+    """name → (kind of call, a, w, b, x, y, alpha, learning_rate, n_steps, record offsets) for 1-D ReLU."""
     x3 = np.array([-0.7, 0.1, 0.4])
     y3 = np.array([0.3, -0.2, 0.5])
     alpha24 = 24**1.5
@@ -84,7 +131,10 @@ def scenarios() -> dict:
 
 
 def launch_mode(name: str) -> str:
-    """The scenario's launch mode: its name's suffix, else the simulator's default (stepwise)."""
+    """The scenario's launch mode: its name's suffix (the long runs: persistent), else the simulator's default
+    (stepwise)."""
+    if name.startswith("long"):
+        return "persistent"
     for mode in ("persistent", "resident"):
         if name.endswith(mode):
             return mode
@@ -122,26 +172,27 @@ def thread_safe_simulated_shared_arrays() -> None:
     kernelapi.FakeCUDAShared.array = array
 
 
-def _run_all(path: str) -> None:
+def _run_all(path: str, group: str) -> None:
     sys.setswitchinterval(5e-5)  # the simulator's scheduler polls its threads: switch often
     from relunet_support.engine import _cuda
 
     assert _cuda.simulated(), "run with NUMBA_ENABLE_CUDASIM=1"
     thread_safe_simulated_shared_arrays()
     out = {}
-    for name, (call, a, w, b, x, y, alpha, eta, n_steps, offsets) in scenarios().items():
+    for name, (call, a, w, b, x, y, alpha, eta, n_steps, offsets, activation) in GROUPS[group]().items():
         state = [v.copy() for v in (a, w, b)]
-        launch = dict(threads=THREADS, mode=launch_mode(name))
+        # one thread per block for the long runs: the simulator's barriers cost less (they stay one block)
+        launch = dict(threads=1 if name.startswith("long") else THREADS, mode=launch_mode(name), activation=activation)
         if call == "descend":
             _cuda.descend(*state, x, y, alpha, eta, n_steps, **launch)
             if name == "plain":  # twice: deterministic; and one network of the ensemble alone
                 again = [v.copy() for v in (a, w, b)]
                 _cuda.descend(*again, x, y, alpha, eta, n_steps, threads=THREADS)
                 out["plain_again"] = np.stack(again)
-            if name == "ensemble":
+            if name in ("ensemble", "tanh_d2_ensemble"):
                 alone = [v[1].copy() for v in (a, w, b)]
-                _cuda.descend(*alone, x, y, alpha, eta, n_steps, threads=THREADS)
-                out["ensemble_member_1_alone"] = np.stack(alone)
+                _cuda.descend(*alone, x, y, alpha, eta, n_steps, threads=THREADS, activation=activation)
+                out[f"{name}_member_1_alone"] = _flat(alone)
         else:
             records = {key: np.full(offsets.size, np.nan) for key in ("risk", "f_min", "f_max", "rd_w", "rd_a")}
             with np.errstate(all="ignore"):
@@ -165,9 +216,18 @@ def _run_all(path: str) -> None:
                 plain = [v.copy() for v in (a, w, b)]
                 _cuda.descend(*plain, x, y, alpha, eta, n_steps, threads=THREADS)
                 out["records_unsegmented"] = np.stack(plain)
-        out[name] = np.stack(state)
+        out[name] = _flat(state)
     np.savez(path, **out)
 
 
+def _flat(state) -> np.ndarray:
+    """(a, w, b) as one array: stacked when w has a's shape, else concatenated along the last axis of
+    (a, b and w with its coordinate axis folded into the neurons' one)."""
+    a, w, b = state
+    if np.shape(w) == np.shape(a):
+        return np.stack(state)
+    return np.concatenate((a, b, np.reshape(w, (*np.shape(a)[:-1], -1))), axis=-1)
+
+
 if __name__ == "__main__":
-    _run_all(sys.argv[1])
+    _run_all(sys.argv[1], sys.argv[2])

@@ -63,10 +63,6 @@ def test_beta2_scales_the_initialisation_and_leaves_the_kappas():
         ({"beta2": float("nan")}, "beta2=nan is not allowed"),
         ({"beta2": "big"}, "beta2='big' is not allowed"),
         ({"beta2": 1e-200}, "beta2=1e-200 is not allowed: beta2 must be such that α"),
-        (
-            {"activation": "tanh", "backend": "cuda"},
-            "backend='cuda' is not allowed: backend must be 'numba' or 'numpy'",
-        ),
         ({"dataset": "custom", "x": [[1, 2], [3]], "y": [0, 1]}, "x=.* rows of d ≥ 1 numbers"),
     ],
 )

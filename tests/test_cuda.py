@@ -21,7 +21,7 @@ from relunet_support.engine import _cuda, advance, descend
 from relunet_support.errors import BackendUnavailable
 
 from .conftest import NO_GPU, needs_gpu, network
-from .cuda_simulator_runs import scenarios
+from .cuda_simulator_runs import _flat, general_scenarios, scenarios
 
 RECORD_NAMES = ("risk", "f_min", "f_max", "rd_w", "rd_a")
 
@@ -32,22 +32,34 @@ def relative_error(u, v) -> float:
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("cudasim") / "runs.npz"
+    """Both groups of scenarios, each in its own simulator process, the two at once."""
+    folder = tmp_path_factory.mktemp("cudasim")
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
     script = Path(__file__).with_name("cuda_simulator_runs.py")
-    result = subprocess.run(
-        [sys.executable, str(script), str(out)], env=env, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    with np.load(out, allow_pickle=False) as runs:
-        return dict(runs)
+    processes = {
+        group: subprocess.Popen(
+            [sys.executable, str(script), str(folder / f"{group}.npz"), group],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for group in ("relu", "general")
+    }
+    runs = {}
+    for group, process in processes.items():
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr[-4000:]
+        with np.load(folder / f"{group}.npz", allow_pickle=False) as saved:
+            runs.update(saved)
+    return runs
 
 
 def numpy_reference(name: str):
     """(final state, (steps, written, status), records) of a scenario by the numpy backend."""
-    call, a, w, b, x, y, alpha, eta, n_steps, offsets = scenarios()[name]
+    call, a, w, b, x, y, alpha, eta, n_steps, offsets, activation = scenarios()[name]
     if call == "descend":
-        return np.stack(descend(a, w, b, x, y, alpha, eta, n_steps, backend="numpy")), None, None
+        return _flat(descend(a, w, b, x, y, alpha, eta, n_steps, backend="numpy", activation=activation)), None, None
     state = [v.copy() for v in (a, w, b)]
     with np.errstate(all="ignore"):
         advanced = advance(
@@ -60,9 +72,10 @@ def numpy_reference(name: str):
             record_offsets=offsets,
             backend="numpy",
             initial=(a, w, b),
+            activation=activation,
         )
     records = advanced.records
-    return np.stack(state), (advanced.steps, records["risk"].size, advanced.status), records
+    return _flat(state), (advanced.steps, records["risk"].size, advanced.status), records
 
 
 @pytest.mark.parametrize(
@@ -81,15 +94,26 @@ def numpy_reference(name: str):
 @pytest.mark.slow
 def test_simulated_kernels_match_numpy(simulated, name):
     expected, _, _ = numpy_reference(name)
-    start = np.stack(scenarios()[name][1:4])
+    start = _flat(scenarios()[name][1:4])
     assert relative_error(simulated[name], expected) <= 1e-12
     assert relative_error(simulated[name], start) > 1e-3  # the parameters did move
+
+
+@pytest.mark.parametrize("name", [name for name, s in general_scenarios().items() if s[0] == "descend"])
+@pytest.mark.slow  # the CUDA simulator
+def test_simulated_general_kernels_match_numpy(simulated, name):
+    """Every activation and d ∈ {1, 2, 3, 5}: within 1e-12 of the numpy reference (after 2000 steps for the
+    long runs), on one block, several blocks with a ragged last chunk, the resident cache, an ensemble."""
+    expected, _, _ = numpy_reference(name)
+    assert relative_error(simulated[name], expected) <= 1e-12
+    assert relative_error(simulated[name], _flat(scenarios()[name][1:4])) > 1e-3  # the parameters did move
 
 
 @pytest.mark.slow  # the CUDA simulator: about 30 s for the module's runs
 def test_simulated_runs_are_deterministic_and_members_independent(simulated):
     np.testing.assert_array_equal(simulated["plain"], simulated["plain_again"])
     np.testing.assert_array_equal(simulated["ensemble"][:, 1], simulated["ensemble_member_1_alone"])
+    np.testing.assert_array_equal(simulated["tanh_d2_ensemble"][1], simulated["tanh_d2_ensemble_member_1_alone"])
 
 
 @pytest.mark.slow  # the CUDA simulator: about 30 s for the module's runs
@@ -116,6 +140,10 @@ def test_simulated_mirror_stays_exact(simulated):
         ("dead_resident", (3, 2, 2)),
         ("dead_at_start", (0, 0, 2)),
         ("diverged", (1, 0, 1)),
+        ("tanh_d1_records", (20, 3, 0)),
+        ("relu_d2_records", (20, 2, 0)),
+        ("x2tanh_d2_diverged", (1, 0, 1)),
+        ("relu_d2_dead_at_start", (0, 0, 2)),
     ],
 )
 @pytest.mark.slow  # the CUDA simulator: about 30 s for the module's runs
@@ -168,10 +196,11 @@ def test_without_a_gpu_the_error_says_why_and_what_to_do(seed_data):
 
 
 @pytest.mark.skipif(NO_GPU is None, reason="a GPU is here")
-def test_without_a_gpu_train_writes_nothing_and_the_cli_exits_2(tmp_path):
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_without_a_gpu_train_writes_nothing_and_the_cli_exits_2(tmp_path, activation):
     from relunet_support.runs.train import TrainConfig, train
 
-    config = TrainConfig(m=40, learning_rate=100.0, n_steps=10, backend="cuda")
+    config = TrainConfig(m=40, learning_rate=100.0, n_steps=10, backend="cuda", activation=activation)
     with pytest.raises(BackendUnavailable):
         train(config, tmp_path / "runs", progress=False)
     assert not (tmp_path / "runs").exists()  # no folder, no lock file
@@ -248,3 +277,88 @@ def test_gpu_training_matches_numba_training(tmp_path):
     assert "cuda_device" in runs["cuda"].attrs["versions"] and runs["cuda"].run_id != runs["numba"].run_id
     for name in ("risk", "f_min", "f_max"):
         np.testing.assert_allclose(runs["cuda"].records[name], runs["numba"].records[name], rtol=1e-10, err_msg=name)
+
+
+@needs_gpu
+@pytest.mark.parametrize(
+    "activation, d", [("relu", 2), ("leaky_relu", 5), ("tanh", 1), ("tanh", 5), ("xtanh", 2), ("x2tanh", 5)]
+)
+def test_gpu_general_kernels_match_numpy_after_2000_steps(activation, d):
+    """Every activation, d of 1, 2 and 5, on the device (several blocks, the default launch), against the
+    reference (six variants: each compiles its own kernels, seconds apiece on a device)."""
+    from .cuda_simulator_runs import _general, _inputs
+
+    a, w, b = _general(300, d, 5)
+    x, y = _inputs(12, d, 5)
+    eta = 0.02 if activation == "x2tanh" else 0.3
+    gpu = _flat(descend(a, w, b, x, y, 30.0, eta * 30.0, 2000, backend="cuda", activation=activation))
+    reference = _flat(descend(a, w, b, x, y, 30.0, eta * 30.0, 2000, backend="numpy", activation=activation))
+    assert relative_error(gpu, reference) <= 1e-12
+    assert relative_error(gpu, _flat((a, w, b))) > 1e-4
+
+
+def five_dimensional_tanh_config(m: int, n: int, n_steps: int, backend: str):
+    """Zhou et al.'s setting (d = 5, y = Σ_k 3.5 sin(5 x_k + 1), tanh) at a small size."""
+    from relunet_support.runs.train import TrainConfig
+
+    x = np.random.default_rng(0).uniform(-1.0, 1.0, (n, 5))
+    y = np.sum(3.5 * np.sin(5.0 * x + 1.0), axis=1)
+    return TrainConfig.from_normalised(
+        m=m, normalised_learning_rate=0.3, n_steps=n_steps, gamma=0.5, init="gaussian", dataset="custom",
+        x=x.tolist(), y=y.tolist(), activation="tanh", beta2=0.5, n_snapshots=3, n_records=10, backend=backend,
+    )  # fmt: skip
+
+
+def assert_trained_alike(cuda_run, numba_run) -> None:
+    assert cuda_run.status == numba_run.status == "complete"
+    assert cuda_run.attrs["config"]["backend"] == "cuda" and "cuda_device" in cuda_run.attrs["versions"]
+    np.testing.assert_allclose(cuda_run.records["risk"], numba_run.records["risk"], rtol=1e-10)
+    assert cuda_run.records["risk"][-1] < 0.9 * cuda_run.records["risk"][0]  # it trained
+    last = cuda_run.n_snapshots - 1
+    for got, expected in zip(cuda_run.snapshot(last), numba_run.snapshot(last)):
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10 * np.max(np.abs(expected)))
+
+
+_TRAIN_SIMULATED = """
+import sys
+from relunet_support.engine import _cuda
+from relunet_support.runs.train import train
+from tests.cuda_simulator_runs import thread_safe_simulated_shared_arrays
+from tests.test_cuda import five_dimensional_tanh_config
+
+sys.setswitchinterval(5e-5)
+thread_safe_simulated_shared_arrays()
+on_device = _cuda._on_device
+# blocks of 4 simulated threads rather than the GPU's 256 (the simulator runs each as a Python thread)
+_cuda._on_device = lambda *args, **kwargs: on_device(*args[:7], {"threads": 4, **args[7]}, *args[8:], **kwargs)
+train(five_dimensional_tanh_config(6, 10, 40, "cuda"), sys.argv[1], progress=False)
+"""
+
+
+@pytest.mark.slow  # the CUDA simulator, in a subprocess
+def test_simulated_train_runs_a_five_dimensional_tanh_network_like_numba(tmp_path):
+    """train() with backend='cuda' for an activation other than ReLU and d = 5, through the run store."""
+    from relunet_support.runs.store import open_run
+    from relunet_support.runs.train import train
+
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    result = subprocess.run(
+        [sys.executable, "-c", _TRAIN_SIMULATED, str(tmp_path / "cuda")],
+        cwd=Path(__file__).parents[1], env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-4000:]
+    cuda_run = open_run(tmp_path / "cuda" / five_dimensional_tanh_config(6, 10, 40, "cuda").run_id())
+    numba_run = train(five_dimensional_tanh_config(6, 10, 40, "numba"), tmp_path / "numba", progress=False)
+    assert_trained_alike(cuda_run, numba_run)
+
+
+@needs_gpu
+def test_gpu_trains_a_five_dimensional_tanh_network_like_numba(tmp_path):
+    """The same on the device, at the benchmark's size (d = 5, n = 80, m = 1000)."""
+    from relunet_support.runs.train import train
+
+    runs = {
+        backend: train(five_dimensional_tanh_config(1000, 80, 2000, backend), tmp_path / backend, progress=False)
+        for backend in ("cuda", "numba")
+    }
+    assert_trained_alike(runs["cuda"], runs["numba"])

@@ -77,11 +77,8 @@ def _with_coordinates(w: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndar
     return (w, x) if x.ndim == 2 else (w[..., None], x[:, None])
 
 
-def _general_kernels(backend: str, activation: str, w: np.ndarray, x: np.ndarray):
-    """The general kernel module for this problem, and (w, x) with their coordinate axis; cuda runs 1-D ReLU
-    only (a ConfigError)."""
-    if backend == "cuda":
-        raise invalid("activation", activation, "'relu' with 1-D inputs on backend='cuda' (use 'numba' or 'numpy')")
+def _general_kernels(activation: str, w: np.ndarray, x: np.ndarray):
+    """The general numba kernel module for this problem, and (w, x) with their coordinate axis."""
     w_k, x_k = _with_coordinates(w, x)
     return _codegen.kernels_for(x.shape[0], activation=activation, d=x_k.shape[1]), w_k, x_k
 
@@ -159,8 +156,8 @@ def advance(
     # the compiled kernels' positional layout: scalars, offsets, the record arrays
     layout = (alpha, learning_rate, n_steps, record_offsets, out["risk"], out["f_min"], out["f_max"], lo, hi)
     empty = np.empty(0)
-    if _is_general(activation, x) and backend != "numpy":
-        kernels, w_k, x_k = _general_kernels(backend, activation, w, x)
+    if _is_general(activation, x) and backend == "numba":
+        kernels, w_k, x_k = _general_kernels(activation, w, x)
         initial_k = (empty, np.empty((0, w_k.shape[-1])), empty)
         if initial is not None:
             initial_k = (initial[0], _with_coordinates(initial[1], x)[0], initial[2])
@@ -178,8 +175,7 @@ def advance(
             from relunet_support.engine._reference import advance as backend_advance
         steps, written, status = backend_advance(
             a, w, b, x, y, alpha=alpha, learning_rate=learning_rate, n_steps=n_steps,
-            record_offsets=record_offsets, records=out, interval=(lo, hi), initial=initial,
-            **({"activation": activation} if backend == "numpy" else {}),
+            record_offsets=record_offsets, records=out, interval=(lo, hi), initial=initial, activation=activation,
         )  # fmt: skip
     return Advanced(int(steps), int(status), {name: values[:written] for name, values in out.items()})
 
@@ -202,14 +198,14 @@ def descend(
     _check_problem(x, y, alpha)
     a, w, b = _as_state(a, w, b, x)
     args = (float(alpha), float(learning_rate), int(n_steps))
-    if _is_general(activation, x) and backend != "numpy":
-        kernels, w_k, x_k = _general_kernels(backend, activation, w, x)
+    if _is_general(activation, x) and backend == "numba":
+        kernels, w_k, x_k = _general_kernels(activation, w, x)
         (kernels.descend_plain if a.ndim == 1 else kernels.descend_ensemble)(a, w_k, b, x_k, y, *args)
         return a, w, b
     if backend == "cuda":
         from relunet_support.engine import _cuda
 
-        _cuda.descend(a, w, b, x, y, *args)
+        _cuda.descend(a, w, b, x, y, *args, activation=activation)
     elif backend == "numpy":
         from relunet_support.engine import _reference
 

@@ -1,11 +1,12 @@
 """The CUDA backend: float64 gradient descent on an NVIDIA GPU (numba-cuda; ``pip install .[gpu]``).
 
-One step on S networks of m neurons, with r_i = f_i − y_i, c_i = η r_i/(nα), pre_ij = w_j x_i + b_j:
+One step on S networks of m neurons, with r_i = f_i − y_i, c_i = η r_i/(nα), pre_ij = w_j·x_i + b_j:
 
-    a_j ← a_j − Σ_i c_i (pre_ij)_+ ,  w_j ← w_j − a_j Σ_i c_i x_i 1[pre_ij > 0],
-    b_j ← b_j − a_j Σ_i c_i 1[pre_ij > 0],   then   s_i = Σ_j a_j (w_j x_i + b_j)_+   (new parameters),
+    a_j ← a_j − Σ_i c_i σ(pre_ij),  w_j ← w_j − a_j Σ_i c_i σ'(pre_ij) x_i,
+    b_j ← b_j − a_j Σ_i c_i σ'(pre_ij),   then   s_i = Σ_j a_j σ(w_j·x_i + b_j)   (new parameters),
 
-fused into one pass over (a, w, b) per step — the same arithmetic as the numba kernel.
+fused into one pass over (a, w, b) per step, for every activation σ and input dimension d (w_j ∈ ℝ^d).
+For 1-D ReLU it is the numba kernel's arithmetic, with the mirror where it is exact.
 
 Work split. Block (p, q) of a (P, Q) grid takes the p-th of P contiguous chunks of the neurons of the
 members q, q + Q, … Each block sums its chunk's s_i (and the active-pair count and a finiteness probe)
@@ -24,8 +25,8 @@ Launch modes, with the same arithmetic for the same grid (so the same bits):
   launch; the CUDA simulator's default, as it can synchronise only a one-block grid).
 
 Guards (``advance``, one network): the run stops at the first state whose risk or parameters are
-non-finite (diverged) or with no active neuron on any data point (dead), like the numba kernel.
-Records (risk, exact extremes of f, relative distances) are taken on the host at the record steps.
+non-finite (diverged) or, for ReLU, with no active neuron on any data point (dead), like the numba kernels.
+Records (risk, extremes of f for 1-D inputs, relative distances) are taken on the host at the record steps.
 """
 
 from __future__ import annotations
@@ -100,18 +101,26 @@ def simulated() -> bool:
     return bool(config.ENABLE_CUDASIM)
 
 
-def kernels(n: int, mirror: bool, threads: int = DEFAULT_THREADS, blocks_per_sm: int = DEFAULT_BLOCKS_PER_SM) -> dict:
-    """The compiled kernels (``_cuda_kernels.build``) for n data points."""
+def kernels(
+    n: int,
+    mirror: bool,
+    threads: int = DEFAULT_THREADS,
+    blocks_per_sm: int = DEFAULT_BLOCKS_PER_SM,
+    activation: str = "relu",
+    d: int = 1,
+) -> dict:
+    """The compiled kernels (``_cuda_kernels.build``) for n data points of dimension d and an activation."""
     _numba_cuda()
     from relunet_support.engine._cuda_kernels import build
 
-    return build(n, bool(mirror), int(threads), int(blocks_per_sm))
+    return build(n, bool(mirror), int(threads), int(blocks_per_sm), str(activation), int(d))
 
 
 class DeviceState:
     """S networks (or one) resident on the GPU, stepped by gradient descent without leaving it.
 
-    ``a, w, b``: host arrays of shape (m,) or (S, m) (copied to the device); ``mode``: one of MODES
+    ``a, w, b``: host arrays, a and b of shape (m,) or (S, m), w of that shape for 1-D inputs x (n,) and of
+    that shape + (d,) for inputs x (n, d) (copied to the device); ``activation``: σ's name; ``mode``: one of MODES
     ('auto': resident where it fits, else persistent, else stepwise; see the module's docstring).
     ``blocks_per_sm``: blocks launched per multiprocessor (the kernels are compiled to fit them: more
     blocks hide more memory latency but leave fewer registers per thread, and each block re-reduces
@@ -131,6 +140,7 @@ class DeviceState:
         threads: int = DEFAULT_THREADS,
         mode: str = "auto",
         blocks_per_sm: int = DEFAULT_BLOCKS_PER_SM,
+        activation: str = "relu",
     ):
         if mode not in MODES:
             raise invalid("mode", mode, "one of " + ", ".join(map(repr, MODES)))
@@ -139,23 +149,25 @@ class DeviceState:
         if isinstance(blocks_per_sm, bool) or not isinstance(blocks_per_sm, int) or blocks_per_sm < 1:
             raise invalid("blocks_per_sm", blocks_per_sm, "a positive integer")
         cuda = _numba_cuda()
-        host = [np.ascontiguousarray(np.atleast_2d(v), dtype=np.float64) for v in (a, w, b)]
-        self.shape = np.shape(a)
-        self.n_members, self.m = host[0].shape
         x = np.ascontiguousarray(x, dtype=np.float64)
+        self.d = 1 if x.ndim == 1 else x.shape[1]
+        self.shape, self.w_shape = np.shape(a), np.shape(w)
+        a, b = (np.ascontiguousarray(np.atleast_2d(v), dtype=np.float64) for v in (a, b))
+        self.n_members, self.m = a.shape
+        host = [a, np.ascontiguousarray(np.reshape(w, (self.n_members, self.m * self.d)), dtype=np.float64), b]
         self.mirror = bool(mirror)  # the arrays are the first half of a mirrored network
-        self.kernels = kernels(x.size, self.mirror, threads, blocks_per_sm)
+        self.kernels = kernels(x.shape[0], self.mirror, threads, blocks_per_sm, activation, self.d)
         self.threads = threads
         self.inv_alpha = 1.0 / float(alpha)
-        self.scale = float(learning_rate) * self.inv_alpha / x.size
+        self.scale = float(learning_rate) * self.inv_alpha / x.shape[0]
         self.requested_mode = mode
         self.mode, self.grid, self.cache_bytes = self._launch_plan(cuda, mode, blocks_per_sm)
         self.a, self.w, self.b = (cuda.to_device(v) for v in host)
-        self.x = cuda.to_device(x)
+        self.x = cuda.to_device(x.reshape(-1))
         self.y = cuda.to_device(np.ascontiguousarray(y, dtype=np.float64))
-        self.partials = cuda.to_device(np.zeros((2, self.n_members, self.grid[0], x.size + 2)))
+        self.partials = cuda.to_device(np.zeros((2, self.n_members, self.grid[0], x.shape[0] + 2)))
         self.control = cuda.to_device(np.zeros(2, dtype=np.int64))
-        self.values = cuda.device_array((self.n_members, x.size))
+        self.values = cuda.device_array((self.n_members, x.shape[0]))
         self.steps = 0  # the sums of the current parameters are in partials[steps % 2]
         self.kernels["forward"][self.grid, threads](self.a, self.w, self.b, self.x, 0, self.partials)
 
@@ -163,14 +175,16 @@ class DeviceState:
         """(mode, (P, Q), dynamic shared bytes): P chunks per member, Q member groups.
 
         A cooperative grid must fit on the device at once. 'auto' takes 'resident' where a block's
-        chunk fits in shared memory (48 KiB per block with the reduction scratch), else 'persistent',
+        chunk, (2 + d)·8 bytes a neuron, fits in shared memory (48 KiB per block with the reduction
+        scratch, more where the device allows the opt-in), else 'persistent',
         else (no cooperative launch) 'stepwise'. Under the simulator, which can synchronise only a
         one-block grid, 'persistent' and 'resident' run one block per member and 'auto' is 'stepwise'.
         """
         per_member = math.ceil(self.m / self.threads)
+        neuron_bytes = 8 * (2 + self.d)
         if simulated():
             if mode in ("persistent", "resident"):
-                return mode, (1, self.n_members), 24 * self.m if mode == "resident" else 0
+                return mode, (1, self.n_members), neuron_bytes * self.m if mode == "resident" else 0
             return "stepwise", (max(1, min(per_member, 4)), self.n_members), 0
         limit = cuda.get_current_device().MULTIPROCESSOR_COUNT * blocks_per_sm
         if mode == "stepwise":
@@ -181,7 +195,7 @@ class DeviceState:
             )
             groups = min(self.n_members, limit)
             grid = (max(1, min(per_member, limit // groups)), groups)
-            cache_bytes = 24 * math.ceil(self.m / grid[0])
+            cache_bytes = neuron_bytes * math.ceil(self.m / grid[0])
             resident_fits = (
                 mode != "persistent"
                 and groups == self.n_members
@@ -309,17 +323,21 @@ class DeviceState:
         cuda.synchronize()
 
     def to_host(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The parameters now, as host arrays of the shape given."""
-        return tuple(v.copy_to_host().reshape(self.shape) for v in (self.a, self.w, self.b))
+        """The parameters now, as host arrays of the shapes given."""
+        return tuple(
+            v.copy_to_host().reshape(shape)
+            for v, shape in ((self.a, self.shape), (self.w, self.w_shape), (self.b, self.shape))
+        )
 
 
-def _on_device(a, w, b, x, y, alpha, learning_rate, launch) -> DeviceState:
-    """The network on the GPU: its first half only when the problem is mirrored (``engine.is_mirrored``)."""
+def _on_device(a, w, b, x, y, alpha, learning_rate, launch, activation="relu") -> DeviceState:
+    """The network on the GPU: its first half only when the problem is mirrored (1-D ReLU,
+    ``engine.is_mirrored``)."""
 
-    mirror = is_mirrored(a, w, b, x, y)
+    mirror = activation == "relu" and np.ndim(x) == 1 and is_mirrored(a, w, b, x, y)
     if mirror:
         a, w, b = first_halves(a, w, b)
-    return DeviceState(a, w, b, x, y, alpha, learning_rate, mirror=mirror, **launch)
+    return DeviceState(a, w, b, x, y, alpha, learning_rate, mirror=mirror, activation=activation, **launch)
 
 
 def _copy_back(state: DeviceState, targets) -> None:
@@ -332,19 +350,22 @@ def _copy_back(state: DeviceState, targets) -> None:
             target[...] = value
 
 
-def descend(a, w, b, x, y, alpha, learning_rate, n_steps, **launch) -> None:
-    """``engine.descend`` on the GPU: (a, w, b) of shape (m,) or (S, m) updated in place.
-    ``launch``: DeviceState's threads, mode, blocks_per_sm."""
-    state = _on_device(a, w, b, x, y, alpha, learning_rate, launch)
+def descend(a, w, b, x, y, alpha, learning_rate, n_steps, activation="relu", **launch) -> None:
+    """``engine.descend`` on the GPU: (a, w, b) of shape (m,) or (S, m) (w: with a trailing axis of length d
+    for inputs of dimension d) updated in place. ``launch``: DeviceState's threads, mode, blocks_per_sm."""
+    state = _on_device(a, w, b, x, y, alpha, learning_rate, launch, activation)
     state.run(n_steps)
     _copy_back(state, (a, w, b))
 
 
-def advance(a, w, b, x, y, *, alpha, learning_rate, n_steps, record_offsets, records, interval, initial=None, **launch):
+def advance(
+    a, w, b, x, y, *, alpha, learning_rate, n_steps, record_offsets, records, interval, initial=None,
+    activation="relu", **launch,
+):  # fmt: skip
     """The numba kernels' ``advance`` on the GPU (one network, in place): (steps taken, records written,
     status). The GPU runs between record steps; each record is taken on the host from the state copied back."""
 
-    state = _on_device(a, w, b, x, y, alpha, learning_rate, launch)
+    state = _on_device(a, w, b, x, y, alpha, learning_rate, launch, activation)
     steps, status = state.run(0, guard=True)  # a dead start stops at step 0
     written = 0
     for target in [*record_offsets.tolist(), int(n_steps)]:
@@ -356,7 +377,7 @@ def advance(a, w, b, x, y, *, alpha, learning_rate, n_steps, record_offsets, rec
             continue
         _copy_back(state, (a, w, b))  # (a, w, b) is updated in place anyway: the record reads it there
         risk = 0.5 * float(np.sum((state.network_values() - y) ** 2)) / y.size
-        take_record(records, written, a, w, b, risk, alpha, interval, initial)
+        take_record(records, written, a, w, b, risk, alpha, interval, initial, activation)
         written += 1
     _copy_back(state, (a, w, b))
     return steps, written, status

@@ -1,16 +1,22 @@
-"""The CUDA kernels of the cuda backend, built for n data points and a block size (see ``_cuda``).
+"""The CUDA kernels of the cuda backend, built for n data points, an activation, an input dimension d and a
+block size (see ``_cuda``).
 
 ``cuda`` must be this module's global (not a closure variable): numba's CUDA simulator swaps the
 module's global for its own when it runs a kernel.
+
+Layout: a and b are (S, m); w is (S, m·d), neuron j's coordinates at j·d … j·d + d − 1 (for d = 1 the
+(S, m) array itself); x is the (n·d) flattening of the (n, d) inputs, point i at i·d … i·d + d − 1.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 
 from numba import config, cuda, float64
 
 from relunet_support.engine._kernels import STATUS_DEAD, STATUS_DIVERGED, STATUS_OK
+from relunet_support.network.activations import LEAKY_SLOPE
 
 _STEPS, _STATUS = 0, 1  # slots of the control array
 _LARGEST = 1.7976931348623157e308
@@ -28,14 +34,62 @@ def _kernel_decorator(threads: int, blocks_per_sm: int):
         return cuda.jit
 
 
-@functools.cache
-def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
-    """The compiled kernels for n data points and ``threads`` threads per block (a power of two;
-    at least a warp, 32, on a GPU; the simulator tests use 4).
+def _activation(name: str):
+    """The device function z ↦ (σ(z), σ'(z)) of an activation (formulas: ``network/activations.py``)."""
+    if name == "relu":
 
-    ``mirror``: the arrays hold the first half of a mirror-symmetric network on mirror-symmetric data
-    (see ``engine.is_mirrored``), so f_i = (s_i + s_{n−1−i})/α.
+        @cuda.jit(device=True)
+        def relu(z):
+            return (z, 1.0) if z > 0.0 else (0.0, 0.0)
+
+        return relu
+    if name == "leaky_relu":
+
+        @cuda.jit(device=True)
+        def leaky_relu(z):
+            return (z, 1.0) if z > 0.0 else (LEAKY_SLOPE * z, LEAKY_SLOPE)
+
+        return leaky_relu
+    if name == "tanh":
+
+        @cuda.jit(device=True)
+        def tanh(z):
+            t = math.tanh(z)
+            return t, 1.0 - t * t
+
+        return tanh
+    if name == "xtanh":
+
+        @cuda.jit(device=True)
+        def xtanh(z):
+            t = math.tanh(z)
+            return z * t, t + z * (1.0 - t * t)
+
+        return xtanh
+    if name == "x2tanh":
+
+        @cuda.jit(device=True)
+        def x2tanh(z):
+            t = math.tanh(z)
+            return z * z * t, z * (2.0 * t + z * (1.0 - t * t))
+
+        return x2tanh
+    raise ValueError(f"no cuda device function for activation {name!r}")
+
+
+@functools.cache
+def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1, activation: str = "relu", d: int = 1) -> dict:
+    """The compiled kernels for n data points of dimension d, an activation, and ``threads`` threads per
+    block (a power of two; at least a warp, 32, on a GPU; the simulator tests use 4).
+
+    ``mirror`` (1-D ReLU only): the arrays hold the first half of a mirror-symmetric network on
+    mirror-symmetric data (see ``engine.is_mirrored``), so f_i = (s_i + s_{n−1−i})/α.
     """
+    general = not (activation == "relu" and d == 1)
+    if general and mirror:
+        raise ValueError("the mirror is for 1-D ReLU networks only")
+    sigma = _activation(activation)
+    can_die = activation == "relu"  # ReLU's pairs with w_j·x_i + b_j ≤ 0 pass no gradient; other σ never die
     kernel = _kernel_decorator(threads, blocks_per_sm)
     n_sums = n + 2  # s_0 … s_{n−1}, the active-pair count, the finiteness probe (Σ 0·θ: 0 or NaN)
     active_slot, finite_slot = n, n + 1
@@ -90,7 +144,7 @@ def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
             risk += residual * residual
         if not (risk <= _LARGEST and totals[finite_slot] == 0.0):  # false for inf and nan
             return STATUS_DIVERGED
-        if totals[active_slot] == 0.0:
+        if can_die and totals[active_slot] == 0.0:
             return STATUS_DEAD
         return STATUS_OK
 
@@ -149,6 +203,58 @@ def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
                     acc[finite_slot] += aj * 0.0 + wj * 0.0 + bj * 0.0
 
     @cuda.jit(device=True)
+    def sweep_general(a, w, b, x, coef, coef_x, update, start, stop, acc):
+        """``sweep`` for any activation σ and input dimension d (``coef_x`` unused), per neuron j:
+        z_i = w_j·x_i + b_j, G_a = Σ_i c_i σ(z_i), G_b = Σ_i c_i σ'(z_i), G_w = Σ_i c_i σ'(z_i) x_i;
+        a_j ← a_j − G_a, w_j ← w_j − a_j G_w, b_j ← b_j − a_j G_b; then acc = (Σ_j a_j σ(z_ij) for each i,
+        the pairs with z_ij > 0, Σ_j 0·(a_j + b_j + Σ_k w_jk))."""
+        for k in range(n_sums):
+            acc[k] = 0.0
+        wj = cuda.local.array(d, float64)
+        grad_w = cuda.local.array(d, float64)
+        for j in range(start + cuda.threadIdx.x, stop, threads):
+            aj = a[j]
+            bj = b[j]
+            for k in range(d):
+                wj[k] = w[j * d + k]
+            if update:
+                grad_a = 0.0
+                grad_b = 0.0
+                for k in range(d):
+                    grad_w[k] = 0.0
+                for i in range(n):
+                    z = bj
+                    for k in range(d):
+                        z += wj[k] * x[i * d + k]
+                    value, slope = sigma(z)
+                    grad_a += coef[i] * value
+                    q = coef[i] * slope
+                    grad_b += q
+                    for k in range(d):
+                        grad_w[k] += q * x[i * d + k]
+                for k in range(d):
+                    wj[k] = wj[k] - aj * grad_w[k]
+                    w[j * d + k] = wj[k]
+                bj = bj - aj * grad_b
+                aj = aj - grad_a
+                a[j] = aj
+                b[j] = bj
+            probe = aj * 0.0 + bj * 0.0
+            for i in range(n):
+                z = bj
+                for k in range(d):
+                    z += wj[k] * x[i * d + k]
+                value, _ = sigma(z)
+                acc[i] += aj * value
+                if z > 0.0:
+                    acc[active_slot] += 1.0
+            for k in range(d):
+                probe += wj[k] * 0.0
+            acc[finite_slot] += probe
+
+    pass_over = sweep_general if general else sweep
+
+    @cuda.jit(device=True)
     def chunk(m):
         """This block's neurons [start, stop) of each of its members."""
         size = (m + cuda.gridDim.x - 1) // cuda.gridDim.x
@@ -170,13 +276,13 @@ def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
         coef = cuda.local.array(n, float64)
         start, stop = chunk(a.shape[1])
         for member in range(cuda.blockIdx.y, a.shape[0], cuda.gridDim.y):
-            sweep(a[member], w[member], b[member], x, coef, coef, False, start, stop, acc)
+            pass_over(a[member], w[member], b[member], x, coef, coef, False, start, stop, acc)
             write_partials(acc, scratch, partials, parity, member)
 
     def make_steps(persistent: bool, resident: bool):
         """The step kernel. ``persistent``: a grid barrier between steps (a cooperative launch).
         ``resident`` (persistent, one member per block row): each block keeps its chunk of (a, w, b)
-        in dynamic shared memory for the whole launch (3·⌈m/P⌉ doubles), reading and writing global
+        in dynamic shared memory for the whole launch ((2 + d)·⌈m/P⌉ doubles), reading and writing global
         memory once per launch instead of once per step. The same neurons go to the same threads in
         the same order either way, so the results are the same bits."""
 
@@ -196,13 +302,14 @@ def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
                 capacity = (a.shape[1] + cuda.gridDim.x - 1) // cuda.gridDim.x
                 cache = cuda.shared.array(0, float64)
                 cached_a = cache[:capacity]
-                cached_w = cache[capacity : 2 * capacity]
-                cached_b = cache[2 * capacity : 3 * capacity]
+                cached_b = cache[capacity : 2 * capacity]
+                cached_w = cache[2 * capacity : (2 + d) * capacity]
                 member = cuda.blockIdx.y
                 for j in range(cuda.threadIdx.x, stop - start, threads):
                     cached_a[j] = a[member, start + j]
-                    cached_w[j] = w[member, start + j]
                     cached_b[j] = b[member, start + j]
+                    for k in range(d):
+                        cached_w[j * d + k] = w[member, (start + j) * d + k]
                 cuda.syncthreads()
             status = STATUS_OK
             done = 0
@@ -214,11 +321,11 @@ def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
                     if status == STATUS_OK:
                         for i in range(n):
                             coef[i] = (network_values(totals, inv_alpha, i) - y[i]) * scale
-                            coef_x[i] = coef[i] * x[i]
+                            coef_x[i] = coef[i] * x[i * d]  # used by the 1-D ReLU sweep only
                         if resident:
-                            sweep(cached_a, cached_w, cached_b, x, coef, coef_x, True, 0, stop - start, acc)
+                            pass_over(cached_a, cached_w, cached_b, x, coef, coef_x, True, 0, stop - start, acc)
                         else:
-                            sweep(a[member], w[member], b[member], x, coef, coef_x, True, start, stop, acc)
+                            pass_over(a[member], w[member], b[member], x, coef, coef_x, True, start, stop, acc)
                         write_partials(acc, scratch, partials, 1 - parity, member)
                 if status != STATUS_OK:
                     break  # every block reached the same verdict at the same step
@@ -231,8 +338,9 @@ def build(n: int, mirror: bool, threads: int, blocks_per_sm: int = 1) -> dict:
                 member = cuda.blockIdx.y
                 for j in range(cuda.threadIdx.x, stop - start, threads):
                     a[member, start + j] = cached_a[j]
-                    w[member, start + j] = cached_w[j]
                     b[member, start + j] = cached_b[j]
+                    for k in range(d):
+                        w[member, (start + j) * d + k] = cached_w[j * d + k]
             if cuda.blockIdx.x == 0 and cuda.blockIdx.y == 0 and cuda.threadIdx.x == 0:
                 control[_STEPS] += done
                 control[_STATUS] = status

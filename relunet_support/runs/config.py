@@ -249,10 +249,6 @@ class TrainConfig:
         set_("interval", (lo, hi))
         check_backend(self.backend)
         activations.get(self.activation)
-        if self.backend == "cuda" and (self.activation != "relu" or self.dimension > 1):
-            raise invalid(
-                "backend", self.backend, "'numba' or 'numpy' for activations other than relu or inputs of d > 1"
-            )
         set_(
             "beta2",
             _as_float(
