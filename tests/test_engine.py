@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from relunet_support.engine import advance, descend
+from relunet_support.engine import advance, descend, is_mirrored
 from relunet_support.errors import ConfigError
 from relunet_support.network import model
 
@@ -103,6 +103,90 @@ def test_advance_records_match_reference(seed_data, kind, backend):
         assert records["rd_w"][-1] > 1e-4
     for name in results["numpy"]:
         np.testing.assert_allclose(results[backend][name], results["numpy"][name], rtol=1e-11, err_msg=name)
+
+
+# The 1-D ReLU kernels leave out the neurons inactive on every data point (their gradient is exactly 0, so GD
+# leaves them as they are): at the start of each advance, and every _SEGMENT steps of descend.
+
+
+def _with_neurons_inactive_on_the_data(m: int, seed: int):
+    """A Gaussian network whose first m/4 neurons are inactive on every point of [−1/2, 1/2] but active on
+    parts of [−2, 2] (kinks at ±1 … ±1.9, rising away from the data), with large amplitudes."""
+    rng = np.random.default_rng(seed)
+    a, w, b = rng.normal(size=(3, m))
+    quarter = m // 4
+    kinks = rng.uniform(1.0, 1.9, quarter) * rng.choice([-1.0, 1.0], quarter)
+    w[:quarter] = np.sign(kinks) * rng.uniform(0.5, 2.0, quarter)
+    b[:quarter] = -w[:quarter] * kinks
+    a[:quarter] = 5.0 * rng.normal(size=quarter)
+    assert not np.any(np.outer(w[:quarter], [-0.5, 0.5]) + b[:quarter, None] > 0)
+    return a, w, b, quarter
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_inactive_neurons_stay_put_and_still_count_in_the_records(seed_data, mirrored):
+    """They keep their exact values, and the records are of the whole network: the extremes of f over an interval
+    wider than the data, where they are active, and the relative distances, whose denominators hold them. Mirrored:
+    the kernel simulates the first half (engine.is_mirrored)."""
+    x, y = seed_data
+    a, w, b, quarter = _with_neurons_inactive_on_the_data(200, 3)
+    if mirrored:
+        a, w, b = (
+            np.concatenate((a[:100], a[:100])),
+            np.concatenate((w[:100], -w[:100])),
+            np.concatenate((b[:100], b[:100])),
+        )
+        assert is_mirrored(a, w, b, x, y)
+    offsets = np.array([1, 40, 300])
+    results, finals = {}, {}
+    for backend in ("numba", "numpy"):
+        state = [p.copy() for p in (a, w, b)]
+        advanced = advance(*state, x, y, alpha=30.0, learning_rate=10.0, n_steps=300, record_offsets=offsets,
+                           interval=(-2.0, 2.0), backend=backend, initial=(a, w, b))  # fmt: skip
+        assert advanced.steps == 300 and advanced.status == 0
+        results[backend], finals[backend] = advanced.records, state
+    for name in results["numpy"]:
+        np.testing.assert_allclose(results["numba"][name], results["numpy"][name], rtol=1e-11, err_msg=name)
+    inactive = np.zeros(200, dtype=bool)
+    inactive[:quarter] = True
+    if mirrored:
+        inactive[100 : 100 + quarter] = True
+    for moved, start in zip(finals["numba"], (a, w, b)):
+        np.testing.assert_array_equal(moved[inactive], start[inactive])
+        assert np.max(np.abs(moved[~inactive] - start[~inactive])) > 1e-3
+    # the inactive neurons decide f's extremes over [−2, 2]: without them they would be others
+    without = diagnostics_extremes(*(p[~inactive] for p in finals["numba"]), 30.0)
+    assert abs(without[1] - results["numba"]["f_max"][-1]) > 0.1
+
+
+def diagnostics_extremes(a, w, b, alpha):
+    from relunet_support.network import exact
+
+    return exact.extremes(a, w, b, 1.0 / alpha, -2.0, 2.0, "relu")
+
+
+def test_neurons_that_die_on_the_way_are_left_out_from_the_next_segment_on(seed_data):
+    """descend over more than one segment (16384 steps) of a network whose neurons die along the way: the
+    reference's result to 1e-12, and the dead neurons' last values kept exactly."""
+    x, y = seed_data
+    alpha, a, w, b = network(m=40, kind="gaussian", seed=11)
+    fast = descend(a, w, b, x, y, alpha, 2.0 * alpha, 20_000)
+    reference = descend(a, w, b, x, y, alpha, 2.0 * alpha, 20_000, backend="numpy")
+    for u, v in zip(fast, reference):
+        assert np.max(np.abs(u - v)) <= 1e-12 * np.max(np.abs(v))
+    died = ~np.any(np.outer(fast[1], x) + fast[2][:, None] > 0, axis=1) & np.any(
+        np.outer(w, x) + b[:, None] > 0, axis=1
+    )
+    assert died.sum() >= 1  # some neurons were active at the start and are not at the end
+
+
+def test_a_non_finite_parameter_of_an_inactive_neuron_is_still_seen(seed_data):
+    x, y = seed_data
+    a, w, b, quarter = _with_neurons_inactive_on_the_data(40, 4)
+    a[0] = np.inf
+    with np.errstate(all="ignore"):
+        advanced = advance(a, w, b, x, y, alpha=30.0, learning_rate=60.0, n_steps=10, record_offsets=np.array([5]))
+    assert advanced.status == 1 and advanced.steps == 1  # diverged at the first step, as before
 
 
 def test_bad_backend(seed_data):

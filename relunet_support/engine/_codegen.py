@@ -17,6 +17,13 @@ gradient in a_j costs two operations instead of a pass over the points)
 
 and in the same pass the sums f_i ← (1/α) Σ_j a_j (w_j x_i + b_j)_+ of the new parameters.
 
+A neuron inactive on every data point (w_j x_i + b_j ≤ 0 for all i) has a zero gradient, so GD leaves it exactly
+as it is, and it adds nothing to any f_i: the step loop runs over the other neurons only, copied out at the start
+of each ``advance`` (and every ``_SEGMENT`` steps of ``descend_plain``, for the neurons that died meanwhile) and
+copied back at the end. Records are of the whole network (the extremes over an interval wider than the data see
+the inactive neurons, the relative distances count them). From a Gaussian start at m = 800, 304 of the 800
+neurons are inactive at once and about 400 soon after, so this halves the step (bench/core.md).
+
 Floating-point reassociation is allowed so the neuron sums vectorise. Two consequences, both
 handled here so that results are reproducible bit for bit:
 
@@ -79,6 +86,7 @@ from relunet_support.engine._kernels import STATUS_DEAD, STATUS_DIVERGED, STATUS
 
 _LARGEST = 1.7976931348623157e308
 _OPTIONS = dict(cache=True, error_model="numpy", fastmath={{"reassoc", "nsz", "arcp", "contract"}})
+_SEGMENT = 16384  # descend_plain leaves out the neurons that have become inactive every this many steps
 
 
 # relunet_support/network/exact.py's extremes_exact, copied here: compiled with this module's options
@@ -101,8 +109,31 @@ def forward(a, w, b, x, inv_alpha, f):
 
 
 @njit(**_OPTIONS)
+def _alive(a, w, b, x):
+    # the neurons active on some data point, or with a parameter that is not finite (the guards see those)
+    {unpack_x}
+    kept = np.empty(a.size, dtype=np.int64)
+    count = 0
+    for j in range(a.size):
+        aj = a[j]; wj = w[j]; bj = b[j]
+        {pre}
+        if ({any_active}) or not ((aj + wj + bj) * 0.0 == 0.0):
+            kept[count] = j
+            count += 1
+    return kept[:count]
+
+
+@njit(**_OPTIONS)
+def _scatter(a, w, b, full_a, full_w, full_b, alive):
+    for k in range(alive.size):
+        j = alive[k]
+        full_a[j] = a[k]; full_w[j] = w[k]; full_b[j] = b[k]
+
+
+@njit(**_OPTIONS)
 def _steps(a, w, b, x, y, inv_alpha, learning_rate, f, n_steps, record_offsets, record_risk,
-           record_f_min, record_f_max, lo, hi, guard, a0, w0, b0, record_rd_w, record_rd_a):
+           record_f_min, record_f_max, lo, hi, guard, a0, w0, b0, record_rd_w, record_rd_a,
+           full_a, full_w, full_b, alive):
     {unpack_x}
     {unpack_y}
     {load_f}
@@ -134,12 +165,15 @@ def _steps(a, w, b, x, y, inv_alpha, learning_rate, f, n_steps, record_offsets, 
                 {store_f_local}
                 return step, written, STATUS_DIVERGED, 1
             if written < record_offsets.size and record_offsets[written] == step:
+                _scatter(a, w, b, full_a, full_w, full_b, alive)  # the records are of the whole network
                 record_risk[written] = risk
                 f_min, f_max = {extremes_call}
                 record_f_min[written] = f_min
                 record_f_max[written] = f_max
                 if a0.size:
-                    record_rd_w[written], record_rd_a[written] = _relative_distances(a, w, b, a0, w0, b0)
+                    record_rd_w[written], record_rd_a[written] = _relative_distances(
+                        full_a, full_w, full_b, a0, w0, b0
+                    )
                 written += 1
             # dead: no neuron active on any point. Then every f_i is exactly 0, so the active pairs are
             # counted (one more pass) only when they are: the step loop itself counts nothing
@@ -160,8 +194,13 @@ def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, record
     inv_alpha = 1.0 / alpha
     if forward(a, w, b, x, inv_alpha, f) == 0:
         return 0, 0, STATUS_DEAD, 0
-    return _steps(a, w, b, x, y, inv_alpha, learning_rate, f, n_steps, record_offsets, record_risk,
-                  record_f_min, record_f_max, lo, hi, True, a0, w0, b0, record_rd_w, record_rd_a)
+    alive = _alive(a, w, b, x)
+    live_a = a[alive]; live_w = w[alive]; live_b = b[alive]
+    forward(live_a, live_w, live_b, x, inv_alpha, f)
+    result = _steps(live_a, live_w, live_b, x, y, inv_alpha, learning_rate, f, n_steps, record_offsets, record_risk,
+                    record_f_min, record_f_max, lo, hi, True, a0, w0, b0, record_rd_w, record_rd_a, a, w, b, alive)
+    _scatter(live_a, live_w, live_b, a, w, b, alive)
+    return result
 
 
 {{ENSEMBLE}}
@@ -171,11 +210,18 @@ def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, record
 def descend_plain(a, w, b, x, y, alpha, learning_rate, n_steps):
     f = np.empty({n})
     inv_alpha = 1.0 / alpha
-    forward(a, w, b, x, inv_alpha, f)
     empty_i = np.empty(0, dtype=np.int64)
     empty_f = np.empty(0)
-    _steps(a, w, b, x, y, inv_alpha, learning_rate, f, n_steps, empty_i, empty_f, empty_f, empty_f,
-           0.0, 0.0, False, empty_f, empty_f, empty_f, empty_f, empty_f)
+    done = 0
+    while done < n_steps:  # the inactive neurons left out anew every _SEGMENT steps
+        segment = min(n_steps - done, _SEGMENT)
+        alive = _alive(a, w, b, x)
+        live_a = a[alive]; live_w = w[alive]; live_b = b[alive]
+        forward(live_a, live_w, live_b, x, inv_alpha, f)
+        _steps(live_a, live_w, live_b, x, y, inv_alpha, learning_rate, f, segment, empty_i, empty_f, empty_f, empty_f,
+               0.0, 0.0, False, empty_f, empty_f, empty_f, empty_f, empty_f, a, w, b, alive)
+        _scatter(live_a, live_w, live_b, a, w, b, alive)
+        done += segment
 """
 
 
@@ -467,9 +513,10 @@ def _source(n: int, mirror: bool) -> str:
     # neuron (a, −w, b) on x_i is neuron (a, w, b) on x_{n−1−i}, so f_i = (s_i + s_{n−1−i})/α.
     total_s = (lambda i: f"(s{i} + s{n - 1 - i})") if mirror else (lambda i: f"s{i}")
     extremes_call = (
-        ("extremes_exact(np.concatenate((a, a)), np.concatenate((w, -w)), np.concatenate((b, b)), inv_alpha, lo, hi)")
+        "extremes_exact(np.concatenate((full_a, full_a)), np.concatenate((full_w, -full_w)), "
+        "np.concatenate((full_b, full_b)), inv_alpha, lo, hi)"
         if mirror
-        else "extremes_exact(a, w, b, inv_alpha, lo, hi)"
+        else "extremes_exact(full_a, full_w, full_b, inv_alpha, lo, hi)"
     )
 
     statements = {name: "; ".join(text.format(i=i) for i in points) for name, text in _PER_POINT.items()}
@@ -481,6 +528,7 @@ def _source(n: int, mirror: bool) -> str:
         store_f="; ".join(f"f[{i}] = {total_s(i)} * inv_alpha" for i in points),
         scale_f="; ".join(f"f{i} = {total_s(i)} * inv_alpha" for i in points),
         all_f_zero=" and ".join(f"f{i} == 0.0" for i in points),
+        any_active=" or ".join(f"p{i} > 0.0" for i in points),
         **statements,
         **sums,
     )
