@@ -370,8 +370,8 @@ def main() -> None:
         "The numba engine on a mirror-symmetric init (it simulates half the neurons) and without the mirror (a",
         "Gaussian init: every neuron simulated); the same step loop over every neuron, inactive ones included",
         "(what the engine did before it left out the neurons inactive on all data points); the numpy reference and",
-        "the seed-style loop on the symmetric init. Each timing starts from the init and runs as many steps as fill",
-        "about 0.25 s, the best of three (without the mirror: "
+        "the seed-style loop on the symmetric init. Each timing starts from the init; the steps grow 4× from 16 until",
+        "one timing exceeds 0.25 s, and that many are timed, the best of three (without the mirror: "
         + ", ".join(f"{r['numba_full_steps']:,}" for _, r in rows)
         + " steps).",
         "",

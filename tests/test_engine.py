@@ -248,3 +248,62 @@ def test_the_kernels_compile_their_own_copy_of_the_exact_extremes():
         source = _codegen._source(4, mirror)
         assert "import extremes_exact" not in source and "network.exact" not in source.split("# relunet")[0]
         assert "@njit(**_OPTIONS)\ndef extremes_exact(a, w, b, inv_alpha, lo, hi, leak=0.0):" in source
+
+
+def _advance_call(seed_data, **changes):
+    x, y = seed_data
+    alpha, a, w, b = network(m=8, kind="gaussian")
+    arguments = dict(alpha=alpha, learning_rate=1.0, n_steps=2, record_offsets=np.array([1, 2]))
+    arguments.update(changes)
+    state = arguments.pop("state", (a, w, b))
+    return lambda backend: advance(*state, x, y, backend=backend, **arguments)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"record_offsets": np.array([1, 9])}, r"record_offsets=\[1, 9\] is not allowed: .*within 1 … n_steps = 2"),
+        ({"record_offsets": np.array([0, 2])}, r"record_offsets=\[0, 2\]"),
+        ({"record_offsets": np.array([2, 1])}, "strictly increasing"),
+        ({"record_offsets": np.array([[1, 2]])}, "record_offsets"),
+        ({"n_steps": 2.5}, "n_steps=2.5 is not allowed"),
+        ({"state": tuple(np.ones((3, 2, 8)))}, r"a=\(2, 8\) is not allowed: .*one network"),
+        ({"state": (np.ones(8), np.ones(8), np.ones(7))}, r"b=\(7,\) is not allowed"),
+        ({"initial": (np.ones(8), np.ones(9), np.ones(8))}, r"initial w₀=\(9,\) is not allowed"),
+        ({"initial": (np.ones(8), np.ones(8))}, "initial='2 arrays' is not allowed"),
+    ],
+)
+def test_advance_names_a_bad_argument(seed_data, backend, changes, message):
+    """The records' offsets, the state's and the initial state's shapes are checked before any step (the cuda
+    backend used to run past n_steps to reach an offset beyond it; numba to drop the offsets after a bad one)."""
+    with pytest.raises(ConfigError, match=message):
+        _advance_call(seed_data, **changes)(backend)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("name, index", [("x", 2), ("y", 0)])
+def test_non_finite_data_is_refused(seed_data, backend, name, index):
+    x, y = (np.array(v) for v in seed_data)
+    (x if name == "x" else y)[index] = np.nan
+    alpha, a, w, b = network(m=8, kind="gaussian")
+    message = rf"{name}='array with nan at flat index {index}' is not allowed: {name} must be finite numbers only"
+    with pytest.raises(ConfigError, match=message):
+        descend(a, w, b, x, y, alpha, 1.0, 3, backend=backend)
+    with pytest.raises(ConfigError, match=message):
+        advance(a, w, b, x, y, alpha=alpha, learning_rate=1.0, n_steps=3, record_offsets=[1], backend=backend)
+
+
+def test_one_coordinate_inputs_given_as_columns_run_on_the_one_dimensional_kernels(seed_data):
+    """x of shape (n, 1) and w of shape (m, 1): the same numbers as x (n,) and w (m,), in place for advance."""
+    x, y = seed_data
+    alpha, a, w, b = network(m=40, kind="gaussian", seed=3)
+    flat = descend(a, w, b, x, y, alpha, 2.0 * alpha, 300)
+    column = descend(a, w[:, None], b, x[:, None], y, alpha, 2.0 * alpha, 300)
+    np.testing.assert_array_equal(column[1][:, 0], flat[1])
+    np.testing.assert_array_equal(column[0], flat[0])
+    state = [a.copy(), w[:, None].copy(), b.copy()]
+    advanced = advance(*state, x[:, None], y, alpha=alpha, learning_rate=2.0 * alpha, n_steps=300,
+                       record_offsets=[300], initial=(a, w[:, None], b))  # fmt: skip
+    np.testing.assert_array_equal(state[1][:, 0], flat[1])
+    assert advanced.steps == 300 and advanced.records["rd_w"][0] > 0

@@ -123,7 +123,7 @@ def test_a_truncated_records_chunk_is_named_not_a_decompression_error(copy, refe
     out_dir, path = copy
     chunk = path / "records" / "f_max" / "c" / "1"
     chunk.write_bytes(chunk.read_bytes()[:-9])
-    with pytest.raises(CorruptRunError, match="records/f_max chunk 1: fails its checksum"):
+    with pytest.raises(CorruptRunError, match=r"records/f_max chunk 1: fails its checksum \(.*cut short"):
         open_run(path).records  # noqa: B018
     repaired(out_dir, reference, "records/f_max chunk 1")
 

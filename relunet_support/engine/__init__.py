@@ -55,6 +55,10 @@ def _check_problem(x: np.ndarray, y: np.ndarray, alpha) -> None:
         raise invalid("x", x.shape, "an array of shape (n,) or (n, d) with n ≥ 1")
     if y.shape != (x.shape[0],):
         raise invalid("y", y.shape, f"of shape ({x.shape[0]},): one target per point of x")
+    for name, values in (("x", x), ("y", y)):
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise invalid(name, f"array with {values.flat[bad[0]]} at flat index {bad[0]}", "finite numbers only")
     if not (isinstance(alpha, (int, float, np.number)) and 0 < alpha < np.inf):
         raise invalid("alpha", alpha, "a finite number > 0")
 
@@ -70,6 +74,40 @@ def _is_general(activation: str, x: np.ndarray) -> bool:
     """Whether the general kernels run this problem: all but 1-D ReLU on few points (``_codegen.unrolled``)."""
     activations.get(activation)
     return not _codegen.unrolled(x.shape[0], activation, 1 if x.ndim == 1 else x.shape[1])
+
+
+def _one_coordinate_flattened(w: np.ndarray, x: np.ndarray, activation: str) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs given as (n, 1) with w as (..., m, 1), for the 1-D ReLU kernels (which take x (n,) and w (..., m)):
+    views of shape (n,) and (..., m), so that w is still updated in place."""
+    if x.ndim == 2 and x.shape[1] == 1 and not _is_general(activation, x):
+        return w[..., 0], x[:, 0]
+    return w, x
+
+
+def _check_advance_arguments(a, w, b, initial, n_steps, record_offsets: np.ndarray) -> None:
+    """advance steps one network: a and b of shape (m,), ``initial`` of the state's shapes, and the record
+    offsets strictly increasing within 1..n_steps: else a ConfigError naming the value."""
+    if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 0:
+        raise invalid("n_steps", n_steps, "a non-negative integer")
+    if a.ndim != 1:
+        raise invalid("a", a.shape, "an array of shape (m,): advance steps one network (descend takes (S, m))")
+    if b.shape != a.shape:
+        raise invalid("b", b.shape, f"of the shape of a, {a.shape}")
+    if record_offsets.ndim != 1 or (
+        record_offsets.size
+        and (record_offsets[0] < 1 or record_offsets[-1] > n_steps or np.any(np.diff(record_offsets) <= 0))
+    ):
+        raise invalid(
+            "record_offsets",
+            record_offsets.tolist(),
+            f"strictly increasing step offsets within 1 … n_steps = {n_steps}",
+        )
+    if initial is not None:
+        if len(initial) != 3:
+            raise invalid("initial", f"{len(initial)} arrays", "the three arrays (a₀, w₀, b₀)")
+        for name, start, now in zip(("a₀", "w₀", "b₀"), initial, (a, w, b)):
+            if start.shape != now.shape:
+                raise invalid(f"initial {name}", start.shape, f"of shape {now.shape}, the state's")
 
 
 def _with_coordinates(w: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -143,7 +181,6 @@ def advance(
         initial = tuple(np.ascontiguousarray(v, dtype=np.float64) for v in initial)
     lo, hi = float(interval[0]), float(interval[1])
     _check_problem(x, y, alpha)
-    alpha, learning_rate, n_steps = float(alpha), float(learning_rate), int(n_steps)
     for name, values in (("a", a), ("w", w), ("b", b)):  # advanced in place: they must be what the kernels take
         if not (isinstance(values, np.ndarray) and values.dtype == np.float64 and values.flags.c_contiguous):
             given = (
@@ -153,6 +190,8 @@ def advance(
             )
             raise invalid(name, given, "a C-contiguous float64 numpy array (advance works in place)")
     _check_w(w, a, x)
+    _check_advance_arguments(a, w, b, initial, n_steps, record_offsets)
+    alpha, learning_rate, n_steps = float(alpha), float(learning_rate), int(n_steps)
     # the compiled kernels' positional layout: scalars, offsets, the record arrays
     layout = (alpha, learning_rate, n_steps, record_offsets, out["risk"], out["f_min"], out["f_max"], lo, hi)
     empty = np.empty(0)
@@ -163,8 +202,11 @@ def advance(
             initial_k = (initial[0], _with_coordinates(initial[1], x)[0], initial[2])
         steps, written, status, _ = kernels.advance(a, w_k, b, x_k, y, *layout, *initial_k, out["rd_w"], out["rd_a"])
     elif backend == "numba":
+        w_1, x_1 = _one_coordinate_flattened(w, x, activation)
+        if initial is not None:
+            initial = (initial[0], _one_coordinate_flattened(initial[1], x, activation)[0], initial[2])
         steps, written, status, _ = _run_kernel(
-            "advance", a, w, b, x, y, *layout, out["rd_w"], out["rd_a"],
+            "advance", a, w_1, b, x_1, y, *layout, out["rd_w"], out["rd_a"],
             initial=initial if initial is not None else (empty, empty, empty),
         )  # fmt: skip
     else:  # the Python backends take the same things by name
@@ -211,8 +253,8 @@ def descend(
 
         for member in [(a, w, b)] if a.ndim == 1 else zip(a, w, b):
             _reference.descend_plain(*member, x, y, *args, activation=activation)
-    elif a.ndim == 1:
-        _run_kernel("descend_plain", a, w, b, x, y, *args)
-    else:  # an ensemble: members in parallel over the cores
-        _run_kernel("descend_ensemble", a, w, b, x, y, *args)
+    else:
+        w_1, x_1 = _one_coordinate_flattened(w, x, activation)
+        # one network, or an ensemble: members in parallel over the cores
+        _run_kernel("descend_plain" if a.ndim == 1 else "descend_ensemble", a, w_1, b, x_1, y, *args)
     return a, w, b

@@ -499,7 +499,7 @@ def _schedule_mismatch(steps: np.ndarray, schedule: np.ndarray, status, last: bo
 
 def _reason(error: Exception) -> str:
     if "checksum" in str(error).lower():
-        return "fails its checksum (bytes altered)"
+        return "fails its checksum (its bytes were altered, cut short or added to)"
     return f"cannot be decoded ({type(error).__name__}: {error})"
 
 
