@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=256)
     parser.add_argument("--n", type=int, default=4, help="data points")
     parser.add_argument("--ptxas", default=shutil.which("ptxas"))
+    parser.add_argument("--out", help="also write the report to this markdown file (e.g. bench/gpu_ptx.md)")
     args = parser.parse_args()
     cc = tuple(int(v) for v in args.cc.split("."))
 
@@ -53,6 +54,7 @@ def main() -> None:
         "finish": (vector, float64, int64, boolean, partials, control, matrix),
     }
     failed = False
+    reports = []
     # 1-D ReLU with and without the mirror, then every other activation and ReLU with d of 1 and 5
     variants = [("relu", 1, False), ("relu", 1, True), ("relu", 5, False)] + [
         (activation, d, False) for activation in ("leaky_relu", "tanh", "xtanh", "x2tanh") for d in (1, 5)
@@ -84,6 +86,27 @@ def main() -> None:
                 failed |= result.returncode != 0
                 report += f": {', '.join(usage)}" if result.returncode == 0 else f": ptxas failed\n{result.stderr}"
             print(report, flush=True)
+            reports.append(report)
+    if args.out:
+        import datetime as dt
+
+        import numba_cuda
+
+        lines = [
+            "# The cuda kernels compiled for a GPU without one",
+            "",
+            f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by `bench/gpu_ptx_check.py --cc {args.cc} "
+            f"--threads {args.threads} --n {args.n}` (numba-cuda {numba_cuda.__version__}; ptxas: "
+            f"{args.ptxas or 'not found'}): each kernel's PTX for sm_{cc[0]}{cc[1]}, assembled by ptxas without the "
+            "launch bounds it gets on a GPU. "
+            + ("Every kernel compiled." if not failed else "**Some kernels failed to compile.**"),
+            "",
+            "```",
+            *reports,
+            "```",
+            "",
+        ]
+        Path(args.out).write_text("\n".join(lines))
     sys.exit(1 if failed else 0)
 
 
