@@ -274,3 +274,31 @@ def test_notebooks_by_normalised_learning_rate(tmp_path, capsys, monkeypatch):
     study_file.write_text("batches: [{learning_rate: 100, widths: [40], n_steps: 10}]\n")
     assert main(["notebooks", str(study_file), "--widths", "80"]) == 2  # a study gives its own widths
     assert "--widths and --steps go with --learning-rate or --normalised-learning-rate" in capsys.readouterr().err
+
+
+def test_a_run_left_running_by_a_killed_process_lists_as_interrupted(tmp_path, capsys):
+    """A process killed outright (kill -9, a power cut) leaves its run stored as 'running'. `relunet list` and
+    `relunet verify` show it as 'interrupted' once no process holds its lock, and as 'running' while one does."""
+    import fcntl
+    import json
+
+    out = tmp_path / "runs"
+    assert (
+        main([*"train --m 20 --learning-rate 50 --steps 200 --n-snapshots 4 --no-progress --out".split(), str(out)])
+        == 0
+    )
+    (run,) = list_runs(out)
+    store = run.path / "zarr.json"
+    document = json.loads(store.read_text())
+    document["attributes"]["status"] = "running"  # what the killed process left behind
+    store.write_text(json.dumps(document))
+    capsys.readouterr()
+
+    def shown(command: str) -> str:
+        main([command, str(out)])
+        return capsys.readouterr().out.splitlines()[1].split()[1 if command == "verify" else 0]
+
+    assert shown("list") == shown("verify") == "interrupted"
+    with open(out / f".{run.run_id}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as train holds it while it trains
+        assert shown("list") == shown("verify") == "running"

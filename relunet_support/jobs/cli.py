@@ -217,7 +217,7 @@ def _list(args) -> int:
         try:
             risk = run.records["risk"]
             last = f"{risk[-1]:.4e}" if risk.size else "-"
-            status = run.status
+            status = _status(run)
         except NotARunError as error:  # a records chunk fails its checksum
             last, status = "-", f"corrupt ({_reason(error, run.path)})"
         print(
@@ -237,6 +237,16 @@ def _reason(error: Exception, path) -> str:
     return str(error).replace(f"run {str(path)!r} is damaged: ", "")
 
 
+def _status(run) -> str:
+    """The run's stored status, except that a run stored as 'running' which no process is training (killed,
+    e.g. by kill -9 or a power cut, before it could say so) shows as 'interrupted': `relunet train` resumes it."""
+    from relunet_support.runs.store import run_is_locked
+
+    if run.status == "running" and run_is_locked(run.path.parent, run.run_id) is False:
+        return "interrupted"
+    return run.status
+
+
 def _verify(args) -> int:
     from relunet_support.runs.store import inspect_run, scan_runs
 
@@ -249,7 +259,7 @@ def _verify(args) -> int:
     for path, _ in found:
         inspection = inspect_run(path)
         run = inspection.run
-        status = run.status if run is not None else "-"
+        status = _status(run) if run is not None else "-"
         step = f"{run.progress.get('step')}/{run.config.n_steps}" if run is not None else "-"
         engine = _engine_note(run) if run is not None else "-"
         damaged += not inspection.ok

@@ -127,6 +127,25 @@ def run_lock(out_dir: Path, run_id: str):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def run_is_locked(out_dir, run_id: str) -> bool | None:
+    """Whether a process holds ``run_lock`` on this run now, i.e. is training it; None where that cannot be told
+    (no /proc/locks: not Linux). Read from the kernel's lock table, without taking the lock (taking it, even for
+    a moment, could make a ``train`` starting at that instant fail as locked)."""
+    try:
+        info = (Path(out_dir) / f".{run_id}.lock").stat()
+    except FileNotFoundError:
+        return False
+    try:
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    # "1: FLOCK  ADVISORY  WRITE 31120 fe:00:2147575 0 EOF"; a waiter's line has "->" after the number
+    return any(
+        fields[1] == "FLOCK" and fields[5] == device for fields in map(str.split, table.splitlines()) if len(fields) > 5
+    )
+
+
 # ----- what a run store must look like ----------------------------------------------------------------------
 
 
