@@ -155,11 +155,11 @@ def test_inactive_neurons_stay_put_and_still_count_in_the_records(seed_data, mir
         np.testing.assert_array_equal(moved[inactive], start[inactive])
         assert np.max(np.abs(moved[~inactive] - start[~inactive])) > 1e-3
     # the inactive neurons decide f's extremes over [−2, 2]: without them they would be others
-    without = diagnostics_extremes(*(p[~inactive] for p in finals["numba"]), 30.0)
+    without = _extremes_over_minus_two_to_two(*(p[~inactive] for p in finals["numba"]), 30.0)
     assert abs(without[1] - results["numba"]["f_max"][-1]) > 0.1
 
 
-def diagnostics_extremes(a, w, b, alpha):
+def _extremes_over_minus_two_to_two(a, w, b, alpha):
     from relunet_support.network import exact
 
     return exact.extremes(a, w, b, 1.0 / alpha, -2.0, 2.0, "relu")

@@ -41,12 +41,20 @@ def precompile(sizes) -> None:
 def _as_state(a, w, b, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fresh contiguous float64 copies (inputs are never mutated), shapes checked against x."""
     arrays = [np.array(v, dtype=np.float64, order="C", copy=True) for v in (a, w, b)]
-    if arrays[0].ndim not in (1, 2):
-        raise invalid("a", np.shape(a), "an array of shape (m,) or (S, m)")
-    if arrays[2].shape != arrays[0].shape:
-        raise invalid("b", np.shape(b), f"of the shape of a, {arrays[0].shape}")
-    _check_w(arrays[1], arrays[0], x)
+    _check_state(arrays[0], arrays[1], arrays[2], x)
     return arrays[0], arrays[1], arrays[2]
+
+
+def _check_state(a: np.ndarray, w: np.ndarray, b: np.ndarray, x: np.ndarray, one_network: bool = False) -> None:
+    """a of shape (m,) (or (S, m), S networks, unless ``one_network``), b of a's shape, w of a's shape for 1-D
+    inputs x (n,) and a's shape + (d,) for inputs x (n, d): else a ConfigError naming which."""
+    if one_network and a.ndim != 1:
+        raise invalid("a", a.shape, "an array of shape (m,): advance steps one network (descend takes (S, m))")
+    if a.ndim not in (1, 2):
+        raise invalid("a", a.shape, "an array of shape (m,) or (S, m)")
+    if b.shape != a.shape:
+        raise invalid("b", b.shape, f"of the shape of a, {a.shape}")
+    _check_w(w, a, x)
 
 
 def _check_problem(x: np.ndarray, y: np.ndarray, alpha) -> None:
@@ -85,14 +93,10 @@ def _one_coordinate_flattened(w: np.ndarray, x: np.ndarray, activation: str) -> 
 
 
 def _check_advance_arguments(a, w, b, initial, n_steps, record_offsets: np.ndarray) -> None:
-    """advance steps one network: a and b of shape (m,), ``initial`` of the state's shapes, and the record
-    offsets strictly increasing within 1..n_steps: else a ConfigError naming the value."""
+    """advance steps one network (``_check_state``), ``initial`` of the state's shapes, with the record offsets
+    strictly increasing within 1..n_steps: else a ConfigError naming the value."""
     if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 0:
         raise invalid("n_steps", n_steps, "a non-negative integer")
-    if a.ndim != 1:
-        raise invalid("a", a.shape, "an array of shape (m,): advance steps one network (descend takes (S, m))")
-    if b.shape != a.shape:
-        raise invalid("b", b.shape, f"of the shape of a, {a.shape}")
     if record_offsets.ndim != 1 or (
         record_offsets.size
         and (record_offsets[0] < 1 or record_offsets[-1] > n_steps or np.any(np.diff(record_offsets) <= 0))
@@ -189,7 +193,7 @@ def advance(
                 else type(values).__name__
             )
             raise invalid(name, given, "a C-contiguous float64 numpy array (advance works in place)")
-    _check_w(w, a, x)
+    _check_state(a, w, b, x, one_network=True)
     _check_advance_arguments(a, w, b, initial, n_steps, record_offsets)
     alpha, learning_rate, n_steps = float(alpha), float(learning_rate), int(n_steps)
     # the compiled kernels' positional layout: scalars, offsets, the record arrays

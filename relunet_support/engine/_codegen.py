@@ -192,11 +192,10 @@ def advance(a, w, b, x, y, alpha, learning_rate, n_steps, record_offsets, record
             record_f_min, record_f_max, lo, hi, a0, w0, b0, record_rd_w, record_rd_a):
     f = np.empty({n})
     inv_alpha = 1.0 / alpha
-    if forward(a, w, b, x, inv_alpha, f) == 0:
-        return 0, 0, STATUS_DEAD, 0
     alive = _alive(a, w, b, x)
     live_a = a[alive]; live_w = w[alive]; live_b = b[alive]
-    forward(live_a, live_w, live_b, x, inv_alpha, f)
+    if forward(live_a, live_w, live_b, x, inv_alpha, f) == 0:  # the neurons left out have no active pair
+        return 0, 0, STATUS_DEAD, 0
     result = _steps(live_a, live_w, live_b, x, y, inv_alpha, learning_rate, f, n_steps, record_offsets, record_risk,
                     record_f_min, record_f_max, lo, hi, True, a0, w0, b0, record_rd_w, record_rd_a, a, w, b, alive)
     _scatter(live_a, live_w, live_b, a, w, b, alive)
