@@ -92,6 +92,19 @@ def _one_coordinate_flattened(w: np.ndarray, x: np.ndarray, activation: str) -> 
     return w, x
 
 
+def _as_offsets(record_offsets) -> np.ndarray:
+    """The record offsets as an int64 array; a ConfigError for values that are not whole numbers (1.5, nan, text),
+    which a cast would have truncated or garbled."""
+    requested = np.asarray(record_offsets)
+    if requested.dtype.kind in "iu":
+        return np.ascontiguousarray(requested, dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        offsets = requested.astype(np.int64) if requested.dtype.kind in "fb" else None
+    if offsets is None or requested.dtype.kind == "b" or not np.array_equal(offsets, requested):
+        raise invalid("record_offsets", requested.tolist(), "whole numbers of steps")
+    return np.ascontiguousarray(offsets)
+
+
 def _check_advance_arguments(a, w, b, initial, n_steps, record_offsets: np.ndarray) -> None:
     """advance steps one network (``_check_state``), ``initial`` of the state's shapes, with the record offsets
     strictly increasing within 1..n_steps: else a ConfigError naming the value."""
@@ -177,7 +190,7 @@ def advance(
     (sorted offsets in 1..n_steps) that were reached.
     """
     require_backend(backend)
-    record_offsets = np.ascontiguousarray(record_offsets, dtype=np.int64)
+    record_offsets = _as_offsets(record_offsets)
     out = {name: np.full(record_offsets.size, np.nan) for name in ("risk", "f_min", "f_max", "rd_w", "rd_a")}
     x = np.ascontiguousarray(x, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
