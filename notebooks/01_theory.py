@@ -143,9 +143,12 @@ x, y = config.training_data()
 # %%
 g_star, _ = escapes.g_star(x, y)  # max over unit (w, b) of ±(1/n) Σ y_i (w x_i + b)_+
 r_star, _ = escapes.plateau(x, y)
-slope = escapes.predicted_escape_slope(gamma, gamma_prime, x, y)
 print(f"G* = {g_star:.6g}, plateau risk R* = {r_star:.4g}, initial-risk scale (1/2n)Σy² = {0.5 * np.mean(y**2):.4g}")
-print(f"first escape: s₁ ≈ {slope:.3g}·ln m + C  →  at m = {m}: {slope * np.log(m):.3g} + C")
+if escapes.has_escape_phase(gamma, gamma_prime):
+    slope = escapes.predicted_escape_slope(gamma, gamma_prime, x, y)
+    print(f"first escape: s₁ ≈ {slope:.3g}·ln m + C  →  at m = {m}: {slope * np.log(m):.3g} + C")
+else:
+    print(f"γ − 1 − |γ′| = {gamma - 1 - abs(gamma_prime):g} ≤ 0: the network does not start small, no escape phase")
 
 # %% [markdown]
 # ## Live checks

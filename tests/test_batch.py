@@ -30,7 +30,33 @@ NOTEBOOKS = ROOT / "notebooks"
 def test_the_default_study_file_is_the_seeds_study():
     study = load_study(ROOT / "studies" / "default.yaml")
     tags = study.tags()
-    assert tags == ["lr70_m800", "lr4000_m200-1000", "lr2000_m200-1000", "lr1000_m200-1000", "lr4000_m40-120"]
+    assert tags == ["lr70_m800", "lr4000_m200-2000", "lr2000_m200-2000", "lr1000_m200-2000", "lr4000_m40-120"]
+    for fitted in study.batches[1:4]:  # the headline fits: ≥ 8 seeds per width, widths over a decade
+        assert len(fitted.seeds_for_escapes()) >= 8 and max(fitted.widths) >= 10 * min(fitted.widths)
+
+
+def test_escape_seeds_is_a_study_key_a_count_or_a_list():
+    study = study_from_dict(
+        {
+            "defaults": {"escape_seeds": 4, "seed": 7},
+            "batches": [
+                {"learning_rate": 70, "widths": [200, 400], "n_steps": 10},
+                {"learning_rate": 70, "widths": [200], "n_steps": 10, "escape_seeds": [9, 3]},
+            ],
+        }
+    )
+    assert [b.seeds_for_escapes() for b in study.batches] == [(0, 1, 2, 3), (9, 3)]
+    assert study.batches[0].parameters("04_scaling_plots", Path("out"))["escape_seeds"] == [0, 1, 2, 3]
+    assert "escape_seeds" not in study.batches[0].parameters("02_train", Path("out"))  # not a TrainConfig option
+    silent = study_from_dict({"batches": [{"learning_rate": 70, "widths": [200], "n_steps": 10, "seed": 5}]})
+    assert silent.batches[0].seeds_for_escapes() == (5,)  # default: the batch's own seed
+
+
+@pytest.mark.parametrize("value", [0, -1, True, 5000, 1.5, "x", [1, 1], [-2], [1.5], [], [2**128]])
+def test_a_bad_escape_seeds_names_the_value(value):
+    with pytest.raises(StudyError) as info:
+        study_from_dict({"batches": [{"learning_rate": 70, "widths": [200], "n_steps": 10, "escape_seeds": value}]})
+    assert f"escape_seeds={value!r} is not allowed" in str(info.value) and "batches[1]" in str(info.value)
 
 
 def test_batch_passes_train_config_defaults_not_notebook_smoke_sizes():

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from relunet_support.analysis import escapes
+from relunet_support.errors import ConfigError
 from relunet_support.network import data
 
 
@@ -139,3 +140,12 @@ def test_second_escape_is_where_the_risk_falls_below_nine_tenths_of_the_first_pl
     assert escapes.second_escape(s, risk, drop=0.2) == pytest.approx(expected[0.8], abs=0.3)
     flat_after = np.where(s > 100, 0.3, risk)  # the risk never leaves the plateau: no second escape
     assert math.isnan(escapes.second_escape(s, flat_after))
+
+
+@pytest.mark.parametrize("gamma, gamma_prime", [(1.25, -0.4), (1.0, 0.0), (0.5, 0.0), (1.5, 0.5), (1.5, -0.6)])
+def test_the_escape_slope_is_refused_where_there_is_no_escape_phase(gamma, gamma_prime):
+    """γ − 1 − |γ′| ≤ 0: the network does not start small; the formula's slope (≤ 0) would mean nothing."""
+    assert not escapes.has_escape_phase(gamma, gamma_prime)
+    with pytest.raises(ConfigError, match=r"γ − 1 − \|γ′\| > 0"):
+        escapes.predicted_escape_slope(gamma, gamma_prime, *data.load("seed"))
+    assert escapes.has_escape_phase(1.5, 0.4) and escapes.predicted_escape_slope(1.5, 0.4, *data.load("seed")) > 0

@@ -18,10 +18,11 @@ def study_and_runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("study")
     study = study_from_dict(
         {
-            "defaults": {"n_records": 300, "n_snapshots": 10},
+            "defaults": {"n_records": 300, "n_snapshots": 10, "escape_seeds": 3},
             "batches": [
                 {"learning_rate": 500, "widths": [60, 100, 140], "n_steps": 4000},
                 {"learning_rate": 500, "widths": [80], "n_steps": 4000},
+                {"learning_rate": 250, "widths": [60, 100, 140], "n_steps": 8000},
             ],
         }
     )
@@ -31,14 +32,31 @@ def study_and_runs(tmp_path_factory):
     return study, out
 
 
-def test_the_escape_fit_is_measured_from_the_runs(study_and_runs):
+def test_the_escape_fit_is_measured_over_every_escape_seed(study_and_runs):
     study, out = study_and_runs
     summary = summarise_batch(study.batches[0], study.tags()[0], out / "runs")
-    assert [m for m, _ in summary.escapes] == [60, 100, 140] and not summary.missing
-    s_hat = [t for _, t in summary.escapes]
-    expected = escapes.fit_line(np.log([60, 100, 140]), s_hat)
-    assert summary.fit.slope == pytest.approx(expected.slope) and summary.fit.has_interval
+    assert [(m, seed) for m, seed, _ in summary.escapes] == [(m, seed) for m in (60, 100, 140) for seed in (0, 1, 2)]
+    assert not summary.missing and (out / "escapes").is_dir()  # kept beside the runs
+    for run in summary.runs:  # the escape seed that is the batch's run escapes where its records say
+        own = next(t for m, seed, t in summary.escapes if m == run.config.m and seed == run.config.seed)
+        assert own == pytest.approx(escapes.first_escape_of(run), abs=0.02)
+    expected = escapes.fit_line(np.log([m for m, _, _ in summary.escapes]), [t for _, _, t in summary.escapes])
+    assert summary.fit.slope == pytest.approx(expected.slope) and summary.fit.n_points == 9
     assert summary.theory_slope == pytest.approx(0.5 / (2 * 17 / 120))  # (γ − 1)/(2G*), G* = 17/120
+
+
+def test_batches_that_differ_only_in_eta_are_compared_and_pooled(study_and_runs):
+    """η = 500 and 250 train the same 9 networks: their ŝ₁ are paired, the pooled fit is the fit of their means."""
+    study, out = study_and_runs
+    first, _, second = (summarise_batch(b, t, out / "runs") for b, t in zip(study.batches, study.tags()))
+    text = index_markdown(study, out)
+    means = [(t1 + t2) / 2 for (_, _, t1), (_, _, t2) in zip(first.escapes, second.escapes)]
+    pooled = escapes.fit_line(np.log([m for m, _, _ in first.escapes]), means)
+    gap = max(abs(t1 - t2) for (_, _, t1), (_, _, t2) in zip(first.escapes, second.escapes))
+    assert f"differ by at most {gap:.3f}" in text and f"**dŝ₁/d ln m = {pooled.slope:.3f}**" in text
+    agree = all(pooled.slope_low <= s.fit.slope <= pooled.slope_high for s in (first, second))
+    assert ("they agree" in text) == agree and ("they disagree" in text) == (not agree)
+    assert "m = 60 … 140, 9 networks" in text
 
 
 def test_index_names_the_numbers_and_the_missing(study_and_runs, tmp_path):
@@ -48,10 +66,13 @@ def test_index_names_the_numbers_and_the_missing(study_and_runs, tmp_path):
     assert f"**{fit.slope:.3f}**" in text and f"{fit.slope_low:.3f} … {fit.slope_high:.3f}" in text
     assert "needs ≥ 2 widths" in text  # the one-width batch
     summary = summarise_batch(study.batches[0], study.tags()[0], out / "runs")
-    assert all(f"| {m} | " in text and f"| {t:.3f} |" in text for m, t in summary.escapes)  # ŝ per run
+    assert all(f"| {m} | " in text and f"| {t:.3f} |" in text for m, seed, t in summary.escapes if seed == 0)
     assert "2 condensed" in text or "no condensed orientation" in text
-    elsewhere = index_markdown(study, tmp_path)  # no runs there: listed as missing, nothing invented
-    assert "Missing run stores" in elsewhere and "**" not in elsewhere.split("## The answer")[1].split("##")[0]
+    elsewhere = index_markdown(study, tmp_path)  # no runs there: listed as missing, no run's row invented
+    assert "Missing run stores" in elsewhere and not [
+        line for line in elsewhere.splitlines() if line.startswith("| 60 |")
+    ]
+    assert "| 3 × 3 |" in elsewhere  # the escape seeds are measured all the same (trained here, up to their escape)
 
 
 def test_the_index_shows_the_study_wide_figures_that_exist(study_and_runs, tmp_path):

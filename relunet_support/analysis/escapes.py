@@ -21,9 +21,10 @@ from relunet_support.errors import invalid
 
 
 def growth_function(x, target, theta) -> np.ndarray:
-    """G(θ) = (1/n) Σ_i t_i (cos θ · x_i + sin θ)_+ for each θ: the rate at which a small neuron of direction
-    (w, b) = (cos θ, sin θ) grows, a·‖(w, b)‖ ∝ exp(±G s), when the network is fitting the targets t (the data
-    y while the network is small; the residuals y − f on a plateau)."""
+    """G(θ) = (1/n) Σ_i t_i (cos θ · x_i + sin θ)_+ for each θ: the growth rate of a small balanced neuron
+    (|a| = ‖(w, b)‖) of direction (w, b) ∝ (cos θ, sin θ): |a| and ‖(w, b)‖ each grow like exp(±G s), so its
+    amplitude |a|·‖(w, b)‖ grows like exp(±2G s) (+ for a > 0, − for a < 0; docs/science.md §4), while the
+    network is fitting the targets t (the data y while the network is small; the residuals y − f on a plateau)."""
     x = np.asarray(x, dtype=np.float64)
     theta = np.asarray(theta, dtype=np.float64)
     pre = np.multiply.outer(np.cos(theta), x) + np.sin(theta)[..., None]
@@ -136,8 +137,23 @@ def plateau(x, y) -> tuple[float, np.ndarray]:
     return 0.5 * float(np.mean((values - y) ** 2)), values
 
 
+def has_escape_phase(gamma: float, gamma_prime: float) -> bool:
+    """Whether the network starts in the small-output phase it escapes from: mκ·max(κ′, 1/κ′) → 0 as m grows,
+    i.e. γ − 1 − |γ′| > 0 (docs/science.md §4)."""
+    return gamma - 1 - abs(gamma_prime) > 0
+
+
 def predicted_escape_slope(gamma: float, gamma_prime: float, x, y) -> float:
-    """d s₁ / d ln m = (γ − 1 − |γ′|) / (2 G*); a ConfigError when G* = 0 (all targets zero: nothing escapes)."""
+    """d s₁ / d ln m = (γ − 1 − |γ′|) / (2 G*), for γ − 1 − |γ′| > 0 (``has_escape_phase``); a ConfigError
+    elsewhere (there is no escape phase, and the formula's slope, ≤ 0, means nothing) and when G* = 0 (all
+    targets zero: nothing escapes)."""
+    if not has_escape_phase(gamma, gamma_prime):
+        raise invalid(
+            "(gamma, gamma_prime)",
+            (gamma, gamma_prime),
+            "a point with γ − 1 − |γ′| > 0: elsewhere the network does not start in a small-output phase, so it "
+            "has no escape time to predict",
+        )
     value = g_star(x, y)[0]
     if value <= 0:
         raise invalid("y", np.asarray(y).tolist(), "targets with G* > 0 (not all zero): with G* = 0 nothing escapes")

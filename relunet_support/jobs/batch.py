@@ -17,8 +17,10 @@ A study is YAML::
       - {normalised_learning_rate: 1.0, widths: [200, 800], n_steps: 100000}   # η = 1.0·α_m per width
 
 Options (in ``defaults`` or per batch): every TrainConfig field but m, learning_rate and n_steps
-(``config.OPTIONS``: gamma, gamma_prime, init, seed, dataset, x, y, n_records, …). Every configuration
-is validated before any notebook runs.
+(``config.OPTIONS``: gamma, gamma_prime, init, seed, dataset, x, y, n_records, …), and ``escape_seeds``:
+the seeds whose first escapes enter the batch's fit of ŝ₁ against ln m (a count n for seeds 0 … n − 1, or a
+list; default: the batch's own seed), trained together up to their first escape
+(``seed_escapes``). Every configuration is validated before any notebook runs.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from relunet_support import engine  # no numba on import: it is the notebook kernels that train
+from relunet_support.analysis.seed_escapes import check_seeds
 from relunet_support.errors import ConfigError, invalid
 from relunet_support.runs.config import (
     OPTION_NAMES,
@@ -48,7 +51,9 @@ from relunet_support.runs.config import (
     sweep_tag,
 )
 
-BATCH_KEYS = ("learning_rate", "normalised_learning_rate", "widths", "n_steps", *OPTION_NAMES)
+ESCAPE_SEEDS = "escape_seeds"
+BATCH_KEYS = ("learning_rate", "normalised_learning_rate", "widths", "n_steps", ESCAPE_SEEDS, *OPTION_NAMES)
+MAX_ESCAPE_SEEDS = 4096
 STUDY_KEYS = ("output_dir", "defaults", "batches")
 NOTEBOOK_ORDER = ("02_train", "04_scaling_plots")  # for every batch
 HEADLINE_NOTEBOOKS = ("03_condensation_viewer",)  # static frames, after 02 and 04 of the headline batch only
@@ -86,6 +91,11 @@ class Batch:
     n_steps: int
     options: dict = field(default_factory=dict, hash=False)
     normalised: bool = False
+    escape_seeds: tuple[int, ...] | None = None  # None: the batch's own seed
+
+    def seeds_for_escapes(self) -> tuple[int, ...]:
+        """The seeds whose first escapes the batch fits: ``escape_seeds``, or the batch's own seed."""
+        return self.escape_seeds if self.escape_seeds is not None else (self.configs()[0].seed,)
 
     def configs(self) -> list[TrainConfig]:
         rate = {"normalised_learning_rate" if self.normalised else "learning_rate": self.learning_rate}
@@ -115,6 +125,8 @@ class Batch:
         }
         if self.normalised:
             params["normalised_learning_rate"] = params.pop("learning_rate")
+        if notebook == "04_scaling_plots":
+            params[ESCAPE_SEEDS] = list(self.seeds_for_escapes())
         if notebook == "02_train":
             params["progress"] = False  # a widget progress bar is noise in an executed notebook
         return params
@@ -163,8 +175,8 @@ def _study_from_dict(values: dict) -> Study:
     output_dir = values.get("output_dir")
     if output_dir is not None and not (isinstance(output_dir, str) and output_dir):
         raise invalid("output_dir", output_dir, "a folder path (text), or left out")
-    defaults = {} if values.get("defaults") is None else values["defaults"]
-    _check_keys("defaults", defaults, OPTION_NAMES)
+    defaults = _check_keys("defaults", values.get("defaults") or {}, (ESCAPE_SEEDS, *OPTION_NAMES))
+    default_seeds = _escape_seeds("defaults", defaults.pop(ESCAPE_SEEDS, None))
     try:  # a bad default is the defaults' error, not the first batch's
         check_drawable(TrainConfig(m=2, learning_rate=1.0, n_steps=1, **defaults))
     except ConfigError as error:
@@ -189,7 +201,8 @@ def _study_from_dict(values: dict) -> Study:
             raise StudyError(f"{where}.widths={widths!r} is not allowed: widths must be a non-empty list of integers")
         options = {**defaults, **{k: v for k, v in entry.items() if k in OPTION_NAMES}}
         rate = entry["normalised_learning_rate" if normalised else "learning_rate"]
-        batch = Batch(rate, tuple(widths), entry["n_steps"], options, normalised)
+        seeds = _escape_seeds(where, entry[ESCAPE_SEEDS]) if ESCAPE_SEEDS in entry else default_seeds
+        batch = Batch(rate, tuple(widths), entry["n_steps"], options, normalised, seeds)
         try:
             configs = batch.configs()
         except ConfigError as error:
@@ -199,8 +212,25 @@ def _study_from_dict(values: dict) -> Study:
         except ConfigError as error:
             raise StudyError(f"{where}: {error}") from None
         rate = configs[0].normalised_learning_rate if normalised else configs[0].learning_rate
-        batches.append(Batch(float(rate), tuple(c.m for c in configs), configs[0].n_steps, options, normalised))
+        batches.append(Batch(float(rate), tuple(c.m for c in configs), configs[0].n_steps, options, normalised, seeds))
     return Study(tuple(batches), output_dir)
+
+
+def _escape_seeds(where: str, value) -> tuple[int, ...] | None:
+    """A study's ``escape_seeds``: a count n (seeds 0 … n − 1) or a list of distinct seeds; None if absent."""
+    if value is None:
+        return None
+    allowed = f"a count 1 … {MAX_ESCAPE_SEEDS} (seeds 0 … n − 1) or a list of distinct non-negative integers"
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 1 <= value <= MAX_ESCAPE_SEEDS:
+            raise StudyError(f"{where}: escape_seeds={value!r} is not allowed: escape_seeds must be {allowed}")
+        return tuple(range(value))
+    if not isinstance(value, list) or len(value) > MAX_ESCAPE_SEEDS:
+        raise StudyError(f"{where}: escape_seeds={value!r} is not allowed: escape_seeds must be {allowed}")
+    try:
+        return check_seeds(value)
+    except ConfigError:
+        raise StudyError(f"{where}: escape_seeds={value!r} is not allowed: escape_seeds must be {allowed}") from None
 
 
 def read_study_file(path) -> dict:

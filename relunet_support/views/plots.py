@@ -402,13 +402,16 @@ def one_width_figure(runs: Sequence, title: str | None = None) -> Figure:
 @dataclass(frozen=True)
 class EscapePanel:
     """One panel of ``escape_fit_figure``: the measured escape times (m, seed, ŝ), their fit against ln m (None
-    with fewer than 2 widths), the theory's slope and how it is written."""
+    with fewer than ``min_widths`` widths: then the panel says so instead of drawing a line), the theory's
+    slope and how it is written."""
 
     name: str  # 'first escape ŝ₁'
     points: Sequence[tuple[int, int, float]]
     fit: SlopeFit | None
     theory_slope: float
     theory_formula: str  # '(γ − 1 − |γ′|)/(2G*)'
+    min_widths: int = 2
+    theory_name: str = "theory"  # how the legend calls the predicted slope ('hypothesis', …)
 
 
 def escape_fit_figure(panels: Sequence[EscapePanel], title: str | None = None) -> Figure:
@@ -429,13 +432,22 @@ def _escape_panel(ax, panel: EscapePanel) -> None:
     usable = [(m, seed, t) for m, seed, t in panel.points if np.isfinite(t)]
     ln_m = np.log([m for m, _, _ in usable])
     s_hat = np.array([t for _, _, t in usable])
-    ax.plot(ln_m, s_hat, "o", color="k", ms=5, label=f"measured ({len(usable)} runs)")
+    seeds = len({seed for _, seed, _ in usable})
+    ax.plot(ln_m, s_hat, "o", color="k", ms=4, alpha=0.5 if seeds > 1 else 1.0, label=f"measured ({len(usable)} runs)")
+    if seeds > 1:  # several seeds per width: their median, which the eye should follow
+        widths = sorted({m for m, _, _ in usable})
+        medians = [float(np.median([t for m, _, t in usable if m == width])) for width in widths]
+        ax.plot(np.log(widths), medians, "_", color="k", ms=14, mew=2, label=f"median over {seeds} seeds")
     ax.set_xlabel("ln m")
     ax.set_ylabel(f"{panel.name} (clock s = η·k/α)")
     ax.grid(True, alpha=0.3)
-    if panel.fit is None or not usable:
-        ax.set_title(f"{panel.name}: no fit (needs ≥ 2 widths)", fontsize=9)
-        ax.legend(fontsize=8, loc="upper left")
+    reached = len({m for m, _, _ in usable})
+    if panel.fit is None or reached < panel.min_widths:
+        ax.set_title(f"{panel.name}: no fit ({reached} widths reach it; needs ≥ {panel.min_widths})", fontsize=9)
+        if usable:
+            ax.legend(fontsize=8, loc="upper left")
+        else:
+            ax.text(0.5, 0.5, "no run reached it", transform=ax.transAxes, ha="center", va="center", fontsize=9)
         return
     fit = panel.fit
     grid = np.linspace(ln_m.min() - 0.1, ln_m.max() + 0.1, 50)
@@ -459,7 +471,7 @@ def _escape_panel(ax, panel: EscapePanel) -> None:
         color="crimson",
         lw=1.5,
         ls="--",
-        label=f"theory: slope {panel.theory_formula} = {panel.theory_slope:.3f}",
+        label=f"{panel.theory_name}: slope {panel.theory_formula} = {panel.theory_slope:.3f}",
     )
     ax.legend(fontsize=8, loc="upper left")
 
@@ -504,7 +516,7 @@ def phase_diagram(
     return ax.figure
 
 
-def condensation_figure(histories: dict, runs: Sequence) -> Figure:
+def condensation_figure(histories: dict, runs: Sequence, title: str | None = None) -> Figure:
     """Number of condensed orientation clusters (and the share of amplitude they carry) against s. A dead
     or diverged run is faded and dashed and ends in a red ✕ where it stopped: its clusters are those of
     a network that stopped training, not a result."""
@@ -538,6 +550,8 @@ def condensation_figure(histories: dict, runs: Sequence) -> Figure:
         if settled:  # from the first snapshot to a little after the last change, not to the end of training
             ax.set_xlim(min(first) / 1.5, max(min(max(last), 3 * max(settled)), 1.5 * min(first)))
     ax_share.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fixed_margins(fig)
     plain_log_labels(fig)
     return fig

@@ -12,20 +12,26 @@ from __future__ import annotations
 import dataclasses
 import html
 import math
-import os
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from relunet_support.analysis import condensation, escapes
+from relunet_support.analysis import condensation, escapes, seed_escapes
 from relunet_support.analysis.escapes import SlopeFit
+from relunet_support.files import write_text_atomically
 from relunet_support.network import scaling
 from relunet_support.runs.store import Run, open_run, package_versions
 
 INDEX_MD, INDEX_HTML = "index.md", "index.html"
+
+
+def markdown_table(rows) -> str:
+    """A markdown table: the first row is the header; cells are formatted with ``str`` ('|' escaped)."""
+    cells = [[str(cell).replace("|", "\\|") for cell in row] for row in rows]
+    lines = ["| " + " | ".join(cells[0]) + " |", "|" + "---|" * len(cells[0])]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells[1:]])
 
 
 @dataclass(frozen=True)
@@ -36,26 +42,41 @@ class BatchSummary:
     title: str
     runs: list[Run]
     missing: list[str]  # run ids of the batch that have no run store
-    escapes: list[tuple[int, float]]  # (m, ŝ) of the complete runs
-    fit: SlopeFit | None  # ŝ against ln m; None with fewer than 2 widths
-    theory_slope: float
+    escapes: list[tuple[int, int, float]]  # (m, seed, ŝ₁) of every escape seed at every width (nan: no escape)
+    fit: SlopeFit | None  # ŝ₁ against ln m over every (m, seed) that escaped; None with fewer than 2 widths
+    theory_slope: float | None  # None where the theory has no escape phase (γ − 1 − |γ′| ≤ 0)
     g_star: float
+    seeds: tuple[int, ...] = ()
     rows: tuple[str, ...] = ()  # the table of its runs (``_run_rows``)
+    unstable_widths: tuple[int, ...] = ()  # where η/α exceeds the stability limit (GD is not the flow there)
+    setup: tuple = ()  # what the batch shares with the batches it can be pooled with (all but η and n_steps)
+
+
+def escapes_dir(runs_dir: Path) -> Path:
+    """Where a study keeps its seed ensembles' first escapes: ``<output>/escapes`` beside ``<output>/runs``."""
+    return Path(runs_dir).parent / "escapes"
 
 
 def summarise_batch(batch, tag: str, runs_dir: Path) -> BatchSummary:
-    """Read the batch's runs (nothing is trained) and measure its escapes."""
+    """Read the batch's runs (nothing is trained) and measure the first escapes of its escape seeds (trained
+    together up to their first escape, or read back from ``escapes_dir``: ``seed_escapes``)."""
     runs, missing = [], []
-    for config in batch.configs():
+    configs = batch.configs()
+    for config in configs:
         path = Path(runs_dir) / config.run_id()
         try:
             runs.append(open_run(path))
         except Exception:  # not there, or not a run store: listed as missing, never guessed
             missing.append(config.run_id())
-    config = batch.configs()[0]
+    config = configs[0]
     x, y = config.training_data()
-    points = [(run.config.m, escapes.first_escape_of(run)) for run in runs if run.status == "complete"]
-    usable = [(m, t) for m, t in points if math.isfinite(t)]
+    seeds = batch.seeds_for_escapes()
+    points = [
+        (c.m, seed, float(t))
+        for c in configs
+        for seed, t in zip(seeds, seed_escapes.cached_seed_escapes(c, seeds, escapes_dir(runs_dir)).first_escapes)
+    ]
+    usable = [(m, t) for m, _, t in points if math.isfinite(t)]
     fit = (
         escapes.fit_line(np.log([m for m, _ in usable]), [t for _, t in usable])
         if len({m for m, _ in usable}) >= 2
@@ -63,25 +84,31 @@ def summarise_batch(batch, tag: str, runs_dir: Path) -> BatchSummary:
     )
     rate = f"η/α = {batch.learning_rate:g}" if batch.normalised else f"η = {batch.learning_rate:g}"
     title = f"{rate}, m = {', '.join(str(m) for m in batch.widths)}, {batch.n_steps:,} steps"
+    theory = (
+        escapes.predicted_escape_slope(config.gamma, config.gamma_prime, x, y)
+        if escapes.has_escape_phase(config.gamma, config.gamma_prime)
+        else None
+    )
+    unstable = tuple(
+        c.m for c in configs if c.normalised_learning_rate > scaling.stability_limit(c.m, c.gamma, c.gamma_prime)
+    )
+    setup = tuple(
+        sorted((k, repr(v)) for k, v in config.identity().items() if k not in ("learning_rate", "n_steps", "m", "seed"))
+    )
     summary = BatchSummary(
-        tag,
-        title,
-        runs,
-        missing,
-        points,
-        fit,
-        escapes.predicted_escape_slope(config.gamma, config.gamma_prime, x, y),
-        escapes.g_star(x, y)[0],
+        tag, title, runs, missing, points, fit, theory, escapes.g_star(x, y)[0], seeds, (), unstable, setup
     )
     return dataclasses.replace(summary, rows=tuple(_run_rows(summary)))
 
 
 def _run_rows(summary: BatchSummary) -> list[str]:
-    escape_of = dict(summary.escapes)
+    by_width: dict[int, dict[int, float]] = {}
+    for m, seed, t in summary.escapes:
+        by_width.setdefault(m, {})[seed] = t
     rows = [
-        "| m | η/α | first escape ŝ | final risk | status | condensed at the last snapshot (kink, nearest data x, "
-        "share of the amplitude) |",
-        "|---|---|---|---|---|---|",
+        f"| m | η/α | first escape ŝ₁ of this run | ŝ₁ over the {len(summary.seeds)} escape seeds (median, range) | "
+        "final risk | status | condensed at the last snapshot (kink, nearest data x, share of the amplitude) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for run in sorted(summary.runs, key=lambda r: r.config.m):
         x, _ = run.config.training_data()
@@ -90,19 +117,101 @@ def _run_rows(summary: BatchSummary) -> list[str]:
             if run.status == "complete"
             else "– (training stopped: not a result)"
         )
-        status = run.status if run.status == "complete" else f"**{run.status}** at step {run.step:,}"
-        s_hat = escape_of.get(run.config.m, float("nan"))
+        status = _status(run)
+        own = by_width.get(run.config.m, {}).get(run.config.seed, float("nan"))
+        measured = np.array([t for t in by_width.get(run.config.m, {}).values() if math.isfinite(t)])
+        spread = (
+            f"{np.median(measured):.3f} ({measured.min():.3f} … {measured.max():.3f}, {measured.size} seeds)"
+            if measured.size
+            else "–"
+        )
         rows.append(
             f"| {run.config.m} | {run.config.normalised_learning_rate:.3g} | "
-            f"{f'{s_hat:.3f}' if math.isfinite(s_hat) else '–'} | {run.records['risk'][-1]:.3e} | "
+            f"{f'{own:.3f}' if math.isfinite(own) else '–'} | {spread} | {run.records['risk'][-1]:.3e} | "
             f"{status} | {final} |"
         )
     return rows
 
 
+def _status(run: Run) -> str:
+    """The run's status; a complete run whose risk still fell more than twofold over its last 10 % of steps
+    (it stopped because its steps ran out, not because it converged) says so, with its final risk."""
+    if run.status != "complete":
+        return f"**{run.status}** at step {run.step:,}"
+    steps, risk = run.records["step"], run.records["risk"]
+    before = risk[np.searchsorted(steps, 0.9 * steps[-1])]
+    if risk[-1] > 0 and before > 2 * risk[-1]:
+        return f"complete, **still falling** (÷{before / risk[-1]:.3g} over the last 10 % of steps)"
+    return "complete"
+
+
+def _fit_text(fit: SlopeFit) -> str:
+    if not fit.has_interval:
+        return f"none: needs ≥ 3 runs, got {fit.n_points}"
+    return f"{fit.slope_low:.3f} … {fit.slope_high:.3f} (± {(fit.slope_high - fit.slope_low) / 2:.3f})"
+
+
+def _theory_text(theory: float | None, g_star: float, fit: SlopeFit | None) -> str:
+    if theory is None:
+        return "– (γ − 1 − |γ′| ≤ 0: no escape phase)"
+    text = f"{theory:.3f} (G* = {g_star:.4g})"
+    if fit is None or not fit.has_interval:
+        return text
+    return f"{text}: {'inside' if fit.slope_low <= theory <= fit.slope_high else 'outside'} the interval"
+
+
+def pooled_comparison(summaries: list[BatchSummary]) -> list[str]:
+    """Markdown comparing the batches that differ only in η (and steps): the same seeds at the same widths
+    are the same networks, so their ŝ₁ are paired; the largest difference, each batch's slope, and the fit
+    of the mean ŝ₁ over the batches per (m, seed) — the study's answer when every batch's slope lies in that
+    fit's interval ("they agree"), with the range of m, the seeds and the η that it pools."""
+    groups: dict[tuple, list[BatchSummary]] = {}
+    for s in summaries:
+        if s.fit is not None and s.fit.has_interval and not s.unstable_widths:
+            groups.setdefault(s.setup, []).append(s)
+    lines: list[str] = []
+    for group in (g for g in groups.values() if len(g) >= 2):
+        tables = [{(m, seed): t for m, seed, t in s.escapes if math.isfinite(t)} for s in group]
+        common = sorted(set.intersection(*(set(t) for t in tables)))
+        if len({m for m, _ in common}) < 3:
+            continue
+        values = np.array([[table[key] for key in common] for table in tables])  # (batches, pairs)
+        widest = float(np.max(np.ptp(values, axis=0)))
+        pooled = escapes.fit_line(np.log([m for m, _ in common]), values.mean(axis=0))
+        agree = all(pooled.slope_low <= s.fit.slope <= pooled.slope_high for s in group if s.fit is not None)
+        widths = sorted({m for m, _ in common})
+        seeds = sorted({seed for _, seed in common})
+        rates = ", ".join(s.title.split(",")[0] for s in group)
+        lines += [
+            f"**Do the learning rates agree?** {rates}: the same {len(seeds)} seeds at the same {len(widths)} widths "
+            f"are the same networks, trained with different η; their ŝ₁ differ by at most {widest:.3f} "
+            f"(per network, on the clock s). Slopes: "
+            + ", ".join(f"{s.fit.slope:.3f}" for s in group if s.fit is not None)
+            + f". Pooled (the mean ŝ₁ of each network over the η): **dŝ₁/d ln m = {pooled.slope:.3f}**, 95 % "
+            f"interval {_fit_text(pooled)}, m = {widths[0]} … {widths[-1]}, {len(common)} networks."
+            + (
+                " Every batch's slope lies inside the pooled interval: they agree, and the pooled fit is the answer."
+                if agree
+                else " A batch's slope lies outside the pooled interval: they disagree, and nothing is pooled."
+            ),
+            "",
+        ]
+        theory = group[0].theory_slope
+        if agree and theory is not None:
+            inside = pooled.slope_low <= theory <= pooled.slope_high
+            lines += [
+                f"The theory's slope {theory:.3f} is the large-m limit; it lies {'inside' if inside else 'outside'} "
+                f"this interval, measured over m = {widths[0]} … {widths[-1]} only (a local slope, not a law beyond "
+                "that range).",
+                "",
+            ]
+    return lines
+
+
 def _figure(output_dir: Path, name: str, tag: str, caption: str) -> list[str]:
+    """The figure (when it exists) and its one-line caption below it."""
     path = Path("figures") / f"{name}_{tag}.png"
-    return [f"![{caption}]({path.as_posix()})", ""] if (output_dir / path).exists() else []
+    return [f"![{caption}]({path.as_posix()})", "", f"*{caption}*", ""] if (output_dir / path).exists() else []
 
 
 def index_markdown(
@@ -130,36 +239,32 @@ def index_markdown(
         "",
         "## The answer: the first escape against ln m",
         "",
-        "On the theory's clock s = η·k/α_m the first escape ŝ(m) (the risk falls below 70 % of its start) "
-        "should grow like ((γ − 1 − |γ′|)/(2G*))·ln m.",
+        "On the theory's clock s = η·k/α_m the first escape ŝ₁(m) (the first s where the risk falls below 70 % of "
+        "its start) should grow like ((γ − 1 − |γ′|)/(2G*))·ln m for large m. Each width is measured over the "
+        "batch's escape seeds (trained together up to their first escape); the slope is fitted over every "
+        "(m, seed) with its 95 % Student-t interval.",
         "",
-        "| batch | fitted dŝ/d ln m | 95 % interval | runs | theory | dead / diverged |",
-        "|---|---|---|---|---|---|",
+        "| batch | seeds × widths | fitted dŝ₁/d ln m | 95 % interval | theory (γ − 1 − \\|γ′\\|)/(2G*) | "
+        "no escape | dead / diverged runs |",
+        "|---|---|---|---|---|---|---|",
     ]
     for s in batch_summaries:
         bad = sum(r.status in ("dead", "diverged") for r in s.runs)
-        unstable = [
-            r.config.m
-            for r in s.runs
-            if r.config.normalised_learning_rate
-            > scaling.stability_limit(r.config.m, r.config.gamma, r.config.gamma_prime)
-        ]
+        unstable = s.unstable_widths
         if s.fit is None:
             fitted, interval = "–", "needs ≥ 2 widths"
-        elif unstable:  # GD is not the flow the theory is about: the number is not comparable
-            fitted = f"{s.fit.slope:.3f} (η/α beyond the stability limit at m = {', '.join(map(str, unstable))})"
-            interval = "not comparable"
+        elif unstable:  # GD is not the flow the theory is about: no number to compare
+            fitted = f"not comparable: η/α beyond the stability limit at m = {', '.join(map(str, unstable))}"
+            interval = "–"
         else:
-            fitted = f"**{s.fit.slope:.3f}**"
-            interval = (
-                f"{s.fit.slope_low:.3f} … {s.fit.slope_high:.3f}"
-                if s.fit.has_interval
-                else f"none: needs ≥ 3 runs, got {s.fit.n_points}"
-            )
+            fitted, interval = f"**{s.fit.slope:.3f}**", _fit_text(s.fit)
+        no_escape = sum(not math.isfinite(t) for _, _, t in s.escapes)
         lines.append(
-            f"| {s.title} | {fitted} | {interval} | {len(s.escapes)} | {s.theory_slope:.3f} "
-            f"(G* = {s.g_star:.4g}) | {bad or '–'} |"
+            f"| {s.title} | {len(s.seeds)} × {len({m for m, _, _ in s.escapes})} | {fitted} | {interval} | "
+            f"{_theory_text(s.theory_slope, s.g_star, s.fit if not unstable else None)} | "
+            f"{no_escape or '–'} | {bad or '–'} |"
         )
+    lines += ["", *pooled_comparison(batch_summaries)]
     lines.append("")
     for s in batch_summaries:
         lines += [f"## {s.title}", ""]
@@ -193,15 +298,6 @@ def index_markdown(
     return "\n".join(lines)
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_index(
     study, output_dir, executions=(), wall_seconds: float | None = None, summaries: dict | None = None
 ) -> tuple[Path, Path]:
@@ -219,6 +315,6 @@ def write_index(
         "img{max-width:100%}</style></head><body>" + body + "</body></html>"
     )
     md_path, html_path = output_dir / INDEX_MD, output_dir / INDEX_HTML
-    _write_atomically(md_path, text)
-    _write_atomically(html_path, page)
+    write_text_atomically(md_path, text)
+    write_text_atomically(html_path, page)
     return md_path, html_path
