@@ -25,7 +25,8 @@
 # The viewer opens the runs in `output_dir/runs` — after `make run`, the default study's runs — and
 # trains nothing. With `interactive = True` a slider scrubs through the snapshots (Play at a chosen
 # speed, log time, log amplitude); with `interactive = False` (batch runs) a static grid of frames of
-# `run_id` is drawn instead. If the folder holds no run yet, a small demo run (`demo`) is trained into
+# `run_id` is drawn instead (and, with `strip_frames`, a strip of frames that the study's index.html can
+# scrub without a kernel). If the folder holds no run yet, a small demo run (`demo`) is trained into
 # `output_dir/demo/runs` and shown.
 
 # %% tags=["parameters"]
@@ -33,6 +34,7 @@ output_dir = "../outputs"
 run_id = None  # the run shown first (interactive) or drawn (static); None: the first run of the list
 interactive = True
 n_frames = 6
+strip_frames = 0  # static mode: also draw this many frames into output_dir/strip for the study's index (0: none)
 demo = {"m": 200, "learning_rate": 1000.0, "n_steps": 3000, "n_records": 2000, "n_snapshots": 100}
 
 # %%
@@ -43,6 +45,7 @@ import numpy as np
 from IPython.display import display
 
 from relunet_support import CondensationViewer, TrainConfig, diagnostics, ensure_runs, list_runs, open_run
+from relunet_support.views.strip import write_strip
 from relunet_support.views.viewer import frame, static_frames
 
 runs_dir = Path(output_dir) / "runs"
@@ -70,6 +73,8 @@ if interactive:
 else:
     static_frames(run, n_frames)
     plt.show()
+    if strip_frames:
+        print("strip for the index:", write_strip(run, Path(output_dir) / "strip", strip_frames))
 
 # %%
 last = frame(run, run.n_snapshots - 1)

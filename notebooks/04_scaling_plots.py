@@ -175,22 +175,43 @@ else:
     print("no fit: the first escape was measured for fewer than 2 widths (a slope needs ≥ 2, an interval ≥ 3 runs)")
 
 # %% [markdown]
-# ## Condensation: how many orientations, and where their kinks sit
+# ## Condensation: how many orientations, when, and where their kinks sit
+# The count of condensed orientation clusters over time (`condensation.orientation_clusters`: a cluster is
+# carried by at least 3 neurons' worth of amplitude, spread ≤ 0.3 rad, 5σ above what random orientations
+# give; groups 0.3 rad apart are resolved). A count can flicker while a cluster sits at a threshold, so
+# the timing is read as what holds (`condensation.timing`): the first s from which at least one cluster is
+# counted at every snapshot up to 2s, and the first s from which the final count holds to the end.
 
 # %%
 histories = {r.run_id: condensation.history(r, every=max(1, r.n_snapshots // 150)) for r in runs}
 save(plots.condensation_figure(histories, runs, title=f"condensed orientations — {title}"), "condensation")
+timings = {
+    run.config.m: condensation.timing(run.config.learning_rate * histories[run.run_id]["step"] / run.config.alpha,
+                                      histories[run.run_id]["n_condensed"])
+    for run in runs
+    if run.status == "complete"
+}  # fmt: skip
+if len(timings) > 1:
+    median_escapes = {s.m: float(np.nanmedian(s.first_escapes)) for s in samples if np.isfinite(s.first_escapes).any()}
+    save(
+        plots.condensation_timing_figure(timings, median_escapes, title=f"when the neurons condense — {title}"),
+        "condensation_timing",
+    )
 for run in runs:
     if run.status != "complete":  # a network that stopped training: its clusters are not a result
         print(f"m = {run.config.m} ({run.status} at step {run.step}): no condensation reported")
         continue
     final = condensation.orientation_clusters(*run.snapshot(run.n_snapshots - 1))
-    print(f"m = {run.config.m}, last snapshot: {condensation.describe(final, x_data)}")
+    held = timings[run.config.m]
+    print(
+        f"m = {run.config.m}: first cluster from s = {held.first:.4g}, final {held.final_count} from s = "
+        f"{held.final:.4g}; last snapshot: {condensation.describe(final, x_data)}"
+    )
 print("saved:", *saved, sep="\n  ")
 
 # %%
 assert all(p.exists() and p.stat().st_size > 1000 for p in saved)
-expected_figures = 4 if len(widths) == 1 else 12 if fit is not None and escape_phase else 6
+expected_figures = (4 if len(widths) == 1 else 12 if fit is not None and escape_phase else 6) + 2 * (len(timings) > 1)
 assert len(saved) == expected_figures and all(rate in p.name for p in saved)
 assert len(escape_points) == len(widths) * len(escape_seeds)
 assert all(t > 0 for _, _, t in escape_points if np.isfinite(t))

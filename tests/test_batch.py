@@ -67,7 +67,12 @@ def test_batch_passes_train_config_defaults_not_notebook_smoke_sizes():
     assert set(options) == set(OPTION_NAMES) and options["interval"] == [-0.5, 0.5]  # every option, as lists
     assert params["widths"] == [800] and params["progress"] is False
     params = study.batches[0].parameters("03_condensation_viewer", Path("out"))
-    assert params == {"output_dir": "out", "run_id": study.batches[0].configs()[-1].run_id(), "interactive": False}
+    assert params == {
+        "output_dir": "out",
+        "run_id": study.batches[0].configs()[-1].run_id(),
+        "interactive": False,
+        "strip_frames": batch.STRIP_FRAMES,
+    }
 
 
 def test_batches_by_normalised_learning_rate():
@@ -177,7 +182,15 @@ def test_smoke_batch_runs_every_notebook(tmp_path):
         [
             f"{name}_lr1000_m100-200.{suffix}"
             for suffix in ("png", "svg")
-            for name in ("extremes", "risk", "extremes_theory", "risk_theory", "escape_fit", "condensation")
+            for name in (
+                "extremes",
+                "risk",
+                "extremes_theory",
+                "risk_theory",
+                "escape_fit",
+                "condensation",
+                "condensation_timing",
+            )
         ]
         + [
             f"{name}_reduced.{suffix}"
@@ -196,8 +209,12 @@ def test_smoke_batch_runs_every_notebook(tmp_path):
     assert injected and "n_steps = 2000" in injected[0].source
     assert "| 200 |" in str(executed.cells)  # the summary table has the width
     from relunet_support.runs.store import list_runs
+    from relunet_support.views import strip
 
     assert sorted(r.config.m for r in list_runs(tmp_path / "runs")) == [100, 200]
+    assert len(list((tmp_path / "escapes").glob("m*.json"))) == 2  # one seed sample per width, kept as JSON
+    manifest = strip.read_strip(tmp_path / "strip")  # 03 drew the headline run's strip for the index
+    assert manifest is not None and "id='strip-slider'" in (tmp_path / "index.html").read_text()
 
 
 @pytest.mark.slow

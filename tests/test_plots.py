@@ -55,3 +55,24 @@ def test_the_slope_figure_draws_measured_points_and_the_derived_lines():
     medians = sorted(round(float(y), 3) for c in ax.containers for y in c.lines[0].get_ydata())
     assert medians == [-1.25, -0.51, 0.21, 0.405]
     plt.close(fig)
+
+
+def test_a_dead_run_leaves_the_extremes_on_a_log_axis_and_is_marked_at_its_foot(tmp_path):
+    """m = 40 at η = 4000 dies at step 2 (f ≡ 0); the complete runs stay positive on the log k axis: the
+    extremes take a log axis (not a symlog one, half of it empty), the dead run's ✕ sits at the axis' foot."""
+    import warnings
+
+    from relunet_support.runs.config import TrainConfig
+    from relunet_support.runs.train import ensure_runs
+
+    configs = [TrainConfig(m=m, learning_rate=4000.0, n_steps=400, n_records=200, n_snapshots=10) for m in (40, 80)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # η/α beyond the stability limit, on purpose
+        runs = ensure_runs(configs, tmp_path, progress=False)
+    assert [r.status for r in runs] == ["dead", "complete"] and runs[0].records["f_max"][-1] == 0
+    fig = plots.scaling_figure(runs, "extremes", clocks=("k",))
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and ax.get_ylim()[0] > 0
+    crosses = [line for line in ax.get_lines() if line.get_marker() == "x"]
+    assert len(crosses) == 2 and all(line.get_ydata()[0] == 0 for line in crosses)  # f_min and f_max
+    assert all(line.get_transform() == ax.get_xaxis_transform() for line in crosses)  # y in axes units: the foot

@@ -112,3 +112,36 @@ def test_a_dead_run_reports_no_condensation(tmp_path):
     fig = plots.condensation_figure(histories, runs)
     crosses = [line for line in fig.axes[0].get_lines() if line.get_marker() == "x"]
     assert len(crosses) == 1 and crosses[0].get_color() == "crimson"
+
+
+def test_the_index_shows_the_condensation_timing_of_each_run(study_and_runs):
+    from relunet_support.analysis import condensation
+
+    study, out = study_and_runs
+    summary = summarise_batch(study.batches[0], study.tags()[0], out / "runs")
+    text = index_markdown(study, out)
+    for run in summary.runs:
+        history = condensation.history(run, every=max(1, run.n_snapshots // 150))
+        held = condensation.timing(500 * history["step"] / run.config.alpha, history["n_condensed"])
+        stored = summary.timings[run.config.m]
+        assert np.allclose([stored.first, stored.final], [held.first, held.final], equal_nan=True)
+        assert stored.final_count == held.final_count
+        row = next(line for line in text.splitlines() if line.startswith(f"| {run.config.m} |"))
+        expected = "–" if held.first != held.first else f"{held.first:.4g}; {held.final_count} from {held.final:.4g}"
+        assert f"| {expected} |" in row
+
+
+def test_the_index_scrubs_the_strip_when_there_is_one(study_and_runs, tmp_path):
+    import shutil
+
+    from relunet_support.views import strip
+
+    study, out = study_and_runs
+    shutil.copytree(out / "runs", tmp_path / "runs")
+    run = summarise_batch(study.batches[0], study.tags()[0], tmp_path / "runs").runs[-1]
+    assert "frame by frame" not in index_markdown(study, tmp_path)
+    strip.write_strip(run, tmp_path / "strip", n_frames=4)
+    md, html = write_index(study, tmp_path)
+    assert "## Condensation, frame by frame" in md.read_text() and "(strip/00.png)" in md.read_text()
+    page = html.read_text()
+    assert "id='strip-slider'" in page and "strip/00.png" in page and strip.START not in page

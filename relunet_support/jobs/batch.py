@@ -52,6 +52,7 @@ from relunet_support.runs.config import (
 )
 
 ESCAPE_SEEDS = "escape_seeds"
+STRIP_FRAMES = 40  # frames of the headline run that 03 draws for the index's kernel-free strip
 BATCH_KEYS = ("learning_rate", "normalised_learning_rate", "widths", "n_steps", ESCAPE_SEEDS, *OPTION_NAMES)
 MAX_ESCAPE_SEEDS = 4096
 STUDY_KEYS = ("output_dir", "defaults", "batches")
@@ -114,7 +115,12 @@ class Batch:
         the batch's widest run, which 02 trained."""
         if notebook == "03_condensation_viewer":
             widest = max(self.configs(), key=lambda config: config.m)
-            return {"output_dir": str(output_dir), "run_id": widest.run_id(), "interactive": False}
+            return {
+                "output_dir": str(output_dir),
+                "run_id": widest.run_id(),
+                "interactive": False,
+                "strip_frames": STRIP_FRAMES,
+            }
         options = {option.name: self.options.get(option.name, option.default) for option in OPTIONS}
         params = {
             "learning_rate": float(self.learning_rate),

@@ -183,7 +183,7 @@ def _thin(mask: np.ndarray) -> np.ndarray:
 FIELD_STYLE = {"risk": {}, "f_max": {"lw": 1.4}, "f_min": {"lw": 1.0, "alpha": 0.8, "dashes": (4, 1.5)}}
 
 
-def _draw_series(ax, run, clock, fields, colour, log_time):
+def _draw_series(ax, run, clock, fields, colour, log_time, log_values=False):
     t = _times(run, clock)
     keep = _thin(t > 0 if log_time and clock != SHIFTED else np.ones(t.size, dtype=bool))  # no step 0 on a log axis
     bad = run.status in ("dead", "diverged")
@@ -193,7 +193,10 @@ def _draw_series(ax, run, clock, fields, colour, log_time):
         if bad:
             style.update(alpha=0.6)
         ax.plot(t[keep], values[keep], color=colour, **style)
-        if bad:  # the run stops here: mark the end instead of drawing a fake plateau
+        if bad and log_values and not values[-1] > 0:  # it ends at f ≤ 0, below a log axis: the ✕ at its foot
+            ax.plot(t[-1:], [0.0], marker="x", ms=8, mew=2, color="crimson", ls="none", clip_on=False,
+                    transform=ax.get_xaxis_transform())  # fmt: skip
+        elif bad:  # the run stops here: mark the end instead of drawing a fake plateau
             ax.plot(t[-1:], values[-1:], marker="x", ms=8, mew=2, color="crimson", ls="none")
 
 
@@ -248,20 +251,39 @@ def _trim_time_axis(ax, runs, clock, fields, log_time: bool, log_values: bool) -
         ax.set_xlim(right=right)
 
 
-def _value_scale(ax, runs, quantity: str) -> bool:
-    """Log y for the risk and for positive extremes (symlog only when some min f ≤ 0); True for log."""
+def _results(runs) -> list:
+    """The runs that are results: not dead or diverged (all of them if none is)."""
+    return [run for run in runs if run.status not in ("dead", "diverged")] or list(runs)
+
+
+def _lowest(runs, first_step: int) -> float:
+    """The lowest min f over the records from ``first_step`` on (1 where a log time axis leaves out step 0)."""
+    return min(float(np.nanmin(run.records["f_min"][run.records["step"] >= first_step])) for run in runs)
+
+
+def _positive_results(runs, first_step: int) -> bool:
+    """Whether min f stays > 0 (from ``first_step`` on) in every run that is a result (then: a log axis)."""
+    return _lowest(_results(runs), first_step) > 0
+
+
+def _value_scale(ax, runs, quantity: str, first_step: int = 0) -> bool:
+    """Log y for the risk and for positive extremes — positive in the runs that are results: a dead or
+    diverged run's fall to f ≤ 0 goes below the axis, its ✕ at the axis' foot — symlog only when a complete
+    run has min f ≤ 0 (then from 1.5 × its lowest value); True for log."""
     if quantity == "risk":
         ax.set_yscale("log")
         top = max(float(np.nanmax(run.records["risk"])) for run in runs)
         ax.set_ylim(max(ax.get_ylim()[0], RISK_FLOOR), 2 * top)
         return True
-    lowest = min(float(np.nanmin(run.records["f_min"])) for run in runs)
-    if lowest > 0:
+    results = _results(runs)
+    lowest = _lowest(results, first_step)
+    if lowest > 0:  # the runs that are results stay positive: a stopped run's fall to 0 is below the axis
         ax.set_yscale("log")
+        ax.set_ylim(lowest / 2, 2 * max(float(np.nanmax(run.records["f_max"])) for run in results))
         return True
     ax.set_yscale("symlog", linthresh=1e-4)  # f_min ≤ 0 somewhere: log for |f| > 1e-4, linear through 0
-    if lowest >= 0:  # touches 0 (a dead run) but never below: no empty negative half
-        ax.set_ylim(bottom=0)
+    # no empty decades below the lowest value (autoscale pads a symlog axis to the next decade)
+    ax.set_ylim(1.5 * lowest, 2 * max(float(np.nanmax(run.records["f_max"])) for run in results))
     return False
 
 
@@ -304,17 +326,19 @@ def _runs_by_width(runs: Sequence) -> tuple[list, dict, dict]:
 def _draw_panel(ax, ordered, banded, colours, quantity: str, clock: str, log_time: bool) -> None:
     """One panel of ``scaling_figure``: every width's curves against one clock, axes scaled and trimmed."""
     fields = ("f_min", "f_max") if quantity == "extremes" else ("risk",)
+    first_step = 1 if log_time and clock != SHIFTED else 0  # step 0 has no place on a log time axis
+    log_values = quantity == "risk" or _positive_results(ordered, first_step)
     for m, group in banded.items():
         _draw_band(ax, group, clock, fields, colours[m], log_time)
     for run in ordered:
         if run.config.m in banded and run.status == "complete":
             continue
-        _draw_series(ax, run, clock, fields, colours[run.config.m], log_time)
+        _draw_series(ax, run, clock, fields, colours[run.config.m], log_time, log_values)
     log_axis = log_time and clock != SHIFTED
     ax.set_xlabel(CLOCKS[clock][0] + (" (log)" if log_axis else ""))
     if log_axis:
         ax.set_xscale("log")
-    log_values = _value_scale(ax, ordered, quantity)
+    _value_scale(ax, ordered, quantity, first_step)
     if quantity == "extremes":
         _, y = ordered[0].config.training_data()
         for target in (y.max(), y.min()):
@@ -550,6 +574,41 @@ def condensation_figure(histories: dict, runs: Sequence, title: str | None = Non
         if settled:  # from the first snapshot to a little after the last change, not to the end of training
             ax.set_xlim(min(first) / 1.5, max(min(max(last), 3 * max(settled)), 1.5 * min(first)))
     ax_share.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fixed_margins(fig)
+    plain_log_labels(fig)
+    return fig
+
+
+def condensation_timing_figure(timings: dict, first_escapes: dict | None = None, title: str | None = None) -> Figure:
+    """When the neurons condense, against ln m: for each width m, ``timings[m]`` (a ``condensation.Timing``)
+    gives the s from which at least one cluster holds (the first condensation) and the s from which the
+    final count holds (marked with that count); ``first_escapes[m]``, when given, the median first escape ŝ₁
+    of that width, for comparison. Widths with no cluster at the end are named in the panel."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    widths = sorted(timings)
+    ln_m = np.log(widths)
+    first = np.array([timings[m].first for m in widths])
+    final = np.array([timings[m].final for m in widths])
+    ax.plot(ln_m, first, "o-", color="tab:blue", label="first cluster (held from s to 2s)")
+    ax.plot(ln_m, final, "s-", color="tab:red", label="final clusters (count beside), held from then on")
+    for x, y, m in zip(ln_m, final, widths):
+        if np.isfinite(y):
+            ax.annotate(f"{timings[m].final_count}", (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    if first_escapes:
+        escaped = [m for m in widths if m in first_escapes and np.isfinite(first_escapes[m])]
+        ax.plot(np.log(escaped), [first_escapes[m] for m in escaped], "k--", lw=1, label="first escape ŝ₁ (median)")
+    never = [m for m in widths if not np.isfinite(timings[m].first)]
+    if never:
+        ax.text(
+            0.02, 0.02, "no cluster at the end: m = " + ", ".join(map(str, never)), transform=ax.transAxes, fontsize=8
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("ln m")
+    ax.set_ylabel("s = η·k/α_m (log)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="center right")
     if title:
         fig.suptitle(title, fontsize=10)
     fixed_margins(fig)

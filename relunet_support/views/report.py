@@ -23,8 +23,10 @@ from relunet_support.analysis.escapes import SlopeFit
 from relunet_support.files import write_text_atomically
 from relunet_support.network import scaling
 from relunet_support.runs.store import Run, open_run, package_versions
+from relunet_support.views import strip
 
 INDEX_MD, INDEX_HTML = "index.md", "index.html"
+STRIP_DIR = "strip"  # where notebook 03 (static, headline batch) draws the strip of the headline run
 
 
 def markdown_table(rows) -> str:
@@ -49,6 +51,7 @@ class BatchSummary:
     seeds: tuple[int, ...] = ()
     rows: tuple[str, ...] = ()  # the table of its runs (``_run_rows``)
     unstable_widths: tuple[int, ...] = ()  # where η/α exceeds the stability limit (GD is not the flow there)
+    timings: dict = dataclasses.field(default_factory=dict)  # m: condensation.Timing of its complete run
     setup: tuple = ()  # what the batch shares with the batches it can be pooled with (all but η and n_steps)
 
 
@@ -95,8 +98,25 @@ def summarise_batch(batch, tag: str, runs_dir: Path) -> BatchSummary:
     setup = tuple(
         sorted((k, repr(v)) for k, v in config.identity().items() if k not in ("learning_rate", "n_steps", "m", "seed"))
     )
+    timings = {}
+    for run in runs:
+        if run.status == "complete":
+            history = condensation.history(run, every=max(1, run.n_snapshots // 150))
+            clock = run.config.learning_rate * history["step"] / run.config.alpha
+            timings[run.config.m] = condensation.timing(clock, history["n_condensed"])
     summary = BatchSummary(
-        tag, title, runs, missing, points, fit, theory, escapes.g_star(x, y)[0], seeds, (), unstable, setup
+        tag,
+        title,
+        runs,
+        missing,
+        points,
+        fit,
+        theory,
+        escapes.g_star(x, y)[0],
+        seeds=seeds,
+        unstable_widths=unstable,
+        setup=setup,
+        timings=timings,
     )
     return dataclasses.replace(summary, rows=tuple(_run_rows(summary)))
 
@@ -107,8 +127,9 @@ def _run_rows(summary: BatchSummary) -> list[str]:
         by_width.setdefault(m, {})[seed] = t
     rows = [
         f"| m | η/α | first escape ŝ₁ of this run | ŝ₁ over the {len(summary.seeds)} escape seeds (median, range) | "
-        "final risk | status | condensed at the last snapshot (kink, nearest data x, share of the amplitude) |",
-        "|---|---|---|---|---|---|---|",
+        "final risk | status | condensed from s (first cluster; final count) | condensed at the last snapshot "
+        "(kink, nearest data x, share of the amplitude) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for run in sorted(summary.runs, key=lambda r: r.config.m):
         x, _ = run.config.training_data()
@@ -125,10 +146,16 @@ def _run_rows(summary: BatchSummary) -> list[str]:
             if measured.size
             else "–"
         )
+        held = summary.timings.get(run.config.m)
+        when = (
+            "–"
+            if held is None or not math.isfinite(held.first)
+            else f"{held.first:.4g}; {held.final_count} from {held.final:.4g}"
+        )
         rows.append(
             f"| {run.config.m} | {run.config.normalised_learning_rate:.3g} | "
             f"{f'{own:.3f}' if math.isfinite(own) else '–'} | {spread} | {run.records['risk'][-1]:.3e} | "
-            f"{status} | {final} |"
+            f"{status} | {when} | {final} |"
         )
     return rows
 
@@ -265,14 +292,41 @@ def index_markdown(
             f"{no_escape or '–'} | {bad or '–'} |"
         )
     lines += ["", *pooled_comparison(batch_summaries)]
+    manifest = strip.read_strip(output_dir / STRIP_DIR)
+    if manifest is not None:
+        lines += ["## Condensation, frame by frame", "", *strip.markdown(manifest, STRIP_DIR)]
     lines.append("")
     for s in batch_summaries:
         lines += [f"## {s.title}", ""]
         if s.fit is not None:
-            lines += _figure(output_dir, "escape_fit", s.tag, f"first escape against ln m, {s.title}")
-            lines += _figure(output_dir, "risk_theory", s.tag, f"risk on the theory's clocks, {s.title}")
+            lines += _figure(
+                output_dir,
+                "escape_fit",
+                s.tag,
+                f"the first escape ŝ₁ of each seed (dots) against ln m with the fitted line, its 95 % band and the "
+                f"theory's slope; right, the second escape of the plotted runs — {s.title}",
+            )
+            lines += _figure(
+                output_dir,
+                "risk_theory",
+                s.tag,
+                f"the risk against s = η·k/α, s/ln m and s − ŝ₁(m): one colour per width — {s.title}",
+            )
         else:
             lines += _figure(output_dir, "risk_extremes", s.tag, f"risk and extremes, {s.title}")
+        lines += _figure(
+            output_dir,
+            "condensation_timing",
+            s.tag,
+            "when the neurons condense: the s from which a cluster holds (to 2s at least) and from which the final "
+            f"count holds (the count beside each point), against ln m, beside the median first escape — {s.title}",
+        )
+        lines += _figure(
+            output_dir,
+            "condensation",
+            s.tag,
+            f"condensed orientation clusters and the share of amplitude they carry, against s — {s.title}",
+        )
         lines += [*s.rows, ""]
         if s.missing:
             lines += [f"Missing run stores: {', '.join(f'`{m}`' for m in s.missing)}.", ""]
@@ -307,6 +361,9 @@ def write_index(
     output_dir = Path(output_dir)
     text = index_markdown(study, output_dir, executions, wall_seconds, summaries)
     body = MarkdownIt("commonmark").enable("table").render(text)
+    manifest = strip.read_strip(output_dir / STRIP_DIR)
+    if manifest is not None:  # the kernel-free slider, where index.md has the first and last frames
+        body = strip.with_slider(body, manifest, STRIP_DIR)
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>"
         f"{html.escape(text.splitlines()[0].lstrip('# '))}</title><style>"

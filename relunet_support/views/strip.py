@@ -1,0 +1,146 @@
+"""A strip of a run's snapshots drawn once as PNG files, with a JSON manifest, so that the study's index
+can be scrubbed in any browser with no kernel: each frame shows the neurons as (orientation, amplitude) and
+(kink, amplitude) beside f and the data — the panels of the condensation viewer — titled with the
+snapshot, the step, s = η·k/α, the risk and the condensed clusters.
+
+The frames go to a temporary folder that replaces ``folder`` when every frame is written, so a reader
+sees the old strip or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+from relunet_support.files import write_text_atomically
+
+MANIFEST = "strip.json"
+MAX_MANIFEST_BYTES = 1 << 20
+FRAME_NAME = re.compile(r"\d{2,4}\.png")
+START, END = "<!-- strip -->", "<!-- /strip -->"  # where index.html puts the slider instead of two frames
+
+
+def write_strip(run, folder, n_frames: int = 40, dpi: int = 75) -> Path:
+    """Draw about ``n_frames`` snapshots of ``run`` (``viewer.frame_indices``: the first, then log-spaced
+    in steps to the last) as ``folder/NN.png`` and write ``folder/strip.json``: the run id, its title and
+    each frame's file, snapshot, step, s, risk, condensation and a one-line caption (the page shows the
+    caption under the frame, where it has room). Returns the manifest's path."""
+    import matplotlib.pyplot as plt  # the drawing modules: only where a strip is drawn, not where it is read
+
+    from relunet_support.views.plots import fixed_margins
+    from relunet_support.views.viewer import Panels, clock_and_risk, frame, frame_indices, run_title, when
+
+    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 2:
+        raise ValueError(f"n_frames={n_frames!r} is not allowed: n_frames must be an integer ≥ 2")
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    scratch = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}")
+    scratch.mkdir()
+    try:
+        picks = [int(i) for i in frame_indices(run.snapshot_steps, n_frames)]
+        fig, axes = plt.subplots(1, 3, figsize=(13, 4.0))
+        panels = Panels(axes, run, frame(run, picks[0]))
+        fixed_margins(fig, left=0.8, right=0.3, bottom=0.6, top=0.45, wspace=0.8)
+        frames = []
+        for number, index in enumerate(picks):
+            fr = frame(run, index)
+            panels.update(fr)
+            axes[1].set_title(f"snapshot {fr.index} · step {fr.step:,}", fontsize=10, loc="left")
+            axes[2].set_title(clock_and_risk(run, fr), fontsize=10, loc="left")
+            name = f"{number:02d}.png"
+            fig.savefig(scratch / name, dpi=dpi)
+            c = run.config
+            frames.append(
+                {
+                    "file": name,
+                    "snapshot": index,
+                    "step": fr.step,
+                    "s": c.learning_rate * fr.step / c.alpha,
+                    "risk": fr.risk,
+                    "condensation": fr.condensation,
+                    "caption": f"{when(run, fr)} · {clock_and_risk(run, fr)} · {fr.condensation}",
+                }
+            )
+        plt.close(fig)
+        manifest = {"run_id": run.run_id, "title": run_title(run), "frames": frames}
+        write_text_atomically(scratch / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False))
+        old = folder.with_name(f".{folder.name}.old.{uuid.uuid4().hex[:8]}")
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(scratch, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return folder / MANIFEST
+
+
+def read_strip(folder) -> dict | None:
+    """The manifest of the strip in ``folder`` when it is whole — a regular JSON file of sensible size whose
+    frames are files ``NN.png`` that exist — else None (no strip, or a damaged one: the index leaves it out)."""
+    path = Path(folder) / MANIFEST
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_MANIFEST_BYTES:
+            return None
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    frames = manifest.get("frames") if isinstance(manifest, dict) else None
+    if not isinstance(frames, list) or not frames:
+        return None
+    for entry in frames:
+        name = entry.get("file") if isinstance(entry, dict) else None
+        if not (isinstance(name, str) and FRAME_NAME.fullmatch(name) and (Path(folder) / name).is_file()):
+            return None
+        if not isinstance(entry.get("caption"), str):
+            return None
+    return manifest
+
+
+def markdown(manifest: dict, relative: str) -> list[str]:
+    """Lines of index.md: the strip's first and last frames with their captions, between two markers where
+    index.html puts a slider over every frame (``with_slider``)."""
+    frames = manifest["frames"]
+    lines = [
+        f"{len(frames)} snapshots of {html.escape(str(manifest.get('run_id', '')))}, from the start to the end of "
+        "training (log-spaced in steps); index.html has a slider over all of them, no kernel needed.",
+        "",
+        START,
+        "",
+    ]
+    for entry in (frames[0], frames[-1]):
+        lines += [f"![{entry['caption']}]({relative}/{entry['file']})", "", f"*{entry['caption']}*", ""]
+    return [*lines, END, ""]
+
+
+def with_slider(page: str, manifest: dict, relative: str) -> str:
+    """The HTML ``page`` with the strip's first and last frames (between the markers ``markdown`` writes)
+    replaced by the slider over every frame."""
+    start, end = page.find(START), page.find(END)
+    if start < 0 or end < start:
+        return page
+    return page[:start] + slider_html(manifest, relative) + page[end + len(END) :]
+
+
+def slider_html(manifest: dict, relative: str) -> str:
+    """A range input that swaps the frame shown and its caption: plain HTML and a few lines of script."""
+    frames = manifest["frames"]
+    files = json.dumps([f"{relative}/{entry['file']}" for entry in frames])
+    captions = json.dumps([entry["caption"] for entry in frames], ensure_ascii=False)
+    last = len(frames) - 1
+    return (
+        "<div id='strip'><input type='range' id='strip-slider' min='0' max='" + str(last) + "' value='0' "
+        "style='width:100%' aria-label='snapshot'><br><img id='strip-frame' alt='' src='"
+        + html.escape(f"{relative}/{frames[0]['file']}")
+        + "'><p id='strip-caption'></p></div><script>(function(){"
+        f"const files={files}, captions={captions};"
+        "const slider=document.getElementById('strip-slider'), image=document.getElementById('strip-frame'),"
+        "caption=document.getElementById('strip-caption');"
+        "function show(){const k=Number(slider.value);image.src=files[k];image.alt=captions[k];"
+        "caption.textContent='frame '+(k+1)+'/'+files.length+' · '+captions[k];}"
+        "slider.addEventListener('input',show);show();})();</script>"
+    )
