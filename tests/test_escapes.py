@@ -149,3 +149,16 @@ def test_the_escape_slope_is_refused_where_there_is_no_escape_phase(gamma, gamma
     with pytest.raises(ConfigError, match=r"γ − 1 − \|γ′\| > 0"):
         escapes.predicted_escape_slope(gamma, gamma_prime, *data.load("seed"))
     assert escapes.has_escape_phase(1.5, 0.4) and escapes.predicted_escape_slope(1.5, 0.4, *data.load("seed")) > 0
+
+
+def test_the_straggler_hypothesis_of_the_seed_data():
+    """c = G′ at the dead sector's edge = (1/n)·y_o·√(1 + x_o²) = √5/32 for the seed data; the asymptote
+    (γ − 1)[1/(2G*) + (1 + c/(2G*))/(2G₂*)] ≈ 36.29 at (3/2, 0)."""
+    x, y = data.load("seed")
+    assert escapes.straggler_pool_rate(x, y) == pytest.approx(5**0.5 / 32, rel=1e-12)
+    g, g2, c = 17 / 120, escapes.second_growth_rate(x, y)[0], 5**0.5 / 32
+    expected = 0.5 * (1 / (2 * g) + (1 + c / (2 * g)) / (2 * g2))
+    assert escapes.straggler_second_escape_slope(1.5, 0.0, x, y) == pytest.approx(expected, rel=1e-9)
+    assert expected == pytest.approx(36.29, abs=0.01)
+    with pytest.raises(ConfigError, match="mirror-symmetric"):
+        escapes.straggler_pool_rate([0.1, 0.2, 0.5], [1.0, 1.0, 1.0])

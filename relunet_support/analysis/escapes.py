@@ -170,13 +170,38 @@ def second_growth_rate(x, y) -> tuple[float, float]:
 def predicted_second_escape_slope(gamma: float, gamma_prime: float, x, y) -> float:
     """d s₂ / d ln m = (γ − 1 − |γ′|)·(1/(2G*) + 1/(2G₂*)): the second escape comes when neurons growing at
     G₂* from the initial scale reach O(1), counted from the first escape (docs/science.md §6). That those
-    neurons keep their initial scale through the first phase is a hypothesis, not derived; measured on
-    the seed data, y = x² and Gaussian init it holds within the seed-to-seed scatter (bench/escapes.md)."""
+    neurons keep their initial scale through the first phase is a hypothesis, not derived: an approximation
+    for m ≲ 10⁴, where fits over m = 250 … 16 000 agree with it; the local slope keeps rising beyond
+    (bench/escapes.md), towards ``straggler_second_escape_slope``."""
     first = predicted_escape_slope(gamma, gamma_prime, x, y)
     rate = second_growth_rate(x, y)[0]
     if rate <= 0:
         raise invalid("y", np.asarray(y).tolist(), "targets that the first plateau does not fit exactly (G₂* > 0)")
     return first + (gamma - 1 - abs(gamma_prime)) / (2 * rate)
+
+
+def straggler_pool_rate(x, y) -> float:
+    """c = G′ at the edge of the dead sector: the rate at which the pool of neurons that escape second thins
+    during the first phase — for mirror-symmetric data with positive targets, the stragglers sit near the
+    saddle whose kink is at the outermost data point x_o (a ≈ 0), where G′ = (1/n)·y_o·√(1 + x_o²)
+    (√5/32 ≈ 0.070 for the seed data). The project's own hypothesis (docs/science.md §6), not derived."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.ndim != 1 or not np.allclose(np.sort(x), np.sort(-x)) or not np.all(y > 0):
+        raise invalid("(x, y)", (x.tolist(), y.tolist()), "mirror-symmetric 1-D data with positive targets")
+    outer = int(np.argmax(x))
+    return float(y[outer] * math.sqrt(1 + x[outer] ** 2) / x.size)
+
+
+def straggler_second_escape_slope(gamma: float, gamma_prime: float, x, y) -> float:
+    """The hypothesised large-m slope of ŝ₂: (γ − 1 − |γ′|)·[1/(2G*) + (1 + c/(2G*))/(2G₂*)], with c the
+    ``straggler_pool_rate``: the neurons that escape second start the plateau below their initial scale,
+    by the factor m^(−(γ−1−|γ′|)·c/(2G*)) the first phase thinned them by (about 36.3 for the seed data,
+    against 29.46 for ``predicted_second_escape_slope``). A hypothesis measured in bench/escapes.md."""
+    first = predicted_escape_slope(gamma, gamma_prime, x, y)
+    rate = second_growth_rate(x, y)[0]
+    thinning = straggler_pool_rate(x, y) / (2 * g_star(x, y)[0])
+    return first + (gamma - 1 - abs(gamma_prime)) * (1 + thinning) / (2 * rate)
 
 
 @dataclass(frozen=True)

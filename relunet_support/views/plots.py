@@ -704,10 +704,10 @@ def cosine_heatmap(ax, w, b, order: np.ndarray, title: str):
 
     cosines = cosine_similarity(w, b)[np.ix_(order, order)]
     image = ax.imshow(cosines, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
-    ax.set_title(title, fontsize=8)
-    ax.set_xlabel("neuron (ordered by line)", fontsize=7)
-    ax.set_ylabel("neuron", fontsize=7)
-    ax.tick_params(labelsize=6)
+    ax.set_title(title, fontsize=8.5)
+    ax.set_xlabel("neuron (ordered by line)", fontsize=8)
+    ax.set_ylabel("neuron", fontsize=8)
+    ax.tick_params(labelsize=8)
     return image
 
 
@@ -842,9 +842,9 @@ def direction_snapshots_figure(run, indices: Sequence[int] | None = None, alignm
         ax.add_patch(plt.Circle((0, 0), 1, fill=False, color="0.7", lw=0.8))
         ax.scatter(projected[:, 0], projected[:, 1], s=sizes, c=np.where(a > 0, "tab:red", "tab:blue"), alpha=0.6, lw=0)
         ax.set(xlim=(-1.08, 1.08), ylim=(-1.08, 1.08), aspect="equal")
-        ax.set_xlabel("PC 1 of u_j (last snapshot)", fontsize=7)
-        ax.set_ylabel("PC 2", fontsize=7)
-        ax.tick_params(labelsize=6)
+        ax.set_xlabel("PC 1 of u_j (last snapshot)", fontsize=8)
+        ax.set_ylabel("PC 2", fontsize=8)
+        ax.tick_params(labelsize=8)
         if column == 0:
             ax.plot([], [], "o", color="tab:red", label="a_j > 0")
             ax.plot([], [], "o", color="tab:blue", label="a_j < 0")

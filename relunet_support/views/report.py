@@ -334,7 +334,11 @@ def index_markdown(
         ("phase_rd_vs_m", "RD of the input weights against m (notebook 05, Luo et al. 2021 Fig. 3)"),
         ("phase_slopes", "the exponent S_w against γ′, measured beside the derivation (notebook 05)"),
         ("phase_crossing", "where S_w changes sign, beside the theory's boundary (notebook 05, Fig. 4)"),
-        ("initial_condensation_heatmaps", "cosine heat maps at the end of the initial stage (notebook 06)"),
+        (
+            "initial_condensation_heatmaps",
+            "cosine heat maps of the neurons' directions at the end of the initial stage, one activation per panel; "
+            "each panel's title gives its seed, the step the stage ended at, its η and the lines counted (notebook 06)",
+        ),
         ("initial_condensation_lines", "condensed lines against the multiplicity p (notebook 06, Zhou et al. 2022)"),
     ]
     shown = [part for name, caption in study_wide for part in _figure(output_dir, name, "reduced", caption)]
