@@ -101,29 +101,30 @@ def main() -> None:
             f"{escapes.straggler_second_escape_slope(1.5, 0.0, x, y):.2f} |"
         )
     pairs = list(zip(WIDTHS[:-1], WIDTHS[1:]))
-    lines += [
-        "",
-        "## Local slopes of ŝ₂ (neighbouring widths, 6 runs each)",
-        "",
-        "| case | " + " | ".join(f"m = {a} → {b}" for a, b in pairs) + " |",
-        "|---|" + "---|" * len(pairs),
-    ]
-    for label, (rows, _, _) in results.items():
-        lines.append(f"| {label} | " + " | ".join(interval(fit(rows, 0.9, pair)) for pair in pairs) + " |")
-    lines += [
-        "",
-        "## The threshold: ŝ₂ at R below a fraction of the plateau (seed data, symmetric init)",
-        "",
-        "| fraction of the plateau | all widths | " + " | ".join(f"m = {a} → {b}" for a, b in pairs) + " |",
-        "|---|---|" + "---|" * len(pairs),
-    ]
+    local = {
+        label: [interval(fit(rows, 0.9)), *(interval(fit(rows, 0.9, p)) for p in pairs)]
+        for label, (rows, _, _) in results.items()
+    }
     rows, x, y = results["seed data, symmetric init"]
-    for level in LEVELS:
-        lines.append(
-            f"| {level:g} | {interval(fit(rows, level))} | "
-            + " | ".join(interval(fit(rows, level, pair)) for pair in pairs)
-            + " |"
-        )
+    by_level = {
+        f"{level:g}": [interval(fit(rows, level)), *(interval(fit(rows, level, p)) for p in pairs)] for level in LEVELS
+    }
+    for heading, first_column, table in (
+        ("Local slopes of ŝ₂ (neighbouring widths, 6 runs each)", "case", local),
+        (
+            "The threshold: ŝ₂ at R below a fraction of the plateau (seed data, symmetric init)",
+            "fraction of the plateau",
+            by_level,
+        ),
+    ):
+        lines += [
+            "",
+            f"## {heading}",
+            "",
+            f"| {first_column} | all widths | " + " | ".join(f"m = {a} → {b}" for a, b in pairs) + " |",
+            "|---|---|" + "---|" * len(pairs),
+        ]
+        lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in table.items()]
     r_star = escapes.plateau(x, y)[0]
     lines += [
         "",
