@@ -35,8 +35,12 @@
 # *condensed* when it holds at least 5 % of them and more than directions spread uniformly on S⁵ would put
 # there — by 4σ, and with a binomial chance of at most 10⁻³ (`directions.lines`).
 #
+# A second data set shows the p = 2 bound reached: on Zhou et al.'s target the matrix M of the p = 2 field is
+# negative definite, so only one line can form (below); on points mirrored through the origin with an odd
+# target (`initial.odd_data`, our own example) M has eigenvalues ±‖g‖ and two lines form.
+#
 # The default is a reduced run (m = 100, seeds 0, 1, 2: about 20 s); `paper = True` takes seeds 0 … 9 (about a
-# minute). Wider networks need a smaller β₂ for the same picture (the lines form while m·β₁β₂ ≪ 0.01; at m = 1000
+# minute, and x²·tanh x on the odd data too). Wider networks need a smaller β₂ for the same picture (the lines form while m·β₁β₂ ≪ 0.01; at m = 1000
 # and β₂ = 10⁻⁵ only part of the tanh neurons have joined the line when the stage ends), and x²·tanh x then
 # takes ∝ 1/β₂ more steps.
 
@@ -55,6 +59,7 @@ from IPython.display import Markdown, display
 from relunet_support import plots
 from relunet_support.analysis import initial_condensation as initial
 from relunet_support.errors import invalid
+from relunet_support.views import report
 
 if not isinstance(paper, bool):
     raise invalid("paper", paper, "True or False")
@@ -100,6 +105,14 @@ plt.show()
 # small-weight regime and ends the stage — under GD the 3 lines need not form in the initial stage.
 
 # %%
+spectrum = initial.quadratic_spectrum(x, y)
+print(f"M's eigenvalues on Zhou et al.'s target: {np.round(spectrum, 3)}")
+print(
+    "all negative: under p = 2 only the neurons with a_j < 0 grow (along the bottom eigenvector), the others "
+    "shrink, so a second line cannot form in the initial stage — 'at most 2' is met by one"
+    if spectrum[-1] < 0
+    else "M has eigenvalues of both signs: two lines can form"
+)
 counts = {activation: [len(stage.lines) for stage in runs] for activation, runs in stages.items()}
 multiplicities = {activation: runs[0].multiplicity for activation, runs in stages.items()}
 fig = plots.line_counts_figure(
@@ -139,6 +152,69 @@ for activation, runs in stages.items():
         )
 display(Markdown("\n".join(rows)))
 
+# %% [markdown]
+# ## Two lines for p = 2: an odd target on mirrored data
+#
+# Half the points uniform on [−1, 1]⁵ and their mirrors −x_i (n = 80), targets y_i = Σ_k 3.5 sin(5x_ik), odd:
+# y(−x) = −y(x). The pairs cancel in M except its x-by-1 corner, M = [[0, g], [gᵀ, 0]] with g = (1/n) Σ y_i x_i:
+# eigenvalues ±‖g‖, so under p = 2 the neurons with a_j > 0 grow along (g/‖g‖, 1)/√2 and those with a_j < 0 along
+# (g/‖g‖, −1)/√2 — two lines. For p = 1 the field is (g, 0): one line.
+
+# %%
+x_odd, y_odd = initial.odd_data(n=80, d=5, seed=0)
+odd_activations = ("tanh", "xtanh", "x2tanh", "relu") if paper else ("tanh", "xtanh", "relu")
+odd_stages = {
+    activation: [
+        initial.run_initial_stage(x_odd, y_odd, activation, m=m, beta1=beta1, beta2=beta2, seed=s) for s in seeds
+    ]
+    for activation in odd_activations
+}
+odd_spectrum = initial.quadratic_spectrum(x_odd, y_odd)
+print(f"M's eigenvalues on the odd data: {np.round(odd_spectrum, 3)}")
+odd_first = [odd_stages[activation][0] for activation in odd_activations]
+fig = plots.initial_condensation_heatmaps(
+    odd_first,
+    [initial.line_order(stage.lines, stage.w, stage.b) for stage in odd_first],
+    title=f"odd target on mirrored data — d = 5, n = 80, m = {m}, β₁ = {beta1:g}, β₂ = {beta2:g}",
+)
+odd_heatmap_paths = plots.save_figure(fig, figures_dir, f"initial_condensation_heatmaps_odd_{preset}")
+plt.show()
+odd_counts = {activation: [len(stage.lines) for stage in runs] for activation, runs in odd_stages.items()}
+fig = plots.line_counts_figure(
+    odd_counts,
+    {activation: runs[0].multiplicity for activation, runs in odd_stages.items()},
+    title=f"condensed lines on the odd data (M indefinite)\nm = {m}, seeds {seeds[0]} … {seeds[-1]}",
+)
+odd_count_paths = plots.save_figure(fig, figures_dir, f"initial_condensation_lines_odd_{preset}")
+plt.show()
+odd_top, odd_bottom = initial.quadratic_directions(x_odd, y_odd)
+odd_rows = [["activation", "seed", "η", "steps", "lines", "neurons on them", "each line vs M's eigenvectors (|cos|)"]]
+for activation, runs in odd_stages.items():
+    for stage in runs:
+        cosines = [max(abs(float(line.direction @ v)) for v in (odd_top, odd_bottom)) for line in stage.lines]
+        odd_rows.append(
+            [
+                activation,
+                stage.seed,
+                f"{stage.learning_rate:g}",
+                stage.steps if stage.steps is not None else "not ended",
+                len(stage.lines),
+                sum(line.size for line in stage.lines),
+                ", ".join(f"{c:.4f}" for c in cosines) or "—",
+            ]
+        )
+display(Markdown(report.markdown_table(odd_rows)))
+
+# %% [markdown]
+# ## What we saw
+#
+# On Zhou et al.'s target tanh (p = 1) condenses on one line along ±g in every seed, x·tanh x (p = 2) on one line,
+# M's bottom eigenvector — M is negative definite there, so one is all p = 2 allows —, and x²·tanh x on none
+# within the initial stage. On the odd data x·tanh x condenses on two lines, each along one of M's extreme
+# eigenvectors, while tanh stays on one: the count rises with p where the theory lets it. ReLU, which has no
+# multiplicity, gave 2–4 lines on Zhou et al.'s target (the heaviest along ±g) and 2 on the odd data, at
+# |cos| ≈ 0.96 to M's eigenvectors; these are measurements, not a derivation.
+
 # %%
 # Zhou et al.'s bound holds for every smooth activation and seed
 assert all(c <= multiplicities[a] for a in ("tanh", "xtanh", "x2tanh") for c in counts[a]), counts
@@ -148,3 +224,12 @@ assert all(closest(stage, (g,)) > 0.999 for stage in stages["tanh"])
 assert all(closest(stage, (top, bottom)) > 0.99 for stage in stages["xtanh"] if stage.lines)
 assert all(stage.steps is not None for runs in stages.values() for stage in runs)
 assert all(p.exists() and p.stat().st_size > 1000 for p in heatmap_paths + count_paths)
+# the odd data: M indefinite, and x·tanh x forms its two lines along M's extreme eigenvectors
+assert odd_spectrum[0] < 0 < odd_spectrum[-1] and spectrum[-1] < 0
+assert all(c == 2 for c in odd_counts["xtanh"]) and all(c == 1 for c in odd_counts["tanh"]), odd_counts
+assert all(
+    max(abs(float(line.direction @ v)) for v in (odd_top, odd_bottom)) > 0.99
+    for stage in odd_stages["xtanh"]
+    for line in stage.lines
+)
+assert all(p.exists() and p.stat().st_size > 1000 for p in odd_heatmap_paths + odd_count_paths)

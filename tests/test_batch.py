@@ -201,6 +201,8 @@ def test_smoke_batch_runs_every_notebook(tmp_path):
                 "phase_crossing",
                 "initial_condensation_heatmaps",
                 "initial_condensation_lines",
+                "initial_condensation_heatmaps_odd",
+                "initial_condensation_lines_odd",
             )
         ]
     )

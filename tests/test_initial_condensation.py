@@ -117,3 +117,24 @@ def test_run_initial_stage_names_a_bad_value(change, named):
     x, y = values.pop("x"), values.pop("y")
     with pytest.raises(ConfigError, match=named):
         initial.run_initial_stage(x, y, "tanh", **values)
+
+
+def test_the_odd_data_make_m_indefinite_and_xtanh_forms_two_lines():
+    """Points mirrored through the origin, odd target: M = [[0, g], [gᵀ, 0]], eigenvalues ±‖g‖; x·tanh x
+    condenses on two lines, one along each extreme eigenvector (Zhou et al.'s target: M < 0, one line)."""
+    x, y = initial.odd_data(n=80, d=5, seed=0)
+    np.testing.assert_array_equal(x[40:], -x[:40])
+    np.testing.assert_allclose(y[40:], -y[:40], rtol=1e-12)
+    g = x.T @ y / len(y)
+    spectrum = initial.quadratic_spectrum(x, y)
+    assert spectrum[-1] == pytest.approx(np.linalg.norm(g)) and spectrum[0] == pytest.approx(-np.linalg.norm(g))
+    assert initial.quadratic_spectrum(*initial.zhou_data())[-1] < 0  # negative definite: one p = 2 line there
+    top, bottom = initial.quadratic_directions(x, y)
+    stage = initial.run_initial_stage(x, y, "xtanh", m=100, beta1=0.3, beta2=1e-5, seed=0)
+    assert len(stage.lines) == 2
+    along = sorted(max(abs(line.direction @ top), abs(line.direction @ bottom)) for line in stage.lines)
+    assert along[0] > 0.99 and abs(stage.lines[0].direction @ stage.lines[1].direction) < 0.1  # two distinct lines
+    tanh = initial.run_initial_stage(x, y, "tanh", m=100, beta1=0.3, beta2=1e-5, seed=0)
+    assert len(tanh.lines) == 1  # p = 1: one line along (g, 0)
+    with pytest.raises(ConfigError, match="n=81"):
+        initial.odd_data(n=81)

@@ -1,10 +1,14 @@
 """Initial condensation (Zhou et al., NeurIPS 2022): with small initial weights, the input weights of a
 two-layer network gather on a few lines through the origin during the initial stage of training — at most
-p lines for an activation of multiplicity p (tanh 1, x·tanh x 2, x²·tanh x 3; ReLU behaves like p = 1).
+p lines for an activation of multiplicity p (tanh 1, x·tanh x 2, x²·tanh x 3). ReLU, not differentiable at 0,
+has no multiplicity; what relunet measures for it is in docs/science.md §7b (2–4 lines on Zhou et al.'s
+target, the heaviest along ±g; 2 on the odd data below).
 
 Setting (notebook 06). Data: x_i uniform on [−1, 1]^d, y_i = Σ_k 3.5 sin(5 x_ik + 1) (Zhou et al.'s target;
-the input range is relunet's choice). Network f(x) = Σ_j a_j σ(w_j·x + b_j) (α = 1), a_j ~ N(0, β₁²),
-(w_j, b_j) ~ N(0, β₂² I), i.e. κ = β₁β₂ and κ′ = β₁/β₂; plain gradient descent.
+the input range is relunet's choice) — on which M below is negative definite, so p = 2 forms one line — and
+``odd_data``, the points mirrored through the origin with the odd target Σ_k 3.5 sin(5 x_ik), on which M has
+the eigenvalues ±‖g‖ and p = 2 forms two (relunet's own example). Network f(x) = Σ_j a_j σ(w_j·x + b_j)
+(α = 1), a_j ~ N(0, β₁²), (w_j, b_j) ~ N(0, β₂² I), i.e. κ = β₁β₂ and κ′ = β₁/β₂; plain gradient descent.
 
 Why it happens. While the weights are small, e_i = f(x_i) − y_i ≈ −y_i and σ is its leading Taylor term
 c·z^p, so the direction ω_j = (w_j, b_j) of a neuron moves by
@@ -48,6 +52,20 @@ def zhou_data(n: int = 80, d: int = 5, seed: int = 0) -> tuple[np.ndarray, np.nd
     return x, 3.5 * np.sin(5.0 * x + 1.0).sum(axis=1)
 
 
+def odd_data(n: int = 80, d: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y): n/2 points uniform on [−1, 1]^d (seeded) and their mirrors −x_i, with the odd target
+    y_i = Σ_k 3.5 sin(5 x_ik), so y(−x) = −y(x). Then M = (1/n) Σ y_i x̃_i x̃_iᵀ = [[0, g], [gᵀ, 0]] with
+    g = (1/n) Σ y_i x_i: eigenvalues ±‖g‖ (and 0), so under p = 2 the neurons with a_j > 0 and those with
+    a_j < 0 both grow, along (g/‖g‖, ±1)/√2 — two lines."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2 or n % 2:
+        raise invalid("n", n, "an even integer ≥ 2 (half the points and their mirrors)")
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
+        raise invalid("d", d, "a positive integer")
+    half = np.random.default_rng(seed).uniform(-1.0, 1.0, (n // 2, d))
+    x = np.concatenate([half, -half])
+    return x, 3.5 * np.sin(5.0 * x).sum(axis=1)
+
+
 def _augmented(x: np.ndarray) -> np.ndarray:
     """x̃_i = (x_i, 1), shape (n, d + 1)."""
     x = np.asarray(x, dtype=np.float64)
@@ -60,12 +78,23 @@ def linear_direction(x, y) -> np.ndarray:
     return g / np.linalg.norm(g)
 
 
-def quadratic_directions(x, y) -> tuple[np.ndarray, np.ndarray]:
-    """(top, bottom): unit eigenvectors of M = (1/n) Σ y_i x̃_i x̃_iᵀ for its largest and smallest eigenvalue,
-    where the neurons with a_j > 0 and a_j < 0 turn when p = 2."""
+def moment_matrix(x, y) -> np.ndarray:
+    """M = (1/n) Σ y_i x̃_i x̃_iᵀ, the field of the p = 2 directions: dω_j/dt ≈ 2a_j M ω_j."""
     tilde = _augmented(x)
-    moment = (tilde * np.asarray(y, dtype=np.float64)[:, None]).T @ tilde / len(y)
-    _, vectors = np.linalg.eigh(moment)
+    return (tilde * np.asarray(y, dtype=np.float64)[:, None]).T @ tilde / len(y)
+
+
+def quadratic_spectrum(x, y) -> np.ndarray:
+    """M's eigenvalues, ascending. A neuron with a_j > 0 grows along the top eigenvector only if the largest
+    is > 0, one with a_j < 0 along the bottom one only if the smallest is < 0: the number of p = 2 lines that
+    can form is the number of these signs present (Zhou et al.'s target: all < 0, one line)."""
+    return np.linalg.eigvalsh(moment_matrix(x, y))
+
+
+def quadratic_directions(x, y) -> tuple[np.ndarray, np.ndarray]:
+    """(top, bottom): unit eigenvectors of M (``moment_matrix``) for its largest and smallest eigenvalue,
+    where the neurons with a_j > 0 and a_j < 0 turn when p = 2."""
+    _, vectors = np.linalg.eigh(moment_matrix(x, y))
     return vectors[:, -1], vectors[:, 0]
 
 

@@ -339,7 +339,20 @@ def index_markdown(
             "cosine heat maps of the neurons' directions at the end of the initial stage, one activation per panel; "
             "each panel's title gives its seed, the step the stage ended at, its η and the lines counted (notebook 06)",
         ),
-        ("initial_condensation_lines", "condensed lines against the multiplicity p (notebook 06, Zhou et al. 2022)"),
+        (
+            "initial_condensation_lines",
+            "condensed lines against the multiplicity p on Zhou et al.'s target, beside their bound 'at most p' "
+            "(notebook 06; M is negative definite there, so p = 2 can form only one line)",
+        ),
+        (
+            "initial_condensation_heatmaps_odd",
+            "cosine heat maps on the odd target over mirrored points (notebook 06, relunet's own example)",
+        ),
+        (
+            "initial_condensation_lines_odd",
+            "condensed lines against p on the odd data, where M has eigenvalues ±‖g‖: p = 2 forms two lines "
+            "(notebook 06)",
+        ),
     ]
     shown = [part for name, caption in study_wide for part in _figure(output_dir, name, "reduced", caption)]
     if shown:
