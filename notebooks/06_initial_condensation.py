@@ -86,10 +86,8 @@ print(f"{preset} preset: m = {m}, seeds {seeds}, β₁ = {beta1:g}, β₂ = {bet
 # direction come first), for the first seed.
 
 # %%
-first = [stages[activation][0] for activation in initial.ZHOU_ACTIVATIONS]
 fig = plots.initial_condensation_heatmaps(
-    first,
-    [initial.line_order(stage.lines, stage.w, stage.b) for stage in first],
+    [runs[0] for runs in stages.values()],
     title=f"initial stage ends at R = 0.99·R(0) — d = 5, n = 80, m = {m}, β₁ = {beta1:g}, β₂ = {beta2:g}",
 )
 heatmap_paths = plots.save_figure(fig, figures_dir, f"initial_condensation_heatmaps_{preset}")
@@ -171,10 +169,8 @@ odd_stages = {
 }
 odd_spectrum = initial.quadratic_spectrum(x_odd, y_odd)
 print(f"M's eigenvalues on the odd data: {np.round(odd_spectrum, 3)}")
-odd_first = [odd_stages[activation][0] for activation in odd_activations]
 fig = plots.initial_condensation_heatmaps(
-    odd_first,
-    [initial.line_order(stage.lines, stage.w, stage.b) for stage in odd_first],
+    [runs[0] for runs in odd_stages.values()],
     title=f"odd target on mirrored data — d = 5, n = 80, m = {m}, β₁ = {beta1:g}, β₂ = {beta2:g}",
 )
 odd_heatmap_paths = plots.save_figure(fig, figures_dir, f"initial_condensation_heatmaps_odd_{preset}")

@@ -719,8 +719,12 @@ def _multiplicity_text(activation: str) -> str:
     return "kink at 0" if kind.piecewise_linear else f"p = {kind.multiplicity}"
 
 
-def initial_condensation_heatmaps(stages: Sequence, orders: Sequence[np.ndarray], title: str) -> Figure:
-    """One cosine heat map per ``stages`` entry (an ``InitialStage``), side by side, with a shared colour bar."""
+def initial_condensation_heatmaps(stages: Sequence, title: str) -> Figure:
+    """One cosine heat map per ``stages`` entry (an ``InitialStage``), side by side, with a shared colour bar;
+    the neurons of each of its lines side by side (``initial_condensation.line_order``)."""
+    from relunet_support.analysis.initial_condensation import line_order
+
+    orders = [line_order(stage.lines, stage.w, stage.b) for stage in stages]
     fig, axes = plt.subplots(1, len(stages), figsize=(3.0 * len(stages) + 0.8, 3.4), layout="constrained")
     axes = np.atleast_1d(axes)
     image = None
