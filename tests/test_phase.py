@@ -160,3 +160,30 @@ def test_the_presets_are_those_notebook_05_states():
         assert 0.0 in preset["gamma_primes"]  # Fig. 3 is the γ′ = 0 slice
     assert "γ ∈ {0.5, 1, 1.75}" in text
     assert len(phase.PAPER["gammas"]) * len(phase.PAPER["gamma_primes"]) == 27
+
+
+def test_the_linearised_distance_is_the_minimum_norm_fit_of_the_drawn_network():
+    """Δθ = Jᵀ(JJᵀ)⁻¹y of the very network trained_network draws: it fits the data exactly under the linear
+    model and is the least-squares minimum-norm solution; its slope over widths is the drawn-kernel prediction."""
+    w, b, jacobian_a, jacobian_w, jacobian_b, y = phase._drawn_linearisation(0.5, -0.4, 100, seed=1)
+    _, beta1, beta2 = scaling.alpha_beta(100, 0.5, -0.4)
+    a, w0, b0 = init.initial_parameters(200, beta1, beta2, "antisymmetric", np.random.default_rng(1))
+    np.testing.assert_array_equal(w, w0)  # the same draw as trained_network's
+    jacobian = np.hstack([jacobian_a, jacobian_w, jacobian_b])
+    change = np.linalg.lstsq(jacobian, y, rcond=None)[0]  # minimum norm
+    np.testing.assert_allclose(jacobian @ change, y, rtol=1e-9, atol=1e-12)
+    expected = np.linalg.norm(change[200:]) / np.linalg.norm(np.concatenate([w0, b0]))
+    assert phase.linearised_distance(0.5, -0.4, 100, seed=1) == pytest.approx(expected, rel=1e-8)
+    widths = (100, 400, 1600)
+    slope = np.mean(
+        [np.polyfit(np.log(widths), np.log([phase.linearised_distance(0.5, -0.4, m, s) for m in widths]), 1)[0]
+         for s in (0, 1)]
+    )  # fmt: skip
+    assert phase.predicted_slope(0.5, -0.4, widths, seeds=(0, 1)) == pytest.approx(slope, rel=1e-12)
+    assert phase.predicted_slope(0.5, -0.4, widths) != pytest.approx(slope, abs=0.01)  # the m → ∞ kernel differs
+
+
+def test_the_output_weight_share_shrinks_like_m_to_the_two_gamma_prime():
+    widths = np.array([200, 800, 3200])
+    shares = [phase.output_weight_share(1.0, -0.4, int(m), seed=0) for m in widths]
+    assert np.polyfit(np.log(widths), np.log(shares), 1)[0] == pytest.approx(-0.8, abs=0.15)

@@ -153,14 +153,62 @@ def _checked_widths(widths) -> np.ndarray:
     return np.array(values)
 
 
-def predicted_slope(gamma: float, gamma_prime: float, widths) -> float:
+def predicted_slope(gamma: float, gamma_prime: float, widths, seeds=None) -> float:
     """The S_w to expect from a fit over ``widths``: in the linear regime the log-log slope of
-    ``predicted_distance`` over those widths; elsewhere the m → ∞ exponent ``theory_slope``."""
+    ``predicted_distance`` over those widths — or, given ``seeds`` and γ < 1, the mean over those seeds of the
+    slope of ``linearised_distance`` (the finite-m tangent kernel of the networks actually drawn); elsewhere the
+    m → ∞ exponent ``theory_slope``."""
     widths = _checked_widths(widths)
     if regime(gamma, gamma_prime) != "linear":
         return theory_slope(gamma, gamma_prime)
+    log_widths = np.log(np.asarray(widths, dtype=float))
+    if seeds is not None and gamma < 1:
+        return float(
+            np.mean(
+                [
+                    fit_line(log_widths, np.log([linearised_distance(gamma, gamma_prime, m, s) for m in widths])).slope
+                    for s in seeds
+                ]
+            )
+        )
     distances = [predicted_distance(gamma, gamma_prime, m) for m in widths]
-    return fit_line(np.log(np.asarray(widths, dtype=float)), np.log(distances)).slope
+    return fit_line(log_widths, np.log(distances)).slope
+
+
+def _drawn_linearisation(gamma: float, gamma_prime: float, m: int, seed: int):
+    """The network ``trained_network`` draws, linearised at θ₀: (w, b, J_a, J_w, J_b, y) with the Jacobians of
+    f on the data, ∂f/∂a_j = σ(z_ij)/α and ∂f/∂(w_j, b_j) = a_j 1[z_ij > 0] (x_i, 1)/α."""
+    alpha, beta1, beta2 = scaling.alpha_beta(m, gamma, gamma_prime)
+    x, y = data.load("luo2021")
+    a, w, b = init.initial_parameters(2 * m, beta1, beta2, "antisymmetric", np.random.default_rng(seed))
+    pre = np.outer(x, w) + b
+    active = (pre > 0).astype(float)
+    return w, b, np.maximum(pre, 0.0) / alpha, a * active * x[:, None] / alpha, a * active / alpha, y
+
+
+def linearised_distance(gamma: float, gamma_prime: float, m: int, seed: int = 0) -> float:
+    """RD(θ_w*) of the network ``trained_network`` draws (same m, seed), trained as its linearisation: with
+    f₀ ≡ 0 (anti-symmetric start) and J the n × P Jacobian of f at θ₀, gradient flow on the linear model ends at
+    the minimum-norm change Δθ = Jᵀ (J Jᵀ)⁻¹ y. RD = ‖Δθ_w‖/‖θ_w(0)‖. This is the finite-m kernel of the drawn
+    network, where ``predicted_distance`` takes its m → ∞ mean; it leaves out the activation patterns that
+    GD changes (kinks crossing data points) and the growth of the a_j."""
+    w, b, jacobian_a, jacobian_w, jacobian_b, y = _drawn_linearisation(gamma, gamma_prime, m, seed)
+    kernel = jacobian_a @ jacobian_a.T + jacobian_w @ jacobian_w.T + jacobian_b @ jacobian_b.T
+    dual = np.linalg.solve(kernel, y)
+    moved = np.concatenate([jacobian_w.T @ dual, jacobian_b.T @ dual])
+    return float(np.linalg.norm(moved) / np.linalg.norm(np.concatenate([w, b])))
+
+
+def output_weight_share(gamma: float, gamma_prime: float, m: int, seed: int = 0) -> float:
+    """x = the part of the linearised fit the output weights carry over the part the input weights carry,
+    ⟨c, K_a c⟩/⟨c, K_w c⟩ with c = K⁻¹y and K = K_a + K_w the tangent kernel's two parts at θ₀ (∝ m^(2γ′) for
+    γ′ < 0). If RD_w ≈ RD_∞/(1 + x(m)) on the critical line, its slope over widths is that of −ln(1 + x);
+    measured in bench/phase.md, with x taken at θ₀ this falls well short of the measured slopes."""
+    _, _, jacobian_a, jacobian_w, jacobian_b, y = _drawn_linearisation(gamma, gamma_prime, m, seed)
+    output_part = jacobian_a @ jacobian_a.T
+    input_part = jacobian_w @ jacobian_w.T + jacobian_b @ jacobian_b.T
+    dual = np.linalg.solve(output_part + input_part, y)
+    return float(dual @ output_part @ dual / (dual @ input_part @ dual))
 
 
 def paper_estimate(gamma: float, gamma_prime: float) -> float:
