@@ -48,6 +48,7 @@ from IPython.display import Image, Markdown, display
 
 from relunet_support import condensation, ensure_runs, escapes, plots, sweep_configs
 from relunet_support.analysis import seed_escapes
+from relunet_support.network import scaling
 from relunet_support.runs.config import check_drawable, format_number, sweep_tag
 from relunet_support.views import report
 
@@ -133,11 +134,12 @@ display(Markdown(report.markdown_table(rows)))
 
 
 def fitted(points, min_widths):
-    """The fit of ŝ against ln m, or None with fewer than ``min_widths`` widths measured."""
-    usable = [(m, t) for m, _, t in points if np.isfinite(t)]
-    if len({m for m, _ in usable}) < min_widths:
+    """The fit of ŝ against ln m (its interval clustered by seed), or None with fewer than ``min_widths`` widths."""
+    usable = [(m, seed, t) for m, seed, t in points if np.isfinite(t)]
+    if len({m for m, _, _ in usable}) < min_widths:
         return None
-    return escapes.fit_line(np.log([m for m, _ in usable]), [t for _, t in usable])
+    x, y = np.log([m for m, _, _ in usable]), [t for _, _, t in usable]
+    return escapes.fit_line(x, y, clusters=[seed for _, seed, _ in usable])
 
 
 fit, second_fit = fitted(escape_points, 2), fitted(second_points, 4)
@@ -149,8 +151,11 @@ if fit is not None and escape_phase:
             plots.theory_clocks_figure(runs, quantity, title=f"{quantity} on the theory's clocks — {title}"),
             f"{quantity}_theory",
         )
+    unstable = [c.m for c in configs if c.normalised_learning_rate > scaling.stability_limit(c.m, gamma, gamma_prime)]
+    at = ", ".join(map(str, unstable)) if len(unstable) <= 2 else f"{unstable[0]} … {unstable[-1]}"
+    refused = f"η/α beyond the stability limit at m = {at}" if unstable else ""
     panels = [
-        plots.EscapePanel("first escape ŝ₁", escape_points, fit, theory_slope, "(γ − 1 − |γ′|)/(2G*)"),
+        plots.EscapePanel("first escape ŝ₁", escape_points, fit, theory_slope, "(γ − 1 − |γ′|)/(2G*)", refused=refused),
         plots.EscapePanel(
             "second escape ŝ₂",
             second_points,
@@ -159,10 +164,13 @@ if fit is not None and escape_phase:
             "(γ − 1 − |γ′|)(1/(2G*) + 1/(2G₂*))",
             min_widths=4,
             theory_name="hypothesis, m ≲ 10⁴",
+            refused=refused,
         ),
     ]
     save(plots.escape_fit_figure(panels, title=f"escapes against ln m — {title}"), "escape_fit")
-    print(f"fitted  {fit.describe('dŝ₁/d ln m')} over {len(escape_seeds)} seed(s) per width")
+    if refused:
+        print(f"no fit reported: {refused} (GD is not the flow the theory describes there)")
+    print(f"fitted  {fit.describe('dŝ₁/d ln m')} over {len(escape_seeds)} seed(s) per width, clustered by seed")
     print(f"theory  dŝ₁/d ln m = (γ − 1 − |γ′|)/(2G*) = {theory_slope:.3f} (large m), with G* = {g_value:.6g}")
     if second_fit is not None:
         print(f"fitted  {second_fit.describe('dŝ₂/d ln m')}; the hypothesis gives {second_slope:.3f}")

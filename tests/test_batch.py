@@ -52,11 +52,12 @@ def test_escape_seeds_is_a_study_key_a_count_or_a_list():
     assert silent.batches[0].seeds_for_escapes() == (5,)  # default: the batch's own seed
 
 
-@pytest.mark.parametrize("value", [0, -1, True, 5000, 1.5, "x", [1, 1], [-2], [1.5], [], [2**128]])
+@pytest.mark.parametrize("value", [0, -1, True, 5000, 1.5, "x", [1, 1], [-2], [1.5], [], [2**128], None])
 def test_a_bad_escape_seeds_names_the_value(value):
     with pytest.raises(StudyError) as info:
         study_from_dict({"batches": [{"learning_rate": 70, "widths": [200], "n_steps": 10, "escape_seeds": value}]})
     assert f"escape_seeds={value!r} is not allowed" in str(info.value) and "batches[1]" in str(info.value)
+    assert "0 … 2**128 − 1" in str(info.value)  # the bound is named
 
 
 def test_batch_passes_train_config_defaults_not_notebook_smoke_sizes():

@@ -162,3 +162,23 @@ def test_the_straggler_hypothesis_of_the_seed_data():
     assert expected == pytest.approx(36.29, abs=0.01)
     with pytest.raises(ConfigError, match="mirror-symmetric"):
         escapes.straggler_pool_rate([0.1, 0.2, 0.5], [1.0, 1.0, 1.0])
+
+
+def test_a_clustered_interval_widens_when_a_cluster_moves_together():
+    """Clusters (seeds) whose points share an offset: the cluster-robust interval is wider than the plain one
+    and has G − 1 degrees of freedom; with independent points it agrees with the plain one roughly."""
+    rng = np.random.default_rng(0)
+    widths = np.log([200, 400, 800, 1600] * 12)
+    seeds = np.repeat(np.arange(12), 4)
+    shared = rng.normal(0, 0.5, 12)[seeds] * (widths - widths.mean())  # each seed's own slope error
+    y = 1.7 * widths + shared + rng.normal(0, 0.1, widths.size)
+    plain, clustered = escapes.fit_line(widths, y), escapes.fit_line(widths, y, clusters=seeds)
+    assert clustered.slope == pytest.approx(plain.slope)
+    assert clustered.slope_high - clustered.slope_low > 2 * (plain.slope_high - plain.slope_low)
+    independent = 1.7 * widths + rng.normal(0, 0.3, widths.size)
+    ratio = np.ptp([*escapes.fit_line(widths, independent, clusters=seeds).__dict__.values()][2:4]) / np.ptp(
+        [*escapes.fit_line(widths, independent).__dict__.values()][2:4]
+    )
+    assert 0.5 < ratio < 2
+    with pytest.raises(ConfigError, match="clusters"):
+        escapes.fit_line(widths, y, clusters=seeds[:-1])

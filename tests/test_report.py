@@ -40,8 +40,13 @@ def test_the_escape_fit_is_measured_over_every_escape_seed(study_and_runs):
     for run in summary.runs:  # the escape seed that is the batch's run escapes where its records say
         own = next(t for m, seed, t in summary.escapes if m == run.config.m and seed == run.config.seed)
         assert own == pytest.approx(escapes.first_escape_of(run), abs=0.02)
-    expected = escapes.fit_line(np.log([m for m, _, _ in summary.escapes]), [t for _, _, t in summary.escapes])
+    expected = escapes.fit_line(
+        np.log([m for m, _, _ in summary.escapes]),
+        [t for _, _, t in summary.escapes],
+        clusters=[seed for _, seed, _ in summary.escapes],
+    )
     assert summary.fit.slope == pytest.approx(expected.slope) and summary.fit.n_points == 9
+    assert summary.fit.slope_low == pytest.approx(expected.slope_low)  # the interval clustered by seed
     assert summary.theory_slope == pytest.approx(0.5 / (2 * 17 / 120))  # (γ − 1)/(2G*), G* = 17/120
 
 
@@ -51,7 +56,9 @@ def test_batches_that_differ_only_in_eta_are_compared_and_pooled(study_and_runs)
     first, _, second = (summarise_batch(b, t, out / "runs") for b, t in zip(study.batches, study.tags()))
     text = index_markdown(study, out)
     means = [(t1 + t2) / 2 for (_, _, t1), (_, _, t2) in zip(first.escapes, second.escapes)]
-    pooled = escapes.fit_line(np.log([m for m, _, _ in first.escapes]), means)
+    pooled = escapes.fit_line(
+        np.log([m for m, _, _ in first.escapes]), means, clusters=[seed for _, seed, _ in first.escapes]
+    )
     gap = max(abs(t1 - t2) for (_, _, t1), (_, _, t2) in zip(first.escapes, second.escapes))
     assert f"differ by at most {gap:.3f}" in text and f"**dŝ₁/d ln m = {pooled.slope:.3f}**" in text
     agree = all(pooled.slope_low <= s.fit.slope <= pooled.slope_high for s in (first, second))
@@ -145,3 +152,21 @@ def test_the_index_scrubs_the_strip_when_there_is_one(study_and_runs, tmp_path):
     assert "## Condensation, frame by frame" in md.read_text() and "(strip/00.png)" in md.read_text()
     page = html.read_text()
     assert "id='strip-slider'" in page and "strip/00.png" in page and strip.START not in page
+
+
+def test_a_batch_that_cannot_be_summarised_is_named_and_the_page_still_written(study_and_runs, tmp_path, monkeypatch):
+    from relunet_support.views import report
+
+    study, out = study_and_runs
+    real = report.summarise_batch
+
+    def failing(batch, tag, runs_dir):
+        if tag == study.tags()[1]:
+            raise OSError("Is a directory: escapes/m80_x.json")
+        return real(batch, tag, runs_dir)
+
+    monkeypatch.setattr(report, "summarise_batch", failing)
+    md, _ = write_index(study, out)
+    text = md.read_text()
+    assert "## Batches that could not be summarised" in text and "Is a directory" in text
+    assert "**Do the learning rates agree?**" in text  # the other batches are there

@@ -173,8 +173,9 @@ def test_the_local_second_escape_slope_lies_between_the_approximation_and_the_st
 
 @pytest.mark.slow
 def test_the_default_study_answers_the_first_escape_slope_within_two_tenths(tmp_path):
-    """The default study's three η batches: 16 seeds at m = 200 … 2000 each, their 95 % intervals at most ±0.2
-    wide, the same networks' ŝ₁ within 0.2 of each other across η, the pooled slope 1.62 (measured 1.622) —
+    """The default study's three η batches: 32 seeds at m = 200 … 2000 each, their 95 % intervals (clustered by
+    seed) at most ±0.2
+    wide, the same networks' ŝ₁ within 0.2 of each other across η, the pooled slope 1.60 (measured 1.596) —
     below the large-m 1.765, which `test_the_first_escape_slope_is_the_theory_s` reaches at m = 400 … 25 600."""
     from pathlib import Path
 
@@ -184,10 +185,14 @@ def test_the_default_study_answers_the_first_escape_slope_within_two_tenths(tmp_
     study = load_study(Path(__file__).resolve().parents[1] / "studies" / "default.yaml")
     summaries = [summarise_batch(b, t, tmp_path / "runs") for b, t in zip(study.batches, study.tags())][1:4]
     for summary in summaries:
-        assert len(summary.seeds) >= 8 and summary.fit.n_points == 16 * 6
+        assert len(summary.seeds) >= 8 and summary.fit.n_points == len(summary.seeds) * 6
         assert summary.fit.slope_high - summary.fit.slope_low <= 0.4
     values = np.array([[t for _, _, t in s.escapes] for s in summaries])
     assert np.max(np.ptp(values, axis=0)) < 0.2  # the same networks at η = 4000, 2000, 1000
-    pooled = escapes.fit_line(np.log([m for m, _, _ in summaries[0].escapes]), values.mean(axis=0))
-    assert pooled.slope_high - pooled.slope_low <= 0.4 and pooled.slope == pytest.approx(1.62, abs=0.02)
+    pooled = escapes.fit_line(
+        np.log([m for m, _, _ in summaries[0].escapes]),
+        values.mean(axis=0),
+        clusters=[seed for _, seed, _ in summaries[0].escapes],
+    )
+    assert pooled.slope_high - pooled.slope_low <= 0.4 and pooled.slope == pytest.approx(1.60, abs=0.02)
     assert "they agree" in "\n".join(pooled_comparison(summaries))

@@ -49,6 +49,30 @@ def test_a_seed_that_never_escapes_says_why():
     assert seed_escapes.seed_escapes(wild, (0,)).reasons == ("diverged",)
 
 
+def test_a_cache_that_cannot_be_kept_costs_a_measurement_not_the_result(tmp_path):
+    """A folder where the cache file should be, or a file where its folder should be: the result, and a warning."""
+    config = TrainConfig(m=60, learning_rate=100.0, n_steps=2000)
+    expected = seed_escapes.seed_escapes(config, (0,)).first_escapes
+    seed_escapes.cached_seed_escapes(config, (0,), tmp_path / "escapes")
+    (path,) = (tmp_path / "escapes").glob("m60_*.json")
+    path.unlink()
+    path.mkdir()
+    with pytest.warns(RuntimeWarning) as caught:
+        redone = seed_escapes.cached_seed_escapes(config, (0,), tmp_path / "escapes")
+    assert np.array_equal(redone.first_escapes, expected)
+    said = [str(warning.message) for warning in caught]
+    assert any("damaged or altered" in text for text in said) and any("could not keep" in text for text in said)
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.warns(RuntimeWarning, match="could not keep the escape cache"):
+        assert np.array_equal(seed_escapes.cached_seed_escapes(config, (0,), tmp_path / "file").first_escapes, expected)
+
+
+@pytest.mark.parametrize("resolution", [0, -1, 1.5, 1e300, 10**400, float("nan"), True, "0.1"])
+def test_a_resolution_that_would_misplace_the_escape_is_refused(resolution):
+    with pytest.raises(ConfigError, match="resolution=.* is not allowed: resolution must be a spacing"):
+        seed_escapes.seed_escapes(TrainConfig(m=20, learning_rate=10.0, n_steps=10), (0,), resolution=resolution)
+
+
 @pytest.mark.parametrize("seeds", [(), (1, 1), (-1,), (1.5,), (True,), "ab", 3])
 def test_bad_seeds_are_named(seeds):
     with pytest.raises(ConfigError, match="escape_seeds"):
@@ -73,7 +97,8 @@ def test_the_cache_reads_back_and_never_trusts_a_damaged_file(tmp_path, monkeypa
         lambda text: "[1, 2]",  # not ours
     ):
         path.write_text(damage(json.dumps(stored)))
-        redone = seed_escapes.cached_seed_escapes(config, (0, 1), tmp_path)
+        with pytest.warns(RuntimeWarning, match="damaged or altered: measured again"):
+            redone = seed_escapes.cached_seed_escapes(config, (0, 1), tmp_path)
         assert np.array_equal(redone.first_escapes, first.first_escapes)
     assert len(calls) == 3 and json.loads(path.read_text())["checksum"] == stored["checksum"]
     other = seed_escapes.cached_seed_escapes(dataclasses.replace(config, learning_rate=50.0), (0, 1), tmp_path)

@@ -3,6 +3,7 @@
 import json
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 
@@ -53,6 +54,8 @@ def test_the_slider_replaces_the_two_frames_of_the_markdown(drawn):
         lambda folder: (folder / strip.MANIFEST).write_text(json.dumps({"frames": [{"file": "../x.png"}]})),
         lambda folder: (folder / "01.png").unlink(),
         lambda folder: (folder / strip.MANIFEST).unlink(),
+        lambda folder: (folder / "01.png").write_bytes(b"not a picture"),
+        lambda folder: ((folder / "01.png").unlink(), (folder / "01.png").symlink_to("/etc/passwd")),
     ],
 )
 def test_a_damaged_strip_is_left_out(drawn, tmp_path, damage):
@@ -70,3 +73,26 @@ def test_a_bad_frame_count_is_named(drawn, tmp_path):
     run, _ = drawn
     with pytest.raises(ValueError, match="n_frames=1 is not allowed"):
         strip.write_strip(run, tmp_path / "strip", n_frames=1)
+
+
+def test_a_caption_cannot_close_the_script(drawn, tmp_path):
+    import shutil
+
+    _, manifest_path = drawn
+    folder = tmp_path / "strip"
+    shutil.copytree(manifest_path.parent, folder)
+    manifest = json.loads((folder / strip.MANIFEST).read_text())
+    manifest["frames"][1]["caption"] = "x</script><script>document.title='PWNED'</script>"
+    (folder / strip.MANIFEST).write_text(json.dumps(manifest))
+    page = strip.slider_html(strip.read_strip(folder), "strip")
+    script = page[page.index("<script>") + len("<script>") :]
+    assert script.count("</script>") == 1 and "PWNED" in script  # the caption is text inside the one script
+
+
+def test_the_strip_spends_its_frames_on_the_dynamics_not_the_converged_tail(drawn):
+    run, _ = drawn
+    picks = strip.strip_indices(run, 8)
+    assert picks[0] == 0 and picks[-1] == run.n_snapshots - 1 and picks == sorted(set(picks)) and len(picks) <= 8
+    steps, risk = run.records["step"], run.records["risk"]
+    fitted = steps[np.flatnonzero(risk < 1e-4 * risk[0])[0]]
+    assert run.snapshot_steps[picks[-2]] <= 1.6 * fitted  # every frame but the last within the dynamics

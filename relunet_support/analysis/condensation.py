@@ -22,7 +22,8 @@ amplitude-weighted median of its members' orientations, θ, so its kink −b/w =
 the kink of one of its neurons, never a point between two groups that the density merged.
 
 Resolution: two groups of neurons 0.3 rad apart (3 bandwidths) are two clusters; closer ones may merge
-into one. Clusters carrying less than ``min_weight`` of the amplitude are not counted; ``describe`` says how
+into one. Clusters carrying less than ``min_weight`` of the amplitude are not counted — a floor: among few
+heavy neurons the significance test asks for more; ``describe`` says how
 much of the amplitude lies outside the counted clusters. The false-positive rate on random initial
 parameters and the sensitivity of the counts to these thresholds are measured in bench/condensation.md.
 """

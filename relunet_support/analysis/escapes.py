@@ -326,26 +326,44 @@ class SlopeFit:
         )
 
 
-def fit_line(x, y, confidence: float = 0.95) -> SlopeFit:
+def fit_line(x, y, confidence: float = 0.95, clusters=None) -> SlopeFit:
     """Least-squares y = slope·x + intercept with a Student-t confidence interval on the slope.
 
     Repeated x values (several seeds per width) give the scatter the interval is estimated from.
     With only 2 points the line passes through both, there is no scatter, and the interval is
     undefined: slope_low and slope_high are nan, ``has_interval`` is False, ``describe()`` says so.
+
+    ``clusters`` (one label per point, e.g. the seed): points of one cluster may be correlated — a seed's
+    networks at several widths share their first neurons — so the slope's standard error is the
+    cluster-robust one, (XᵀX)⁻¹ [Σ_g X_gᵀ e_g e_gᵀ X_g] (XᵀX)⁻¹ · G/(G − 1) · (N − 1)/(N − 2) with G clusters,
+    and the t quantile has G − 1 degrees of freedom (needs G ≥ 2 and N ≥ 3).
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
+    labels = None if clusters is None else np.asarray(clusters)
+    if labels is not None and labels.shape != x.shape:
+        raise invalid("clusters", labels.shape, f"one label per point, shape {x.shape}")
     keep = np.isfinite(x) & np.isfinite(y)
     x, y = x[keep], y[keep]
+    labels = None if labels is None else labels[keep]
     if x.size < 2 or np.ptp(x) == 0:
         raise invalid("x", x.tolist(), "at least two distinct finite values to fit a line")
     slope, intercept = np.polyfit(x, y, 1)
-    if x.size > 2:
-        residual = y - (slope * x + intercept)
+    groups = None if labels is None else np.unique(labels)
+    from scipy.special import stdtrit  # the Student-t quantile; imported here (0.3 s) only when needed
+
+    residual = y - (slope * x + intercept)
+    if x.size > 2 and groups is not None and groups.size >= 2:
+        design = np.column_stack([np.ones_like(x), x])
+        bread = np.linalg.inv(design.T @ design)
+        scores = np.array([design[labels == g].T @ residual[labels == g] for g in groups])
+        covariance = bread @ (scores.T @ scores) @ bread
+        covariance *= groups.size / (groups.size - 1) * (x.size - 1) / (x.size - 2)
+        stderr = math.sqrt(float(covariance[1, 1]))
+        quantile = float(stdtrit(groups.size - 1, 0.5 + confidence / 2))
+    elif x.size > 2:
         sigma = math.sqrt(float(residual @ residual) / (x.size - 2))
         stderr = sigma / math.sqrt(float(np.sum((x - x.mean()) ** 2)))
-        from scipy.special import stdtrit  # the Student-t quantile; imported here (0.3 s) only when needed
-
         quantile = float(stdtrit(x.size - 2, 0.5 + confidence / 2))
     else:
         stderr, quantile = float("nan"), float("nan")

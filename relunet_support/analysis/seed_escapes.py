@@ -20,7 +20,9 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,8 +69,12 @@ def seed_escapes(config, seeds, resolution: float = RESOLUTION) -> SeedEscapes:
     """Train the networks ``config`` draws from each of ``seeds`` together, each up to its first escape, and
     return their ŝ₁ (module docstring). ``config``: a ``TrainConfig`` (its own seed is not used)."""
     seeds = check_seeds(seeds)
-    if isinstance(resolution, bool) or not (isinstance(resolution, (int, float)) and 0 < resolution < math.inf):
-        raise invalid("resolution", resolution, "a finite number > 0 (a spacing on the clock s = η·k/α)")
+    if isinstance(resolution, bool) or not (isinstance(resolution, (int, float)) and 0 < resolution <= 1):
+        raise invalid(
+            "resolution",
+            resolution,
+            "a spacing on the clock s = η·k/α in (0, 1] (coarser spacings misplace ŝ₁, which is ≈ 2–10)",
+        )
     states = [dataclasses.replace(config, seed=seed).initial_parameters() for seed in seeds]
     a, w, b = (np.stack([state[i] for state in states]) for i in range(3))
     x, y = config.training_data()
@@ -137,20 +143,11 @@ def cached_seed_escapes(config, seeds, folder, resolution: float = RESOLUTION) -
     key = _key(config, seeds, resolution)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     path = Path(folder) / f"m{config.m}_{digest}.json"
-    stored = _read(path)
-    if stored is not None and stored.get("key") == key and stored.get("checksum") == _checksum(stored):
-        values = stored.get("first_escapes")
-        reasons = stored.get("reasons")
-        if (
-            isinstance(values, list)
-            and isinstance(reasons, list)
-            and len(values) == len(reasons) == len(seeds)
-            and all(r == "" or r in NO_ESCAPE for r in reasons)
-            and all((v is None) == bool(r) for v, r in zip(values, reasons))
-            and all(v is None or (isinstance(v, float) and math.isfinite(v)) for v in values)
-        ):
-            found = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-            return SeedEscapes(config.m, seeds, found, tuple(reasons))
+    found = _stored_result(_read(path), key, len(seeds))
+    if found is not None:
+        return SeedEscapes(config.m, seeds, *found)
+    if os.path.lexists(path):  # there, but not a whole result of this measurement: said, then replaced
+        warnings.warn(f"the escape cache {path} is damaged or altered: measured again", RuntimeWarning, stacklevel=2)
     result = seed_escapes(config, seeds, resolution)
     from relunet_support.runs.store import package_versions  # zarr and numba versions: only when writing
 
@@ -163,8 +160,29 @@ def cached_seed_escapes(config, seeds, folder, resolution: float = RESOLUTION) -
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     record["checksum"] = _checksum(record)
-    write_text_atomically(path, json.dumps(record, indent=1, ensure_ascii=False))
+    try:
+        write_text_atomically(path, json.dumps(record, indent=1, ensure_ascii=False))
+    except OSError as error:  # a cache that cannot be kept costs a re-measurement, never the result
+        warnings.warn(f"could not keep the escape cache {path}: {error}", RuntimeWarning, stacklevel=2)
     return result
+
+
+def _stored_result(stored: dict | None, key: dict, count: int) -> tuple[np.ndarray, tuple[str, ...]] | None:
+    """(ŝ₁, reasons) from a cache file's JSON when it is the result of the measurement ``key`` names, whole
+    (its checksum matches) and well formed for ``count`` seeds; None otherwise."""
+    if stored is None or stored.get("key") != key or stored.get("checksum") != _checksum(stored):
+        return None
+    values, reasons = stored.get("first_escapes"), stored.get("reasons")
+    if not (
+        isinstance(values, list)
+        and isinstance(reasons, list)
+        and len(values) == len(reasons) == count
+        and all(r == "" or r in NO_ESCAPE for r in reasons)
+        and all((v is None) == bool(r) for v, r in zip(values, reasons))
+        and all(v is None or (isinstance(v, float) and math.isfinite(v)) for v in values)
+    ):
+        return None
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64), tuple(reasons)
 
 
 def _checksum(record: dict) -> str:

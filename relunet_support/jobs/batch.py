@@ -182,7 +182,7 @@ def _study_from_dict(values: dict) -> Study:
     if output_dir is not None and not (isinstance(output_dir, str) and output_dir):
         raise invalid("output_dir", output_dir, "a folder path (text), or left out")
     defaults = _check_keys("defaults", values.get("defaults") or {}, (ESCAPE_SEEDS, *OPTION_NAMES))
-    default_seeds = _escape_seeds("defaults", defaults.pop(ESCAPE_SEEDS, None))
+    default_seeds = _escape_seeds("defaults", defaults.pop(ESCAPE_SEEDS)) if ESCAPE_SEEDS in defaults else None
     try:  # a bad default is the defaults' error, not the first batch's
         check_drawable(TrainConfig(m=2, learning_rate=1.0, n_steps=1, **defaults))
     except ConfigError as error:
@@ -222,11 +222,13 @@ def _study_from_dict(values: dict) -> Study:
     return Study(tuple(batches), output_dir)
 
 
-def _escape_seeds(where: str, value) -> tuple[int, ...] | None:
-    """A study's ``escape_seeds``: a count n (seeds 0 … n − 1) or a list of distinct seeds; None if absent."""
-    if value is None:
-        return None
-    allowed = f"a count 1 … {MAX_ESCAPE_SEEDS} (seeds 0 … n − 1) or a list of distinct non-negative integers"
+def _escape_seeds(where: str, value) -> tuple[int, ...]:
+    """A study's ``escape_seeds``: a count n (seeds 0 … n − 1) or a list of distinct seeds (to leave the batch's
+    own seed, leave the key out: null is refused)."""
+    allowed = (
+        f"a count 1 … {MAX_ESCAPE_SEEDS} (seeds 0 … n − 1) or a list of distinct integers in 0 … 2**128 − 1 "
+        "(leave it out for the batch's own seed)"
+    )
     if isinstance(value, int) and not isinstance(value, bool):
         if not 1 <= value <= MAX_ESCAPE_SEEDS:
             raise StudyError(f"{where}: escape_seeds={value!r} is not allowed: escape_seeds must be {allowed}")

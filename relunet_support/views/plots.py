@@ -436,6 +436,7 @@ class EscapePanel:
     theory_formula: str  # '(γ − 1 − |γ′|)/(2G*)'
     min_widths: int = 2
     theory_name: str = "theory"  # how the legend calls the predicted slope ('hypothesis', …)
+    refused: str = ""  # why no fit is drawn although there are points ('η/α beyond the stability limit …')
 
 
 def escape_fit_figure(panels: Sequence[EscapePanel], title: str | None = None) -> Figure:
@@ -461,15 +462,16 @@ def _escape_panel(ax, panel: EscapePanel) -> None:
     if seeds > 1:  # several seeds per width: their median, which the eye should follow
         widths = sorted({m for m, _, _ in usable})
         medians = [float(np.median([t for m, _, t in usable if m == width])) for width in widths]
-        ax.plot(np.log(widths), medians, "_", color="k", ms=14, mew=2, label=f"median over {seeds} seeds")
+        ax.plot(np.log(widths), medians, "_", color="k", ms=14, mew=2, label=f"median per width (≤ {seeds} seeds)")
     ax.set_xlabel("ln m")
     ax.set_ylabel(f"{panel.name} (clock s = η·k/α)")
     ax.grid(True, alpha=0.3)
     reached = len({m for m, _, _ in usable})
-    if panel.fit is None or reached < panel.min_widths:
-        ax.set_title(f"{panel.name}: no fit ({reached} widths reach it; needs ≥ {panel.min_widths})", fontsize=9)
+    if panel.fit is None or reached < panel.min_widths or panel.refused:
+        why = panel.refused or f"{reached} widths reach it; needs ≥ {panel.min_widths}"
+        ax.set_title(f"{panel.name}: no fit ({why})", fontsize=9)
         if usable:
-            ax.legend(fontsize=8, loc="upper left")
+            ax.legend(fontsize=8, loc="best")
         else:
             ax.text(0.5, 0.5, "no run reached it", transform=ax.transAxes, ha="center", va="center", fontsize=9)
         return
@@ -497,7 +499,7 @@ def _escape_panel(ax, panel: EscapePanel) -> None:
         ls="--",
         label=f"{panel.theory_name}: slope {panel.theory_formula} = {panel.theory_slope:.3f}",
     )
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="best")
 
 
 def phase_diagram(
@@ -591,8 +593,17 @@ def condensation_timing_figure(timings: dict, first_escapes: dict | None = None,
     ln_m = np.log(widths)
     first = np.array([timings[m].first for m in widths])
     final = np.array([timings[m].final for m in widths])
-    ax.plot(ln_m, first, "o-", color="tab:blue", label="first cluster (held from s to 2s)")
-    ax.plot(ln_m, final, "s-", color="tab:red", label="final clusters (count beside), held from then on")
+    ax.plot(ln_m, first, "o-", color="tab:blue", ms=5, zorder=3, label="first cluster (held from s to 2s)")
+    ax.plot(
+        ln_m,
+        final,
+        "s-",
+        color="tab:red",
+        ms=10,
+        mfc="none",
+        mew=1.5,
+        label="final clusters (count beside), held from then on",
+    )
     for x, y, m in zip(ln_m, final, widths):
         if np.isfinite(y):
             ax.annotate(f"{timings[m].final_count}", (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)

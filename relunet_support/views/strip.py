@@ -17,6 +17,8 @@ import shutil
 import uuid
 from pathlib import Path
 
+import numpy as np
+
 from relunet_support.files import write_text_atomically
 
 MANIFEST = "strip.json"
@@ -26,14 +28,14 @@ START, END = "<!-- strip -->", "<!-- /strip -->"  # where index.html puts the sl
 
 
 def write_strip(run, folder, n_frames: int = 40, dpi: int = 75) -> Path:
-    """Draw about ``n_frames`` snapshots of ``run`` (``viewer.frame_indices``: the first, then log-spaced
-    in steps to the last) as ``folder/NN.png`` and write ``folder/strip.json``: the run id, its title and
+    """Draw about ``n_frames`` snapshots of ``run`` (``strip_indices``: the first, then log-spaced in steps
+    over the dynamics, and the last) as ``folder/NN.png`` and write ``folder/strip.json``: the run id, its title and
     each frame's file, snapshot, step, s, risk, condensation and a one-line caption (the page shows the
     caption under the frame, where it has room). Returns the manifest's path."""
     import matplotlib.pyplot as plt  # the drawing modules: only where a strip is drawn, not where it is read
 
     from relunet_support.views.plots import fixed_margins
-    from relunet_support.views.viewer import Panels, clock_and_risk, frame, frame_indices, run_title, when
+    from relunet_support.views.viewer import Panels, clock_and_risk, frame, run_title, when
 
     if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 2:
         raise ValueError(f"n_frames={n_frames!r} is not allowed: n_frames must be an integer ≥ 2")
@@ -42,7 +44,7 @@ def write_strip(run, folder, n_frames: int = 40, dpi: int = 75) -> Path:
     scratch = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}")
     scratch.mkdir()
     try:
-        picks = [int(i) for i in frame_indices(run.snapshot_steps, n_frames)]
+        picks = strip_indices(run, n_frames)
         fig, axes = plt.subplots(1, 3, figsize=(13, 4.0))
         panels = Panels(axes, run, frame(run, picks[0]))
         fixed_margins(fig, left=0.8, right=0.3, bottom=0.6, top=0.45, wspace=0.8)
@@ -79,6 +81,22 @@ def write_strip(run, folder, n_frames: int = 40, dpi: int = 75) -> Path:
     return folder / MANIFEST
 
 
+def strip_indices(run, n_frames: int) -> list[int]:
+    """Snapshot indices for the strip: snapshot 0, then log-spaced in steps from the first snapshot after it to
+    1.5 × the step where the risk first falls below 10⁻⁴·R(0) (the end of the dynamics: later frames would all
+    show the converged network), and the last snapshot; at most ``n_frames``, fewer where snapshots are sparse."""
+    steps = np.asarray(run.snapshot_steps)
+    if steps.size <= n_frames:
+        return list(range(steps.size))
+    record_steps, risk = run.records["step"], run.records["risk"]
+    fitted = np.flatnonzero(risk < 1e-4 * risk[0])
+    end = min(float(steps[-1]), 1.5 * float(record_steps[fitted[0]])) if fitted.size else float(steps[-1])
+    start = float(steps[1])
+    targets = np.geomspace(start, max(end, start), n_frames - 2)
+    nearest = np.abs(np.log(np.maximum(steps[1:, None], 1)) - np.log(targets[None, :])).argmin(axis=0) + 1
+    return sorted({0, *map(int, nearest), steps.size - 1})
+
+
 def read_strip(folder) -> dict | None:
     """The manifest of the strip in ``folder`` when it is whole — a regular JSON file of sensible size whose
     frames are files ``NN.png`` that exist — else None (no strip, or a damaged one: the index leaves it out)."""
@@ -94,11 +112,27 @@ def read_strip(folder) -> dict | None:
         return None
     for entry in frames:
         name = entry.get("file") if isinstance(entry, dict) else None
-        if not (isinstance(name, str) and FRAME_NAME.fullmatch(name) and (Path(folder) / name).is_file()):
+        if not (isinstance(name, str) and FRAME_NAME.fullmatch(name) and _is_png(Path(folder) / name)):
             return None
         if not isinstance(entry.get("caption"), str):
             return None
     return manifest
+
+
+def _is_png(path: Path) -> bool:
+    """A regular file (not a link) that starts like a PNG."""
+    try:
+        if path.is_symlink() or not path.is_file():
+            return False
+        with open(path, "rb") as handle:
+            return handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    except OSError:
+        return False
+
+
+def _script_json(values) -> str:
+    """JSON for inside a <script> element: '<' written as \\u003c, so no text can close the element."""
+    return json.dumps(values, ensure_ascii=False).replace("<", "\\u003c")
 
 
 def markdown(manifest: dict, relative: str) -> list[str]:
@@ -129,8 +163,8 @@ def with_slider(page: str, manifest: dict, relative: str) -> str:
 def slider_html(manifest: dict, relative: str) -> str:
     """A range input that swaps the frame shown and its caption: plain HTML and a few lines of script."""
     frames = manifest["frames"]
-    files = json.dumps([f"{relative}/{entry['file']}" for entry in frames])
-    captions = json.dumps([entry["caption"] for entry in frames], ensure_ascii=False)
+    files = _script_json([f"{relative}/{entry['file']}" for entry in frames])
+    captions = _script_json([entry["caption"] for entry in frames])
     last = len(frames) - 1
     return (
         "<div id='strip'><input type='range' id='strip-slider' min='0' max='" + str(last) + "' value='0' "
