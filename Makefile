@@ -9,13 +9,13 @@ PIP_INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pi
 
 .PHONY: run test test-slow lint bench bench-gpu lab notebooks clean
 
-# The install also compiles the numba kernels for the 4-point data sets (cached under ~/.cache/relunet),
-# once, rather than in each notebook kernel.
+# The install also compiles the numba kernels for the 4-point data sets and notebook 06's general kernels
+# (d = 5; cached under ~/.cache/relunet), once, rather than in each notebook kernel during `make run`.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(PIP_INSTALL) -e '.[dev]'
-	$(BIN)/python -c "from relunet_support import engine; engine.precompile([4])"
+	$(BIN)/python -c "from relunet_support.jobs.batch import precompile_study_kernels; precompile_study_kernels()"
 	touch $(STAMP)
 
 # The seed's default study: papermill runs 02 → 04 per learning rate (batches side by side), 03 (static) for

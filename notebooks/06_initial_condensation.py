@@ -70,7 +70,7 @@ if not (isinstance(output_dir, str) and output_dir.strip()):
     raise invalid("output_dir", output_dir, "a folder path (text): figures go to <output_dir>/figures")
 figures_dir = Path(output_dir) / "figures"
 figures_dir.mkdir(parents=True, exist_ok=True)
-x, y = initial.zhou_data(n=80, d=5, seed=0)
+x, y = initial.zhou_data(n=80, d=initial.ZHOU_DIMENSION, seed=0)
 started = time.perf_counter()
 stages = {
     activation: [initial.run_initial_stage(x, y, activation, m=m, beta1=beta1, beta2=beta2, seed=s) for s in seeds]
@@ -159,7 +159,7 @@ display(Markdown("\n".join(rows)))
 # (g/‖g‖, −1)/√2 — two lines. For p = 1 the field is (g, 0): one line.
 
 # %%
-x_odd, y_odd = initial.odd_data(n=80, d=5, seed=0)
+x_odd, y_odd = initial.odd_data(n=80, d=initial.ZHOU_DIMENSION, seed=0)
 odd_activations = ("tanh", "xtanh", "x2tanh", "relu") if paper else ("tanh", "xtanh", "relu")
 odd_stages = {
     activation: [

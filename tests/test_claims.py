@@ -348,7 +348,7 @@ def test_the_batch_gives_its_kernels_unix_sockets_in_a_private_folder(tmp_path, 
 
     monkeypatch.setattr(batch, "ChainKernel", UnstartedKernel)
     monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
-    monkeypatch.setattr(batch.engine, "precompile", lambda sizes: None)  # no notebook trains here
+    monkeypatch.setattr(batch.engine, "precompile", lambda sizes, general=(): None)  # no notebook trains here
     study = batch.load_study(ROOT / "studies" / "smoke.yaml")
     executions = batch.run_notebooks(
         study, tmp_path / "out", notebooks_dir=notebooks, notebooks=("02_train",), headline_notebooks=(),

@@ -346,3 +346,16 @@ def test_a_failed_compile_names_the_module_and_the_childs_error(tmp_path):
     with pytest.raises(RuntimeError, match=r"(?s)relunet_kernels_broken.*ValueError: the reason it failed"):
         _codegen._compile_in_subprocess(path, "relunet_kernels_broken", 3, 0)
     assert not path.with_suffix(".compiled").exists()
+
+
+@pytest.mark.slow
+def test_the_install_compiles_what_make_run_trains_with(tmp_path):
+    """`make`'s install (precompile_study_kernels): the 1-D ReLU kernels for 4 points and notebook 06's general
+    kernels at d = 5, each marked compiled, so that `make run` compiles nothing."""
+    code = "from relunet_support.jobs.batch import precompile_study_kernels; precompile_study_kernels()"
+    env = {**os.environ, "RELUNET_KERNEL_CACHE": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=600)
+    compiled = {path.name.rsplit("_", 1)[0] for path in tmp_path.glob("*.compiled")}
+    expected = {"relunet_kernels_n4", "relunet_kernels_n4_mirror"}
+    expected |= {f"relunet_kernels_{activation}_d5" for activation in ("relu", "tanh", "xtanh", "x2tanh")}
+    assert compiled == expected

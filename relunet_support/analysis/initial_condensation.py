@@ -41,6 +41,7 @@ from relunet_support.network.data import validate_arrays
 from relunet_support.network.init import initial_parameters
 
 ZHOU_ACTIVATIONS = ("tanh", "xtanh", "x2tanh", "relu")
+ZHOU_DIMENSION = 5  # notebook 06's inputs: x_i in [−1, 1]^5
 
 
 def zhou_data(n: int = 80, d: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -33,9 +33,10 @@ def require_backend(backend: str) -> str:
     return backend
 
 
-def precompile(sizes) -> None:
-    """Compile the numba kernels for these numbers of data points now (``_codegen.precompile``)."""
-    _codegen.precompile(sizes)
+def precompile(sizes, general=()) -> None:
+    """Compile the numba kernels for these numbers of data points, and the general kernels of these
+    (activation, d), now (``_codegen.precompile``)."""
+    _codegen.precompile(sizes, general)
 
 
 def _as_state(a, w, b, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

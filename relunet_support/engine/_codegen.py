@@ -793,16 +793,18 @@ def kernels_for(n: int, mirror: bool = False, activation: str = "relu", d: int =
         return _modules[key]
 
 
-def precompile(sizes: Iterable[int]) -> None:
-    """Compile the 1-D ReLU kernel modules (plain and mirrored) for each number of data points in ``sizes``
-    that are not compiled yet, in parallel child processes: before several processes (notebook kernels run
-    side by side) would each compile the same module."""
+def precompile(sizes: Iterable[int], general: Iterable[tuple[str, int]] = ()) -> None:
+    """Compile the 1-D ReLU kernel modules (plain and mirrored) for each number of data points in ``sizes``,
+    and the general kernel module of each (activation, d) in ``general``, that are not compiled yet, in
+    parallel child processes: before several processes (notebook kernels run side by side) would each
+    compile the same module."""
     with _lock:
         jobs = [
             (*_module_file(n, mirror)[:2], n, 0) if unrolled(n, "relu", 1) else (*_module_file(0, False)[:2], n, 1)
             for n in sorted(set(sizes))
             for mirror in (False, True)
         ]
+        jobs += [(*_module_file(0, False, activation, d)[:2], 4, d) for activation, d in sorted(set(general))]
         jobs = list({job[1]: job for job in jobs}.values())  # one job per module
     missing = [job for job in jobs if not _is_compiled(job[0], job[1])]
     if missing:

@@ -387,6 +387,16 @@ class ChainKernel:
                 pass
 
 
+def precompile_study_kernels(sizes=(4,), initial_condensation: bool = True) -> None:
+    """Compile the kernels a study's notebooks train with: the 1-D ReLU kernels for these numbers of data
+    points and, for notebook 06, the general kernels of its activations at d = 5 (``make``'s install calls
+    this, so that ``make run`` compiles nothing)."""
+    from relunet_support.analysis.initial_condensation import ZHOU_ACTIVATIONS, ZHOU_DIMENSION
+
+    general = [(activation, ZHOU_DIMENSION) for activation in ZHOU_ACTIVATIONS] if initial_condensation else []
+    engine.precompile(sizes, general)
+
+
 def default_notebooks_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "notebooks"
 
@@ -495,7 +505,10 @@ def run_notebooks(
 
     log(f"{total} notebooks in {len(chains)} independent chains, {workers} at a time")
     # compile the numba kernels once, here, rather than in every kernel that starts at the same time
-    engine.precompile({config.training_data()[0].size for batch in study.batches for config in batch.configs()})
+    precompile_study_kernels(
+        {config.training_data()[0].size for batch in study.batches for config in batch.configs()},
+        initial_condensation="06_initial_condensation" in study_notebooks,
+    )
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for future in [pool.submit(execute_chain, chain) for chain in chains]:
