@@ -170,3 +170,17 @@ def test_a_batch_that_cannot_be_summarised_is_named_and_the_page_still_written(s
     text = md.read_text()
     assert "## Batches that could not be summarised" in text and "Is a directory" in text
     assert "**Do the learning rates agree?**" in text  # the other batches are there
+
+
+def test_a_run_still_falling_when_its_steps_ran_out_says_so():
+    from types import SimpleNamespace
+
+    from relunet_support.views.report import _status
+
+    steps = np.arange(0, 1001, 10)
+    falling = SimpleNamespace(status="complete", records={"step": steps, "risk": np.exp(-steps / 100.0)})
+    flat = SimpleNamespace(status="complete", records={"step": steps, "risk": np.maximum(np.exp(-steps / 10.0), 1e-9)})
+    assert "still falling" in _status(falling) and "÷" in _status(falling)
+    assert _status(flat) == "complete"
+    dead = SimpleNamespace(status="dead", step=2, records={"step": steps, "risk": np.ones(steps.size)})
+    assert _status(dead) == "**dead** at step 2"
