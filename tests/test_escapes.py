@@ -182,3 +182,36 @@ def test_a_clustered_interval_widens_when_a_cluster_moves_together():
     assert 0.5 < ratio < 2
     with pytest.raises(ConfigError, match="clusters"):
         escapes.fit_line(widths, y, clusters=seeds[:-1])
+
+
+@pytest.mark.parametrize("dimension", [1, 2])
+def test_the_flow_check_reruns_the_run_s_own_network_for_every_activation(tmp_path, dimension):
+    """A tanh run (d = 1, and d = 2 with no extremes recorded): the check re-runs a tanh network of the run's
+    dimension — at η/α = 0.2 the run is a faithful flow (re-running ReLU, as the check once did, put ŝ₁ off by
+    ~100 %) — and the numba reference agrees with the numpy one; at η/α = 3.2 it is not faithful."""
+    import warnings
+
+    from relunet_support.analysis.flow import check_gradient_flow
+    from relunet_support.runs.train import TrainConfig, train
+
+    data = {}
+    if dimension == 2:
+        x = ((-0.5, 0.2), (-1 / 6, -0.3), (1 / 6, 0.4), (0.5, -0.1))
+        data = {"dataset": "custom", "x": x, "y": (0.25, 1 / 30, 1 / 30, 0.25)}
+    checks = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # η/α = 3.2: beyond the stability limit, on purpose
+        for rate in (0.2, 3.2):
+            config = TrainConfig.from_normalised(
+                60, rate, math.ceil(100 / rate), n_records=500, n_snapshots=2, activation="tanh", **data
+            )
+            checks.append(check_gradient_flow(train(config, tmp_path, progress=False)))
+    faithful, rough = checks
+    assert faithful.faithful and not rough.faithful
+    assert faithful.escape_deviations[0] < 0.01 and faithful.max_log_risk_deviation < 0.01
+    assert math.isnan(faithful.f_scale) == (dimension == 2)
+    assert ("f not compared" in faithful.summary()) == (dimension == 2)
+    config = TrainConfig.from_normalised(60, 0.2, 500, n_records=500, n_snapshots=2, activation="tanh", **data)
+    reference = check_gradient_flow(train(config, tmp_path, progress=False), backend="numpy")
+    assert reference.max_log_risk_deviation == pytest.approx(faithful.max_log_risk_deviation, rel=1e-6)
+    assert reference.escape_deviations[0] == pytest.approx(faithful.escape_deviations[0], rel=1e-6)
