@@ -35,7 +35,7 @@ def network(m=800, kind="symmetric", seed=0, gamma=1.5, gamma_prime=0.0):
     return alpha, a, w, b
 
 
-# ----- tests never read or write the repository's outputs/ (README: "Tests write only into temporary folders:
+# ----- tests never read or write the repository's outputs/ (user guide: "Tests write only into temporary folders:
 # nothing under outputs/ is read by a test") ------------------------------------------------------------------------
 # In this process: an audit hook notes every open, listing, creation, rename or removal of a path under outputs/,
 # and the test that did it fails (in its teardown). In subprocesses (notebook kernels, CLI runs): the tree under

@@ -245,7 +245,7 @@ def test_a_failing_notebook_does_not_stop_the_others(tmp_path):
 
 @pytest.mark.slow
 def test_a_failing_notebook_is_listed_in_the_index_and_the_command_exits_nonzero(tmp_path, capsys):
-    """README: failures are listed at the end and in index.html, and `relunet notebooks` exits non-zero (stand-ins
+    """User guide: failures are listed at the end and in index.html, and `relunet notebooks` exits non-zero (stand-ins
     for the five notebooks; 05 fails, the batch's 02, 04 and 03 and 06 still run)."""
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()

@@ -1,4 +1,4 @@
-"""Claims of README.md and the notebooks that no other test holds: what a run store records, the record
+"""Claims of docs/user-guide.md and the notebooks that no other test holds: what a run store records, the record
 schedule, how stopped runs are drawn, what the phase-diagram figures say, a format-2 store under verify, the conda
 environment, the batch's unix-socket kernels, sweeps on a LocalCluster and on a cluster by its address, the cuda
 backend's fallback to one launch per step, the ln m shift no rescaled step removes (01), and the kernel time τ
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_zarr_json_records_config_hash_revision_versions_commit_status_times_and_scales(tmp_path):
-    """README, Output layout: zarr.json holds the full config and its sha256, the engine revision, package
+    """User guide, Output layout: zarr.json holds the full config and its sha256, the engine revision, package
     versions, the git commit, the status, times, α, β₁, β₂ and η/α — with α = m^(γ−γ′), β₁ = m^−γ′, β₂ = 1,
     so that κ = β₁β₂/α = m^−γ and κ′ = β₁/β₂ = m^−γ′."""
     import numba
@@ -87,7 +87,7 @@ def test_zarr_json_records_config_hash_revision_versions_commit_status_times_and
 
 @pytest.mark.parametrize(("n_steps", "n_points"), [(200_000, 1000), (3000, 300), (10**7, 10_000)])
 def test_the_record_schedule_is_log_spaced_steps_and_uniform_steps(n_steps, n_points):
-    """README: records at log-spaced ∪ uniform steps, sorted, each once, from step 0 to the last step."""
+    """User guide: records at log-spaced ∪ uniform steps, sorted, each once, from step 0 to the last step."""
     config = TrainConfig(m=2, learning_rate=1.0, n_steps=n_steps, n_records=n_points, n_snapshots=2)
     for steps in (steps_schedule(n_steps, n_points), config.record_steps()):  # the runs' records: with 2 snapshots
         assert steps[0] == 0 and steps[-1] == n_steps and np.all(np.diff(steps) > 0)  # sorted, unique
@@ -191,14 +191,14 @@ def _phase_notebook_titles(tmp_path, monkeypatch, seeds) -> dict:
 
 
 def test_the_phase_figures_state_their_preset(tmp_path, monkeypatch):
-    """README: every figure of 05 says its preset (and its widths and tolerance)."""
+    """User guide: every figure of 05 says its preset (and its widths and tolerance)."""
     titles = _phase_notebook_titles(tmp_path, monkeypatch, [0, 1, 2])
     for name, title in titles.items():
         assert "reduced preset" in title and "200, 400, 800, 1600" in title and "1e-06" in title, (name, title)
 
 
 def test_the_phase_figures_state_their_seeds(tmp_path, monkeypatch):
-    """README: every figure of 05 says its seeds — with seeds [7, 9] each title must name 7 and 9 (Fig. 4,
+    """User guide: every figure of 05 says its seeds — with seeds [7, 9] each title must name 7 and 9 (Fig. 4,
     computed from the first seed only, names that one)."""
     import re
 
@@ -241,7 +241,7 @@ def _as_format_2(path: Path) -> None:
 
 
 def test_verify_says_a_format_2_store_has_no_checksums(tmp_path, capsys):
-    """README: a store of format ≤ 2 has no checksums, which `relunet verify` says (and it is still intact)."""
+    """User guide: a store of format ≤ 2 has no checksums, which `relunet verify` says (and it is still intact)."""
     from relunet_support.jobs import cli
     from relunet_support.runs.store import open_run
 
@@ -282,7 +282,7 @@ def _conda_python_versions(spec: str) -> list[str]:
 
 
 def _check_environment(environment: dict, pyproject: dict) -> None:
-    """README: `conda env create -f environment.yml` takes python and pip from conda, then `pip install -e .[dev]`;
+    """User guide: `conda env create -f environment.yml` takes python and pip from conda, then `pip install -e .[dev]`;
     the one dependency list is pyproject.toml."""
     from packaging.specifiers import SpecifierSet
 
@@ -321,7 +321,7 @@ _STAND_IN_HEADER = (
 
 
 def test_the_batch_gives_its_kernels_unix_sockets_in_a_private_folder(tmp_path, monkeypatch):
-    """README: kernels talk over unix sockets (in a private temporary folder, removed at the end). Which kernel
+    """User guide: kernels talk over unix sockets (in a private temporary folder, removed at the end). Which kernel
     manager `run_notebooks` hands to papermill, without starting a kernel."""
     import tempfile
 
@@ -365,7 +365,7 @@ def test_the_batch_gives_its_kernels_unix_sockets_in_a_private_folder(tmp_path, 
 
 @pytest.mark.slow  # starts a kernel (a few seconds)
 def test_a_batch_kernel_listens_on_unix_sockets_only(tmp_path):
-    """README: kernels talk over unix sockets — asked inside the kernel a batch started: its connection is ipc, and
+    """User guide: kernels talk over unix sockets — asked inside the kernel a batch started: its connection is ipc, and
     each of its five channels is a unix socket file in the batch's private folder."""
     from relunet_support.jobs import batch
 
@@ -419,7 +419,7 @@ def _assert_sweep_stored(tmp_path) -> None:
 
 
 def test_relunet_sweep_runs_on_an_existing_cluster_given_by_its_address(tmp_path, capsys):
-    """README: `relunet sweep sweep.yaml --scheduler tcp://host:8786` runs the sweep on an existing Dask cluster:
+    """User guide: `relunet sweep sweep.yaml --scheduler tcp://host:8786` runs the sweep on an existing Dask cluster:
     its tasks run on that cluster's worker, the runs are stored, and the cluster is left running."""
     from distributed import LocalCluster
     from distributed.client import _get_global_client
@@ -443,7 +443,7 @@ def test_relunet_sweep_runs_on_an_existing_cluster_given_by_its_address(tmp_path
 
 @pytest.mark.slow  # starts one worker process per core
 def test_relunet_sweep_without_a_scheduler_starts_a_local_cluster_sized_to_the_machine(tmp_path, monkeypatch, capsys):
-    """README: `relunet sweep sweep.yaml` uses a LocalCluster sized to the machine — one single-threaded worker
+    """User guide: `relunet sweep sweep.yaml` uses a LocalCluster sized to the machine — one single-threaded worker
     process per core —, closed when the sweep is done."""
     import os
 
@@ -537,8 +537,8 @@ print(json.dumps(out))
 
 @pytest.mark.slow  # the CUDA simulator, in a subprocess
 def test_cuda_without_a_cooperative_launch_falls_back_to_one_launch_per_step_with_a_warning():
-    """README (GPU engine): where the device or driver cannot launch cooperatively, it falls back to one launch per
-    step, with a warning — and computes what the cooperative launch computes (1e-12, the README's tolerance), bit
+    """User guide (GPU engine): where the device or driver cannot launch cooperatively, it falls back to one launch per
+    step, with a warning — and computes what the cooperative launch computes (1e-12, the user guide's tolerance), bit
     for bit the simulator's own stepwise run on the same grid; `advance` (train's path) too, records and all."""
     import os
     import sys

@@ -144,7 +144,7 @@ def test_trained_network_counts_m_as_the_paper_steps_at_half_the_stability_limit
 
 def test_the_presets_are_those_notebook_05_states():
     """Notebook 05: 'reduced version (widths 200 … 1600, three γ′, tolerance 1e-6)', 'paper-sized preset
-    (widths 100 … 6400, nine γ′, tolerance 1e-6)', γ ∈ {0.5, 1, 1.75}; README: 27 points in the paper preset."""
+    (widths 100 … 6400, nine γ′, tolerance 1e-6)', γ ∈ {0.5, 1, 1.75}; user guide: 27 points in the paper preset."""
     import re
     from pathlib import Path
 

@@ -293,7 +293,7 @@ def test_learning_rate_in_natural_units_and_stability_warning(tmp_path):
 
 
 def test_a_run_checkpoints_every_30_seconds_of_training_at_snapshot_steps(tmp_path, monkeypatch):
-    """README: a run checkpoints every 30 s of training (and at its end), at a snapshot step. With a clock on
+    """User guide: a run checkpoints every 30 s of training (and at its end), at a snapshot step. With a clock on
     which every stretch between two snapshots takes 10 s, the default commits at every 4th snapshot (40 s > 30 s),
     and `relunet train` keeps the default."""
     import inspect

@@ -117,7 +117,7 @@ def test_the_frame_sent_equals_a_full_render_and_a_rescale_draws_only_the_amplit
 
 
 def test_play_speed_skips_snapshots_above_the_frame_rate_cap(small_run):
-    assert viewer_module.MAX_FPS == 25  # README: the kernel sends at most 25 frames per second
+    assert viewer_module.MAX_FPS == 25  # user guide: the kernel sends at most 25 frames per second
     viewer = CondensationViewer([small_run])
     viewer.speed.value = 5
     assert (viewer.frame_interval, viewer.play_step) == (0.2, 1)
@@ -199,7 +199,7 @@ def test_wide_runs_draw_a_density_image(tmp_path):
 
 @pytest.mark.parametrize(("m", "dense"), [(5_000, False), (5_001, True)])
 def test_runs_wider_than_5000_neurons_are_drawn_as_a_density_image(tmp_path, m, dense):
-    """README: runs wider than 5,000 neurons are drawn as a density image (m = 5000: one marker per neuron)."""
+    """User guide: runs wider than 5,000 neurons are drawn as a density image (m = 5000: one marker per neuron)."""
     config = TrainConfig(m=m, learning_rate=100.0, n_steps=2, n_records=3, n_snapshots=2, init="gaussian")
     run = train(config, tmp_path, progress=False)
     viewer = CondensationViewer([run], figsize=(6, 4), dpi=50)

@@ -7,7 +7,7 @@ reported with its configuration; the others finish.
 
 ``scheduler``: None starts a ``dask.distributed.LocalCluster`` sized to the machine (one single-threaded
 worker process per core); an address ``"tcp://host:8786"`` or a ``distributed.Client`` runs the same
-sweep on an existing cluster — e.g. one from ``dask_jobqueue.SLURMCluster`` (README).
+sweep on an existing cluster — e.g. one from ``dask_jobqueue.SLURMCluster`` (docs/user-guide.md).
 
 A sweep file is YAML::
 
