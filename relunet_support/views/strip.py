@@ -1,10 +1,10 @@
 """A strip of a run's snapshots drawn once as PNG files, with a JSON manifest, so that the study's index
 can be scrubbed in any browser with no kernel: each frame shows the neurons as (orientation, amplitude) and
 (kink, amplitude) beside f and the data — the panels of the condensation viewer — titled with the
-snapshot, the step, s = η·k/α, the risk and the condensed clusters.
+snapshot, the step, s = η·k/α and the risk; its caption in the manifest adds the condensed clusters.
 
 The frames go to a temporary folder that replaces ``folder`` when every frame is written, so a reader
-sees the old strip or the new one, never half of one.
+sees the old strip, the new one or, for the instant between two renames, none — never half of one.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ START, END = "<!-- strip -->", "<!-- /strip -->"  # where index.html puts the sl
 
 def write_strip(run, folder, n_frames: int = 40, dpi: int = 75) -> Path:
     """Draw about ``n_frames`` snapshots of ``run`` (``strip_indices``: the first, then log-spaced in steps
-    over the dynamics, and the last) as ``folder/NN.png`` and write ``folder/strip.json``: the run id, its title and
-    each frame's file, snapshot, step, s, risk, condensation and a one-line caption (the page shows the
+    over the dynamics, and the last) as ``folder/NN.png`` and write ``folder/strip.json``: the run id, its
+    title and each frame's file, snapshot, step, s, risk, condensation and a one-line caption (the page shows the
     caption under the frame, where it has room). Returns the manifest's path."""
     import matplotlib.pyplot as plt  # the drawing modules: only where a strip is drawn, not where it is read
 
