@@ -100,7 +100,7 @@ def resolution(gap: float, heavier: float, placements: int = 20) -> tuple[int, i
 def timing_row(runs, thresholds: dict) -> tuple[list, list, list, list, list]:
     firsts, plateau_counts, final_counts, changes, held = [], [], [], [], []
     for run in runs:
-        s = RATE * run.snapshot_steps
+        s = run.config.clock(run.snapshot_steps)
         counts = np.array(
             [len(condensation.orientation_clusters(*run.snapshot(i), **thresholds)) for i in range(s.size)]
         )

@@ -41,7 +41,7 @@ CASES = {  # label: TrainConfig options
 def measure(m: int, seed: int, out: Path, options: dict) -> dict:
     config = TrainConfig.from_normalised(m, RATE, N_STEPS, seed=seed, n_records=4000, n_snapshots=2, **options)
     run = train(config, out, progress=False)
-    s, risk = RATE * run.records["step"], run.records["risk"]
+    s, risk = run.config.clock(run.records["step"]), run.records["risk"]
     s1 = escapes.first_escape(s, risk)
     after = [p for p in escapes.plateaus(s, risk) if p.start >= s1]
     row = {"m": m, "seed": seed, "s1": s1, "plateau": after[0].level if after else float("nan")}

@@ -194,7 +194,7 @@ else:
 histories = {r.run_id: condensation.history(r, every=max(1, r.n_snapshots // 150)) for r in runs}
 save(plots.condensation_figure(histories, runs, title=f"condensed orientations — {title}"), "condensation")
 timings = {
-    run.config.m: condensation.timing(run.config.learning_rate * histories[run.run_id]["step"] / run.config.alpha,
+    run.config.m: condensation.timing(run.config.clock(histories[run.run_id]["step"]),
                                       histories[run.run_id]["n_condensed"])
     for run in runs
     if run.status == "complete"

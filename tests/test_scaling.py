@@ -77,3 +77,15 @@ def test_alpha_beta_gives_the_same_bits_as_the_formulas():
                 expected = (alpha, math.sqrt(kappa * kappa_prime * alpha), math.sqrt(kappa * alpha / kappa_prime))
                 assert alpha_beta(m, gamma, gamma_prime) == expected
                 assert kappas(m, gamma, gamma_prime) == (kappa, kappa_prime)
+
+
+def test_a_config_s_clock_is_the_natural_time():
+    """One place for s = η·k/α_m: TrainConfig.clock is scaling.natural_time with the config's η and α."""
+    import numpy as np
+
+    from relunet_support.runs.config import TrainConfig
+
+    config = TrainConfig(m=800, learning_rate=70.0, n_steps=10)
+    steps = np.array([0, 1, 1000, 200_000])
+    np.testing.assert_array_equal(config.clock(steps), 70.0 * steps / 800**1.5)
+    assert config.clock(1) == config.normalised_learning_rate

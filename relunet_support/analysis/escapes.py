@@ -292,13 +292,13 @@ def second_escape(s, risk, drop: float = 0.1, min_decades: float = 0.3) -> float
 def second_escape_of(run) -> float:
     """ŝ₂ of a run on the clock s = η·k/α."""
     rec = run.records
-    return second_escape(run.config.learning_rate * rec["step"] / run.config.alpha, rec["risk"])
+    return second_escape(run.config.clock(rec["step"]), rec["risk"])
 
 
 def first_escape_of(run) -> float:
     """ŝ of a run (a store's records) on the clock s = η·k/α: ``first_escape`` of its risk."""
     rec = run.records
-    return first_escape(run.config.learning_rate * rec["step"] / run.config.alpha, rec["risk"])
+    return first_escape(run.config.clock(rec["step"]), rec["risk"])
 
 
 @dataclass(frozen=True)

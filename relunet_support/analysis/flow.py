@@ -107,7 +107,7 @@ def check_gradient_flow(run, factor: int = 8, backend: str = "numba") -> FlowChe
     with np.errstate(divide="ignore", invalid="ignore"):
         log_gap = np.abs(np.log(coarse["risk"][dynamic]) - np.log(finer["risk"][dynamic]))
     log_risk_dev = extrapolate * float(np.max(log_gap, initial=0.0))
-    s = config.learning_rate * steps[:count] / config.alpha
+    s = config.clock(steps[:count])
     escape_devs = []
     for measure in (escapes.first_escape, escapes.second_escape):
         run_time = measure(np.append(0.0, s), np.append(rec["risk"][0], coarse["risk"]))

@@ -108,7 +108,7 @@ def seed_escapes(config, seeds, resolution: float = RESOLUTION) -> SeedEscapes:
                 done[i] = True
             elif stuck[i]:
                 done[i], reasons[i] = True, "stuck"
-    s = np.array(curve_steps, dtype=np.float64) * (rate / alpha)
+    s = config.clock(np.array(curve_steps, dtype=np.float64))
     curves = np.array(curve_risks)  # (points, seeds)
     found = np.full(len(seeds), np.nan)
     for member in range(len(seeds)):

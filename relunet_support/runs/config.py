@@ -334,6 +334,11 @@ class TrainConfig:
     def alpha(self) -> float:
         return self.scales[0]
 
+    def clock(self, steps):
+        """The theory's clock at these GD steps, s = η·k/α_m (``scaling.natural_time``): the one place it is
+        computed."""
+        return scaling.natural_time(steps, self.learning_rate, self.alpha)
+
     @property
     def normalised_learning_rate(self) -> float:
         """η/α: GD is stable for η/α ≲ 2 at (γ, γ′) = (3/2, 0) whatever m is."""

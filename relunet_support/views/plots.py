@@ -33,12 +33,12 @@ CLOCKS: dict[str, tuple[str, Callable]] = {
     "k/m": ("k / m", lambda k, c, shift: k / c.m),
     "k/m²": ("k / m²", lambda k, c, shift: k / c.m**2),
     "k/ln m": ("k / ln m", lambda k, c, shift: k / math.log(c.m)),
-    "s": ("s = η·k / α_m", lambda k, c, shift: c.learning_rate * k / c.alpha),
-    "s/ln m": ("s / ln m", lambda k, c, shift: c.learning_rate * k / c.alpha / math.log(c.m)),
-    "s−ŝ": ("s − ŝ(m)  (ŝ: measured first escape)", lambda k, c, shift: c.learning_rate * k / c.alpha - shift),
+    "s": ("s = η·k / α_m", lambda k, c, shift: c.clock(k)),
+    "s/ln m": ("s / ln m", lambda k, c, shift: c.clock(k) / math.log(c.m)),
+    "s−ŝ": ("s − ŝ(m)  (ŝ: measured first escape)", lambda k, c, shift: c.clock(k) - shift),
     "τ": (
         "τ = mκ(κ′ + 1/κ′)·s  (tangent kernel's time)",
-        lambda k, c, shift: kernel_rate(c) * c.learning_rate * k / c.alpha,
+        lambda k, c, shift: kernel_rate(c) * c.clock(k),
     ),
 }
 SEED_CLOCKS = ("k", "k/m", "k/m²", "k/ln m", "s")
@@ -551,7 +551,7 @@ def condensation_figure(histories: dict, runs: Sequence, title: str | None = Non
     settled, first, last = [], [], []
     for run in sorted(runs, key=lambda r: r.config.m):
         hist = histories[run.run_id]
-        s = run.config.learning_rate * hist["step"] / run.config.alpha
+        s = run.config.clock(hist["step"])
         keep = s > 0
         stopped = run.status in ("dead", "diverged")
         style: dict = dict(color=colours[run.config.m], label=run_label(run), drawstyle="steps-post")

@@ -104,7 +104,7 @@ def summarise_batch(batch, tag: str, runs_dir: Path) -> BatchSummary:
     for run in runs:
         if run.status == "complete":
             history = condensation.history(run, every=max(1, run.n_snapshots // 150))
-            clock = run.config.learning_rate * history["step"] / run.config.alpha
+            clock = run.config.clock(history["step"])
             timings[run.config.m] = condensation.timing(clock, history["n_condensed"])
     summary = BatchSummary(
         tag,

@@ -62,7 +62,7 @@ def write_strip(run, folder, n_frames: int = 40, dpi: int = 75) -> Path:
                     "file": name,
                     "snapshot": index,
                     "step": fr.step,
-                    "s": c.learning_rate * fr.step / c.alpha,
+                    "s": c.clock(fr.step),
                     "risk": fr.risk,
                     "condensation": fr.condensation,
                     "caption": f"{when(run, fr)} · {clock_and_risk(run, fr)} · {fr.condensation}",

@@ -206,7 +206,7 @@ def when(run: Run, fr: Frame) -> str:
 def clock_and_risk(run: Run, fr: Frame) -> str:
     """'s = η·k/α = 37.88 · R = 0.00123'."""
     c = run.config
-    return f"s = η·k/α = {c.learning_rate * fr.step / c.alpha:.4g} · R = {fr.risk:.3g}"
+    return f"s = η·k/α = {c.clock(fr.step):.4g} · R = {fr.risk:.3g}"
 
 
 def readout(run: Run, fr: Frame) -> str:
@@ -321,7 +321,7 @@ class Panels:
         if len(self.axes) > 3:
             ax_risk = self.axes[3]
             keep = (rec["step"] > 0) & (rec["risk"] > 0) & (rec["risk"] < DRAWABLE)  # drawable on log axes
-            self._clock = run.config.learning_rate / run.config.alpha  # s = η·k/α
+            self._clock = run.config.clock(1)  # s per step: s = η·k/α
             every = max(1, int(keep.sum()) // 2000)  # ≤ ~2000 points: the same curve, drawn faster
             ax_risk.loglog(self._clock * rec["step"][keep][::every], rec["risk"][keep][::every], color="k", lw=1.2)
             drop_minor_ticks(ax_risk)
