@@ -154,8 +154,10 @@ def width_colours(widths: Sequence[int]) -> dict[int, tuple]:
     return {m: cmap(0.9 * i / max(len(ordered) - 1, 1)) for i, m in enumerate(ordered)}
 
 
-def run_label(run) -> str:
-    """'m = 800', with the status when the run did not complete (dead or diverged runs are marked)."""
+def width_label(run) -> str:
+    """A legend's entry for a run among its batch: 'm = 800', with the status when the run did not complete
+    (dead or diverged runs are marked). The viewer's picker entry, which names everything, is
+    ``viewer.run_label``."""
     label = f"m = {run.config.m}"
     if run.status != "complete":
         label += f" ({run.status} at step {run.step})" if run.status in ("dead", "diverged") else f" ({run.status})"
@@ -294,7 +296,11 @@ def _legend_handles(runs, banded, colours, quantity: str) -> list:
     ]
     handles += [
         plt.Line2D(
-            [], [], color=colours[r.config.m], alpha=0.6 if r.status in ("dead", "diverged") else 1, label=run_label(r)
+            [],
+            [],
+            color=colours[r.config.m],
+            alpha=0.6 if r.status in ("dead", "diverged") else 1,
+            label=width_label(r),
         )
         for r in runs
         if not (r.config.m in banded and r.status == "complete")
@@ -554,7 +560,7 @@ def condensation_figure(histories: dict, runs: Sequence, title: str | None = Non
         s = run.config.clock(hist["step"])
         keep = s > 0
         stopped = run.status in ("dead", "diverged")
-        style: dict = dict(color=colours[run.config.m], label=run_label(run), drawstyle="steps-post")
+        style: dict = dict(color=colours[run.config.m], label=width_label(run), drawstyle="steps-post")
         if stopped:
             style.update(alpha=0.5, ls="--")
         for ax, field in ((ax_count, "n_condensed"), (ax_share, "condensed_share")):
