@@ -398,7 +398,7 @@ open({str(report)!r}, "w").write(json.dumps({{"transport": info["transport"], "i
 def _sweep_file(tmp_path) -> Path:
     path = tmp_path / "sweep.yaml"
     path.write_text(
-        f"out: {tmp_path / 'runs'}\ndefaults: {{n_steps: 300, n_records: 50, n_snapshots: 5}}\n"
+        f"runs_dir: {tmp_path / 'runs'}\ndefaults: {{n_steps: 300, n_records: 50, n_snapshots: 5}}\n"
         "grid: {m: [40, 60], learning_rate: [200.0]}\n"
     )
     return path

@@ -21,7 +21,7 @@ def test_grid_is_the_cartesian_product():
 
 def test_sweep_file(tmp_path):
     path = tmp_path / "sweep.yaml"
-    path.write_text("out: somewhere\ndefaults: {n_steps: 100}\ngrid: {m: [40, 60], learning_rate: [1, 2]}\n")
+    path.write_text("runs_dir: somewhere\ndefaults: {n_steps: 100}\ngrid: {m: [40, 60], learning_rate: [1, 2]}\n")
     configs, out = load_sweep(path)
     assert len(configs) == 4 and out == "somewhere" and {c.n_steps for c in configs} == {100}
     path.write_text("grid: [1, 2")
@@ -63,7 +63,7 @@ def test_cli_sweep(tmp_path, capsys):
 
     path = tmp_path / "sweep.yaml"
     path.write_text(
-        f"out: {tmp_path / 'runs'}\ndefaults: {{n_steps: 500, n_snapshots: 5}}\n"
+        f"runs_dir: {tmp_path / 'runs'}\ndefaults: {{n_steps: 500, n_snapshots: 5}}\n"
         "grid: {m: [40, 60], learning_rate: [200.0]}\n"
     )
     assert main(["sweep", str(path), "--serial"]) == 0
@@ -79,8 +79,8 @@ GRID = "grid: {m: [40], learning_rate: [1.0], n_steps: [10]}\n"
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("out: [1]\n" + GRID, "out=[1] is not allowed: out must be a folder path (text)"),
-        ("out: 5\n" + GRID, "out=5 is not allowed: out must be a folder path (text)"),
+        ("runs_dir: [1]\n" + GRID, "runs_dir=[1] is not allowed: runs_dir must be a folder path (text)"),
+        ("runs_dir: 5\n" + GRID, "runs_dir=5 is not allowed: runs_dir must be a folder path (text)"),
         ("defaults: [1]\n" + GRID, "defaults=[1] is not allowed: defaults must be a mapping"),
         ("defaults: []\n" + GRID, "defaults=[] is not allowed: defaults must be a mapping"),
         ("defaults: {seed: 1}\ngrid: {m: [40], learning_rate: [1.0], n_steps: [10], seed: [2]}\n", "seed is in both"),

@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
     )
     sw.add_argument(
-        "sweep_file", help="YAML: {out: DIR, defaults: {...}, grid: {m: [...], learning_rate: [...], seed: [...]}}"
+        "sweep_file", help="YAML: {runs_dir: DIR, defaults: {...}, grid: {m: [...], learning_rate: [...], seed: [...]}}"
     )
     sw.add_argument(
         "--scheduler",

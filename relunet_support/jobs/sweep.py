@@ -11,7 +11,7 @@ sweep on an existing cluster — e.g. one from ``dask_jobqueue.SLURMCluster`` (d
 
 A sweep file is YAML::
 
-    out: outputs/runs                          # optional
+    runs_dir: outputs/runs                     # optional: the folder of run stores (a study's output_dir holds runs/)
     defaults: {n_steps: 200000, gamma: 1.5}    # TrainConfig fields shared by every run
     grid: {m: [200, 400, 800], learning_rate: [1000, 2000], seed: [0, 1, 2]}   # all combinations
 """
@@ -27,7 +27,7 @@ from pathlib import Path
 from relunet_support.errors import ConfigError, invalid
 from relunet_support.runs.config import FIELD_NAMES, NUMBER_LISTS, TrainConfig, check_options, read_yaml
 
-SWEEP_KEYS = ("out", "defaults", "grid")
+SWEEP_KEYS = ("runs_dir", "defaults", "grid")
 
 
 class SweepError(ConfigError):
@@ -67,9 +67,9 @@ def load_sweep(path) -> tuple[list[TrainConfig], str | None]:
     try:
         check_options("sweep file", values, SWEEP_KEYS)
         defaults = check_options("defaults", {} if values.get("defaults") is None else values["defaults"], FIELD_NAMES)
-        out = values.get("out")
+        out = values.get("runs_dir")
         if out is not None and not (isinstance(out, str) and out):
-            raise invalid("out", out, "a folder path (text), or left out")
+            raise invalid("runs_dir", out, "a folder path (text), or left out")
         both = sorted(set(defaults) & set(values["grid"]))
         if both:
             name = both[0]
