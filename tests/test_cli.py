@@ -302,3 +302,25 @@ def test_a_run_left_running_by_a_killed_process_lists_as_interrupted(tmp_path, c
     with open(out / f".{run.run_id}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as train holds it while it trains
         assert shown("list") == shown("verify") == "running"
+
+
+def test_a_reader_that_goes_away_is_no_error(monkeypatch, capsys):
+    """`relunet list | head -1`: the pipe closes under the command — exit 0, nothing on stderr."""
+    from relunet_support.jobs import cli
+
+    def closed(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "_list", closed)
+    assert cli.main(["list", "nowhere"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_a_number_beyond_the_largest_float_is_named(tmp_path, capsys):
+    from relunet_support.jobs import cli
+
+    path = tmp_path / "study.yaml"
+    path.write_text(f"batches:\n  - {{learning_rate: {'9' * 401}, widths: [200], n_steps: 10}}\n")
+    assert cli.main(["notebooks", str(path), "--output", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert "learning_rate='an integer of 401 digits' is not allowed" in error and len(error.splitlines()) == 1

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 
@@ -353,6 +354,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, NotARunError, RunLockedError, BackendUnavailable, StaleRunError) as error:
         print(f"relunet: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`relunet list | head -1`): nothing more to say, no error
+        try:  # stdout to /dev/null, so that Python's flush at exit does not fail a second time
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # no file descriptor behind stdout (captured): nothing to flush there
+            pass
+        return 0
     except OSError as error:  # an output folder that cannot be made or written, a full disk …
         print(f"relunet: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2

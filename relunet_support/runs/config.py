@@ -58,6 +58,9 @@ def _as_float(name: str, value, allowed: str, positive: bool = False) -> float:
         as_float = float(value)
     except (TypeError, ValueError):
         raise invalid(name, value, allowed) from None
+    except OverflowError:  # an integer beyond the largest float (about 1.8e308)
+        digits = len(str(abs(int(value))))
+        raise invalid(name, f"an integer of {digits} digits", allowed + " (at most about 1.8e308)") from None
     if not math.isfinite(as_float) or (positive and as_float <= 0):
         raise invalid(name, value, allowed)
     return as_float
