@@ -48,7 +48,6 @@ from IPython.display import Image, Markdown, display
 
 from relunet_support import condensation, ensure_runs, escapes, plots, sweep_configs
 from relunet_support.analysis import seed_escapes
-from relunet_support.network import scaling
 from relunet_support.runs.config import check_drawable, format_number, sweep_tag
 from relunet_support.views import report
 
@@ -133,16 +132,7 @@ for sample in samples:
 display(Markdown(report.markdown_table(rows)))
 
 
-def fitted(points, min_widths):
-    """The fit of ŝ against ln m (its interval clustered by seed), or None with fewer than ``min_widths`` widths."""
-    usable = [(m, seed, t) for m, seed, t in points if np.isfinite(t)]
-    if len({m for m, _, _ in usable}) < min_widths:
-        return None
-    x, y = np.log([m for m, _, _ in usable]), [t for _, _, t in usable]
-    return escapes.fit_line(x, y, clusters=[seed for _, seed, _ in usable])
-
-
-fit, second_fit = fitted(escape_points, 2), fitted(second_points, 4)
+fit, second_fit = escapes.fit_escape_times(escape_points), escapes.fit_escape_times(second_points, min_widths=4)
 if fit is not None and escape_phase:
     theory_slope = escapes.predicted_escape_slope(gamma, gamma_prime, x_data, y_data)
     second_slope = escapes.predicted_second_escape_slope(gamma, gamma_prime, x_data, y_data)
@@ -151,7 +141,7 @@ if fit is not None and escape_phase:
             plots.theory_clocks_figure(runs, quantity, title=f"{quantity} on the theory's clocks — {title}"),
             f"{quantity}_theory",
         )
-    unstable = [c.m for c in configs if c.normalised_learning_rate > scaling.stability_limit(c.m, gamma, gamma_prime)]
+    unstable = [c.m for c in configs if c.beyond_stability_limit]
     at = ", ".join(map(str, unstable)) if len(unstable) <= 2 else f"{unstable[0]} … {unstable[-1]}"
     refused = f"η/α beyond the stability limit at m = {at}" if unstable else ""
     panels = [
@@ -191,14 +181,11 @@ else:
 # counted at every snapshot up to 2s, and the first s from which the final count holds to the end.
 
 # %%
-histories = {r.run_id: condensation.history(r, every=max(1, r.n_snapshots // 150)) for r in runs}
+histories = {r.run_id: condensation.sparse_history(r) for r in runs}
 save(plots.condensation_figure(histories, runs, title=f"condensed orientations — {title}"), "condensation")
 timings = {
-    run.config.m: condensation.timing(run.config.clock(histories[run.run_id]["step"]),
-                                      histories[run.run_id]["n_condensed"])
-    for run in runs
-    if run.status == "complete"
-}  # fmt: skip
+    run.config.m: condensation.run_timing(run, histories[run.run_id]) for run in runs if run.status == "complete"
+}
 if len(timings) > 1:
     median_escapes = {s.m: float(np.nanmedian(s.first_escapes)) for s in samples if np.isfinite(s.first_escapes).any()}
     save(

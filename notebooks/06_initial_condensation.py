@@ -72,10 +72,7 @@ figures_dir = Path(output_dir) / "figures"
 figures_dir.mkdir(parents=True, exist_ok=True)
 x, y = initial.zhou_data(n=80, d=initial.ZHOU_DIMENSION, seed=0)
 started = time.perf_counter()
-stages = {
-    activation: [initial.run_initial_stage(x, y, activation, m=m, beta1=beta1, beta2=beta2, seed=s) for s in seeds]
-    for activation in initial.ZHOU_ACTIVATIONS
-}
+stages = initial.initial_stages(x, y, initial.ZHOU_ACTIVATIONS, seeds, m=m, beta1=beta1, beta2=beta2)
 print(f"{preset} preset: m = {m}, seeds {seeds}, β₁ = {beta1:g}, β₂ = {beta2:g}: {time.perf_counter() - started:.1f} s")
 
 # %% [markdown]
@@ -161,12 +158,7 @@ display(Markdown("\n".join(rows)))
 # %%
 x_odd, y_odd = initial.odd_data(n=80, d=initial.ZHOU_DIMENSION, seed=0)
 odd_activations = ("tanh", "xtanh", "x2tanh", "relu") if paper else ("tanh", "xtanh", "relu")
-odd_stages = {
-    activation: [
-        initial.run_initial_stage(x_odd, y_odd, activation, m=m, beta1=beta1, beta2=beta2, seed=s) for s in seeds
-    ]
-    for activation in odd_activations
-}
+odd_stages = initial.initial_stages(x_odd, y_odd, odd_activations, seeds, m=m, beta1=beta1, beta2=beta2)
 odd_spectrum = initial.quadratic_spectrum(x_odd, y_odd)
 print(f"M's eigenvalues on the odd data: {np.round(odd_spectrum, 3)}")
 fig = plots.initial_condensation_heatmaps(

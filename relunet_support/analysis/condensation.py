@@ -182,6 +182,17 @@ def timing(s, counts, hold: float = 2.0) -> Timing:
     return Timing(first, final, final_count)
 
 
+def run_timing(run, history: dict[str, np.ndarray]) -> Timing:
+    """``timing`` of a run's ``history`` on the run's clock s = η·k/α."""
+    return timing(run.config.clock(history["step"]), history["n_condensed"])
+
+
+def sparse_history(run) -> dict[str, np.ndarray]:
+    """``history`` at about 150 snapshots, evenly among the run's: enough for the counts over time and
+    ``run_timing`` (what notebook 04 draws and the study's index reports)."""
+    return history(run, every=max(1, run.n_snapshots // 150))
+
+
 def history(run, every: int = 1) -> dict[str, np.ndarray]:
     """Number of condensed clusters and the share of amplitude they carry at every ``every``-th snapshot
     (snapshots are read one at a time)."""

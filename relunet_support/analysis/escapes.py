@@ -326,6 +326,16 @@ class SlopeFit:
         )
 
 
+def fit_escape_times(points, min_widths: int = 2) -> SlopeFit | None:
+    """The fit of escape times against ln m from (m, seed, ŝ) points, its interval clustered by seed
+    (``fit_line``); points without an escape (nan) are left out; None with fewer than ``min_widths`` widths."""
+    usable = [(m, seed, t) for m, seed, t in points if math.isfinite(t)]
+    if len({m for m, _, _ in usable}) < min_widths:
+        return None
+    widths, seeds, times = zip(*usable)
+    return fit_line(np.log(widths), times, clusters=seeds)
+
+
 def fit_line(x, y, confidence: float = 0.95, clusters=None) -> SlopeFit:
     """Least-squares y = slope·x + intercept with a Student-t confidence interval on the slope.
 

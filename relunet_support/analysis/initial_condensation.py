@@ -210,6 +210,15 @@ def run_initial_stage(
     )
 
 
+def initial_stages(x, y, activations, seeds, **options) -> dict[str, list[InitialStage]]:
+    """``run_initial_stage`` for each activation and seed on the data (x, y): {activation: [stage per seed]};
+    ``options`` are its keyword arguments (m, beta1, beta2, …)."""
+    return {
+        activation: [run_initial_stage(x, y, activation, seed=s, **options) for s in seeds]
+        for activation in activations
+    }
+
+
 def line_order(stage_lines: list[Line], w, b) -> np.ndarray:
     """A permutation of the neurons for the heat map: the members of each line in turn (heaviest line first),
     those along its direction before those along the opposite one, each by |cos| with the line; then the

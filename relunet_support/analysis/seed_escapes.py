@@ -31,7 +31,7 @@ import numpy as np
 from relunet_support import engine
 from relunet_support.analysis import escapes
 from relunet_support.errors import invalid
-from relunet_support.files import write_text_atomically
+from relunet_support.files import read_json, write_text_atomically
 from relunet_support.network import model
 from relunet_support.runs.revision import engine_revision
 
@@ -143,7 +143,8 @@ def cached_seed_escapes(config, seeds, folder, resolution: float = RESOLUTION) -
     key = _key(config, seeds, resolution)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     path = Path(folder) / f"m{config.m}_{digest}.json"
-    found = _stored_result(_read(path), key, len(seeds))
+    stored = read_json(path, MAX_CACHE_BYTES)
+    found = _stored_result(stored if isinstance(stored, dict) else None, key, len(seeds))
     if found is not None:
         return SeedEscapes(config.m, seeds, *found)
     if os.path.lexists(path):  # there, but not a whole result of this measurement: said, then replaced
@@ -189,19 +190,3 @@ def _checksum(record: dict) -> str:
     """sha256 of what a cache file claims (key, width, ŝ₁, reasons): an edit or damage to any of them shows."""
     claims = {name: record.get(name) for name in ("key", "m", "first_escapes", "reasons")}
     return hashlib.sha256(json.dumps(claims, sort_keys=True).encode()).hexdigest()
-
-
-def _read(path: Path) -> dict | None:
-    """The JSON object in ``path`` when it is a regular file of sensible size that parses; None otherwise."""
-    try:
-        info = path.lstat()
-    except OSError:
-        return None
-    if not path.is_file() or path.is_symlink() or info.st_size > MAX_CACHE_BYTES:
-        return None
-    try:
-        with open(path, "rb") as handle:
-            values = json.loads(handle.read(MAX_CACHE_BYTES + 1))
-    except (OSError, ValueError):
-        return None
-    return values if isinstance(values, dict) else None

@@ -229,16 +229,14 @@ def _escape_seeds(where: str, value) -> tuple[int, ...]:
         f"a count 1 … {MAX_ESCAPE_SEEDS} (seeds 0 … n − 1) or a list of distinct integers in 0 … 2**128 − 1 "
         "(leave it out for the batch's own seed)"
     )
-    if isinstance(value, int) and not isinstance(value, bool):
-        if not 1 <= value <= MAX_ESCAPE_SEEDS:
-            raise StudyError(f"{where}: escape_seeds={value!r} is not allowed: escape_seeds must be {allowed}")
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ESCAPE_SEEDS:
         return tuple(range(value))
-    if not isinstance(value, list) or len(value) > MAX_ESCAPE_SEEDS:
-        raise StudyError(f"{where}: escape_seeds={value!r} is not allowed: escape_seeds must be {allowed}")
-    try:
-        return check_seeds(value)
-    except ConfigError:
-        raise StudyError(f"{where}: escape_seeds={value!r} is not allowed: escape_seeds must be {allowed}") from None
+    if isinstance(value, list) and len(value) <= MAX_ESCAPE_SEEDS:
+        try:
+            return check_seeds(value)
+        except ConfigError:
+            pass
+    raise StudyError(f"{where}: escape_seeds={value!r} is not allowed: escape_seeds must be {allowed}")
 
 
 def read_study_file(path) -> dict:

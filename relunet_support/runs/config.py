@@ -337,6 +337,12 @@ class TrainConfig:
     def alpha(self) -> float:
         return self.scales[0]
 
+    @property
+    def beyond_stability_limit(self) -> bool:
+        """Whether η/α exceeds ``scaling.stability_limit`` at this width: GD is then not the flow the theory
+        describes (``train`` warns before training)."""
+        return self.normalised_learning_rate > scaling.stability_limit(self.m, self.gamma, self.gamma_prime)
+
     def clock(self, steps):
         """The theory's clock at these GD steps, s = η·k/α_m (``scaling.natural_time``): the one place it is
         computed."""

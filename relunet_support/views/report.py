@@ -21,7 +21,6 @@ import numpy as np
 from relunet_support.analysis import condensation, escapes, seed_escapes
 from relunet_support.analysis.escapes import SlopeFit
 from relunet_support.files import write_text_atomically
-from relunet_support.network import scaling
 from relunet_support.runs.store import Run, open_run, package_versions
 from relunet_support.views import strip
 
@@ -79,14 +78,7 @@ def summarise_batch(batch, tag: str, runs_dir: Path) -> BatchSummary:
         for c in configs
         for seed, t in zip(seeds, seed_escapes.cached_seed_escapes(c, seeds, escapes_dir(runs_dir)).first_escapes)
     ]
-    usable = [(m, seed, t) for m, seed, t in points if math.isfinite(t)]
-    fit = (
-        escapes.fit_line(
-            np.log([m for m, _, _ in usable]), [t for _, _, t in usable], clusters=[seed for _, seed, _ in usable]
-        )
-        if len({m for m, _, _ in usable}) >= 2
-        else None
-    )
+    fit = escapes.fit_escape_times(points)
     rate = f"η/α = {batch.learning_rate:g}" if batch.normalised else f"η = {batch.learning_rate:g}"
     title = f"{rate}, m = {', '.join(str(m) for m in batch.widths)}, {batch.n_steps:,} steps"
     theory = (
@@ -94,18 +86,14 @@ def summarise_batch(batch, tag: str, runs_dir: Path) -> BatchSummary:
         if escapes.has_escape_phase(config.gamma, config.gamma_prime)
         else None
     )
-    unstable = tuple(
-        c.m for c in configs if c.normalised_learning_rate > scaling.stability_limit(c.m, c.gamma, c.gamma_prime)
-    )
+    unstable = tuple(c.m for c in configs if c.beyond_stability_limit)
     setup = tuple(
         sorted((k, repr(v)) for k, v in config.identity().items() if k not in ("learning_rate", "n_steps", "m", "seed"))
     )
     timings = {}
     for run in runs:
         if run.status == "complete":
-            history = condensation.history(run, every=max(1, run.n_snapshots // 150))
-            clock = run.config.clock(history["step"])
-            timings[run.config.m] = condensation.timing(clock, history["n_condensed"])
+            timings[run.config.m] = condensation.run_timing(run, condensation.sparse_history(run))
     summary = BatchSummary(
         tag,
         title,
@@ -215,35 +203,35 @@ def pooled_comparison(summaries: list[BatchSummary]) -> list[str]:
             continue
         values = np.array([[table[key] for key in common] for table in tables])  # (batches, pairs)
         widest = float(np.max(np.ptp(values, axis=0)))
-        pooled = escapes.fit_line(
-            np.log([m for m, _ in common]), values.mean(axis=0), clusters=[seed for _, seed in common]
-        )
+        pooled = escapes.fit_escape_times([(m, seed, t) for (m, seed), t in zip(common, values.mean(axis=0))])
+        if pooled is None:  # not reached: ≥ 3 widths above
+            continue
         agree = all(pooled.slope_low <= s.fit.slope <= pooled.slope_high for s in group if s.fit is not None)
         widths = sorted({m for m, _ in common})
         seeds = sorted({seed for _, seed in common})
         rates = ", ".join(s.title.split(",")[0] for s in group)
-        fastest = max(r.config.normalised_learning_rate for s in group for r in s.runs) if group[0].runs else 0.0
-        lines += [
+        fastest = max((r.config.normalised_learning_rate for s in group for r in s.runs), default=0.0)
+        sentences = [
             f"**Do the learning rates agree?** {rates}: the same {len(seeds)} seeds at the same {len(widths)} widths "
-            f"are the same networks, trained with different η; their ŝ₁ differ by at most {widest:.3f} "
-            f"(per network, on the clock s). Slopes: "
-            + ", ".join(f"{s.fit.slope:.3f}" for s in group if s.fit is not None)
-            + f". Pooled (the mean ŝ₁ of each network over the η): **dŝ₁/d ln m = {pooled.slope:.3f}**, 95 % "
-            f"interval {_fit_text(pooled)}, m = {widths[0]} … {widths[-1]}, {len(common)} networks."
-            + (
-                " Every batch's slope lies inside the pooled interval: they agree, and the pooled fit is the answer."
-                + (
-                    f" (Some runs take η/α up to {fastest:.3g}, beyond the 0.4–0.8 up to which GD was measured to"
-                    " follow the gradient flow within 2 % in bench/flow.md: the agreement says that this does not"
-                    " move ŝ₁ by more than the difference above.)"
-                    if fastest > 0.4
-                    else ""
-                )
-                if agree
-                else " A batch's slope lies outside the pooled interval: they disagree, and nothing is pooled."
-            ),
-            "",
+            "are the same networks, trained with different η; their ŝ₁ differ by at most "
+            f"{widest:.3f} (per network, on the clock s).",
+            "Slopes: " + ", ".join(f"{s.fit.slope:.3f}" for s in group if s.fit is not None) + ".",
+            f"Pooled (the mean ŝ₁ of each network over the η): **dŝ₁/d ln m = {pooled.slope:.3f}**, 95 % interval "
+            f"{_fit_text(pooled)}, m = {widths[0]} … {widths[-1]}, {len(common)} networks.",
         ]
+        if not agree:
+            sentences.append("A batch's slope lies outside the pooled interval: they disagree, and nothing is pooled.")
+        else:
+            sentences.append(
+                "Every batch's slope lies inside the pooled interval: they agree, and the pooled fit is the answer."
+            )
+            if fastest > 0.4:
+                sentences.append(
+                    f"(Some runs take η/α up to {fastest:.3g}, beyond the 0.4–0.8 up to which GD was measured to "
+                    "follow the gradient flow within 2 % in bench/flow.md: the agreement says that this does not "
+                    "move ŝ₁ by more than the difference above.)"
+                )
+        lines += [" ".join(sentences), ""]
         theory = group[0].theory_slope
         if agree and theory is not None:
             lines += [
@@ -310,7 +298,13 @@ def index_markdown(
             fitted, interval = f"**{s.fit.slope:.3f}**", _fit_text(s.fit)
         no_escape = sum(not math.isfinite(t) for _, _, t in s.escapes)
         rates = [r.config.normalised_learning_rate for r in s.runs]
-        rate_range = f"{min(rates):.3g} … {max(rates):.3g}" if rates else "–"
+        rate_range = (
+            "–"
+            if not rates
+            else f"{rates[0]:.3g}"
+            if min(rates) == max(rates)
+            else f"{min(rates):.3g} … {max(rates):.3g}"
+        )
         lines.append(
             f"| {s.title} | {rate_range} | {len(s.seeds)} × {len({m for m, _, _ in s.escapes})} | {fitted} | "
             f"{interval} | "

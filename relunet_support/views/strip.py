@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from relunet_support.files import write_text_atomically
+from relunet_support.files import read_json, write_text_atomically
 
 MANIFEST = "strip.json"
 MAX_MANIFEST_BYTES = 1 << 20
@@ -100,13 +100,7 @@ def strip_indices(run, n_frames: int) -> list[int]:
 def read_strip(folder) -> dict | None:
     """The manifest of the strip in ``folder`` when it is whole — a regular JSON file of sensible size whose
     frames are files ``NN.png`` that exist — else None (no strip, or a damaged one: the index leaves it out)."""
-    path = Path(folder) / MANIFEST
-    try:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_MANIFEST_BYTES:
-            return None
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+    manifest = read_json(Path(folder) / MANIFEST, MAX_MANIFEST_BYTES)
     frames = manifest.get("frames") if isinstance(manifest, dict) else None
     if not isinstance(frames, list) or not frames:
         return None
