@@ -147,7 +147,7 @@ WIDE = textwrap.dedent("""
                 b - coefficient * a * q.sum(axis=0))
 
     def relunet_runner():
-        from relunet_support.engine import descend
+        from relunet_support.engine import Dynamics, descend
         descend(a, w, b, x, y, alpha, eta, 2, activation=activation)
         return lambda k: descend(a, w, b, x, y, alpha, eta, k, activation=activation)
 
@@ -277,19 +277,19 @@ def per_step(m: int, seconds: float = 1.0) -> dict:
 
 def ensemble(m: int = 800, members: int = 64, steps: int = 2000) -> dict:
     """µs per member-step for S seeds trained together (numba, parallel over members) and for one run."""
-    from relunet_support.engine import descend
+    from relunet_support.engine import Dynamics, descend
     from relunet_support.network import init, scaling
 
     alpha, beta1, beta2 = scaling.alpha_beta(m, 1.5, 0.0)
     states = [init.initial_parameters(m, beta1, beta2, "symmetric", seed) for seed in range(members)]
     a, w, b = (np.stack(v) for v in zip(*states))
-    descend(a[:2], w[:2], b[:2], X, Y, alpha, 70.0, 2)
-    descend(*states[0], X, Y, alpha, 70.0, 2)
+    descend(a[:2], w[:2], b[:2], Dynamics(X, Y, alpha, 70.0), 2)
+    descend(*states[0], Dynamics(X, Y, alpha, 70.0), 2)
     start = time.perf_counter()
-    descend(a, w, b, X, Y, alpha, 70.0, steps)
+    descend(a, w, b, Dynamics(X, Y, alpha, 70.0), steps)
     together = (time.perf_counter() - start) / steps / members * 1e6
     start = time.perf_counter()
-    descend(*states[0], X, Y, alpha, 70.0, steps * 8)
+    descend(*states[0], Dynamics(X, Y, alpha, 70.0), steps * 8)
     alone = (time.perf_counter() - start) / (steps * 8) * 1e6
     return {"m": m, "members": members, "together": together, "alone": alone}
 

@@ -48,7 +48,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from relunet_support import TrainConfig, diagnostics, escapes, plots
-from relunet_support.engine import descend
+from relunet_support.engine import Dynamics, descend
 from relunet_support.network import data, init, model, scaling
 
 # Validate the parameters with the core's own checks (a clear error here, before anything else runs).
@@ -166,7 +166,7 @@ print(f"largest relative gradient error vs finite differences: {gradient_error:.
 start = diagnostics.conserved(*initial["symmetric"])
 drifts = {}
 for eta0 in (0.2, 0.1):  # the same time s = η·k/α = 400 with half the step
-    trained = descend(*initial["symmetric"], x, y, alpha, eta0 * alpha, int(round(400 / eta0)))
+    trained = descend(*initial["symmetric"], Dynamics(x, y, alpha, eta0 * alpha), int(round(400 / eta0)))
     drifts[eta0] = np.max(np.abs(diagnostics.conserved(*trained) - start))
     print(f"η/α = {eta0}: max |Δ(a² − w² − b²)| at s = 400 is {drifts[eta0]:.3e}")
 print(f"halving η divides the drift by {drifts[0.2] / drifts[0.1]:.2f} (O(η): about 2)")

@@ -543,7 +543,7 @@ def test_cuda_without_a_cooperative_launch_falls_back_to_one_launch_per_step_wit
     import os
     import sys
 
-    from relunet_support.engine import advance, descend
+    from relunet_support.engine import Dynamics, advance, descend
     from tests.cuda_simulator_runs import X_SEED, Y_SEED
 
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
@@ -559,14 +559,19 @@ def test_cuda_without_a_cooperative_launch_falls_back_to_one_launch_per_step_wit
     assert seen["mode"] == "stepwise" and seen["grid"] == [4, 1]
     assert seen["launches"]["persistent"] == 0 and seen["launches"]["stepwise"] == 2 * 25  # one launch per step
     start, fallback, cooperative = (np.array(seen[key]) for key in ("start", "fallback", "cooperative"))
-    reference = np.stack(descend(*start, X_SEED, Y_SEED, 5.0, 2.0, 25, backend="numpy"))
+    reference = np.stack(descend(*start, Dynamics(X_SEED, Y_SEED, 5.0, 2.0, backend="numpy"), 25))
     assert np.max(np.abs(fallback - start)) > 1e-3  # it did train
     for other in (cooperative, reference):
         assert np.max(np.abs(fallback - other)) <= 1e-12 * np.max(np.abs(other))
     np.testing.assert_array_equal(fallback, np.array(seen["stepwise"]))  # the same grid: the same bits
     state = [v.copy() for v in start]
-    advanced = advance(*state, X_SEED, Y_SEED, alpha=5.0, learning_rate=2.0, n_steps=25,
-                       record_offsets=np.array([1, 7, 25]), backend="numpy", initial=tuple(start))  # fmt: skip
+    advanced = advance(
+        *state,
+        Dynamics(X_SEED, Y_SEED, 5.0, 2.0, backend="numpy"),
+        n_steps=25,
+        record_offsets=np.array([1, 7, 25]),
+        initial=tuple(start),
+    )
     assert seen["outcome"] == [advanced.steps, 3, advanced.status] == [25, 3, 0]
     np.testing.assert_array_equal(np.array(seen["guarded"]), fallback)
     for key, values in seen["records"].items():

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from relunet_support.engine import _cuda, advance, descend
+from relunet_support.engine import Dynamics, _cuda, advance, descend
 from relunet_support.errors import BackendUnavailable
 
 from .conftest import NO_GPU, needs_gpu, network
@@ -59,20 +59,19 @@ def numpy_reference(name: str):
     """(final state, (steps, written, status), records) of a scenario by the numpy backend."""
     call, a, w, b, x, y, alpha, eta, n_steps, offsets, activation = scenarios()[name]
     if call == "descend":
-        return _flat(descend(a, w, b, x, y, alpha, eta, n_steps, backend="numpy", activation=activation)), None, None
+        return (
+            _flat(descend(a, w, b, Dynamics(x, y, alpha, eta, activation=activation, backend="numpy"), n_steps)),
+            None,
+            None,
+        )
     state = [v.copy() for v in (a, w, b)]
     with np.errstate(all="ignore"):
         advanced = advance(
             *state,
-            x,
-            y,
-            alpha=alpha,
-            learning_rate=eta,
+            Dynamics(x, y, alpha, eta, activation=activation, backend="numpy"),
             n_steps=n_steps,
             record_offsets=offsets,
-            backend="numpy",
             initial=(a, w, b),
-            activation=activation,
         )
     records = advanced.records
     return _flat(state), (advanced.steps, records["risk"].size, advanced.status), records
@@ -192,7 +191,7 @@ def test_without_a_gpu_the_error_says_why_and_what_to_do(seed_data):
         match=r"backend='cuda' is not available here: .*relunet\[gpu\].*"
         r"backend='numba'",
     ):
-        descend(a, w, b, *seed_data, alpha, 1.0, 1, backend="cuda")
+        descend(a, w, b, Dynamics(*seed_data, alpha, 1.0, backend="cuda"), 1)
 
 
 @pytest.mark.skipif(NO_GPU is None, reason="a GPU is here")
@@ -226,8 +225,8 @@ def test_without_a_gpu_train_writes_nothing_and_the_cli_exits_2(tmp_path, activa
 def test_gpu_matches_numpy_after_2000_steps(seed_data, kind):
     x, y = seed_data
     alpha, a, w, b = network(m=800, kind=kind)
-    gpu = np.stack(descend(a, w, b, x, y, alpha, 70.0, 2000, backend="cuda"))
-    reference = np.stack(descend(a, w, b, x, y, alpha, 70.0, 2000, backend="numpy"))
+    gpu = np.stack(descend(a, w, b, Dynamics(x, y, alpha, 70.0, backend="cuda"), 2000))
+    reference = np.stack(descend(a, w, b, Dynamics(x, y, alpha, 70.0, backend="numpy"), 2000))
     assert relative_error(gpu, reference) <= 1e-12
     assert relative_error(gpu, np.stack((a, w, b))) > 1e-6
 
@@ -237,14 +236,14 @@ def test_gpu_ensemble_and_wide_network_match_numba(seed_data):
     x, y = seed_data
     rng = np.random.default_rng(4)
     members = rng.normal(size=(3, 16, 800)) * np.array([1e-3, 1.0, 1.0])[:, None, None]
-    gpu = np.stack(descend(*members, x, y, 800**1.5, 500.0, 300, backend="cuda"))
-    cpu = np.stack(descend(*members, x, y, 800**1.5, 500.0, 300, backend="numba"))
+    gpu = np.stack(descend(*members, Dynamics(x, y, 800**1.5, 500.0, backend="cuda"), 300))
+    cpu = np.stack(descend(*members, Dynamics(x, y, 800**1.5, 500.0, backend="numba"), 300))
     assert relative_error(gpu, cpu) <= 1e-12
-    alone = np.stack(descend(*members[:, 5], x, y, 800**1.5, 500.0, 300, backend="cuda"))
+    alone = np.stack(descend(*members[:, 5], Dynamics(x, y, 800**1.5, 500.0, backend="cuda"), 300))
     np.testing.assert_array_equal(gpu[:, 5], alone)
     alpha, a, w, b = network(m=200_000, kind="gaussian", seed=2)
-    gpu = np.stack(descend(a, w, b, x, y, alpha, alpha, 100, backend="cuda"))
-    cpu = np.stack(descend(a, w, b, x, y, alpha, alpha, 100, backend="numba"))
+    gpu = np.stack(descend(a, w, b, Dynamics(x, y, alpha, alpha, backend="cuda"), 100))
+    cpu = np.stack(descend(a, w, b, Dynamics(x, y, alpha, alpha, backend="numba"), 100))
     assert relative_error(gpu, cpu) <= 1e-12
 
 
@@ -291,8 +290,8 @@ def test_gpu_general_kernels_match_numpy_after_2000_steps(activation, d):
     a, w, b = _general(300, d, 5)
     x, y = _inputs(12, d, 5)
     eta = 0.02 if activation == "x2tanh" else 0.3
-    gpu = _flat(descend(a, w, b, x, y, 30.0, eta * 30.0, 2000, backend="cuda", activation=activation))
-    reference = _flat(descend(a, w, b, x, y, 30.0, eta * 30.0, 2000, backend="numpy", activation=activation))
+    gpu = _flat(descend(a, w, b, Dynamics(x, y, 30.0, eta * 30.0, activation=activation, backend="cuda"), 2000))
+    reference = _flat(descend(a, w, b, Dynamics(x, y, 30.0, eta * 30.0, activation=activation, backend="numpy"), 2000))
     assert relative_error(gpu, reference) <= 1e-12
     assert relative_error(gpu, _flat((a, w, b))) > 1e-4
 
@@ -330,7 +329,7 @@ sys.setswitchinterval(5e-5)
 thread_safe_simulated_shared_arrays()
 on_device = _cuda._on_device
 # blocks of 4 simulated threads rather than the GPU's 256 (the simulator runs each as a Python thread)
-_cuda._on_device = lambda *args, **kwargs: on_device(*args[:7], {"threads": 4, **args[7]}, *args[8:], **kwargs)
+_cuda._on_device = lambda *args, **kwargs: on_device(*args[:4], {"threads": 4, **args[4]}, *args[5:], **kwargs)
 train(five_dimensional_tanh_config(6, 10, 40, "cuda"), sys.argv[1], progress=False)
 """
 

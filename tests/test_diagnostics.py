@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relunet_support.analysis import diagnostics
-from relunet_support.engine import descend
+from relunet_support.engine import Dynamics, descend
 from relunet_support.network import model
 
 from .conftest import network
@@ -76,7 +76,7 @@ def test_conservation_drift_shrinks_with_learning_rate(seed_data):
     total_time = 2.0 * alpha * 400
     for eta0 in (2.0, 1.0, 0.5):
         eta = eta0 * alpha
-        end = descend(a, w, b, x, y, alpha, eta, int(round(total_time / eta)))
+        end = descend(a, w, b, Dynamics(x, y, alpha, eta), int(round(total_time / eta)))
         drifts.append(np.max(np.abs(diagnostics.conserved(*end) - start)))
     assert drifts[0] > 0
     assert 1.7 < drifts[0] / drifts[1] < 2.3 and 1.7 < drifts[1] / drifts[2] < 2.3, drifts

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from relunet_support.engine import advance, descend, is_mirrored
+from relunet_support.engine import Dynamics, advance, descend, is_mirrored
 from relunet_support.errors import ConfigError
 from relunet_support.network import model
 
@@ -11,8 +11,8 @@ from .conftest import GPU_MARKS, network
 def test_numba_matches_numpy_reference_after_2000_steps(seed_data):
     x, y = seed_data
     alpha, a, w, b = network(m=800)
-    fast = descend(a, w, b, x, y, alpha, 70.0, 2000, backend="numba")
-    reference = descend(a, w, b, x, y, alpha, 70.0, 2000, backend="numpy")
+    fast = descend(a, w, b, Dynamics(x, y, alpha, 70.0, backend="numba"), 2000)
+    reference = descend(a, w, b, Dynamics(x, y, alpha, 70.0, backend="numpy"), 2000)
     for name, u, v in zip("awb", fast, reference):
         relative = np.max(np.abs(u - v)) / np.max(np.abs(v))
         assert relative <= 1e-12, (name, relative)
@@ -26,14 +26,14 @@ def test_one_step_is_gradient_descent(seed_data):
     eta = 0.7 * alpha
     expected = [p - eta * g for p, g in zip((a, w, b), model.gradients(a, w, b, x, y, alpha))]
     for backend in ("numba", "numpy"):
-        for u, v in zip(descend(a, w, b, x, y, alpha, eta, 1, backend=backend), expected):
+        for u, v in zip(descend(a, w, b, Dynamics(x, y, alpha, eta, backend=backend), 1), expected):
             np.testing.assert_allclose(u, v, rtol=1e-13, atol=1e-16)
 
 
 def test_inputs_are_never_mutated(seed_data):
     alpha, a, w, b = network(m=32)
     before = [p.copy() for p in (a, w, b)]
-    out = descend(a, w, b, *seed_data, alpha, 100.0, 50)
+    out = descend(a, w, b, Dynamics(*seed_data, alpha, 100.0), 50)
     for p, q in zip((a, w, b), before):
         np.testing.assert_array_equal(p, q)
     assert not np.shares_memory(out[0], a)
@@ -43,9 +43,9 @@ def test_ensemble_axis(seed_data):
     x, y = seed_data
     rng = np.random.default_rng(2)
     a, w, b = rng.normal(size=(3, 3, 40))
-    together = descend(a, w, b, x, y, 40**1.5, 50.0, 100)
+    together = descend(a, w, b, Dynamics(x, y, 40**1.5, 50.0), 100)
     for s in range(3):
-        alone = descend(a[s], w[s], b[s], x, y, 40**1.5, 50.0, 100)
+        alone = descend(a[s], w[s], b[s], Dynamics(x, y, 40**1.5, 50.0), 100)
         for u, v in zip(together, alone):
             np.testing.assert_array_equal(u[s], v)
 
@@ -55,9 +55,9 @@ def test_mirrored_seed_ensemble_in_parallel_equals_single_runs(seed_data):
     members = [network(m=200, kind="symmetric", seed=s)[1:] for s in range(5)]
     alpha = network(m=200)[0]
     a, w, b = (np.stack(v) for v in zip(*members))
-    together = descend(a, w, b, x, y, alpha, 2000.0, 500)
+    together = descend(a, w, b, Dynamics(x, y, alpha, 2000.0), 500)
     for s, member in enumerate(members):
-        for u, v in zip(together, descend(*member, x, y, alpha, 2000.0, 500)):
+        for u, v in zip(together, descend(*member, Dynamics(x, y, alpha, 2000.0), 500)):
             np.testing.assert_array_equal(u[s], v)
 
 
@@ -66,8 +66,8 @@ def test_any_number_of_data_points():
     x = np.linspace(-1, 1, 7)
     y = np.sin(3 * x)
     a, w, b = rng.normal(size=(3, 50))
-    fast = descend(a, w, b, x, y, 10.0, 1.0, 300)
-    reference = descend(a, w, b, x, y, 10.0, 1.0, 300, backend="numpy")
+    fast = descend(a, w, b, Dynamics(x, y, 10.0, 1.0), 300)
+    reference = descend(a, w, b, Dynamics(x, y, 10.0, 1.0, backend="numpy"), 300)
     for u, v in zip(fast, reference):
         np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-14)
 
@@ -84,15 +84,7 @@ def test_advance_records_match_reference(seed_data, kind, backend):
     for name in (backend, "numpy"):
         state = [p.copy() for p in (a, w, b)]
         advanced = advance(
-            *state,
-            x,
-            y,
-            alpha=alpha,
-            learning_rate=3000.0,
-            n_steps=200,
-            record_offsets=offsets,
-            backend=name,
-            initial=(a, w, b),
+            *state, Dynamics(x, y, alpha, 3000.0, backend=name), n_steps=200, record_offsets=offsets, initial=(a, w, b)
         )
         records = advanced.records
         assert advanced.steps == 200 and advanced.status == 0
@@ -141,8 +133,13 @@ def test_inactive_neurons_stay_put_and_still_count_in_the_records(seed_data, mir
     results, finals = {}, {}
     for backend in ("numba", "numpy"):
         state = [p.copy() for p in (a, w, b)]
-        advanced = advance(*state, x, y, alpha=30.0, learning_rate=10.0, n_steps=300, record_offsets=offsets,
-                           interval=(-2.0, 2.0), backend=backend, initial=(a, w, b))  # fmt: skip
+        advanced = advance(
+            *state,
+            Dynamics(x, y, 30.0, 10.0, interval=(-2.0, 2.0), backend=backend),
+            n_steps=300,
+            record_offsets=offsets,
+            initial=(a, w, b),
+        )
         assert advanced.steps == 300 and advanced.status == 0
         results[backend], finals[backend] = advanced.records, state
     for name in results["numpy"]:
@@ -170,8 +167,8 @@ def test_neurons_that_die_on_the_way_are_left_out_from_the_next_segment_on(seed_
     reference's result to 1e-12, and the dead neurons' last values kept exactly."""
     x, y = seed_data
     alpha, a, w, b = network(m=40, kind="gaussian", seed=11)
-    fast = descend(a, w, b, x, y, alpha, 2.0 * alpha, 20_000)
-    reference = descend(a, w, b, x, y, alpha, 2.0 * alpha, 20_000, backend="numpy")
+    fast = descend(a, w, b, Dynamics(x, y, alpha, 2.0 * alpha), 20_000)
+    reference = descend(a, w, b, Dynamics(x, y, alpha, 2.0 * alpha, backend="numpy"), 20_000)
     for u, v in zip(fast, reference):
         assert np.max(np.abs(u - v)) <= 1e-12 * np.max(np.abs(v))
     died = ~np.any(np.outer(fast[1], x) + fast[2][:, None] > 0, axis=1) & np.any(
@@ -185,14 +182,14 @@ def test_a_non_finite_parameter_of_an_inactive_neuron_is_still_seen(seed_data):
     a, w, b, quarter = _with_neurons_inactive_on_the_data(40, 4)
     a[0] = np.inf
     with np.errstate(all="ignore"):
-        advanced = advance(a, w, b, x, y, alpha=30.0, learning_rate=60.0, n_steps=10, record_offsets=np.array([5]))
+        advanced = advance(a, w, b, Dynamics(x, y, 30.0, 60.0), n_steps=10, record_offsets=np.array([5]))
     assert advanced.status == 1 and advanced.steps == 1  # diverged at the first step, as before
 
 
 def test_bad_backend(seed_data):
     alpha, a, w, b = network(m=8)
     with pytest.raises(ConfigError, match="backend='gpu'.*'numba', 'numpy', 'cuda'"):
-        descend(a, w, b, *seed_data, alpha, 1.0, 1, backend="gpu")
+        Dynamics(*seed_data, alpha, 1.0, backend="gpu")
 
 
 def test_mirror_detection_and_half_simulation(seed_data):
@@ -203,8 +200,8 @@ def test_mirror_detection_and_half_simulation(seed_data):
     assert is_mirrored(a, w, b, x, y)
     assert not is_mirrored(*network(m=200, kind="gaussian")[1:], x, y)
     assert not is_mirrored(a, w, b, x, y + np.array([0, 0, 0, 1e-3]))
-    fast = descend(a, w, b, x, y, alpha, 2000.0, 3000)  # half the neurons simulated
-    reference = descend(a, w, b, x, y, alpha, 2000.0, 3000, backend="numpy")
+    fast = descend(a, w, b, Dynamics(x, y, alpha, 2000.0), 3000)  # half the neurons simulated
+    reference = descend(a, w, b, Dynamics(x, y, alpha, 2000.0, backend="numpy"), 3000)
     h = 100
     np.testing.assert_array_equal(fast[0][:h], fast[0][h:])
     np.testing.assert_array_equal(fast[1][:h], -fast[1][h:])
@@ -214,7 +211,7 @@ def test_mirror_detection_and_half_simulation(seed_data):
 
 DETERMINISM_SCRIPT = """
 import sys, numpy as np
-from relunet_support.engine import descend
+from relunet_support.engine import Dynamics, descend
 from relunet_support.network.init import initial_parameters
 from relunet_support.network.data import load
 x, y = load("seed")
@@ -253,10 +250,10 @@ def test_the_kernels_compile_their_own_copy_of_the_exact_extremes():
 def _advance_call(seed_data, **changes):
     x, y = seed_data
     alpha, a, w, b = network(m=8, kind="gaussian")
-    arguments = dict(alpha=alpha, learning_rate=1.0, n_steps=2, record_offsets=np.array([1, 2]))
+    arguments = dict(n_steps=2, record_offsets=np.array([1, 2]))
     arguments.update(changes)
     state = arguments.pop("state", (a, w, b))
-    return lambda backend: advance(*state, x, y, backend=backend, **arguments)
+    return lambda backend: advance(*state, Dynamics(x, y, alpha, 1.0, backend=backend), **arguments)
 
 
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
@@ -293,21 +290,26 @@ def test_non_finite_data_is_refused(seed_data, backend, name, index):
     alpha, a, w, b = network(m=8, kind="gaussian")
     message = rf"{name}='array with nan at flat index {index}' is not allowed: {name} must be finite numbers only"
     with pytest.raises(ConfigError, match=message):
-        descend(a, w, b, x, y, alpha, 1.0, 3, backend=backend)
+        descend(a, w, b, Dynamics(x, y, alpha, 1.0, backend=backend), 3)
     with pytest.raises(ConfigError, match=message):
-        advance(a, w, b, x, y, alpha=alpha, learning_rate=1.0, n_steps=3, record_offsets=[1], backend=backend)
+        advance(a, w, b, Dynamics(x, y, alpha, 1.0, backend=backend), n_steps=3, record_offsets=[1])
 
 
 def test_one_coordinate_inputs_given_as_columns_run_on_the_one_dimensional_kernels(seed_data):
     """x of shape (n, 1) and w of shape (m, 1): the same numbers as x (n,) and w (m,), in place for advance."""
     x, y = seed_data
     alpha, a, w, b = network(m=40, kind="gaussian", seed=3)
-    flat = descend(a, w, b, x, y, alpha, 2.0 * alpha, 300)
-    column = descend(a, w[:, None], b, x[:, None], y, alpha, 2.0 * alpha, 300)
+    flat = descend(a, w, b, Dynamics(x, y, alpha, 2.0 * alpha), 300)
+    column = descend(a, w[:, None], b, Dynamics(x[:, None], y, alpha, 2.0 * alpha), 300)
     np.testing.assert_array_equal(column[1][:, 0], flat[1])
     np.testing.assert_array_equal(column[0], flat[0])
     state = [a.copy(), w[:, None].copy(), b.copy()]
-    advanced = advance(*state, x[:, None], y, alpha=alpha, learning_rate=2.0 * alpha, n_steps=300,
-                       record_offsets=[300], initial=(a, w[:, None], b))  # fmt: skip
+    advanced = advance(
+        *state,
+        Dynamics(x[:, None], y, alpha, 2.0 * alpha),
+        n_steps=300,
+        record_offsets=[300],
+        initial=(a, w[:, None], b),
+    )
     np.testing.assert_array_equal(state[1][:, 0], flat[1])
     assert advanced.steps == 300 and advanced.records["rd_w"][0] > 0

@@ -51,8 +51,8 @@ def test_gradients_match_central_differences(activation, d):
 def test_the_compiled_kernel_is_the_reference_after_2000_steps(activation, d):
     a, w, b, x, y = problem(d)
     start = model.risk(a, w, b, x, y, 3.0, activation)
-    compiled = engine.descend(a, w, b, x, y, 3.0, 0.05, 2000, activation=activation)
-    reference = engine.descend(a, w, b, x, y, 3.0, 0.05, 2000, activation=activation, backend="numpy")
+    compiled = engine.descend(a, w, b, engine.Dynamics(x, y, 3.0, 0.05, activation=activation), 2000)
+    reference = engine.descend(a, w, b, engine.Dynamics(x, y, 3.0, 0.05, activation=activation, backend="numpy"), 2000)
     assert relative_gap(compiled, reference) <= 1e-12
     assert model.risk(*reference, x, y, 3.0, activation) < 0.5 * start  # it trained
 
@@ -67,8 +67,8 @@ def test_inputs_of_many_coordinates_use_loops_and_still_agree():
     assert marker in _general_source("tanh", d) and marker not in _general_source("tanh", d - 1)
     a, w, b, x, y = problem(d, n=30)
     start = model.risk(a, w, b, x, y, 3.0, "tanh")
-    compiled = engine.descend(a, w, b, x, y, 3.0, 0.02, 2000, activation="tanh")
-    reference = engine.descend(a, w, b, x, y, 3.0, 0.02, 2000, activation="tanh", backend="numpy")
+    compiled = engine.descend(a, w, b, engine.Dynamics(x, y, 3.0, 0.02, activation="tanh"), 2000)
+    reference = engine.descend(a, w, b, engine.Dynamics(x, y, 3.0, 0.02, activation="tanh", backend="numpy"), 2000)
     assert relative_gap(compiled, reference) <= 1e-12
     assert model.risk(*reference, x, y, 3.0, "tanh") < 0.5 * start
 
@@ -82,8 +82,13 @@ def test_relu_on_more_1d_points_than_unrolled_records_the_exact_extremes():
     runs = []
     for backend in ("numba", "numpy"):
         state = [v.copy() for v in (a, w, b)]
-        result = engine.advance(*state, x, y, alpha=3.0, learning_rate=0.05, n_steps=500, record_offsets=[100, 500],
-                                backend=backend, initial=(a, w, b))  # fmt: skip
+        result = engine.advance(
+            *state,
+            engine.Dynamics(x, y, 3.0, 0.05, backend=backend),
+            n_steps=500,
+            record_offsets=[100, 500],
+            initial=(a, w, b),
+        )
         runs.append((state, result.records))
     assert relative_gap(runs[0][0], runs[1][0]) <= 1e-12
     for name in ("f_min", "f_max", "risk"):
@@ -99,9 +104,12 @@ def test_advance_records_what_the_reference_records(activation):
     for backend in ("numba", "numpy"):
         state = [v.copy() for v in (a, w, b)]
         result = engine.advance(
-            *state, x, y, alpha=3.0, learning_rate=0.05, n_steps=700, record_offsets=offsets,
-            backend=backend, initial=(a, w, b), activation=activation,
-        )  # fmt: skip
+            *state,
+            engine.Dynamics(x, y, 3.0, 0.05, activation=activation, backend=backend),
+            n_steps=700,
+            record_offsets=offsets,
+            initial=(a, w, b),
+        )
         states.append(state)
         results.append(result)
     compiled, reference = results
@@ -119,9 +127,9 @@ def test_ensemble_members_are_their_single_runs():
     members = [problem(5, seed=seed) for seed in range(3)]
     x, y = members[0][3:]
     stacked = [np.stack([member[k] for member in members]) for k in range(3)]
-    together = engine.descend(*stacked, x, y, 3.0, 0.05, 300, activation="xtanh")
+    together = engine.descend(*stacked, engine.Dynamics(x, y, 3.0, 0.05, activation="xtanh"), 300)
     for s, member in enumerate(members):
-        alone = engine.descend(*member[:3], x, y, 3.0, 0.05, 300, activation="xtanh")
+        alone = engine.descend(*member[:3], engine.Dynamics(x, y, 3.0, 0.05, activation="xtanh"), 300)
         for k in range(3):
             np.testing.assert_array_equal(together[k][s], alone[k])
 
@@ -130,35 +138,48 @@ def test_ensemble_members_are_their_single_runs():
 def test_a_relu_network_on_d_dimensional_inputs_dies_and_a_tanh_one_diverges(backend):
     a, w, b, x, y = problem(5)
     dead_b = np.full_like(b, -10.0)  # every neuron off on every point
-    result = engine.advance(a.copy(), w.copy(), dead_b, x, y, alpha=3.0, learning_rate=0.05, n_steps=10,
-                            record_offsets=[5], backend=backend)  # fmt: skip
+    result = engine.advance(
+        a.copy(), w.copy(), dead_b, engine.Dynamics(x, y, 3.0, 0.05, backend=backend), n_steps=10, record_offsets=[5]
+    )
     assert (result.steps, result.status) == (0, STATUS_DEAD)
-    leaky = engine.advance(a.copy(), w.copy(), dead_b.copy(), x, y, alpha=3.0, learning_rate=0.05, n_steps=10,
-                           record_offsets=[5], backend=backend, activation="leaky_relu")  # fmt: skip
+    leaky = engine.advance(
+        a.copy(),
+        w.copy(),
+        dead_b.copy(),
+        engine.Dynamics(x, y, 3.0, 0.05, activation="leaky_relu", backend=backend),
+        n_steps=10,
+        record_offsets=[5],
+    )
     assert (leaky.steps, leaky.status) == (10, STATUS_OK)  # leaky ReLU never dies
-    diverged = engine.advance(a.copy(), w.copy(), b.copy(), x, 1e6 * y, alpha=0.01, learning_rate=1e3,
-                              n_steps=50, record_offsets=[40], backend=backend, activation="x2tanh")  # fmt: skip
+    diverged = engine.advance(
+        a.copy(),
+        w.copy(),
+        b.copy(),
+        engine.Dynamics(x, 1e6 * y, 0.01, 1e3, activation="x2tanh", backend=backend),
+        n_steps=50,
+        record_offsets=[40],
+    )
     assert diverged.status == STATUS_DIVERGED and diverged.steps < 50
 
 
 def test_shapes_and_names_are_checked():
     a, w, b, x, y = problem(2)
     with pytest.raises(ConfigError, match=r"w=\(12,\) is not allowed: w must be of shape \(12, 2\)"):
-        engine.descend(a, w[:, 0], b, x, y, 3.0, 0.05, 1)
+        engine.descend(a, w[:, 0], b, engine.Dynamics(x, y, 3.0, 0.05), 1)
     with pytest.raises(ConfigError, match="activation='softplus' is not allowed: activation must be one of 'relu'"):
-        engine.descend(a, w, b, x, y, 3.0, 0.05, 1, activation="softplus")
+        engine.descend(a, w, b, engine.Dynamics(x, y, 3.0, 0.05, activation="softplus"), 1)
     with pytest.raises(ConfigError, match="w="):
         model.forward(a, w[:, :1].repeat(3, axis=1), b, x, 3.0)
     with pytest.raises(ConfigError, match=r"y=\(8,\) is not allowed: y must be of shape \(9,\)"):
-        engine.descend(a, w, b, x, y[:-1], 3.0, 0.05, 1, activation="tanh")
+        engine.descend(a, w, b, engine.Dynamics(x, y[:-1], 3.0, 0.05, activation="tanh"), 1)
     with pytest.raises(ConfigError, match="alpha=0.0 is not allowed"):
-        engine.descend(a, w, b, x, y, 0.0, 0.05, 1)
+        engine.descend(a, w, b, engine.Dynamics(x, y, 0.0, 0.05), 1)
     with pytest.raises(ConfigError, match=r"b=\(13,\) is not allowed: b must be of the shape of a"):
-        engine.descend(a, w, np.ones(13), x, y, 3.0, 0.05, 1)
+        engine.descend(a, w, np.ones(13), engine.Dynamics(x, y, 3.0, 0.05), 1)
     # advance works in place: a view or another dtype would be copied and lost, so it is refused
     for bad, given in ((np.asfortranarray(w), "non-contiguous float64 array"), (w.astype(np.float32), "float32 array")):
         with pytest.raises(ConfigError, match=f"w='{given}' is not allowed: w must be a C-contiguous float64"):
-            engine.advance(a, bad, b, x, y, alpha=3.0, learning_rate=0.05, n_steps=1, record_offsets=[1])
+            engine.advance(a, bad, b, engine.Dynamics(x, y, 3.0, 0.05), n_steps=1, record_offsets=[1])
 
 
 @njit

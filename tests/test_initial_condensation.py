@@ -29,11 +29,11 @@ def test_the_stage_ends_at_the_last_step_with_less_than_the_fraction_fitted():
     r0 = model.risk(a, w, b, x, y, 1.0, activation="tanh")
     assert steps is not None and steps > 60  # chunks of steps // 50 > 1 were taken
     # step by step from the start: the same state, the risk above 0.99·R(0) there and not one step later
-    state = engine.descend(a, w, b, x, y, 1.0, 1e-4, steps, activation="tanh")
+    state = engine.descend(a, w, b, engine.Dynamics(x, y, 1.0, 1e-4, activation="tanh"), steps)
     for got, expected in zip((a_end, w_end, b_end), state):
         np.testing.assert_array_equal(got, expected)
     assert model.risk(*state, x, y, 1.0, activation="tanh") > 0.99 * r0
-    after = engine.descend(*state, x, y, 1.0, 1e-4, 1, activation="tanh")
+    after = engine.descend(*state, engine.Dynamics(x, y, 1.0, 1e-4, activation="tanh"), 1)
     assert model.risk(*after, x, y, 1.0, activation="tanh") <= 0.99 * r0
     _, never = initial.end_of_initial_stage(a, w, b, x, y, "tanh", 1e-12, max_steps=100)
     assert never is None

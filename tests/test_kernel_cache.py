@@ -323,7 +323,7 @@ def test_the_child_finds_a_package_that_is_only_on_sys_path(tmp_path):
     ).stdout.strip()  # fmt: skip
     Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     (tmp_path / "stand_in.py").write_text(STAND_IN)
-    package_root = Path(_codegen.relunet_support.__file__).parents[1]
+    package_root = Path(_codegen.__file__).parents[2]
     script = textwrap.dedent(f"""
         import subprocess, sys
         from pathlib import Path

@@ -117,9 +117,9 @@ def test_trained_network_counts_m_as_the_paper_steps_at_half_the_stability_limit
     calls = []
     real = engine.advance
 
-    def recorded(a, w, b, x, y, **kwargs):
-        advanced = real(a, w, b, x, y, **kwargs)
-        calls.append((a.size, kwargs["alpha"], kwargs["learning_rate"], float(advanced.records["risk"][-1])))
+    def recorded(a, w, b, dynamics, **kwargs):
+        advanced = real(a, w, b, dynamics, **kwargs)
+        calls.append((a.size, dynamics.alpha, dynamics.learning_rate, float(advanced.records["risk"][-1])))
         return advanced
 
     monkeypatch.setattr(engine, "advance", recorded)

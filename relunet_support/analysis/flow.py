@@ -79,21 +79,10 @@ def check_gradient_flow(run, factor: int = 8, backend: str = "numba") -> FlowChe
     settled = np.nonzero(rec["risk"][1:] < 0.1 * RISK_FLOOR * rec["risk"][0])[0]
     if settled.size:
         steps = steps[: settled[0] + 1]
-    x, y = config.training_data()
     a, w, b = (v.copy() for v in config.initial_parameters())
+    finer_dynamics = config.dynamics().replace(learning_rate=config.learning_rate / factor, backend=backend)
     finer = engine.advance(
-        a,
-        w,
-        b,
-        x,
-        y,
-        alpha=config.alpha,
-        learning_rate=config.learning_rate / factor,
-        n_steps=int(steps[-1]) * factor,
-        record_offsets=steps * factor,
-        interval=config.interval,
-        backend=backend,
-        activation=config.activation,
+        a, w, b, finer_dynamics, n_steps=int(steps[-1]) * factor, record_offsets=steps * factor
     ).records
     count = finer["risk"].size
     extrapolate = factor / (factor - 1)

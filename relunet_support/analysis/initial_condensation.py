@@ -112,16 +112,17 @@ def end_of_initial_stage(
         with np.errstate(over="ignore", invalid="ignore"):  # a step too large diverges: NaN, η is then divided
             return float(model.risk(state[0], state[1], state[2], x, y, 1.0, activation=activation))
 
+    dynamics = engine.Dynamics(x, y, 1.0, learning_rate, activation=activation)
     state, steps = (a, w, b), 0
     threshold = (1.0 - fraction) * risk(state)
     while steps < max_steps:
         chunk = min(max(1, steps // 50), max_steps - steps)
-        advanced = engine.descend(*state, x, y, 1.0, learning_rate, chunk, activation=activation)
+        advanced = engine.descend(*state, dynamics, chunk)
         if risk(advanced) > threshold:  # NaN (diverged) is not
             state, steps = advanced, steps + chunk
             continue
         for _ in range(chunk - 1):  # the risk fell within this chunk: find the step
-            advanced = engine.descend(*state, x, y, 1.0, learning_rate, 1, activation=activation)
+            advanced = engine.descend(*state, dynamics, 1)
             if not risk(advanced) > threshold:
                 break
             state, steps = advanced, steps + 1

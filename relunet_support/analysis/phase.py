@@ -260,7 +260,7 @@ def trained_network(
     done_steps, risk = 0, math.inf
     while done_steps < max_steps:
         advanced = engine.advance(
-            a, w, b, x, y, alpha=alpha, learning_rate=eta, n_steps=chunk, record_offsets=np.array([chunk])
+            a, w, b, engine.Dynamics(x, y, alpha, eta), n_steps=chunk, record_offsets=np.array([chunk])
         )
         done_steps += advanced.steps
         status, records = advanced.status, advanced.records

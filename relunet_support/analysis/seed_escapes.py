@@ -77,8 +77,8 @@ def seed_escapes(config, seeds, resolution: float = RESOLUTION) -> SeedEscapes:
         )
     states = [dataclasses.replace(config, seed=seed).initial_parameters() for seed in seeds]
     a, w, b = (np.stack([state[i] for state in states]) for i in range(3))
-    x, y = config.training_data()
-    alpha, rate = config.alpha, config.learning_rate
+    dynamics = config.dynamics()
+    x, y, alpha, rate = dynamics.x, dynamics.y, dynamics.alpha, dynamics.learning_rate
     chunk = max(1, int(resolution * alpha / rate))
 
     def risks(a, w, b) -> np.ndarray:
@@ -92,7 +92,7 @@ def seed_escapes(config, seeds, resolution: float = RESOLUTION) -> SeedEscapes:
     step = 0
     while not done.all() and step < config.n_steps:
         steps = min(chunk, config.n_steps - step)
-        moved = engine.descend(a, w, b, x, y, alpha, rate, steps, backend=config.backend, activation=config.activation)
+        moved = engine.descend(a, w, b, dynamics, steps)
         stuck = np.logical_and.reduce(
             [np.all(new == old, axis=tuple(range(1, new.ndim))) for new, old in zip(moved, (a, w, b))]
         )

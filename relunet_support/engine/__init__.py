@@ -15,8 +15,8 @@ from relunet_support.backends import BACKENDS, check_backend  # noqa: F401 (part
 # backends (numba kernels, the numpy reference, cuda) are imported when a step is taken
 from relunet_support.engine import _codegen, _kernels
 from relunet_support.engine._mirror import first_halves, is_mirrored, unfold_mirror  # noqa: F401 (is_mirrored: documented here)
+from relunet_support.engine.dynamics import KERNEL_SCALARS, Dynamics  # noqa: F401 (KERNEL_SCALARS: the kernels' layout)
 from relunet_support.errors import invalid
-from relunet_support.network import activations
 
 STATUS_OK = _kernels.STATUS_OK
 STATUS_DIVERGED = _kernels.STATUS_DIVERGED
@@ -55,40 +55,21 @@ def _check_state(a: np.ndarray, w: np.ndarray, b: np.ndarray, x: np.ndarray, one
         raise invalid("a", a.shape, "an array of shape (m,) or (S, m)")
     if b.shape != a.shape:
         raise invalid("b", b.shape, f"of the shape of a, {a.shape}")
-    _check_w(w, a, x)
-
-
-def _check_problem(x: np.ndarray, y: np.ndarray, alpha) -> None:
-    """x of shape (n,) or (n, d), y of shape (n,), α a finite number > 0: else a ConfigError naming which."""
-    if x.ndim not in (1, 2) or x.shape[0] == 0:
-        raise invalid("x", x.shape, "an array of shape (n,) or (n, d) with n ≥ 1")
-    if y.shape != (x.shape[0],):
-        raise invalid("y", y.shape, f"of shape ({x.shape[0]},): one target per point of x")
-    for name, values in (("x", x), ("y", y)):
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            raise invalid(name, f"array with {values.flat[bad[0]]} at flat index {bad[0]}", "finite numbers only")
-    if not (isinstance(alpha, (int, float, np.number)) and 0 < alpha < np.inf):
-        raise invalid("alpha", alpha, "a finite number > 0")
-
-
-def _check_w(w: np.ndarray, a: np.ndarray, x: np.ndarray) -> None:
-    """w must have a's shape for 1-D inputs x (n,), and a's shape + (d,) for inputs x (n, d)."""
     expected = a.shape + x.shape[1:]
     if w.shape != expected:
         raise invalid("w", w.shape, f"of shape {expected} for a of shape {a.shape} and inputs x of shape {x.shape}")
 
 
-def _is_general(activation: str, x: np.ndarray) -> bool:
+def _is_general(dynamics: Dynamics) -> bool:
     """Whether the general kernels run this problem: all but 1-D ReLU on few points (``_codegen.unrolled``)."""
-    activations.get(activation)
-    return not _codegen.unrolled(x.shape[0], activation, 1 if x.ndim == 1 else x.shape[1])
+    return not _codegen.unrolled(dynamics.x.shape[0], dynamics.activation, dynamics.dimension)
 
 
-def _one_coordinate_flattened(w: np.ndarray, x: np.ndarray, activation: str) -> tuple[np.ndarray, np.ndarray]:
+def _one_coordinate_flattened(w: np.ndarray, dynamics: Dynamics) -> tuple[np.ndarray, np.ndarray]:
     """Inputs given as (n, 1) with w as (..., m, 1), for the 1-D ReLU kernels (which take x (n,) and w (..., m)):
     views of shape (n,) and (..., m), so that w is still updated in place."""
-    if x.ndim == 2 and x.shape[1] == 1 and not _is_general(activation, x):
+    x = dynamics.x
+    if x.ndim == 2 and x.shape[1] == 1 and not _is_general(dynamics):
         return w[..., 0], x[:, 0]
     return w, x
 
@@ -133,10 +114,10 @@ def _with_coordinates(w: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndar
     return (w, x) if x.ndim == 2 else (w[..., None], x[:, None])
 
 
-def _general_kernels(activation: str, w: np.ndarray, x: np.ndarray):
+def _general_kernels(dynamics: Dynamics, w: np.ndarray):
     """The general numba kernel module for this problem, and (w, x) with their coordinate axis."""
-    w_k, x_k = _with_coordinates(w, x)
-    return _codegen.kernels_for(x.shape[0], activation=activation, d=x_k.shape[1]), w_k, x_k
+    w_k, x_k = _with_coordinates(w, dynamics.x)
+    return _codegen.kernels_for(x_k.shape[0], activation=dynamics.activation, d=x_k.shape[1]), w_k, x_k
 
 
 def _run_kernel(function_name, a, w, b, x, y, *args, initial=None):
@@ -167,38 +148,21 @@ class Advanced:
     records: dict[str, np.ndarray]
 
 
-def advance(
-    a,
-    w,
-    b,
-    x,
-    y,
-    *,
-    alpha: float,
-    learning_rate: float,
-    n_steps: int,
-    record_offsets,
-    interval: tuple[float, float] = (-0.5, 0.5),
-    backend: str = "numba",
-    initial=None,
-    activation: str = "relu",
-) -> Advanced:
-    """Advance the state (a, w, b) *in place* by up to ``n_steps`` GD steps, recording as it goes: a and b
-    of shape (m,), w of shape (m,) for inputs x of shape (n,), (m, d) for x of shape (n, d).
+def advance(a, w, b, dynamics: Dynamics, *, n_steps: int, record_offsets, initial=None) -> Advanced:
+    """Advance the state (a, w, b) *in place* by up to ``n_steps`` GD steps of ``dynamics``, recording as it
+    goes: a and b of shape (m,), w of shape (m,) for inputs x of shape (n,), (m, d) for x of shape (n, d).
 
-    The records hold risk, f_min, f_max (exact, over ``interval``, for ReLU networks of a 1-D input; NaN
-    otherwise) and, when ``initial`` = (a₀, w₀, b₀) is given, rd_w and rd_a, at the ``record_offsets``
+    The records hold risk, f_min, f_max (exact, over ``dynamics.interval``, for ReLU networks of a 1-D input;
+    NaN otherwise) and, when ``initial`` = (a₀, w₀, b₀) is given, rd_w and rd_a, at the ``record_offsets``
     (sorted offsets in 1..n_steps) that were reached.
     """
-    require_backend(backend)
+    _check_dynamics(dynamics)
+    require_backend(dynamics.backend)
     record_offsets = _as_offsets(record_offsets)
     out = {name: np.full(record_offsets.size, np.nan) for name in ("risk", "f_min", "f_max", "rd_w", "rd_a")}
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    y = np.ascontiguousarray(y, dtype=np.float64)
+    x, y = dynamics.x, dynamics.y
     if initial is not None:
         initial = tuple(np.ascontiguousarray(v, dtype=np.float64) for v in initial)
-    lo, hi = float(interval[0]), float(interval[1])
-    _check_problem(x, y, alpha)
     for name, values in (("a", a), ("w", w), ("b", b)):  # advanced in place: they must be what the kernels take
         if not (isinstance(values, np.ndarray) and values.dtype == np.float64 and values.flags.c_contiguous):
             given = (
@@ -209,70 +173,80 @@ def advance(
             raise invalid(name, given, "a C-contiguous float64 numpy array (advance works in place)")
     _check_state(a, w, b, x, one_network=True)
     _check_advance_arguments(a, w, b, initial, n_steps, record_offsets)
-    alpha, learning_rate, n_steps = float(alpha), float(learning_rate), int(n_steps)
-    # the compiled kernels' positional layout: scalars, offsets, the record arrays
-    layout = (alpha, learning_rate, n_steps, record_offsets, out["risk"], out["f_min"], out["f_max"], lo, hi)
+    n_steps = int(n_steps)
+    # the compiled kernels' positional layout: the dynamics' scalars, the offsets, the record arrays
+    layout = (
+        *dynamics.kernel_scalars,
+        n_steps,
+        record_offsets,
+        out["risk"],
+        out["f_min"],
+        out["f_max"],
+        *dynamics.interval,
+    )
     empty = np.empty(0)
-    if _is_general(activation, x) and backend == "numba":
-        kernels, w_k, x_k = _general_kernels(activation, w, x)
+    if _is_general(dynamics) and dynamics.backend == "numba":
+        kernels, w_k, x_k = _general_kernels(dynamics, w)
         initial_k = (empty, np.empty((0, w_k.shape[-1])), empty)
         if initial is not None:
             initial_k = (initial[0], _with_coordinates(initial[1], x)[0], initial[2])
         steps, written, status, _ = kernels.advance(a, w_k, b, x_k, y, *layout, *initial_k, out["rd_w"], out["rd_a"])
-    elif backend == "numba":
-        w_1, x_1 = _one_coordinate_flattened(w, x, activation)
+    elif dynamics.backend == "numba":
+        w_1, x_1 = _one_coordinate_flattened(w, dynamics)
         if initial is not None:
-            initial = (initial[0], _one_coordinate_flattened(initial[1], x, activation)[0], initial[2])
+            initial = (initial[0], _one_coordinate_flattened(initial[1], dynamics)[0], initial[2])
         steps, written, status, _ = _run_kernel(
             "advance", a, w_1, b, x_1, y, *layout, out["rd_w"], out["rd_a"],
             initial=initial if initial is not None else (empty, empty, empty),
         )  # fmt: skip
-    else:  # the Python backends take the same things by name
+    else:  # the Python backends take the dynamics and the same things by name
         backend_advance: Callable[..., tuple[int, int, int]]
-        if backend == "cuda":
+        if dynamics.backend == "cuda":
             from relunet_support.engine._cuda import advance as backend_advance
         else:
             from relunet_support.engine._reference import advance as backend_advance
         steps, written, status = backend_advance(
-            a, w, b, x, y, alpha=alpha, learning_rate=learning_rate, n_steps=n_steps,
-            record_offsets=record_offsets, records=out, interval=(lo, hi), initial=initial, activation=activation,
-        )  # fmt: skip
+            a, w, b, dynamics, n_steps=n_steps, record_offsets=record_offsets, records=out, initial=initial
+        )
     return Advanced(int(steps), int(status), {name: values[:written] for name, values in out.items()})
 
 
-def descend(
-    a, w, b, x, y, alpha: float, learning_rate: float, n_steps: int, backend: str = "numba", activation: str = "relu"
-):
-    """Plain gradient descent θ ← θ − η∇R(θ) for n_steps steps; returns new (a, w, b), inputs untouched.
+def descend(a, w, b, dynamics: Dynamics, n_steps: int):
+    """Plain gradient descent θ ← θ − η∇R(θ) of ``dynamics`` for n_steps steps; returns new (a, w, b), inputs
+    untouched.
 
     Accepts (m,) or (S, m) parameters a and b (w: the same, with a trailing axis of length d for inputs x
     of shape (n, d)): S independent networks (seeds) on the same data, trained in parallel over the cores
     by the numba backend (over the GPU by the cuda backend). No guards: a non-finite state is returned
     as it is.
     """
-    require_backend(backend)
+    _check_dynamics(dynamics)
+    require_backend(dynamics.backend)
     if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 0:
         raise invalid("n_steps", n_steps, "a non-negative integer")
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    y = np.ascontiguousarray(y, dtype=np.float64)
-    _check_problem(x, y, alpha)
+    x, y = dynamics.x, dynamics.y
     a, w, b = _as_state(a, w, b, x)
-    args = (float(alpha), float(learning_rate), int(n_steps))
-    if _is_general(activation, x) and backend == "numba":
-        kernels, w_k, x_k = _general_kernels(activation, w, x)
+    args = (*dynamics.kernel_scalars, int(n_steps))
+    if _is_general(dynamics) and dynamics.backend == "numba":
+        kernels, w_k, x_k = _general_kernels(dynamics, w)
         (kernels.descend_plain if a.ndim == 1 else kernels.descend_ensemble)(a, w_k, b, x_k, y, *args)
         return a, w, b
-    if backend == "cuda":
+    if dynamics.backend == "cuda":
         from relunet_support.engine import _cuda
 
-        _cuda.descend(a, w, b, x, y, *args, activation=activation)
-    elif backend == "numpy":
+        _cuda.descend(a, w, b, dynamics, int(n_steps))
+    elif dynamics.backend == "numpy":
         from relunet_support.engine import _reference
 
         for member in [(a, w, b)] if a.ndim == 1 else zip(a, w, b):
-            _reference.descend_plain(*member, x, y, *args, activation=activation)
+            _reference.descend_plain(*member, dynamics, int(n_steps))
     else:
-        w_1, x_1 = _one_coordinate_flattened(w, x, activation)
+        w_1, x_1 = _one_coordinate_flattened(w, dynamics)
         # one network, or an ensemble: members in parallel over the cores
         _run_kernel("descend_plain" if a.ndim == 1 else "descend_ensemble", a, w_1, b, x_1, y, *args)
     return a, w, b
+
+
+def _check_dynamics(dynamics) -> None:
+    if not isinstance(dynamics, Dynamics):
+        raise invalid("dynamics", type(dynamics).__name__, "an engine.Dynamics (x, y, α, η, activation, …)")

@@ -330,14 +330,16 @@ class DeviceState:
         )
 
 
-def _on_device(a, w, b, x, y, alpha, learning_rate, launch, activation="relu") -> DeviceState:
+def _on_device(a, w, b, dynamics, launch) -> DeviceState:
     """The network on the GPU: its first half only when the problem is mirrored (1-D ReLU,
     ``engine.is_mirrored``)."""
-
+    x, y, activation = dynamics.x, dynamics.y, dynamics.activation
     mirror = activation == "relu" and np.ndim(x) == 1 and is_mirrored(a, w, b, x, y)
     if mirror:
         a, w, b = first_halves(a, w, b)
-    return DeviceState(a, w, b, x, y, alpha, learning_rate, mirror=mirror, activation=activation, **launch)
+    return DeviceState(
+        a, w, b, x, y, dynamics.alpha, dynamics.learning_rate, mirror=mirror, activation=activation, **launch
+    )
 
 
 def _copy_back(state: DeviceState, targets) -> None:
@@ -350,22 +352,19 @@ def _copy_back(state: DeviceState, targets) -> None:
             target[...] = value
 
 
-def descend(a, w, b, x, y, alpha, learning_rate, n_steps, activation="relu", **launch) -> None:
+def descend(a, w, b, dynamics, n_steps, **launch) -> None:
     """``engine.descend`` on the GPU: (a, w, b) of shape (m,) or (S, m) (w: with a trailing axis of length d
     for inputs of dimension d) updated in place. ``launch``: DeviceState's threads, mode, blocks_per_sm."""
-    state = _on_device(a, w, b, x, y, alpha, learning_rate, launch, activation)
+    state = _on_device(a, w, b, dynamics, launch)
     state.run(n_steps)
     _copy_back(state, (a, w, b))
 
 
-def advance(
-    a, w, b, x, y, *, alpha, learning_rate, n_steps, record_offsets, records, interval, initial=None,
-    activation="relu", **launch,
-):  # fmt: skip
+def advance(a, w, b, dynamics, *, n_steps, record_offsets, records, initial=None, **launch):
     """The numba kernels' ``advance`` on the GPU (one network, in place): (steps taken, records written,
     status). The GPU runs between record steps; each record is taken on the host from the state copied back."""
 
-    state = _on_device(a, w, b, x, y, alpha, learning_rate, launch, activation)
+    state = _on_device(a, w, b, dynamics, launch)
     steps, status = state.run(0, guard=True)  # a dead start stops at step 0
     written = 0
     for target in [*record_offsets.tolist(), int(n_steps)]:
@@ -376,8 +375,8 @@ def advance(
         if status == STATUS_DIVERGED or written == record_offsets.size or record_offsets[written] != steps:
             continue
         _copy_back(state, (a, w, b))  # (a, w, b) is updated in place anyway: the record reads it there
-        risk = 0.5 * float(np.sum((state.network_values() - y) ** 2)) / y.size
-        take_record(records, written, a, w, b, risk, alpha, interval, initial, activation)
+        risk = 0.5 * float(np.sum((state.network_values() - dynamics.y) ** 2)) / dynamics.y.size
+        take_record(records, written, a, w, b, risk, dynamics.alpha, dynamics.interval, initial, dynamics.activation)
         written += 1
     _copy_back(state, (a, w, b))
     return steps, written, status

@@ -8,11 +8,12 @@ from relunet_support.engine._kernels import STATUS_DEAD, STATUS_DIVERGED, STATUS
 from relunet_support.network import exact, model
 
 
-def _step(a, w, b, x, y, alpha, learning_rate, activation="relu"):
-    grad_a, grad_w, grad_b = model.gradients(a, w, b, x, y, alpha, activation)
-    a -= learning_rate * grad_a
-    w -= learning_rate * grad_w
-    b -= learning_rate * grad_b
+def _step(a, w, b, dynamics):
+    """θ ← θ − η ∇R(θ), in place."""
+    grad_a, grad_w, grad_b = model.gradients(a, w, b, dynamics.x, dynamics.y, dynamics.alpha, dynamics.activation)
+    a -= dynamics.learning_rate * grad_a
+    w -= dynamics.learning_rate * grad_w
+    b -= dynamics.learning_rate * grad_b
 
 
 def _active_pairs(w, b, x, activation="relu") -> int:
@@ -21,9 +22,9 @@ def _active_pairs(w, b, x, activation="relu") -> int:
     return int(np.count_nonzero(pre > 0)) if activation == "relu" else pre.size
 
 
-def descend_plain(a, w, b, x, y, alpha, learning_rate, n_steps, activation="relu"):
+def descend_plain(a, w, b, dynamics, n_steps):
     for _ in range(n_steps):
-        _step(a, w, b, x, y, alpha, learning_rate, activation)
+        _step(a, w, b, dynamics)
 
 
 def take_record(
@@ -42,20 +43,19 @@ def take_record(
         records["rd_a"][index] = model.relative_distance(a, initial[0])
 
 
-def advance(
-    a, w, b, x, y, *, alpha, learning_rate, n_steps, record_offsets, records, interval, initial=None, activation="relu"
-):
+def advance(a, w, b, dynamics, *, n_steps, record_offsets, records, initial=None):
     """The generated kernels' ``advance`` step by step in numpy: (steps taken, records written, status)."""
+    x, y, alpha, activation = dynamics.x, dynamics.y, dynamics.alpha, dynamics.activation
     if _active_pairs(w, b, x, activation) == 0:
         return 0, 0, STATUS_DEAD
     written = 0
     for step in range(1, n_steps + 1):
-        _step(a, w, b, x, y, alpha, learning_rate, activation)
+        _step(a, w, b, dynamics)
         risk = model.risk(a, w, b, x, y, alpha, activation)
         if not (np.isfinite(risk) and np.all(np.isfinite(a)) and np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
             return step, written, STATUS_DIVERGED
         if written < record_offsets.size and record_offsets[written] == step:
-            take_record(records, written, a, w, b, risk, alpha, interval, initial, activation)
+            take_record(records, written, a, w, b, risk, alpha, dynamics.interval, initial, activation)
             written += 1
         if _active_pairs(w, b, x, activation) == 0:
             return step, written, STATUS_DEAD

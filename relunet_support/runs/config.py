@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from relunet_support.backends import BACKENDS, check_backend
+from relunet_support.engine.dynamics import Dynamics
 from relunet_support.errors import ConfigError, invalid
 from relunet_support.network import activations, data, init, scaling
 from relunet_support.runs import schedule
@@ -104,6 +105,20 @@ _CHECK_MEMORY = contextvars.ContextVar("check_memory", default=True)
 # Fields added to TrainConfig after run stores existed: left out of the digest (and so of the run id) while they
 # hold their default. A new field goes here; it must default to what runs did before it existed.
 ADDED_FIELDS: tuple[str, ...] = ("activation", "beta2")
+
+
+# The fields that choose what is recorded, or which machine computes the step, and not the trajectory: changing
+# one leaves every trained parameter as it is (backend: to rounding). Every other field changes the numbers GD
+# computes — through the initial parameters (m, γ, γ′, init, seed, β₂), the step (``dynamics()``: data, α, η,
+# activation) or its length (n_steps). tests/test_dynamics.py walks the fields and holds each to its side.
+BOOKKEEPING_FIELDS: dict[str, str] = {
+    "n_records": "how many steps are recorded",
+    "n_snapshots": "how many steps are snapshotted (the compiled loop restarts there: the same numbers to rounding)",
+    "record_every": "which steps are recorded",
+    "snapshot_every": "which steps are snapshotted (as n_snapshots)",
+    "interval": "where the recorded extremes of f are taken",
+    "backend": "which machine computes the same step (the same numbers to rounding)",
+}
 
 
 def config_digest(values: dict) -> str:
@@ -352,6 +367,11 @@ class TrainConfig:
     def normalised_learning_rate(self) -> float:
         """η/α: GD is stable for η/α ≲ 2 at (γ, γ′) = (3/2, 0) whatever m is."""
         return self.learning_rate / self.alpha
+
+    def dynamics(self) -> Dynamics:
+        """What one GD step of this run is (``engine.Dynamics``): its data, α, η, activation, interval, backend."""
+        x, y = self.training_data()
+        return Dynamics(x, y, self.alpha, self.learning_rate, self.activation, self.interval, self.backend)
 
     def training_data(self) -> tuple[np.ndarray, np.ndarray]:
         """(x, y): the named data set's, or the numbers in the config (custom data, a data file's)."""

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from relunet_support.analysis import diagnostics
+from relunet_support import engine  # imports no numba: the kernels are loaded when a step is taken
 from relunet_support.errors import (
     NetworkDied,
     NotARunError,
@@ -106,22 +106,24 @@ def check_learning_rate(config: TrainConfig) -> None:
         )  # the caller of train()
 
 
-def _record(config: TrainConfig, step: int, state, initial, x, y) -> dict:
+def _record(config: TrainConfig, state, initial) -> dict:
     """One record from the parameters (used at step 0 and where a run stops early)."""
     a, w, b = state
     a0, w0, b0 = initial
+    x, y = config.training_data()
+    from relunet_support.network import exact  # compiled: numba is imported only when a run is trained
+
     with np.errstate(over="ignore", invalid="ignore"):  # a non-finite record is reported as divergence
         f_min, f_max = np.nan, np.nan  # for networks of a 1-D input only (engine.advance records the same)
         if config.records_extremes:
-            f_min, f_max = diagnostics.extremes(
-                a, w, b, config.alpha, config.interval[0], config.interval[1], config.activation
-            )
+            lo, hi = config.interval
+            f_min, f_max = exact.extremes(a, w, b, 1.0 / config.alpha, lo, hi, config.activation)
         return {
             "risk": model.risk(a, w, b, x, y, config.alpha, config.activation),
             "f_min": f_min,
             "f_max": f_max,
-            "rd_w": diagnostics.relative_distance((w, b), (w0, b0)),
-            "rd_a": diagnostics.relative_distance(a, a0),
+            "rd_w": model.relative_distance((w, b), (w0, b0)),
+            "rd_a": model.relative_distance(a, a0),
         }
 
 
@@ -156,30 +158,14 @@ class _Buffer:
         self.clear()
 
 
-def _warm_up(config: TrainConfig, state, initial, x, y) -> None:
+def _warm_up(config: TrainConfig, state, initial) -> None:
     """One step on copies of the state, and one record, so that the kernels are compiled (numba: loaded
     from its cache or compiled; cuda: compiled and the device set up) before the run's clock starts:
     ``wall_seconds`` and ``steps_per_second`` then measure training, not JIT compilation."""
-    from relunet_support import engine
-
     a, w, b = (np.array(v, dtype=np.float64, copy=True) for v in state)
     with np.errstate(all="ignore"):
-        engine.advance(
-            a,
-            w,
-            b,
-            x,
-            y,
-            alpha=config.alpha,
-            learning_rate=config.learning_rate,
-            n_steps=1,
-            record_offsets=np.array([1]),
-            interval=config.interval,
-            backend=config.backend,
-            initial=initial,
-            activation=config.activation,
-        )
-        _record(config, 0, (a, w, b), initial, x, y)
+        engine.advance(a, w, b, config.dynamics(), n_steps=1, record_offsets=np.array([1]), initial=initial)
+        _record(config, (a, w, b), initial)
 
 
 def _describe(config: TrainConfig) -> str:
@@ -256,14 +242,13 @@ def _train(
                 )
             _check_revision(run, finished=False)
         _require_backend(config)  # before anything is written or removed
-        x, y = config.training_data()
         initial = config.initial_parameters()
         if run is not None:
             state = tuple(np.ascontiguousarray(v) for v in run.checkpoint_state())
-            _warm_up(config, state, initial, x, y)  # JIT compilation (and its cache) before anything is written
+            _warm_up(config, state, initial)  # JIT compilation (and its cache) before anything is written
             writer = RunWriter(path)
         else:
-            _warm_up(config, initial, initial, x, y)
+            _warm_up(config, initial, initial)
             _check_disk_space(config, out_dir)
             if path.exists():  # resume=False
                 remove_run(path)
@@ -274,8 +259,6 @@ def _train(
 
 
 def _require_backend(config: TrainConfig) -> None:
-    from relunet_support import engine  # numba is imported only when something must be trained
-
     engine.require_backend(config.backend)
 
 
@@ -356,9 +339,7 @@ def _check_revision(run: Run, finished: bool) -> None:
 def _train_loop(config, writer: RunWriter, state, initial, progress, checkpoint_seconds, max_buffer_bytes) -> Run:
     from tqdm.auto import tqdm
 
-    from relunet_support import engine
-
-    x, y = config.training_data()
+    dynamics = config.dynamics()
     a, w, b = state  # `initial`: the step-0 parameters, for the relative distances
     record_steps = config.record_steps()
     snapshot_steps = config.snapshot_steps()
@@ -366,7 +347,6 @@ def _train_loop(config, writer: RunWriter, state, initial, progress, checkpoint_
     n_records = int(writer.progress["n_records"])
     n_snapshots = int(writer.progress["n_snapshots"])
     wall_before = float(writer.progress["wall_seconds"])
-    lo, hi = config.interval
     buffer = _Buffer()
     started = last_checkpoint = time.perf_counter()
     status, message = "complete", ""
@@ -387,7 +367,7 @@ def _train_loop(config, writer: RunWriter, state, initial, progress, checkpoint_
 
     writer.set_status("running")
     if n_records == 0:  # nothing committed yet: record step 0 (a resumed run redoes it identically)
-        first = _record(config, 0, (a, w, b), initial, x, y)
+        first = _record(config, (a, w, b), initial)
         buffer.add_records(config.learning_rate, [0], first)
         buffer.add_snapshot(0, (a, w, b))
         n_records, n_snapshots = 1, 1
@@ -402,21 +382,7 @@ def _train_loop(config, writer: RunWriter, state, initial, progress, checkpoint_
             target = int(snapshot_steps[n_snapshots])
             record_end = int(np.searchsorted(record_steps, target, side="right"))
             offsets = record_steps[n_records:record_end] - step
-            advanced = engine.advance(
-                a,
-                w,
-                b,
-                x,
-                y,
-                alpha=config.alpha,
-                learning_rate=config.learning_rate,
-                n_steps=target - step,
-                record_offsets=offsets,
-                interval=(lo, hi),
-                backend=config.backend,
-                initial=initial,
-                activation=config.activation,
-            )
+            advanced = engine.advance(a, w, b, dynamics, n_steps=target - step, record_offsets=offsets, initial=initial)
             done, code, records = advanced.steps, advanced.status, advanced.records
             written = records["risk"].size
             buffer.add_records(config.learning_rate, offsets[:written] + step, records)
@@ -435,7 +401,7 @@ def _train_loop(config, writer: RunWriter, state, initial, progress, checkpoint_
                 break
             if code == engine.STATUS_DEAD:
                 if n_records == 0 or record_steps[n_records - 1] != step:
-                    buffer.add_records(config.learning_rate, [step], _record(config, step, (a, w, b), initial, x, y))
+                    buffer.add_records(config.learning_rate, [step], _record(config, (a, w, b), initial))
                     n_records += 1
                 if last_snapshot != step:
                     buffer.add_snapshot(step, (a, w, b))
@@ -444,7 +410,7 @@ def _train_loop(config, writer: RunWriter, state, initial, progress, checkpoint_
                 message = (
                     f"every neuron is inactive on every data point at step {step}: the gradient is "
                     f"exactly zero, so training stopped ({_describe(config)}). The risk stays at "
-                    f"{model.risk(a, w, b, x, y, config.alpha):.6g} forever."
+                    f"{model.risk(a, w, b, dynamics.x, dynamics.y, config.alpha, config.activation):.6g} forever."
                 )
                 break
             buffer.add_snapshot(step, (a, w, b))
