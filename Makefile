@@ -35,6 +35,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 # The rest (a few minutes): the papermill smoke batch (02, 03 static, 04, 05 with their own asserts), 01
 # and 03 (interactive) under nbval (lax) — each notebook executed once —, the CUDA simulator and the

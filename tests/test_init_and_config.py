@@ -220,24 +220,28 @@ def test_exponents_whose_scales_leave_float64_are_refused_when_built():
         TrainConfig.from_normalised(10, 1e308, 100)  # η = 1e308·α overflows
 
 
-def test_a_training_too_large_for_memory_is_refused_before_any_schedule_is_built(monkeypatch):
-    from relunet_support.runs import config, schedule
+def test_a_training_too_large_for_memory_is_refused_before_any_schedule_is_built(monkeypatch, tmp_path):
+    """train() refuses, before a schedule or a file exists; the config itself is machine-independent (a
+    stored run opens anywhere)."""
+    from relunet_support.runs import schedule
+    from relunet_support.runs import train as train_module
 
     def no_schedule(*args):
         raise AssertionError("the schedule was built")
 
+    huge = TrainConfig(m=1e12, learning_rate=1.0, n_steps=100)  # a valid config: training it is what cannot be
     monkeypatch.setattr(schedule, "steps_schedule", no_schedule)
-    memory = config.physical_memory()
+    memory = train_module.physical_memory()
     with pytest.raises(ConfigError, match=r"^m=1000000000000 is not allowed: .*memory: it needs about 89,407.0 GiB"):
-        TrainConfig(m=1e12, learning_rate=1.0, n_steps=100)
+        train(huge, tmp_path)
     with pytest.raises(ConfigError, match=r"^n_records=1000000000000 is not allowed: .*GiB, mostly for the records"):
-        TrainConfig(m=10, learning_rate=1.0, n_steps=10**12, n_records=10**12)
+        train(TrainConfig(m=10, learning_rate=1.0, n_steps=10**12, n_records=10**12), tmp_path)
     with pytest.raises(ConfigError, match=r"^record_every=1 is not allowed: .*memory"):
-        TrainConfig(m=10, learning_rate=1.0, n_steps=10**12, record_every=1)
-    monkeypatch.setattr(config, "physical_memory", lambda: 1 << 20)  # 1 MiB: 1,000,000 record steps need 61 MiB
+        train(TrainConfig(m=10, learning_rate=1.0, n_steps=10**12, record_every=1), tmp_path)
+    monkeypatch.setattr(train_module, "physical_memory", lambda: 1 << 20)  # 1 MiB: 10⁶ record steps need 61 MiB
     with pytest.raises(ConfigError, match=r"^n_snapshots=1000000 is not allowed: .*the machine has 0.0 GiB"):
-        TrainConfig(m=10, learning_rate=1.0, n_steps=10**6, n_snapshots=10**6)
-    assert memory is not None and TrainConfig(m=10, learning_rate=1.0, n_steps=10**12).n_records == 10_000
+        train(TrainConfig(m=10, learning_rate=1.0, n_steps=10**6, n_snapshots=10**6), tmp_path)
+    assert memory is not None and not any(tmp_path.iterdir())
 
 
 def test_integers_stay_exact():

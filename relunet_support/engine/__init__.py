@@ -33,6 +33,15 @@ def require_backend(backend: str) -> str:
     return backend
 
 
+def backend_versions(backend: str) -> dict:
+    """What a run records of its backend beyond numba's version: for 'cuda', numba-cuda's version and the GPU."""
+    if backend != "cuda":
+        return {}
+    from relunet_support.engine import _cuda
+
+    return _cuda.describe()
+
+
 def precompile(sizes, general=()) -> None:
     """Compile the numba kernels for these numbers of data points, and the general kernels of these
     (activation, d), now (``_codegen.precompile``)."""

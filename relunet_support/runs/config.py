@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import functools
 import hashlib
 import json
 import math
-import os
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -90,17 +88,6 @@ def sweep_configs(
         raise invalid("widths", widths, f"a list of different widths ({repeated[0]} is repeated)")
     return configs
 
-
-@functools.cache
-def physical_memory() -> int | None:
-    """This machine's physical memory in bytes (None where the system does not say)."""
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-_CHECK_MEMORY = contextvars.ContextVar("check_memory", default=True)
 
 # Fields added to TrainConfig after run stores existed: left out of the digest (and so of the run id) while they
 # hold their default. A new field goes here; it must default to what runs did before it existed.
@@ -273,44 +260,9 @@ class TrainConfig:
                 "beta2", self.beta2, "a finite number > 0 (the initial scale of the input weights)", positive=True
             ),
         )
-        if _CHECK_MEMORY.get():
-            self._check_memory()
         scaling.alpha_beta(
             self.m, self.gamma, self.gamma_prime, self.beta2
         )  # a ConfigError where a scale is out of range
-
-    def _check_memory(self) -> None:
-        """A ConfigError naming m, or the record or snapshot schedule, where one training would not fit in this
-        machine's memory: it holds 4 copies of the 3·m float64 parameters (the state, the initial one, the
-        warm-up's, the first snapshot) and 8 arrays of int64/float64 per record step (its step and the 7 record
-        fields). Counted from the schedules' sizes, before any of them is built."""
-        memory = physical_memory()
-        if memory is None:
-            return
-
-        def steps(n_points: int, every: int | None) -> int:  # about len(schedule.steps_schedule(...))
-            return self.n_steps // every + 2 if every else min(n_points, self.n_steps + 1)
-
-        needs = {  # name: (bytes, what for)
-            "m": (4 * 3 * 8 * self.m, "the parameters (4 copies of 3·m float64 numbers)"),
-            "record_every" if self.record_every else "n_records": (
-                8 * 8 * steps(self.n_records, self.record_every),
-                "the records (8 float64 numbers per record step)",
-            ),
-            "snapshot_every" if self.snapshot_every else "n_snapshots": (
-                8 * 8 * steps(self.n_snapshots, self.snapshot_every),
-                "the records at snapshot steps (8 float64 numbers each)",
-            ),
-        }
-        total = sum(size for size, _ in needs.values())
-        if total > memory:
-            name = max(needs, key=lambda key: needs[key][0])
-            raise invalid(
-                name,
-                getattr(self, name),
-                f"small enough that one training fits in this machine's memory: it needs about "
-                f"{total / 2**30:,.1f} GiB, mostly for {needs[name][1]}, and the machine has {memory / 2**30:,.1f} GiB",
-            )
 
     @classmethod
     def from_normalised(cls, m: int, normalised_learning_rate: float, n_steps: int, **options) -> TrainConfig:
@@ -408,11 +360,7 @@ class TrainConfig:
         for key in NUMBER_LISTS:
             if values.get(key) is not None:
                 values[key] = tuple(tuple(v) if isinstance(v, list) else v for v in values[key])
-        token = _CHECK_MEMORY.set(False)  # a stored run opens on any machine, whatever training it needed
-        try:
-            return cls(**values)
-        finally:
-            _CHECK_MEMORY.reset(token)
+        return cls(**values)
 
     def identity(self) -> dict:
         """``to_dict`` less the fields of ``ADDED_FIELDS`` that hold their default: what a run store keeps as

@@ -45,6 +45,7 @@ import numpy as np
 import zarr
 from zarr.codecs import Crc32cCodec, ZstdCodec
 
+from relunet_support import engine  # imports no numba
 from relunet_support.errors import ConfigError, CorruptRunError, NotARunError, RunLockedError
 from relunet_support.network import model
 from relunet_support.runs.config import TrainConfig, config_digest
@@ -95,10 +96,7 @@ def package_versions(backend: str = "numba") -> dict:
         "platform": platform.platform(),
         "machine": platform.machine(),
     }
-    if backend == "cuda":
-        from relunet_support.engine import _cuda
-
-        versions.update(_cuda.describe())
+    versions.update(engine.backend_versions(backend))
     return versions
 
 

@@ -26,6 +26,7 @@ Engine revisions. A finished run made by another engine revision (``revision.py`
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import time
@@ -219,6 +220,7 @@ def _train(
     """``train`` without the end-state warnings: the finished run, whatever its status."""
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, not {type(config).__name__}")
+    _check_memory(config)  # before any schedule is built
     out_dir = _checked_out_dir(out_dir)
     run_id = config.run_id()
     path = out_dir / run_id
@@ -280,6 +282,49 @@ def _existing_ancestor(path: Path) -> Path:
     while not path.exists() and path != path.parent:
         path = path.parent
     return path
+
+
+@functools.cache
+def physical_memory() -> int | None:
+    """This machine's physical memory in bytes (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_memory(config: TrainConfig) -> None:
+    """A ConfigError naming m, or the record or snapshot schedule, where one training would not fit in this
+    machine's memory: it holds 4 copies of the 3·m float64 parameters (the state, the initial one, the
+    warm-up's, the first snapshot) and 8 arrays of int64/float64 per record step (its step and the 7 record
+    fields). Counted from the schedules' sizes, before any of them is built."""
+    memory = physical_memory()
+    if memory is None:
+        return
+
+    def steps(n_points: int, every: int | None) -> int:  # about len(schedule.steps_schedule(...))
+        return config.n_steps // every + 2 if every else min(n_points, config.n_steps + 1)
+
+    needs = {  # name: (bytes, what for)
+        "m": (4 * 3 * 8 * config.m, "the parameters (4 copies of 3·m float64 numbers)"),
+        "record_every" if config.record_every else "n_records": (
+            8 * 8 * steps(config.n_records, config.record_every),
+            "the records (8 float64 numbers per record step)",
+        ),
+        "snapshot_every" if config.snapshot_every else "n_snapshots": (
+            8 * 8 * steps(config.n_snapshots, config.snapshot_every),
+            "the records at snapshot steps (8 float64 numbers each)",
+        ),
+    }
+    total = sum(size for size, _ in needs.values())
+    if total > memory:
+        name = max(needs, key=lambda key: needs[key][0])
+        raise invalid(
+            name,
+            getattr(config, name),
+            f"small enough that one training fits in this machine's memory: it needs about "
+            f"{total / 2**30:,.1f} GiB, mostly for {needs[name][1]}, and the machine has {memory / 2**30:,.1f} GiB",
+        )
 
 
 def _check_disk_space(config: TrainConfig, out_dir: Path) -> None:
