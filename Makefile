@@ -37,9 +37,9 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-# The rest (a few minutes): the papermill smoke batch (02, 03 static, 04, 05 with their own asserts), 01
-# and 03 (interactive) under nbval (lax) — each notebook executed once —, the CUDA simulator and the
-# real-browser viewer test. .ci/run runs `make test` and then this. Tests write only into temporary folders
+# The rest (a few minutes): the notebooks run in-process with their results checked (tests/test_notebooks.py),
+# the papermill smoke batch (02, 03 static, 04, 05, 06), 01 and 03 (interactive) under nbval (lax), the CUDA
+# simulator and the real-browser viewer test. .ci/run runs `make test` and then this. Tests write only into temporary folders
 # (nbval runs copies of 01 and 03 there, so 03 trains its demo run afresh, never reading outputs/).
 test-slow: notebooks
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "slow or browser" tests

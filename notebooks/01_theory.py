@@ -171,17 +171,12 @@ for eta0 in (0.2, 0.1):  # the same time s = η·k/α = 400 with half the step
     print(f"η/α = {eta0}: max |Δ(a² − w² − b²)| at s = 400 is {drifts[eta0]:.3e}")
 print(f"halving η divides the drift by {drifts[0.2] / drifts[0.1]:.2f} (O(η): about 2)")
 
-# %%
-assert gradient_error < 1e-5, gradient_error
-if 0.2 <= scaling.stability_limit(m, gamma, gamma_prime):  # O(η) once the larger step is stable: a ratio ≈ 2
-    assert 1.7 < drifts[0.2] / drifts[0.1] < 2.3, drifts  # 1.99 … 2.02 measured over m = 200 … 2000, three seeds
-else:  # e.g. γ = 0.5: η/α = 0.2 is beyond the stability limit, the drift then only shrinks
-    assert 0 < drifts[0.1] < 0.7 * drifts[0.2], drifts
-assert np.max(np.abs(model.forward(*initial["antisymmetric"], grid, alpha))) < 1e-12
-np.testing.assert_allclose(
-    model.forward(*initial["symmetric"], grid, alpha),
-    model.forward(*initial["symmetric"], -grid, alpha),
-    rtol=1e-10,
-    atol=1e-14,
-)
-assert np.isclose(kappa, beta1 * beta2 / alpha) and np.isclose(kappa_prime, beta1 / beta2)
+# %% [markdown]
+# ## What we saw
+#
+# At the default point (m = 800, γ = 3/2, γ′ = 0, seed 0) the analytic gradients agree with central
+# differences to 2.6e-9 (relative), and the drift of a² − w² − b² at s = 400 — a quantity the gradient flow
+# conserves exactly — is 0.247 at η/α = 0.2 and 0.123 at η/α = 0.1: halving the step halves it (ratio 2.00;
+# 1.99 … 2.02 over m = 200 … 2000 and three seeds), the O(η) gap between GD and the flow. Below the stability
+# limit of a step (γ = 1/2, where η/α = 0.2 is too large) the drift only shrinks. `tests/test_notebooks.py`
+# re-runs this notebook and holds these checks.

@@ -41,12 +41,11 @@ demo = {"m": 200, "learning_rate": 1000.0, "n_steps": 3000, "n_records": 2000, "
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 from IPython.display import display
 
-from relunet_support import CondensationViewer, TrainConfig, diagnostics, ensure_runs, list_runs, open_run
+from relunet_support import CondensationViewer, TrainConfig, ensure_runs, list_runs, open_run
 from relunet_support.views.strip import write_strip
-from relunet_support.views.viewer import frame, static_frames
+from relunet_support.views.viewer import static_frames
 
 runs_dir = Path(output_dir) / "runs"
 if not interactive and run_id is not None:  # a batch draws one run: open only that one
@@ -76,16 +75,11 @@ else:
     if strip_frames:
         print("strip for the index:", write_strip(run, Path(output_dir) / "strip", strip_frames))
 
-# %%
-last = frame(run, run.n_snapshots - 1)
-a, w, b = run.snapshot(run.n_snapshots - 1)
-np.testing.assert_allclose(last.amplitude, np.abs(a) * np.sqrt(w**2 + b**2))
-np.testing.assert_allclose(last.orientation, np.arctan2(b, w))
-assert np.all(np.abs(last.kink) <= np.pi / 2)
-if interactive:
-    assert viewer.slider.value == 0 and viewer.current_index == 0  # opens at the first snapshot
-    if not viewer.panels.dense:
-        a0, w0, b0 = run.snapshot(0)
-        _, heights, positive = viewer.panels.markers(0)
-        np.testing.assert_allclose(np.sort(heights), np.sort(diagnostics.amplitudes(a0, w0, b0)))
-        assert positive.sum() == np.sum(a0 > 0)
+# %% [markdown]
+# ## What we saw
+#
+# Started small (κ = m^−3/2), the neurons barely move until the first escape; then their orientations
+# atan2(b, w) gather onto a few directions, each carried by many neurons, while the amplitudes of the rest stay
+# near zero — condensation. In the default study's runs the first cluster holds from s ≈ 7–20 and the final
+# two from s ≈ 120–200 (notebook 04 measures this per run; `condensation.timing`). The kinks −b/w of the heavy
+# neurons sit where f bends to pass through the four data points.

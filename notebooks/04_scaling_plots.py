@@ -28,16 +28,12 @@
 
 # %% tags=["parameters"]
 learning_rate = 1000.0
-normalised_learning_rate = None  # eta/alpha; when set, it replaces learning_rate for every width
+normalised_learning_rate = None  # η/α; when set, it replaces learning_rate for every width
 widths = [100, 200]
 n_steps = 3000
-# the other TrainConfig fields, as given to 02_train (the same values name the same runs, which are
-# then read back, not trained again); a field left out takes TrainConfig's default
-options = {"n_records": 2000, "n_snapshots": 100}
+options = {"n_records": 2000, "n_snapshots": 100}  # as given to 02: the same runs, read back
 output_dir = "../outputs/smoke"
-# seeds whose first escapes enter the fit against ln m, at every width (trained together, each up to its
-# first escape)
-escape_seeds = [0, 1, 2]
+escape_seeds = [0, 1, 2]  # seeds whose first escapes are fitted against ln m, at every width
 
 # %%
 from pathlib import Path
@@ -46,21 +42,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Image, Markdown, display
 
-from relunet_support import condensation, ensure_runs, escapes, plots, sweep_configs
+from relunet_support import WidthSeries, condensation, ensure_runs, escapes, plots
 from relunet_support.analysis import seed_escapes
-from relunet_support.runs.config import check_drawable, format_number, sweep_tag
 from relunet_support.views import report
 
-configs = sweep_configs(
-    widths,
-    n_steps,
-    learning_rate=None if normalised_learning_rate else learning_rate,
-    normalised_learning_rate=normalised_learning_rate,
-    **options,
-)
-check_drawable(configs[0])  # this notebook draws 1-D ReLU networks
+series = WidthSeries.of(widths, n_steps, learning_rate, normalised_learning_rate, **options)  # every width checked
+series.check_drawable()  # this notebook draws 1-D ReLU networks
+configs, runs_dir = series.configs(), Path(output_dir) / "runs"
 gamma, gamma_prime = configs[0].gamma, configs[0].gamma_prime  # the same for every width
-runs_dir = Path(output_dir) / "runs"
 figures_dir = Path(output_dir) / "figures"
 figures_dir.mkdir(parents=True, exist_ok=True)
 
@@ -71,13 +60,7 @@ for run in runs:
         print(f"m = {run.config.m} is {run.status}: {run.message}")
 
 # %%
-tag = sweep_tag(normalised_learning_rate or learning_rate, widths, normalised=bool(normalised_learning_rate))
-rate = tag.split("_")[0]  # 'lr1000' (or 'nlr2'), in every figure name
-label = (
-    f"η/α = {format_number(normalised_learning_rate)}"
-    if normalised_learning_rate
-    else f"η = {format_number(learning_rate)}"
-)
+tag, label = series.tag, series.label  # 'lr1000_m100-200' in every figure name; 'η = 1000' in every title
 saved = []
 
 
@@ -204,10 +187,12 @@ for run in runs:
     )
 print("saved:", *saved, sep="\n  ")
 
-# %%
-assert all(p.exists() and p.stat().st_size > 1000 for p in saved)
-expected_figures = (4 if len(widths) == 1 else 12 if fit is not None and escape_phase else 6) + 2 * (len(timings) > 1)
-assert len(saved) == expected_figures and all(rate in p.name for p in saved)
-assert len(escape_points) == len(widths) * len(escape_seeds)
-assert all(t > 0 for _, _, t in escape_points if np.isfinite(t))
-assert len(runs) == len(widths)
+# %% [markdown]
+# ## What we saw
+#
+# In the default study (η = 1000, 2000, 4000; m = 200 … 2000; 32 seeds per width) no single clock collapses
+# the widths: in s the curves have one shape, but each escape moves with ln m. The first escape grows as
+# dŝ₁/d ln m = 1.596 (95 % interval 1.494 … 1.698, clustered by seed, the three η pooled; 192 networks), just
+# below the theory's large-m slope 1.765 — a local slope over one decade of m, not a law beyond it. The
+# neurons condense onto two orientations, whose kinks sit between the data points. The study's index
+# (`outputs/index.md`) gives these numbers per batch, with their intervals.

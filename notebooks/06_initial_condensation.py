@@ -202,22 +202,3 @@ display(Markdown(report.markdown_table(odd_rows)))
 # eigenvectors, while tanh stays on one: the count rises with p where the theory lets it. ReLU, which has no
 # multiplicity, gave 2–4 lines on Zhou et al.'s target (the heaviest along ±g) and 2 on the odd data, at
 # |cos| ≈ 0.96 to M's eigenvectors; these are measurements, not a derivation.
-
-# %%
-# Zhou et al.'s bound holds for every smooth activation and seed
-assert all(c <= multiplicities[a] for a in ("tanh", "xtanh", "x2tanh") for c in counts[a]), counts
-# p = 1: one line, along ±g (docs/science.md §7); p = 2: its heaviest line is an eigenvector of M
-assert all(c == 1 for c in counts["tanh"]), counts
-assert all(closest(stage, (g,)) > 0.999 for stage in stages["tanh"])
-assert all(closest(stage, (top, bottom)) > 0.99 for stage in stages["xtanh"] if stage.lines)
-assert all(stage.steps is not None for runs in stages.values() for stage in runs)
-assert all(p.exists() and p.stat().st_size > 1000 for p in heatmap_paths + count_paths)
-# the odd data: M indefinite, and x·tanh x forms its two lines along M's extreme eigenvectors
-assert odd_spectrum[0] < 0 < odd_spectrum[-1] and spectrum[-1] < 0
-assert all(c == 2 for c in odd_counts["xtanh"]) and all(c == 1 for c in odd_counts["tanh"]), odd_counts
-assert all(
-    max(abs(float(line.direction @ v)) for v in (odd_top, odd_bottom)) > 0.99
-    for stage in odd_stages["xtanh"]
-    for line in stage.lines
-)
-assert all(p.exists() and p.stat().st_size > 1000 for p in odd_heatmap_paths + odd_count_paths)

@@ -16,7 +16,7 @@ The subpackages follow the data, one way (docs/architecture.md):
     jobs/      notebook batches (papermill), sweeps (Dask), the command line
 
 The names a notebook needs are here, imported on first use (so ``import relunet_support`` stays cheap
-for the command line): ``TrainConfig``, ``sweep_configs``, ``train``, ``ensure_runs``, ``open_run``,
+for the command line): ``TrainConfig``, ``WidthSeries``, ``train``, ``ensure_runs``, ``open_run``,
 ``list_runs``, ``CondensationViewer``, and the modules ``plots``, ``diagnostics``, ``escapes``,
 ``condensation``, ``phase``.
 """
@@ -29,7 +29,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "TrainConfig": "relunet_support.runs.config",
-    "sweep_configs": "relunet_support.runs.config",
+    "WidthSeries": "relunet_support.runs.series",
     "train": "relunet_support.runs.train",
     "ensure_runs": "relunet_support.runs.train",
     "open_run": "relunet_support.runs.store",

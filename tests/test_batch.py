@@ -12,8 +12,9 @@ import pytest
 from papermill.exceptions import PapermillExecutionError
 
 from relunet_support.jobs import batch
-from relunet_support.jobs.batch import StudyError, load_study, run_notebooks, study_from_dict
+from relunet_support.jobs.batch import run_notebooks
 from relunet_support.jobs.cli import main
+from relunet_support.jobs.study import STRIP_FRAMES, StudyError, load_study, study_from_dict
 from relunet_support.runs.config import OPTION_NAMES
 
 from .conftest import NO_GPU
@@ -72,7 +73,7 @@ def test_batch_passes_train_config_defaults_not_notebook_smoke_sizes():
         "output_dir": "out",
         "run_id": study.batches[0].configs()[-1].run_id(),
         "interactive": False,
-        "strip_frames": batch.STRIP_FRAMES,
+        "strip_frames": STRIP_FRAMES,
     }
 
 
@@ -294,7 +295,7 @@ def test_invalid_parameter_fails_in_the_first_code_cell(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def test_every_notebook_has_one_parameters_cell_without_derived_values():
+def test_every_notebook_has_one_parameters_cell_of_literals_and_ends_with_what_we_saw():
     for source in sorted(NOTEBOOKS.glob("0*.py")):
         notebook = jupytext.read(source)
         cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
@@ -304,7 +305,9 @@ def test_every_notebook_has_one_parameters_cell_without_derived_values():
                 name, value = line.split("#")[0].split("=", 1)
                 # a literal only: nothing computed from other parameters (eval without any names)
                 eval(value, {"__builtins__": {}}, {})
-        assert isinstance(notebook.cells[-1].source, str) and "assert" in notebook.cells[-1].source, source.name
+        last = notebook.cells[-1]  # each ends with what we saw; its checks live in tests/test_notebooks.py
+        assert last.cell_type == "markdown" and last.source.startswith("## What we saw"), source.name
+        assert not any("assert" in cell.source for cell in notebook.cells if cell.cell_type == "code"), source.name
 
 
 def test_notebook_chains_run_the_study_first_and_share_runs_in_one_chain(tmp_path):

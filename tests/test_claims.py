@@ -328,6 +328,7 @@ def test_the_batch_gives_its_kernels_unix_sockets_in_a_private_folder(tmp_path, 
     import papermill
 
     from relunet_support.jobs import batch
+    from relunet_support.jobs.study import load_study
 
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
@@ -349,7 +350,7 @@ def test_the_batch_gives_its_kernels_unix_sockets_in_a_private_folder(tmp_path, 
     monkeypatch.setattr(batch, "ChainKernel", UnstartedKernel)
     monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
     monkeypatch.setattr(batch.engine, "precompile", lambda sizes, general=(): None)  # no notebook trains here
-    study = batch.load_study(ROOT / "studies" / "smoke.yaml")
+    study = load_study(ROOT / "studies" / "smoke.yaml")
     executions = batch.run_notebooks(
         study, tmp_path / "out", notebooks_dir=notebooks, notebooks=("02_train",), headline_notebooks=(),
         study_notebooks=(), log=lambda *_: None, write_summary=False,
@@ -368,6 +369,7 @@ def test_a_batch_kernel_listens_on_unix_sockets_only(tmp_path):
     """User guide: kernels talk over unix sockets — asked inside the kernel a batch started: its connection is ipc, and
     each of its five channels is a unix socket file in the batch's private folder."""
     from relunet_support.jobs import batch
+    from relunet_support.jobs.study import load_study
 
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
@@ -380,7 +382,7 @@ sockets = [stat.S_ISSOCK(os.stat(f"{{info['ip']}}-{{port}}").st_mode) for port i
 open({str(report)!r}, "w").write(json.dumps({{"transport": info["transport"], "ip": info["ip"], "sockets": sockets}}))
 """
     (notebooks / "02_train.py").write_text(_STAND_IN_HEADER + body)
-    study = batch.load_study(ROOT / "studies" / "smoke.yaml")
+    study = load_study(ROOT / "studies" / "smoke.yaml")
     executions = batch.run_notebooks(
         study, tmp_path / "out", notebooks_dir=notebooks, notebooks=("02_train",), headline_notebooks=(),
         study_notebooks=(), log=lambda *_: None, write_summary=False,

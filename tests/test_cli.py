@@ -151,7 +151,8 @@ def test_help_shows_every_default_from_train_config(capsys):
     import dataclasses
 
     from relunet_support.jobs.cli import _parser
-    from relunet_support.runs.config import OPTIONS, TrainConfig
+    from relunet_support.jobs.options import OPTIONS
+    from relunet_support.runs.config import TrainConfig
 
     defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
     parser = _parser()
@@ -247,7 +248,7 @@ def test_a_study_file_that_is_not_text_is_named(tmp_path, capsys):
     [
         (["40,,80"], "widths='40,,80' is not allowed: widths must be integers separated by commas or spaces"),
         (["40,"], "widths='40,' is not allowed"),
-        (["40", "40"], "widths=(40, 40) is not allowed: widths must be a list of different widths (40 is repeated)"),
+        (["40", "40"], "widths=[40, 40] is not allowed: widths must be a list of different widths (40 is repeated)"),
         (["40,80", "40.0"], "(40 is repeated)"),
     ],
 )

@@ -239,10 +239,10 @@ def test_same_bits_in_every_process(tmp_path):
 def test_the_kernels_compile_their_own_copy_of_the_exact_extremes():
     """A kernel calling exact.py's dispatcher made numba cache a kernel-context variant in exact.py's own
     cache, and the host-side extremes then depended, in the last bit, on which process compiled first."""
-    from relunet_support.engine import _codegen
+    from relunet_support.engine import _kernel_text
 
     for mirror in (False, True):
-        source = _codegen._source(4, mirror)
+        source = _kernel_text._source(4, mirror)
         assert "import extremes_exact" not in source and "network.exact" not in source.split("# relunet")[0]
         assert "@njit(**_OPTIONS)\ndef extremes_exact(a, w, b, inv_alpha, lo, hi, leak=0.0):" in source
 

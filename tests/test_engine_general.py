@@ -60,7 +60,7 @@ def test_the_compiled_kernel_is_the_reference_after_2000_steps(activation, d):
 def test_inputs_of_many_coordinates_use_loops_and_still_agree():
     """Above ``UNROLLED_DIMENSIONS`` the general kernel loops over the coordinates (unrolled, d = 200 took
     minutes to compile): the same numbers as the reference."""
-    from relunet_support.engine._codegen import UNROLLED_DIMENSIONS, _general_source
+    from relunet_support.engine._general_kernel_text import UNROLLED_DIMENSIONS, _general_source
 
     d = UNROLLED_DIMENSIONS + 1
     marker = "z = bj + _dot(wj, xt, i)"
@@ -76,7 +76,7 @@ def test_inputs_of_many_coordinates_use_loops_and_still_agree():
 def test_relu_on_more_1d_points_than_unrolled_records_the_exact_extremes():
     """Beyond ``UNROLLED_POINTS`` 1-D points the general kernel runs ReLU (unrolled, n = 200 took minutes to
     compile): the same state and the same exact min and max of f as the reference."""
-    from relunet_support.engine._codegen import UNROLLED_POINTS
+    from relunet_support.engine._kernel_text import UNROLLED_POINTS
 
     a, w, b, x, y = problem(1, m=30, n=UNROLLED_POINTS + 1)
     runs = []

@@ -133,19 +133,22 @@ def test_run_id_names_the_rng_seed_and_the_data_set_apart():
         assert re.fullmatch(r"[A-Za-z0-9._-]+", name) and not name.startswith((".", "-"))
 
 
-def test_sweep_tag_is_the_one_tag_for_figures_and_executed_notebooks():
-    from relunet_support.jobs.batch import Batch
-    from relunet_support.runs.config import sweep_tag
+def test_the_series_tag_is_the_one_tag_for_figures_and_executed_notebooks():
+    from relunet_support.jobs.study import Batch
+    from relunet_support.runs.series import WidthSeries
 
-    assert sweep_tag(4000, [200, 400, 600, 800, 1000]) == "lr4000_m200-1000"
-    assert sweep_tag(4000.0, [1000, 200, 600]) == "lr4000_m200-1000"  # sorted: the width range
-    assert sweep_tag(2.0, [200, 1000], normalised=True) == "nlr2_m200-1000"
-    assert sweep_tag(70, [800]) == "lr70_m800" == sweep_tag(70, 800)
-    assert sweep_tag(70.25, (40, 120)) == "lr70.25_m40-120" and sweep_tag(1e-07, [10]) == "lr1e-07_m10"
+    assert WidthSeries(4000, (200, 400, 600, 800, 1000), 10).tag == "lr4000_m200-1000"
+    assert WidthSeries(4000.0, (1000, 200, 600), 10).tag == "lr4000_m200-1000"  # sorted: the width range
+    assert WidthSeries(2.0, (200, 1000), 10, normalised=True).tag == "nlr2_m200-1000"
+    assert WidthSeries(70, (800,), 10).tag == "lr70_m800" and WidthSeries(70, (800,), 10).label == "η = 70"
+    assert (
+        WidthSeries(70.25, (40, 120), 1).tag == "lr70.25_m40-120" and WidthSeries(1e-07, (10,), 1).tag == "lr1e-07_m10"
+    )
+    assert WidthSeries(2.0, (200,), 1, normalised=True).label == "η/α = 2"
     assert Batch(4000, (200, 400, 600, 800, 1000), 10).tag == "lr4000_m200-1000"
-    assert Batch(0.5, (200, 800), 10, normalised=True).tag == sweep_tag(0.5, [200, 800], True) == "nlr0.5_m200-800"
+    assert Batch(0.5, (200, 800), 10, normalised=True).tag == "nlr0.5_m200-800"
     with pytest.raises(ValueError, match="widths"):
-        sweep_tag(70, [])
+        WidthSeries.of([], 10, learning_rate=70)
 
 
 def test_slope_fit_says_when_it_has_no_interval():
@@ -196,7 +199,7 @@ def test_steps_per_second_excludes_jit_compilation(tmp_path, monkeypatch):
 
 def test_every_field_carries_its_schema():
     """Each TrainConfig field says its kind and help; a default is one of its choices, where it has some."""
-    from relunet_support.runs.config import FIELD_NAMES, OPTIONS, RUN_FIELDS
+    from relunet_support.jobs.options import FIELD_NAMES, OPTIONS, RUN_FIELDS
 
     assert set(FIELD_NAMES) == {f.name for f in dataclasses.fields(TrainConfig)}
     for option in (*RUN_FIELDS, *OPTIONS):
@@ -205,10 +208,10 @@ def test_every_field_carries_its_schema():
 
 
 def test_unknown_options_are_named():
-    from relunet_support.runs.config import sweep_configs
+    from relunet_support.runs.series import WidthSeries
 
     with pytest.raises(ConfigError, match=r"options has unknown key\(s\) 'gama': allowed keys are gamma, "):
-        sweep_configs([40], 10, learning_rate=1.0, gama=2)
+        WidthSeries.of([40], 10, learning_rate=1.0, gama=2).configs()
 
 
 def test_exponents_whose_scales_leave_float64_are_refused_when_built():
@@ -223,22 +226,21 @@ def test_exponents_whose_scales_leave_float64_are_refused_when_built():
 def test_a_training_too_large_for_memory_is_refused_before_any_schedule_is_built(monkeypatch, tmp_path):
     """train() refuses, before a schedule or a file exists; the config itself is machine-independent (a
     stored run opens anywhere)."""
-    from relunet_support.runs import schedule
-    from relunet_support.runs import train as train_module
+    from relunet_support.runs import resources, schedule
 
     def no_schedule(*args):
         raise AssertionError("the schedule was built")
 
     huge = TrainConfig(m=1e12, learning_rate=1.0, n_steps=100)  # a valid config: training it is what cannot be
     monkeypatch.setattr(schedule, "steps_schedule", no_schedule)
-    memory = train_module.physical_memory()
+    memory = resources.physical_memory()
     with pytest.raises(ConfigError, match=r"^m=1000000000000 is not allowed: .*memory: it needs about 89,407.0 GiB"):
         train(huge, tmp_path)
     with pytest.raises(ConfigError, match=r"^n_records=1000000000000 is not allowed: .*GiB, mostly for the records"):
         train(TrainConfig(m=10, learning_rate=1.0, n_steps=10**12, n_records=10**12), tmp_path)
     with pytest.raises(ConfigError, match=r"^record_every=1 is not allowed: .*memory"):
         train(TrainConfig(m=10, learning_rate=1.0, n_steps=10**12, record_every=1), tmp_path)
-    monkeypatch.setattr(train_module, "physical_memory", lambda: 1 << 20)  # 1 MiB: 10⁶ record steps need 61 MiB
+    monkeypatch.setattr(resources, "physical_memory", lambda: 1 << 20)  # 1 MiB: 10⁶ record steps need 61 MiB
     with pytest.raises(ConfigError, match=r"^n_snapshots=1000000 is not allowed: .*the machine has 0.0 GiB"):
         train(TrainConfig(m=10, learning_rate=1.0, n_steps=10**6, n_snapshots=10**6), tmp_path)
     assert memory is not None and not any(tmp_path.iterdir())
@@ -281,7 +283,7 @@ def test_integers_stay_exact():
 
 
 def test_command_line_integers_are_read_exactly():
-    from relunet_support.runs.config import RUN_FIELDS
+    from relunet_support.jobs.options import RUN_FIELDS
 
     steps = RUN_FIELDS[2]
     assert steps.parse("9007199254740993") == 9007199254740993 and steps.parse("1e2") == 100.0
@@ -297,15 +299,15 @@ def test_command_line_integers_are_read_exactly():
     ],
 )
 def test_sweep_configs_names_bad_widths(widths, message):
-    from relunet_support.runs.config import sweep_configs
+    from relunet_support.runs.series import WidthSeries
 
     with pytest.raises(ConfigError) as info:
-        sweep_configs(widths, 10, learning_rate=1.0)  # what notebooks 02 and 04 call with their parameters
+        WidthSeries.of(widths, 10, learning_rate=1.0).configs()  # what notebooks 02 and 04 call with their parameters
     assert str(info.value).startswith(message)
 
 
 def test_a_key_given_twice_in_a_yaml_file_is_an_error(tmp_path):
-    from relunet_support.runs.config import read_yaml
+    from relunet_support.jobs.yaml_file import read_yaml
 
     path = tmp_path / "f.yaml"
     path.write_text("base: &b {seed: 1}\nmerged:\n  <<: *b\n  seed: 2\n")  # a merge key may be overridden

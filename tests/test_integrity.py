@@ -24,8 +24,8 @@ CONFIG = TrainConfig(m=20, learning_rate=20**1.5 * 0.5, n_steps=2000, n_records=
 def reference(tmp_path_factory):
     """One complete run, trained once, with small chunks (copied by each test before damaging it)."""
     patch = pytest.MonkeyPatch()
-    patch.setattr(store, "_RECORD_CHUNK", 64)
-    patch.setattr(store, "_SNAPSHOT_CHUNK_BYTES", 8 * CONFIG.m * 8)
+    patch.setattr(store.layout, "_RECORD_CHUNK", 64)
+    patch.setattr(store.layout, "_SNAPSHOT_CHUNK_BYTES", 8 * CONFIG.m * 8)
     try:
         run = train(CONFIG, tmp_path_factory.mktemp("reference"), progress=False)
     finally:
@@ -138,8 +138,8 @@ def _interrupted(tmp_path, monkeypatch, reference):
             raise KeyboardInterrupt
         return real_advance(*args, **kwargs)
 
-    monkeypatch.setattr(store, "_RECORD_CHUNK", 64)
-    monkeypatch.setattr(store, "_SNAPSHOT_CHUNK_BYTES", 8 * CONFIG.m * 8)
+    monkeypatch.setattr(store.layout, "_RECORD_CHUNK", 64)
+    monkeypatch.setattr(store.layout, "_SNAPSHOT_CHUNK_BYTES", 8 * CONFIG.m * 8)
     monkeypatch.setattr(engine, "advance", interrupted_advance)
     with pytest.raises(KeyboardInterrupt):
         train(CONFIG, tmp_path, progress=False, checkpoint_seconds=0.0)
@@ -409,8 +409,8 @@ def test_a_full_disk_stops_the_run_resumably_with_one_clear_error(reference, tmp
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(self, *args, **kwargs)
 
-    monkeypatch.setattr(store, "_RECORD_CHUNK", 64)
-    monkeypatch.setattr(store, "_SNAPSHOT_CHUNK_BYTES", 8 * CONFIG.m * 8)
+    monkeypatch.setattr(store.layout, "_RECORD_CHUNK", 64)
+    monkeypatch.setattr(store.layout, "_SNAPSHOT_CHUNK_BYTES", 8 * CONFIG.m * 8)
     monkeypatch.setattr(store.RunWriter, "write", write_until_the_disk_is_full)
     with pytest.raises(OSError, match="stopped at step .*No space left on device; nothing checkpointed is lost"):
         train(CONFIG, tmp_path, progress=False, checkpoint_seconds=0.0)

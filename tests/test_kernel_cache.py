@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from relunet_support.engine import _codegen
+from relunet_support.engine import _codegen, _kernel_text
 
 N = 3  # a size no other test uses: its module is compiled once here, in the fixture below
 
@@ -73,7 +73,7 @@ def _assert_runs_cached_code(module) -> None:
 
 def test_the_key_follows_the_cpu_numba_compiles_for(monkeypatch):
     """NUMBA_CPU_NAME=generic then a shared cache: the first and second processes ran different bits."""
-    source = _codegen._source(N, False)
+    source = _kernel_text._source(N, False)
     for variable in ("NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES", "NUMBA_ENABLE_AVX"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setattr(_codegen, "_host_cpu", lambda: ("znver3", "+avx2,+fma"))
@@ -102,7 +102,7 @@ def test_the_key_follows_the_cpu_numba_compiles_for(monkeypatch):
 
 
 def test_the_key_follows_the_toolchain_and_the_imported_constants(monkeypatch, tmp_path):
-    source = _codegen._source(N, False)
+    source = _kernel_text._source(N, False)
     key = _codegen._cache_key(source)
     real_version = _codegen.importlib.metadata.version
     for package in ("llvmlite", "numba"):
@@ -200,7 +200,7 @@ def test_planted_symlinks_are_replaced_not_followed(compiled, tmp_path, monkeypa
     folder = tmp_path / "kernels"
     monkeypatch.setenv("RELUNET_KERNEL_CACHE", str(folder))
     folder.mkdir(mode=0o700)
-    name = f"relunet_kernels_n{N}_{_codegen._cache_key(_codegen._source(N, False))}"
+    name = f"relunet_kernels_n{N}_{_codegen._cache_key(_kernel_text._source(N, False))}"
     victims = [tmp_path / "victim1.txt", tmp_path / "victim2.txt"]
     for victim in victims:
         victim.write_text("not yours")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from relunet_support.analysis import escapes
-from relunet_support.jobs.batch import study_from_dict
+from relunet_support.jobs.study import study_from_dict
 from relunet_support.runs.train import UnstableLearningRateWarning, ensure_runs, train
 from relunet_support.views.report import index_markdown, summarise_batch, write_index
 

@@ -12,6 +12,7 @@ from relunet_support.analysis import escapes
 GAMMA, GAMMA_PRIME, SMALL_RATE = 1.5, 0.0, 0.05  # the seed's regime, η/α small: GD close to the flow
 
 
+@pytest.mark.slow  # a science fit (about 4 s)
 def test_the_first_escape_slope_is_the_theory_s(tmp_path):
     """ŝ₁ against ln m for m = 400 … 25 600 (4 seeds each) has slope (γ − 1 − |γ′|)/(2G*) within ±5 %
     (measured 1.778 against 1.765)."""
@@ -62,6 +63,7 @@ def test_r_star_on_asymmetric_data(tmp_path):
     assert measured == pytest.approx(theory, rel=0.03)
 
 
+@pytest.mark.slow  # a science fit (about 3 s)
 def test_the_second_escape_slope_is_the_prediction_s(tmp_path):
     """ŝ₂ (the risk leaving the plateau R*) against ln m, m = 250 … 16 000, 3 seeds each: slope within 10 % of
     (γ − 1)(1/(2G*) + 1/(2G₂*)) (measured 29.22 against 29.46; bench/escapes.md)."""
@@ -179,7 +181,7 @@ def test_the_default_study_answers_the_first_escape_slope_within_two_tenths(tmp_
     below the large-m 1.765, which `test_the_first_escape_slope_is_the_theory_s` reaches at m = 400 … 25 600."""
     from pathlib import Path
 
-    from relunet_support.jobs.batch import load_study
+    from relunet_support.jobs.study import load_study
     from relunet_support.views.report import pooled_comparison, summarise_batch
 
     study = load_study(Path(__file__).resolve().parents[1] / "studies" / "default.yaml")

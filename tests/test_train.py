@@ -266,7 +266,7 @@ def test_ensure_runs_returns_every_end_state_and_lets_the_stability_warning_thro
 
 
 def test_learning_rate_in_natural_units_and_stability_warning(tmp_path):
-    from relunet_support.runs.config import sweep_configs
+    from relunet_support.runs.series import WidthSeries
 
     config = TrainConfig.from_normalised(400, 3.0, 50, seed=2)
     assert config.learning_rate == pytest.approx(3.0 * 400**1.5) and config.normalised_learning_rate == pytest.approx(
@@ -283,11 +283,11 @@ def test_learning_rate_in_natural_units_and_stability_warning(tmp_path):
         warnings.simplefilter("error")
         train(TrainConfig.from_normalised(400, 1.0, 50), tmp_path, progress=False)
         train(config, tmp_path, progress=False)  # complete: read back, nothing trained, no warning
-    configs = sweep_configs([100, 400], 10, normalised_learning_rate=0.5)
+    configs = WidthSeries.of([100, 400], 10, normalised_learning_rate=0.5).configs()
     assert [c.normalised_learning_rate for c in configs] == pytest.approx([0.5, 0.5])
     assert configs[0].learning_rate != configs[1].learning_rate
-    with pytest.raises(ValueError, match="exactly one of the two"):
-        sweep_configs([100], 10, learning_rate=1.0, normalised_learning_rate=0.5)
+    with pytest.raises(ValueError, match="exactly one of learning_rate"):
+        WidthSeries.of([100], 10, learning_rate=1.0, normalised_learning_rate=0.5).configs()
     with pytest.raises(ValueError, match="normalised_learning_rate=-1"):
         TrainConfig.from_normalised(100, -1, 10)
 

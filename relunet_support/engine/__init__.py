@@ -13,7 +13,7 @@ from relunet_support.backends import BACKENDS, check_backend  # noqa: F401 (part
 
 # _codegen, _kernels and _mirror import no numba: precompile() on a warm cache stays cheap; the
 # backends (numba kernels, the numpy reference, cuda) are imported when a step is taken
-from relunet_support.engine import _codegen, _kernels
+from relunet_support.engine import _codegen, _kernel_text, _kernels
 from relunet_support.engine._mirror import first_halves, is_mirrored, unfold_mirror  # noqa: F401 (is_mirrored: documented here)
 from relunet_support.engine.dynamics import KERNEL_SCALARS, Dynamics  # noqa: F401 (KERNEL_SCALARS: the kernels' layout)
 from relunet_support.errors import invalid
@@ -70,8 +70,8 @@ def _check_state(a: np.ndarray, w: np.ndarray, b: np.ndarray, x: np.ndarray, one
 
 
 def _is_general(dynamics: Dynamics) -> bool:
-    """Whether the general kernels run this problem: all but 1-D ReLU on few points (``_codegen.unrolled``)."""
-    return not _codegen.unrolled(dynamics.x.shape[0], dynamics.activation, dynamics.dimension)
+    """Whether the general kernels run this problem: all but 1-D ReLU on few points (``_kernel_text.unrolled``)."""
+    return not _kernel_text.unrolled(dynamics.x.shape[0], dynamics.activation, dynamics.dimension)
 
 
 def _one_coordinate_flattened(w: np.ndarray, dynamics: Dynamics) -> tuple[np.ndarray, np.ndarray]:

@@ -27,7 +27,7 @@ def _default_text(value) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from relunet_support.runs.config import OPTIONS  # the options and their help come from TrainConfig's fields only
+    from relunet_support.jobs.options import OPTIONS  # the options and their help come from TrainConfig's fields only
 
     parser = argparse.ArgumentParser(
         prog="relunet", description="Two-layer ReLU network training and run stores.", formatter_class=_HelpFormatter
@@ -147,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _given_options(args, only_given: bool) -> dict:
     """The TrainConfig options on the command line, parsed (``only_given``: leave out those not given)."""
-    from relunet_support.runs.config import OPTIONS
+    from relunet_support.jobs.options import OPTIONS
 
     values = {option.name: getattr(args, option.name) for option in OPTIONS}
     return {
@@ -163,7 +163,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def _train(args) -> int:
-    from relunet_support.runs.config import RUN_FIELDS, TrainConfig
+    from relunet_support.jobs.options import RUN_FIELDS
+    from relunet_support.runs.config import TrainConfig
     from relunet_support.runs.train import DeadNetworkWarning, DivergedRunWarning, train
 
     options = _given_options(args, only_given=False)
@@ -281,8 +282,8 @@ def _verify(args) -> int:
 
 
 def _notebooks(args) -> int:
-    from relunet_support.jobs import batch
-    from relunet_support.runs.config import RUN_FIELDS
+    from relunet_support.jobs import batch, study
+    from relunet_support.jobs.options import RUN_FIELDS
 
     widths_field, rate_field, steps_field = RUN_FIELDS  # m, learning_rate, n_steps
     options = _given_options(args, only_given=True)
@@ -290,9 +291,9 @@ def _notebooks(args) -> int:
     rate = args.learning_rate if args.learning_rate is not None else args.normalised_learning_rate
     if rate is not None:
         if args.study:
-            raise batch.StudyError(f"give either a study file or {rate_flag}, not both")
+            raise study.StudyError(f"give either a study file or {rate_flag}, not both")
         if args.widths is None or args.steps is None:
-            raise batch.StudyError(f"{rate_flag} needs --widths and --steps too")
+            raise study.StudyError(f"{rate_flag} needs --widths and --steps too")
         parts = ",".join(args.widths).split(",")  # '200,400' or '200 400'
         if not all(part.strip() for part in parts):
             raise invalid("widths", " ".join(args.widths), "integers separated by commas or spaces, e.g. 200,400,800")
@@ -306,13 +307,13 @@ def _notebooks(args) -> int:
             ]
         }
     elif args.widths is not None or args.steps is not None:
-        raise batch.StudyError(
+        raise study.StudyError(
             "--widths and --steps go with --learning-rate or --normalised-learning-rate: a study file gives its own"
         )
     elif args.study:
-        values = batch.read_study_file(args.study)
+        values = study.read_study_file(args.study)
     else:
-        raise batch.StudyError(
+        raise study.StudyError(
             "give a study file (the seed's own study is studies/default.yaml) or "
             "--learning-rate (or --normalised-learning-rate) with --widths and --steps"
         )
@@ -320,16 +321,16 @@ def _notebooks(args) -> int:
         defaults = {} if values.get("defaults") is None else values["defaults"]
         if isinstance(defaults, dict):  # else study_from_dict names it
             values = {**values, "defaults": {**defaults, **options}}
-    study = batch.study_from_dict(values, args.study)
+    chosen = study.study_from_dict(values, args.study)
     if args.output is not None and not args.output.strip():
-        raise batch.StudyError("--output='' is not allowed: give a folder path, or leave it out for the study's own")
+        raise study.StudyError("--output='' is not allowed: give a folder path, or leave it out for the study's own")
     if args.jobs is not None and args.jobs < 1:
-        raise batch.StudyError(
+        raise study.StudyError(
             f"--jobs={args.jobs} is not allowed: the number of notebooks run at the same time "
             "must be at least 1 (leave it out for one per core)"
         )
     executions = batch.run_notebooks(
-        study, args.output, args.notebooks_dir, jobs=args.jobs, fresh_kernels=args.fresh_kernels
+        chosen, args.output, args.notebooks_dir, jobs=args.jobs, fresh_kernels=args.fresh_kernels
     )
     return 1 if any(e.error for e in executions) else 0
 

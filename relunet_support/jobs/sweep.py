@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from relunet_support.errors import ConfigError, invalid
-from relunet_support.runs.config import FIELD_NAMES, NUMBER_LISTS, TrainConfig, check_options, read_yaml
+from relunet_support.jobs.options import FIELD_NAMES
+from relunet_support.jobs.yaml_file import read_yaml
+from relunet_support.runs.config import NUMBER_LISTS, TrainConfig, check_options
 
 SWEEP_KEYS = ("runs_dir", "defaults", "grid")
 

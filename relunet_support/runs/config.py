@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import math
-from collections.abc import Hashable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -65,30 +63,6 @@ def _as_float(name: str, value, allowed: str, positive: bool = False) -> float:
     return as_float
 
 
-def sweep_configs(
-    widths, n_steps: int, learning_rate: float | None = None, normalised_learning_rate: float | None = None, **options
-) -> list[TrainConfig]:
-    """One TrainConfig per width, at a fixed η or at a fixed η/α (exactly one of the two); ``options``
-    are the other TrainConfig fields (``OPTION_NAMES``), the same for every width."""
-    options = check_options("options", options)
-    if (learning_rate is None) == (normalised_learning_rate is None):
-        raise invalid(
-            "learning_rate", learning_rate, "given, or else normalised_learning_rate given — exactly one of the two"
-        )
-    if not isinstance(widths, (list, tuple, range, np.ndarray)) or not len(widths):
-        raise invalid("widths", widths, "a non-empty list of integers")
-    if normalised_learning_rate is not None:
-        configs = [TrainConfig.from_normalised(m, normalised_learning_rate, n_steps, **options) for m in widths]
-    else:
-        assert learning_rate is not None
-        configs = [TrainConfig(m=m, learning_rate=learning_rate, n_steps=n_steps, **options) for m in widths]
-    ms = [config.m for config in configs]
-    repeated = [m for i, m in enumerate(ms) if m in ms[:i]]
-    if repeated:  # the same run twice: a sweep would train it twice at once
-        raise invalid("widths", widths, f"a list of different widths ({repeated[0]} is repeated)")
-    return configs
-
-
 # Fields added to TrainConfig after run stores existed: left out of the digest (and so of the run id) while they
 # hold their default. A new field goes here; it must default to what runs did before it existed.
 ADDED_FIELDS: tuple[str, ...] = ("activation", "beta2")
@@ -118,20 +92,6 @@ def format_number(value: float) -> str:
     """Shortest exact text for a number: 70.0 → '70', 0.001 → '0.001', 1e-07 → '1e-07' (never truncated)."""
     value = float(value)
     return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
-
-
-def sweep_tag(rate: float, widths, normalised: bool = False) -> str:
-    """The one tag naming a learning rate and a set of widths in executed notebooks and figures:
-    'lr4000_m200-1000' (η = 4000, widths 200 … 1000), 'nlr2_m200-1000' (η/α = 2, nlr = normalised
-    learning rate), 'lr70_m800' (one width). The rate is exact (``format_number``); the widths are
-    given by their range."""
-    if isinstance(widths, (int, float)):
-        widths = [widths]
-    widths = sorted(int(m) for m in widths)
-    if not widths:
-        raise invalid("widths", widths, "a non-empty list of integers")
-    span = f"{widths[0]}" if len(widths) == 1 else f"{widths[0]}-{widths[-1]}"
-    return f"{'nlr' if normalised else 'lr'}{format_number(rate)}_m{span}"
 
 
 def _schema(kind: str, help: str, choices: tuple = ()) -> dict:
@@ -394,85 +354,10 @@ class TrainConfig:
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
-def check_drawable(config: TrainConfig) -> None:
-    """Notebooks 02–04 draw 1-D ReLU networks (exact extremes, kinks, orientations): a ConfigError naming the
-    option for any other activation or input dimension."""
-    if config.activation != "relu":
-        raise invalid(
-            "activation",
-            config.activation,
-            "'relu' for the notebooks that draw runs (train other activations with `relunet train` or train())",
-        )
-    if config.dimension > 1:
-        raise invalid(
-            "dataset",
-            config.dataset,
-            f"a data set of 1-D inputs for the notebooks that draw runs (these have d = {config.dimension}; "
-            "train them with `relunet train` or train())",
-        )
-
-
 def _file_tag(path: str) -> str:
     """A data file's name for run ids: its stem, reduced to letters, digits, '-' and '.' (at most 40)."""
     stem = Path(path.removeprefix(data.READ_FILE)).stem
     return "".join(c if c.isalnum() or c in "-." else "-" for c in stem)[:40] or "data"
-
-
-@dataclass(frozen=True)
-class Option:
-    """A TrainConfig field as the command line, the study and sweep files and the notebooks see it;
-    built from the field's metadata (``OPTIONS``, ``RUN_FIELDS``), so none of them lists fields by hand."""
-
-    name: str
-    kind: str
-    help: str
-    default: object = None
-    choices: tuple = ()
-
-    @property
-    def flag(self) -> str:
-        """The command-line flag: '--gamma-prime'."""
-        return "--" + self.name.replace("_", "-")
-
-    def describe(self) -> str:
-        """Help text with the choices: what ``--help`` and the docs show."""
-        return self.help + (f" ({' | '.join(self.choices)})" if self.choices else "")
-
-    def parse(self, text):
-        """Command-line text as this option's value: '800' → 800, '0.5' → 0.5, 'none' → None where
-        None is allowed, ['0.1', '0.2'] or '0.1,0.2' → (0.1, 0.2) for a list of numbers. A text that is
-        no number is passed on as it is, for TrainConfig to reject with the option's name; a value that
-        is no text (a default) is returned as it is."""
-        if self.kind == "numbers" and isinstance(text, list):
-            text = ",".join(text)
-        if not isinstance(text, str):
-            return text
-        if text.strip().lower() == "none" and self.default is None:
-            return None
-        if self.kind == "numbers":
-            return tuple(_number(part.strip()) for part in text.split(",") if part.strip())
-        return _number(text, exact=self.kind == "int") if self.kind in ("int", "float") else text
-
-
-def _number(text: str, exact: bool = False):
-    """'800' → 800, '0.5' / '1e3' → float, anything else unchanged (TrainConfig validates it). ``exact``: a
-    text that the float would round ('1.00000000000000001') stays a text, for TrainConfig to read exactly."""
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            value = float(text)
-        except ValueError:
-            return text
-    return text if exact and Decimal(value) != Decimal(text) else value
-
-
-def _options_of(names=None) -> tuple[Option, ...]:
-    fields_ = [f for f in dataclasses.fields(TrainConfig) if names is None or f.name in names]
-    return tuple(
-        Option(f.name, **{**f.metadata["relunet"], "default": None if f.default is dataclasses.MISSING else f.default})
-        for f in fields_
-    )
 
 
 def check_options(where: str, values, allowed: tuple[str, ...] | None = None) -> dict:
@@ -489,70 +374,11 @@ def check_options(where: str, values, allowed: tuple[str, ...] | None = None) ->
     return dict(values)
 
 
-def read_yaml(path, what: str, error: type[ConfigError] = ConfigError):
-    """The YAML document in ``path`` (a study or sweep file), parsed but not yet validated; an unreadable
-    file or invalid YAML raises ``error`` naming the file (``what``: e.g. 'study file')."""
-    import yaml
-
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as failure:
-        raise error(f"{what} {str(path)!r} cannot be read: {failure.strerror}") from None
-    except UnicodeDecodeError:
-        raise error(f"{what} {str(path)!r} is not UTF-8 text (is it the YAML file you meant?)") from None
-    try:
-        values = yaml.load(text, Loader=_unique_key_loader())
-    except _DuplicateKey as duplicate:
-        raise error(f"{what} {str(path)!r}: {duplicate}") from None
-    except yaml.YAMLError as failure:  # said on one line: where, and what is wrong there
-        mark = getattr(failure, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise error(
-            f"{what} {str(path)!r} is not valid YAML{where}: {getattr(failure, 'problem', None) or failure}"
-        ) from None
-    return values if values is not None else {}
-
-
-class _DuplicateKey(ConfigError):
-    """A YAML mapping that gives one key twice."""
-
-
-@functools.cache
-def _unique_key_loader():
-    """PyYAML's safe loader, except that a key given twice in one mapping is an error (PyYAML keeps the last)."""
-    import yaml
-
-    def source(node) -> str:  # the YAML text of a node, on one line
-        text = " ".join(node.start_mark.buffer[node.start_mark.index : node.end_mark.index].split())
-        return f"line {node.start_mark.line + 1}: {text if len(text) <= 40 else text[:39] + '…'}"
-
-    class UniqueKeyLoader(yaml.SafeLoader):
-        def construct_mapping(self, node, deep=False):
-            seen: dict = {}
-            for key_node, value_node in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *base' merges keys that may be overridden
-                    continue
-                key = self.construct_object(key_node, deep=True)
-                if isinstance(key, Hashable) and key in seen:
-                    raise _DuplicateKey(
-                        f"{key!r} is given twice in one mapping ({source(seen[key])}; {source(value_node)}): "
-                        "YAML allows each key once"
-                    )
-                seen[key] = value_node
-            return super().construct_mapping(node, deep)
-
-    return UniqueKeyLoader
-
-
-# What a run is made of (widths, the learning rate and the number of steps), and every other field: the
-# options shared by the runs of a batch, a study or a sweep, and the notebooks' ``options`` dict.
-RUN_FIELDS: tuple[Option, ...] = _options_of(("m", "learning_rate", "n_steps"))
-OPTIONS: tuple[Option, ...] = tuple(
-    option for option in _options_of() if option.name not in ("m", "learning_rate", "n_steps")
+# The options shared by the runs of a batch, a study or a sweep, and the notebooks' ``options`` dict: every field
+# but what a run is made of (m, learning_rate, n_steps).
+OPTION_NAMES: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("m", "learning_rate", "n_steps")
 )
-OPTION_NAMES: tuple[str, ...] = tuple(option.name for option in OPTIONS)
-FIELD_NAMES: tuple[str, ...] = tuple(option.name for option in (*RUN_FIELDS, *OPTIONS))
 NUMBER_LISTS: tuple[str, ...] = tuple(
-    option.name for option in OPTIONS if option.kind == "numbers"
+    f.name for f in dataclasses.fields(TrainConfig) if f.metadata["relunet"]["kind"] == "numbers"
 )  # tuples; JSON lists

@@ -26,9 +26,6 @@ Engine revisions. A finished run made by another engine revision (``revision.py`
 from __future__ import annotations
 
 import contextlib
-import functools
-import os
-import shutil
 import time
 import warnings
 from collections.abc import Sequence
@@ -42,9 +39,9 @@ from relunet_support.errors import (
     NotARunError,
     StaleRunError,
     TrainingDiverged,
-    invalid,
 )
 from relunet_support.network import model, scaling
+from relunet_support.runs import resources
 from relunet_support.runs.config import TrainConfig
 from relunet_support.runs.revision import engine_revision
 from relunet_support.runs.store import (
@@ -54,7 +51,6 @@ from relunet_support.runs.store import (
     Run,
     RunWriter,
     clean_temporaries,
-    estimated_bytes,
     open_run,
     remove_run,
     run_lock,
@@ -220,13 +216,13 @@ def _train(
     """``train`` without the end-state warnings: the finished run, whatever its status."""
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, not {type(config).__name__}")
-    _check_memory(config)  # before any schedule is built
-    out_dir = _checked_out_dir(out_dir)
+    resources.check_memory(config)  # before any schedule is built
+    out_dir = resources.checked_out_dir(out_dir)
     run_id = config.run_id()
     path = out_dir / run_id
     if not resume or not (path / "zarr.json").is_file():  # a new run: what would stop it is said before any file
         _require_backend(config)
-        _check_disk_space(config, out_dir)
+        resources.check_disk_space(config, out_dir)
     with run_lock(out_dir, run_id):
         clean_temporaries(out_dir, run_id)
         run = _open_for_training(path) if path.exists() and resume else None
@@ -251,7 +247,7 @@ def _train(
             writer = RunWriter(path)
         else:
             _warm_up(config, initial, initial)
-            _check_disk_space(config, out_dir)
+            resources.check_disk_space(config, out_dir)
             if path.exists():  # resume=False
                 remove_run(path)
             writer = RunWriter.create(out_dir, config, initial)
@@ -262,82 +258,6 @@ def _train(
 
 def _require_backend(config: TrainConfig) -> None:
     engine.require_backend(config.backend)
-
-
-def _checked_out_dir(out_dir) -> Path:
-    """``out_dir`` as a Path (created later, under the run lock); a clear error, before anything is created, when
-    it or the nearest folder above it that exists is a file or cannot be written by this user."""
-    if isinstance(out_dir, str) and not out_dir.strip():
-        raise invalid("out_dir", out_dir, "a folder path (not empty)")
-    out_dir = Path(out_dir)
-    existing = _existing_ancestor(out_dir)
-    if not existing.is_dir():
-        raise invalid("out_dir", str(out_dir), f"a folder ({existing} is a file)")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise invalid("out_dir", str(out_dir), f"a folder this user can write to ({existing} is not writable)")
-    return out_dir
-
-
-def _existing_ancestor(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
-@functools.cache
-def physical_memory() -> int | None:
-    """This machine's physical memory in bytes (None where the system does not say)."""
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def _check_memory(config: TrainConfig) -> None:
-    """A ConfigError naming m, or the record or snapshot schedule, where one training would not fit in this
-    machine's memory: it holds 4 copies of the 3·m float64 parameters (the state, the initial one, the
-    warm-up's, the first snapshot) and 8 arrays of int64/float64 per record step (its step and the 7 record
-    fields). Counted from the schedules' sizes, before any of them is built."""
-    memory = physical_memory()
-    if memory is None:
-        return
-
-    def steps(n_points: int, every: int | None) -> int:  # about len(schedule.steps_schedule(...))
-        return config.n_steps // every + 2 if every else min(n_points, config.n_steps + 1)
-
-    needs = {  # name: (bytes, what for)
-        "m": (4 * 3 * 8 * config.m, "the parameters (4 copies of 3·m float64 numbers)"),
-        "record_every" if config.record_every else "n_records": (
-            8 * 8 * steps(config.n_records, config.record_every),
-            "the records (8 float64 numbers per record step)",
-        ),
-        "snapshot_every" if config.snapshot_every else "n_snapshots": (
-            8 * 8 * steps(config.n_snapshots, config.snapshot_every),
-            "the records at snapshot steps (8 float64 numbers each)",
-        ),
-    }
-    total = sum(size for size, _ in needs.values())
-    if total > memory:
-        name = max(needs, key=lambda key: needs[key][0])
-        raise invalid(
-            name,
-            getattr(config, name),
-            f"small enough that one training fits in this machine's memory: it needs about "
-            f"{total / 2**30:,.1f} GiB, mostly for {needs[name][1]}, and the machine has {memory / 2**30:,.1f} GiB",
-        )
-
-
-def _check_disk_space(config: TrainConfig, out_dir: Path) -> None:
-    """Refuse, before creating the store, a run whose store cannot fit on the disk (its uncompressed size)."""
-    needed = estimated_bytes(config)
-    free = shutil.disk_usage(_existing_ancestor(out_dir)).free
-    if needed > free:
-        raise invalid(
-            "n_snapshots",
-            config.n_snapshots,
-            f"small enough for the run store to fit: with m={config.m} it needs about {needed / 2**30:.3g} GiB "
-            f"and {out_dir} has {free / 2**30:.3g} GiB free (fewer snapshots, or another out_dir)",
-        )
 
 
 def _open_for_training(path: Path) -> Run:

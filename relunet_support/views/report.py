@@ -79,7 +79,7 @@ def summarise_batch(batch, tag: str, runs_dir: Path) -> BatchSummary:
         for seed, t in zip(seeds, seed_escapes.cached_seed_escapes(c, seeds, escapes_dir(runs_dir)).first_escapes)
     ]
     fit = escapes.fit_escape_times(points)
-    rate = f"η/α = {batch.learning_rate:g}" if batch.normalised else f"η = {batch.learning_rate:g}"
+    rate = batch.label
     title = f"{rate}, m = {', '.join(str(m) for m in batch.widths)}, {batch.n_steps:,} steps"
     theory = (
         escapes.predicted_escape_slope(config.gamma, config.gamma_prime, x, y)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from relunet_support.files import read_json, write_text_atomically
+from relunet_support.views.frames import clock_and_risk, frame, run_title, when
 
 MANIFEST = "strip.json"
 MAX_MANIFEST_BYTES = 1 << 20
@@ -34,8 +35,8 @@ def write_strip(run, folder, n_frames: int = 40, dpi: int = 75) -> Path:
     caption under the frame, where it has room). Returns the manifest's path."""
     import matplotlib.pyplot as plt  # the drawing modules: only where a strip is drawn, not where it is read
 
-    from relunet_support.views.plots import fixed_margins
-    from relunet_support.views.viewer import Panels, clock_and_risk, frame, run_title, when
+    from relunet_support.views.plots.style import fixed_margins
+    from relunet_support.views.viewer_panels import Panels
 
     if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 2:
         raise ValueError(f"n_frames={n_frames!r} is not allowed: n_frames must be an integer ≥ 2")

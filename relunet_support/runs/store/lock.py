@@ -1,0 +1,54 @@
+"""One trainer per run: the run lock, whether a process holds it, and the leftovers of a killed one."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+from pathlib import Path
+
+from relunet_support.errors import RunLockedError
+
+
+@contextlib.contextmanager
+def run_lock(out_dir: Path, run_id: str):
+    """Exclusive lock on one run id (a hidden lock file beside it), released when the process dies."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = out_dir / f".{run_id}.lock"
+    with open(lock_path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunLockedError(f"run {run_id!r} in {out_dir} is being trained by another process") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_is_locked(out_dir, run_id: str) -> bool | None:
+    """Whether a process holds ``run_lock`` on this run now, i.e. is training it; None where that cannot be told
+    (no /proc/locks: not Linux). Read from the kernel's lock table, without taking the lock (taking it, even for
+    a moment, could make a ``train`` starting at that instant fail as locked)."""
+    try:
+        info = (Path(out_dir) / f".{run_id}.lock").stat()
+    except FileNotFoundError:
+        return False
+    try:
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    # "1: FLOCK  ADVISORY  WRITE 31120 fe:00:2147575 0 EOF"; a waiter's line has "->" after the number
+    return any(
+        fields[1] == "FLOCK" and fields[5] == device for fields in map(str.split, table.splitlines()) if len(fields) > 5
+    )
+
+
+def clean_temporaries(out_dir: Path, run_id: str) -> None:
+    """Remove half-built folders of ``run_id`` left by a killed process (call under the run lock)."""
+    for leftover in out_dir.glob(f".tmp-{run_id}-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in out_dir.glob(f".trash-{run_id}-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
