@@ -50,6 +50,7 @@ from IPython.display import Markdown, display
 from relunet_support import TrainConfig, diagnostics, escapes, plots
 from relunet_support.engine import Dynamics, descend
 from relunet_support.network import data, init, model, scaling
+from relunet_support.views.report import markdown_table
 
 # Validate the parameters with the core's own checks (a clear error here, before anything else runs).
 config = TrainConfig(
@@ -62,12 +63,12 @@ kappa, kappa_prime = scaling.kappas(m, gamma, gamma_prime)
 # ## Scalings for this point and a few widths
 
 # %%
-rows = ["| m | α_m | β₁ | β₂ | κ = β₁β₂/α | κ′ = β₁/β₂ |", "|---|---|---|---|---|---|"]
+rows = [["m", "α_m", "β₁", "β₂", "κ = β₁β₂/α", "κ′ = β₁/β₂"]]
 for width in (40, 200, 800, 10_000, m):
     a_m, b1, b2 = scaling.alpha_beta(width, gamma, gamma_prime)
     k, kp = scaling.kappas(width, gamma, gamma_prime)
-    rows.append(f"| {width:,} | {a_m:.4g} | {b1:.4g} | {b2:.4g} | {k:.3g} | {kp:.3g} |")
-display(Markdown("\n".join(rows)))
+    rows.append([f"{width:,}", f"{a_m:.4g}", f"{b1:.4g}", f"{b2:.4g}", f"{k:.3g}", f"{kp:.3g}"])
+display(Markdown(markdown_table(rows)))
 print(f"(γ, γ′) = ({gamma:g}, {gamma_prime:g}) is in the {scaling.regime(gamma, gamma_prime)} regime.")
 
 # %% [markdown]
@@ -119,11 +120,11 @@ plt.show()
 # y = (13/20)|x| − 3/40. `luo2021` is Luo et al.'s y = x² (1/36 at ±1/6).
 
 # %%
-rows = ["| data set | x | y |", "|---|---|---|"]
+rows = [["data set", "x", "y"]]
 for name in data.DATASETS:
     xs, ys = data.load(name)
-    rows.append(f"| `{name}` | {np.round(xs, 4).tolist()} | {np.round(ys, 5).tolist()} |")
-display(Markdown("\n".join(rows)))
+    rows.append([f"`{name}`", np.round(xs, 4).tolist(), np.round(ys, 5).tolist()])
+display(Markdown(markdown_table(rows)))
 x, y = config.training_data()
 
 # %% [markdown]

@@ -38,6 +38,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from relunet_support import WidthSeries, ensure_runs, plots
+from relunet_support.views.report import markdown_table
 
 series = WidthSeries.of(widths, n_steps, learning_rate, normalised_learning_rate, **options)  # every width checked
 series.check_drawable()  # this notebook draws 1-D ReLU networks
@@ -50,19 +51,17 @@ runs = ensure_runs(configs, runs_dir, progress=progress)  # trained, or read bac
 # ## Summary
 
 # %%
-rows = [
-    "| width m | η/α | final risk | status | step | steps/s | training wall time |",
-    "|---|---|---|---|---|---|---|",
-]
+rows = [["width m", "η/α", "final risk", "status", "step", "steps/s", "training wall time"]]
 for run in runs:
     c = run.config
     rate, wall = run.attrs.get("steps_per_second"), run.attrs.get("wall_seconds")
     rows.append(
-        f"| {c.m} | {c.normalised_learning_rate:.4g} | {run.records['risk'][-1]:.4e} | **{run.status}** | "
-        f"{run.step:,}/{c.n_steps:,} | {f'{rate:,.0f}' if rate else '–'} | "
-        f"{f'{wall:.2f} s' if wall is not None else '–'} |"
-    )
-display(Markdown("\n".join(rows)))
+        [
+            c.m, f"{c.normalised_learning_rate:.4g}", f"{run.records['risk'][-1]:.4e}", f"**{run.status}**",
+            f"{run.step:,}/{c.n_steps:,}", f"{rate:,.0f}" if rate else "–", f"{wall:.2f} s" if wall is not None else "–",
+        ]
+    )  # fmt: skip
+display(Markdown(markdown_table(rows)))
 for run in runs:
     if run.status != "complete":
         print(f"m = {run.config.m}: {run.message}")

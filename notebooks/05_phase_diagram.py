@@ -49,6 +49,7 @@ from IPython.display import Markdown, display
 from relunet_support import phase, plots
 from relunet_support.errors import invalid
 from relunet_support.network.scaling import regime
+from relunet_support.views.report import markdown_table
 
 if not isinstance(paper, bool):
     raise invalid("paper", paper, "True or False")
@@ -87,16 +88,18 @@ fig = plots.rd_against_width_figure(
 )
 fig3_paths = plots.save_figure(fig, figures_dir, f"phase_rd_vs_m_{preset}")
 plt.show()
-rows = [
-    "| γ | fitted S_w (median over seeds) | per seed | derived, these widths | derived, m → ∞ |",
-    "|---|---|---|---|---|",
-]
+rows = [["γ", "fitted S_w (median over seeds)", "per seed", "derived, these widths", "derived, m → ∞"]]
 rows += [
-    f"| {g:g} | {s:.3f} | {', '.join(f'{v:.3f}' for v in per)} | {fig3_predicted[g]:.3f} | "
-    f"{phase.theory_slope(g, 0.0):.3f} |"
+    [
+        f"{g:g}",
+        f"{s:.3f}",
+        ", ".join(f"{v:.3f}" for v in per),
+        f"{fig3_predicted[g]:.3f}",
+        f"{phase.theory_slope(g, 0.0):.3f}",
+    ]
     for g, (_, s, per) in results.items()
 ]
-display(Markdown("\n".join(rows)))
+display(Markdown(markdown_table(rows)))
 
 # %% [markdown]
 # ## S_w against γ′ — measured beside the derivation
@@ -123,15 +126,14 @@ fig = plots.slope_against_gamma_prime_figure(
 )
 slope_paths = plots.save_figure(fig, figures_dir, f"phase_slopes_{preset}")
 plt.show()
-rows = ["| γ | γ′ | regime | measured S_w (median) | derived, these widths | derived, m → ∞ | paper's estimate |"]
-rows += ["|---|---|---|---|---|---|---|"]
+rows = [["γ", "γ′", "regime", "measured S_w (median)", "derived, these widths", "derived, m → ∞", "paper's estimate"]]
 rows += [
-    f"| {g:g} | {gp:g} | {regime(g, gp)} | {np.median(v):.3f} | {predicted[g][gp]:.3f} | {limit[g][gp]:.3f} | "
-    f"{bound[g][gp]:.3f} |"
+    [f"{g:g}", f"{gp:g}", regime(g, gp), f"{np.median(v):.3f}", f"{predicted[g][gp]:.3f}", f"{limit[g][gp]:.3f}",
+     f"{bound[g][gp]:.3f}"]
     for g in slopes_by_gamma
     for gp, v in slopes_by_gamma[g].items()
-]
-display(Markdown("\n".join(rows)))
+]  # fmt: skip
+display(Markdown(markdown_table(rows)))
 
 # %% [markdown]
 # ## Fig. 4 — where S_w changes sign
@@ -152,9 +154,9 @@ fig = plots.crossing_figure(
 )
 fig4_paths = plots.save_figure(fig, figures_dir, f"phase_crossing_{preset}")
 plt.show()
-rows = ["| γ′ | measured γ at S_w = 0 | theory |", "|---|---|---|"]
-rows += [f"| {g:g} | {c:.3f} | {phase.theory_crossing(g):.3f} |" for g, c in crossings.items()]
-display(Markdown("\n".join(rows)))
+rows = [["γ′", "measured γ at S_w = 0", "theory"]]
+rows += [[f"{g:g}", f"{c:.3f}", f"{phase.theory_crossing(g):.3f}"] for g, c in crossings.items()]
+display(Markdown(markdown_table(rows)))
 elapsed = time.perf_counter() - started
 print(f"run time {elapsed:.1f} s")
 

@@ -130,22 +130,24 @@ def closest(stage, references):
 
 
 rows = [
-    "| activation | p | seed | η | steps of the initial stage | lines (all neurons) | neurons on them | "
-    "lines (amplitude-weighted) | heaviest line vs theory (\\|cos\\|) |",
-    "|---|---|---|---|---|---|---|---|---|",
-]
+    [
+        "activation", "p", "seed", "η", "steps of the initial stage", "lines (all neurons)", "neurons on them",
+        "lines (amplitude-weighted)", "heaviest line vs theory (|cos|)",
+    ]
+]  # fmt: skip
 reference = {"tanh": (g,), "xtanh": (top, bottom), "relu": (g,)}
 for activation, runs in stages.items():
     for stage in runs:
         theory = closest(stage, reference[activation]) if activation in reference else float("nan")
         rows.append(
-            f"| {activation} | {'—' if activation == 'relu' else stage.multiplicity} | {stage.seed} | "
-            f"{stage.learning_rate:g} | "
-            f"{stage.steps if stage.steps is not None else 'not ended'} | {len(stage.lines)} | "
-            f"{sum(line.size for line in stage.lines)} | {len(stage.amplitude_lines)} | "
-            f"{'—' if np.isnan(theory) else f'{theory:.4f}'} |"
-        )
-display(Markdown("\n".join(rows)))
+            [
+                activation, "—" if activation == "relu" else stage.multiplicity, stage.seed,
+                f"{stage.learning_rate:g}", stage.steps if stage.steps is not None else "not ended",
+                len(stage.lines), sum(line.size for line in stage.lines), len(stage.amplitude_lines),
+                "—" if np.isnan(theory) else f"{theory:.4f}",
+            ]
+        )  # fmt: skip
+display(Markdown(report.markdown_table(rows)))
 
 # %% [markdown]
 # ## Two lines for p = 2: an odd target on mirrored data

@@ -174,7 +174,7 @@ def thread_safe_simulated_shared_arrays() -> None:
 
 def _run_all(path: str, group: str) -> None:
     sys.setswitchinterval(5e-5)  # the simulator's scheduler polls its threads: switch often
-    from relunet_support.engine import _cuda
+    from relunet_support.engine import Dynamics, _cuda
 
     assert _cuda.simulated(), "run with NUMBA_ENABLE_CUDASIM=1"
     thread_safe_simulated_shared_arrays()
@@ -182,30 +182,27 @@ def _run_all(path: str, group: str) -> None:
     for name, (call, a, w, b, x, y, alpha, eta, n_steps, offsets, activation) in GROUPS[group]().items():
         state = [v.copy() for v in (a, w, b)]
         # one thread per block for the long runs: the simulator's barriers cost less (they stay one block)
-        launch = dict(threads=1 if name.startswith("long") else THREADS, mode=launch_mode(name), activation=activation)
+        launch = dict(threads=1 if name.startswith("long") else THREADS, mode=launch_mode(name))
+        dynamics = Dynamics(x, y, alpha, eta, activation=activation, backend="cuda")
         if call == "descend":
-            _cuda.descend(*state, x, y, alpha, eta, n_steps, **launch)
+            _cuda.descend(*state, dynamics, n_steps, **launch)
             if name == "plain":  # twice: deterministic; and one network of the ensemble alone
                 again = [v.copy() for v in (a, w, b)]
-                _cuda.descend(*again, x, y, alpha, eta, n_steps, threads=THREADS)
+                _cuda.descend(*again, dynamics, n_steps, threads=THREADS)
                 out["plain_again"] = np.stack(again)
             if name in ("ensemble", "tanh_d2_ensemble"):
                 alone = [v[1].copy() for v in (a, w, b)]
-                _cuda.descend(*alone, x, y, alpha, eta, n_steps, threads=THREADS, activation=activation)
+                _cuda.descend(*alone, dynamics, n_steps, threads=THREADS)
                 out[f"{name}_member_1_alone"] = _flat(alone)
         else:
             records = {key: np.full(offsets.size, np.nan) for key in ("risk", "f_min", "f_max", "rd_w", "rd_a")}
             with np.errstate(all="ignore"):
                 steps, written, status = _cuda.advance(
                     *state,
-                    x,
-                    y,
-                    alpha=alpha,
-                    learning_rate=eta,
+                    dynamics,
                     n_steps=n_steps,
                     record_offsets=offsets,
                     records=records,
-                    interval=(-0.5, 0.5),
                     initial=(a, w, b),
                     **launch,
                 )
@@ -214,7 +211,7 @@ def _run_all(path: str, group: str) -> None:
                 out[f"{name}_{key}"] = values
             if name == "records":  # the same steps without records: launch boundaries change nothing
                 plain = [v.copy() for v in (a, w, b)]
-                _cuda.descend(*plain, x, y, alpha, eta, n_steps, threads=THREADS)
+                _cuda.descend(*plain, dynamics, n_steps, threads=THREADS)
                 out["records_unsegmented"] = np.stack(plain)
         out[name] = _flat(state)
     np.savez(path, **out)

@@ -484,7 +484,7 @@ _COOPERATIVE_FALLBACK = """
 import json, sys, warnings
 import numpy as np
 from numba.cuda.simulator.cudadrv.devices import FakeCUDADevice
-from relunet_support.engine import _cuda
+from relunet_support.engine import Dynamics, _cuda
 from tests.cuda_simulator_runs import THREADS, X_SEED, Y_SEED, _network, thread_safe_simulated_shared_arrays
 
 sys.setswitchinterval(5e-5)
@@ -519,17 +519,17 @@ with warnings.catch_warnings(record=True) as caught:
     fallback = np.stack(state.to_host())
     guarded = [v.copy() for v in (a, w, b)]  # advance (train's path): the run stops on its own at n_steps
     records = {key: np.full(3, np.nan) for key in ("risk", "f_min", "f_max", "rd_w", "rd_a")}
-    outcome = _cuda.advance(*guarded, X_SEED, Y_SEED, alpha=5.0, learning_rate=2.0, n_steps=n_steps,
-                            record_offsets=np.array([1, 7, n_steps]), records=records, interval=(-0.5, 0.5),
-                            initial=(a, w, b), threads=THREADS)
+    outcome = _cuda.advance(*guarded, Dynamics(X_SEED, Y_SEED, 5.0, 2.0, backend="cuda"), n_steps=n_steps,
+                            record_offsets=np.array([1, 7, n_steps]), records=records, initial=(a, w, b),
+                            threads=THREADS)
 out["warnings"] = [[type(c.message).__name__, str(c.message)] for c in caught]
 out["launches"] = dict(launches)
 _cuda.simulated = lambda: True
 kernels.update(real)
 plain = [v.copy() for v in (a, w, b)]
-_cuda.descend(*plain, X_SEED, Y_SEED, 5.0, 2.0, n_steps, threads=THREADS)  # the simulator's stepwise run
+_cuda.descend(*plain, Dynamics(X_SEED, Y_SEED, 5.0, 2.0), n_steps, threads=THREADS)  # the simulator's stepwise run
 cooperative = [v.copy() for v in (a, w, b)]
-_cuda.descend(*cooperative, X_SEED, Y_SEED, 5.0, 2.0, n_steps, threads=THREADS, mode="persistent")
+_cuda.descend(*cooperative, Dynamics(X_SEED, Y_SEED, 5.0, 2.0), n_steps, threads=THREADS, mode="persistent")
 out.update(start=np.stack((a, w, b)).tolist(), fallback=fallback.tolist(), guarded=np.stack(guarded).tolist(),
            outcome=list(outcome), records={k: v.tolist() for k, v in records.items()},
            stepwise=np.stack(plain).tolist(), cooperative=np.stack(cooperative).tolist())

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from relunet_support.jobs.study import load_study
+from relunet_support.views.frames import frame
 
 matplotlib.use("agg")
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -89,7 +90,7 @@ def test_02_and_04_on_the_smoke_batch(tmp_path):
 def test_03_static_frames_are_the_snapshots(tmp_path):
     ns = run_notebook("03_condensation_viewer", output_dir=str(tmp_path), interactive=False, n_frames=2)
     run = ns["run"]
-    last = ns["frame"](run, run.n_snapshots - 1)
+    last = frame(run, run.n_snapshots - 1)
     a, w, b = run.snapshot(run.n_snapshots - 1)
     np.testing.assert_allclose(last.amplitude, np.abs(a) * np.sqrt(w**2 + b**2))
     np.testing.assert_allclose(last.orientation, np.arctan2(b, w))

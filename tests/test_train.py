@@ -149,7 +149,7 @@ def test_dead_network_is_reported_not_plotted(tmp_path):
     with pytest.warns(DeadNetworkWarning, match="every neuron is inactive"):
         run = train(config, tmp_path, progress=False)
     assert run.status == "dead" and run.step < 10
-    assert "η/α=15.81" in run.message
+    assert "η/α = 15.81" in run.message
     rec = run.records
     assert rec["step"][-1] == run.step and run.snapshot_steps[-1] == run.step
     x, y = config.training_data()
@@ -163,9 +163,9 @@ def test_divergence_stops_keeps_records_and_names_step(tmp_path):
     config = TrainConfig(
         m=20, learning_rate=1e3, n_steps=100, init="gaussian", dataset="custom", x=(-1e153, 1e153), y=(1.0, 1.0)
     )
-    with pytest.warns(DivergedRunWarning, match=r"diverged at step \d+: .*η/α=11.18"):
+    with pytest.warns(DivergedRunWarning, match=r"diverged at step \d+: .*η/α = 11.18"):
         run = train(config, tmp_path, progress=False)  # the run comes back, whatever its end state
-    with pytest.raises(TrainingDiverged, match=r"diverged at step \d+: .*η/α=11.18") as info:
+    with pytest.raises(TrainingDiverged, match=r"diverged at step \d+: .*η/α = 11.18") as info:
         train(config, tmp_path, progress=False, strict=True)  # read back, without retraining
     step = info.value.step
     assert run.status == "diverged" and f"step {step}:" in run.message and step >= 1

@@ -39,9 +39,9 @@ def test_viewer_opens_at_the_first_snapshot_and_the_slider_agrees_with_the_reado
     viewer.slider.value = viewer.slider.max
     assert viewer.readout.value.startswith(f"snapshot {viewer.slider.max}/{viewer.slider.max} · ")
     assert viewer.picker.options[0][0] == (
-        f"η={small_run.config.learning_rate:g} · m=60 · γ=1.5 · γ′=0 · seed 0 · symmetric · data seed · 4,000 steps · "
-        "complete"
-    )
+        f"η = {small_run.config.learning_rate:g} (η/α = 1) · m = 60 · γ = 1.5, γ′ = 0 · symmetric init · seed 0 · "
+        "data: seed · 4,000 steps · complete"
+    )  # config.describe(), then the steps and the status
 
 
 def test_slider_sets_every_panel_to_the_snapshot(small_run):

@@ -100,5 +100,5 @@ def test_the_viewer_opens_a_diverged_smooth_run_and_names_its_activation(tmp_pat
     assert run.status == "diverged"
     shown = viewer.CondensationViewer([run])
     assert shown.frame_pixels().size  # drawn: the overflowing records are left off the log axes
-    assert "tanh" in viewer.run_label(run) and "β₂=0.5" in viewer.run_label(run)
+    assert "tanh" in viewer.run_label(run) and "β₂ = 0.5" in viewer.run_label(run)
     assert "tanh" in viewer.run_title(run) and "diverged" in viewer.run_title(run)

@@ -285,6 +285,18 @@ class TrainConfig:
         x, y = self.training_data()
         return Dynamics(x, y, self.alpha, self.learning_rate, self.activation, self.interval, self.backend)
 
+    def describe(self) -> str:
+        """The run in words, as every message, title and picker shows it: 'η = 1000 (η/α = 0.3536) · m = 200 ·
+        γ = 1.5, γ′ = 0 · symmetric init · seed 0 · data: seed', with the activation and β₂ where they are not
+        the defaults (' · tanh · β₂ = 0.5' after γ′)."""
+        model = "" if self.activation == "relu" else f" · {self.activation}"
+        model += "" if self.beta2 == 1.0 else f" · β₂ = {self.beta2:g}"
+        return (
+            f"η = {self.learning_rate:g} (η/α = {self.normalised_learning_rate:.4g}) · m = {self.m:,} · "
+            f"γ = {self.gamma:g}, γ′ = {self.gamma_prime:g}{model} · {self.init} init · seed {self.seed} · "
+            f"data: {self.dataset}"
+        )
+
     def training_data(self) -> tuple[np.ndarray, np.ndarray]:
         """(x, y): the named data set's, or the numbers in the config (custom data, a data file's)."""
         return data.load(self.dataset, self.x, self.y)

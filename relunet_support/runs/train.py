@@ -165,10 +165,6 @@ def _warm_up(config: TrainConfig, state, initial) -> None:
         _record(config, (a, w, b), initial)
 
 
-def _describe(config: TrainConfig) -> str:
-    return f"η={config.learning_rate:g}, m={config.m}, α={config.alpha:.6g}, η/α={config.normalised_learning_rate:.4g}"
-
-
 def train(
     config: TrainConfig,
     out_dir="outputs/runs",
@@ -338,7 +334,7 @@ def _train_loop(config, writer: RunWriter, state, initial, progress, checkpoint_
         n_records, n_snapshots = 1, 1
         if not all(np.isfinite(first[key]) for key in config.finite_records):
             commit()
-            message = f"training diverged at step 0: the initial risk or f is non-finite ({_describe(config)})."
+            message = f"training diverged at step 0: the initial risk or f is non-finite ({config.describe()})."
             writer.set_status("diverged", message, final_step=0)
             return open_run(writer.path)
     last_snapshot = step  # checkpoints are taken at snapshot steps, so the state at `step` is stored
@@ -360,7 +356,7 @@ def _train_loop(config, writer: RunWriter, state, initial, progress, checkpoint_
                 status = "diverged"
                 message = (
                     f"training diverged at step {step}: the risk or a parameter became non-finite "
-                    f"({_describe(config)}; at γ=3/2, GD is stable for η/α ≲ 2). "
+                    f"({config.describe()}; at γ=3/2, GD is stable for η/α ≲ 2). "
                     f"Records up to step {step - 1} are kept."
                 )
                 break
@@ -374,7 +370,7 @@ def _train_loop(config, writer: RunWriter, state, initial, progress, checkpoint_
                 status = "dead"
                 message = (
                     f"every neuron is inactive on every data point at step {step}: the gradient is "
-                    f"exactly zero, so training stopped ({_describe(config)}). The risk stays at "
+                    f"exactly zero, so training stopped ({config.describe()}). The risk stays at "
                     f"{model.risk(a, w, b, dynamics.x, dynamics.y, config.alpha, config.activation):.6g} forever."
                 )
                 break

@@ -137,28 +137,11 @@ def readout(run: Run, fr: Frame) -> str:
 
 
 def run_title(run: Run) -> str:
-    """E.g. 'η = 1000 (η/α = 0.354) · m = 200 · γ = 1.5, γ′ = 0 · symmetric init · seed 0 · data: seed —
-    complete, 3,000 steps'."""
-    c = run.config
+    """``config.describe()`` and how the run ended: '… · data: seed — complete, 3,000 steps'."""
     status = f"{run.status}, {run.step:,} steps" if run.status == "complete" else f"{run.status} at step {run.step:,}"
-    return (
-        f"η = {c.learning_rate:g} (η/α = {c.normalised_learning_rate:.3g}) · m = {c.m:,} · γ = {c.gamma:g}, "
-        f"γ′ = {c.gamma_prime:g}{_model_text(c)} · {c.init} init · seed {c.seed} · data: {c.dataset} — {status}"
-    )
-
-
-def _model_text(config) -> str:
-    """' · tanh · β₂=0.001' where the activation or β₂ is not the default ('' for the seed's ReLU, β₂ = 1)."""
-    parts = ([config.activation] if config.activation != "relu" else []) + (
-        [f"β₂={config.beta2:g}"] if config.beta2 != 1.0 else []
-    )
-    return "".join(f" · {part}" for part in parts)
+    return f"{run.config.describe()} — {status}"
 
 
 def run_label(run: Run) -> str:
-    """The run picker's entry: 'η=1000 · m=200 · γ=1.5 · γ′=0 · seed 0 · 3,000 steps · complete'."""
-    c = run.config
-    return (
-        f"η={c.learning_rate:g} · m={c.m:,} · γ={c.gamma:g} · γ′={c.gamma_prime:g}{_model_text(c)} · seed {c.seed} · "
-        f"{c.init} · data {c.dataset} · {run.step:,} steps · {run.status}"
-    )
+    """The run picker's entry: ``config.describe()``, its steps and status."""
+    return f"{run.config.describe()} · {run.step:,} steps · {run.status}"

@@ -115,12 +115,13 @@ def _run_rows(summary: BatchSummary) -> list[str]:
     by_width: dict[int, dict[int, float]] = {}
     for m, seed, t in summary.escapes:
         by_width.setdefault(m, {})[seed] = t
-    rows = [
-        f"| m | η/α | first escape ŝ₁ of this run | ŝ₁ over the {len(summary.seeds)} escape seeds (median, range) | "
-        "final risk | status | condensed from s (first cluster; final count) | condensed at the last snapshot "
-        "(kink, nearest data x, share of the amplitude) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    rows: list[list] = [
+        [
+            "m", "η/α", "first escape ŝ₁ of this run", f"ŝ₁ over the {len(summary.seeds)} escape seeds (median, range)",
+            "final risk", "status", "condensed from s (first cluster; final count)",
+            "condensed at the last snapshot (kink, nearest data x, share of the amplitude)",
+        ]
+    ]  # fmt: skip
     for run in sorted(summary.runs, key=lambda r: r.config.m):
         x, _ = run.config.training_data()
         final = (
@@ -143,11 +144,12 @@ def _run_rows(summary: BatchSummary) -> list[str]:
             else f"{held.first:.4g}; {held.final_count} from {held.final:.4g}"
         )
         rows.append(
-            f"| {run.config.m} | {run.config.normalised_learning_rate:.3g} | "
-            f"{f'{own:.3f}' if math.isfinite(own) else '–'} | {spread} | {run.records['risk'][-1]:.3e} | "
-            f"{status} | {when} | {final} |"
-        )
-    return rows
+            [
+                run.config.m, f"{run.config.normalised_learning_rate:.3g}", f"{own:.3f}" if math.isfinite(own) else "–",
+                spread, f"{run.records['risk'][-1]:.3e}", status, when, final,
+            ]
+        )  # fmt: skip
+    return markdown_table(rows).splitlines()
 
 
 def _status(run: Run) -> str:
@@ -282,10 +284,13 @@ def index_markdown(
         "(m, seed), with a 95 % interval clustered by seed (a seed's networks at different widths share their "
         "first neurons, so they are not independent).",
         "",
-        "| batch | η/α | seeds × widths | fitted dŝ₁/d ln m | 95 % interval (clustered by seed) | "
-        "theory (γ − 1 − \\|γ′\\|)/(2G*) | escape seeds that never escaped | dead / diverged plotted runs |",
-        "|---|---|---|---|---|---|---|---|",
     ]
+    table: list[list] = [
+        [
+            "batch", "η/α", "seeds × widths", "fitted dŝ₁/d ln m", "95 % interval (clustered by seed)",
+            "theory (γ − 1 − |γ′|)/(2G*)", "escape seeds that never escaped", "dead / diverged plotted runs",
+        ]
+    ]  # fmt: skip
     for s in batch_summaries:
         bad = sum(r.status in ("dead", "diverged") for r in s.runs)
         unstable = s.unstable_widths
@@ -305,13 +310,13 @@ def index_markdown(
             if min(rates) == max(rates)
             else f"{min(rates):.3g} … {max(rates):.3g}"
         )
-        lines.append(
-            f"| {s.title} | {rate_range} | {len(s.seeds)} × {len({m for m, _, _ in s.escapes})} | {fitted} | "
-            f"{interval} | "
-            f"{_theory_text(s.theory_slope, s.g_star, s.fit if not unstable else None)} | "
-            f"{no_escape or '–'} | {bad or '–'} |"
-        )
-    lines += ["", *pooled_comparison(batch_summaries)]
+        table.append(
+            [
+                s.title, rate_range, f"{len(s.seeds)} × {len({m for m, _, _ in s.escapes})}", fitted, interval,
+                _theory_text(s.theory_slope, s.g_star, s.fit if not unstable else None), no_escape or "–", bad or "–",
+            ]
+        )  # fmt: skip
+    lines += [markdown_table(table), "", *pooled_comparison(batch_summaries)]
     manifest = strip.read_strip(output_dir / STRIP_DIR)
     if manifest is not None:
         lines += ["## Condensation, frame by frame", "", *strip.markdown(manifest, STRIP_DIR)]
