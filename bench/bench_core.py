@@ -148,8 +148,9 @@ WIDE = textwrap.dedent("""
 
     def relunet_runner():
         from relunet_support.engine import Dynamics, descend
-        descend(a, w, b, x, y, alpha, eta, 2, activation=activation)
-        return lambda k: descend(a, w, b, x, y, alpha, eta, k, activation=activation)
+        dynamics = Dynamics(x, y, alpha, eta, activation=activation)
+        descend(a, w, b, dynamics, 2)
+        return lambda k: descend(a, w, b, dynamics, k)
 
     def numpy_runner():
         def run(k):

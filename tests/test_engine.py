@@ -217,7 +217,8 @@ from relunet_support.network.data import load
 x, y = load("seed")
 for kind in ("symmetric", "gaussian"):
     a, w, b = initial_parameters(300, 1.0, 1.0, kind, 11)
-    np.save(sys.argv[1] + kind + ".npy", np.stack(descend(a, w, b, x, y, 300 ** 1.5, 400.0, 5000)), allow_pickle=False)
+    trained = descend(a, w, b, Dynamics(x, y, 300 ** 1.5, 400.0), 5000)
+    np.save(sys.argv[1] + kind + ".npy", np.stack(trained), allow_pickle=False)
 """
 
 

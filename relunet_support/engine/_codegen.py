@@ -52,6 +52,7 @@ from types import ModuleType
 
 from relunet_support.engine._general_kernel_text import _general_source
 from relunet_support.engine._kernel_text import _source, unrolled
+from relunet_support.engine.dynamics import KERNEL_SCALARS
 
 _KERNELS_PY = Path(__file__).with_name("_kernels.py")  # constants the generated module imports
 _VECMATH_PY = Path(__file__).with_name("_vecmath.py")  # the general kernels' tanh
@@ -293,10 +294,11 @@ if d:  # the general kernels: w of shape (m, d), x of shape (n, d)
     state[1] = rng.normal(size=(8, d))
     x = np.ascontiguousarray(np.repeat(x[:, None], d, axis=1))
 offsets = np.array([1, 2], dtype=np.int64)
-module.advance(*state, x, y, 1.0, 0.1, 2, offsets, np.empty(2), np.empty(2), np.empty(2), -0.5, 0.5,
+scalars = (1.0,) * int(sys.argv[6])  # alpha, learning_rate, …: KERNEL_SCALARS (only their types matter here)
+module.advance(*state, x, y, *scalars, 2, offsets, np.empty(2), np.empty(2), np.empty(2), -0.5, 0.5,
                *[v.copy() for v in state], np.empty(2), np.empty(2))
-module.descend_plain(*state, x, y, 1.0, 0.1, 2)
-module.descend_ensemble(*[np.ascontiguousarray(np.stack((v, v))) for v in state], x, y, 1.0, 0.1, 2)
+module.descend_plain(*state, x, y, *scalars, 2)
+module.descend_ensemble(*[np.ascontiguousarray(np.stack((v, v))) for v in state], x, y, *scalars, 2)
 descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
 with os.fdopen(descriptor, "w") as file:
     file.write("compiled")
@@ -318,7 +320,7 @@ def _compile_in_subprocess(path: Path, name: str, n: int, d: int) -> None:
     ``.compiled`` marker; d = 0 for the 1-D ReLU kernels, else the input dimension of a general one."""
     marker = path.with_suffix(".compiled")
     result = subprocess.run(
-        [sys.executable, "-P", "-c", _COMPILE, str(path), name, str(n), str(d), str(marker)],
+        [sys.executable, "-P", "-c", _COMPILE, str(path), name, str(n), str(d), str(marker), str(len(KERNEL_SCALARS))],
         capture_output=True,
         text=True,
         env=_child_environment(),

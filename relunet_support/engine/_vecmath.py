@@ -13,7 +13,7 @@ straight-line arithmetic that LLVM vectorises over the data points:
 with 2^k built from its exponent bits (``_two_to``; AVX2 has no vector float-to-int64 conversion) and
 one division. Written this way it has no branch and no cancellation near 0 (k = 0 gives P/Q). Measured
 against numpy's tanh over |x| ≤ 25 and tiny |x|: at most 4 ulp apart, 0.7 ulp on average
-(``tests/test_engine_general.py``).
+(``tests/test_engine_activations.py``).
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ class Dynamics:
                 raise invalid(name, f"array with {values.flat[bad[0]]} at flat index {bad[0]}", "finite numbers only")
         set_("x", x)
         set_("y", y)
-        for name in KERNEL_SCALARS:
+        for name in ("alpha", "learning_rate"):
             value = getattr(self, name)
             if isinstance(value, bool) or not (isinstance(value, (int, float, np.number)) and 0 < value < np.inf):
                 raise invalid(name, value, "a finite number > 0")
