@@ -4,6 +4,7 @@ stale files from changing which machine code runs. Every test works in its own R
 import importlib.util
 import marshal
 import os
+import pickle
 import shutil
 import stat
 import subprocess
@@ -163,15 +164,87 @@ def test_a_missing_entry_point_is_compiled_again(compiled, tmp_path, monkeypatch
     assert len(calls) == 1
 
 
-def test_numba_cache_dir_is_where_the_index_is_looked_for(tmp_path, monkeypatch):
-    """With NUMBA_CACHE_DIR set, numba caches in its subfolder for the module's folder, not in __pycache__."""
+_PAYLOAD_CHECK = """
+import sys, warnings
+import numpy as np
+warnings.simplefilter("always")
+which = sys.argv[1]
+if which == "kernels":
+    from relunet_support.engine import Dynamics, descend
+    x = np.linspace(-1.0, 1.0, 3)
+    descend(np.ones(8), np.ones(8), np.zeros(8), Dynamics(x, np.ones(3), 1.0, 0.1), 2)
+else:
+    from relunet_support.analysis import diagnostics
+    diagnostics.extremes([1.0], [1.0], [0.0], alpha=1.0)
+"""
+
+
+def _plant(numba_cache: Path, module_path: Path, index_names, marker: Path) -> None:
+    """Where numba looks with NUMBA_CACHE_DIR set (its subfolder for the module's folder), an index file of each
+    name whose unpickling runs ``touch marker`` (numba unpickles an index before it checks anything)."""
     from numba.core.caching import _CacheLocator
 
-    path = tmp_path / "kernels" / "module.py"
-    assert _codegen._numba_cache_folder(path) == path.parent / "__pycache__"
-    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
-    expected = tmp_path / "numba" / _CacheLocator.get_suitable_cache_subpath(str(path))
-    assert _codegen._numba_cache_folder(path) == expected
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    folder = numba_cache / _CacheLocator.get_suitable_cache_subpath(str(module_path))
+    folder.mkdir(parents=True)
+    for name in index_names:
+        (folder / name).write_bytes(pickle.dumps(Payload()))
+
+
+def _run_with_numba_cache(which: str, numba_cache: Path, kernel_cache: Path) -> subprocess.CompletedProcess:
+    environment = dict(os.environ, NUMBA_CACHE_DIR=str(numba_cache), RELUNET_KERNEL_CACHE=str(kernel_cache))
+    return subprocess.run(
+        [sys.executable, "-c", _PAYLOAD_CHECK, which], capture_output=True, text=True, env=environment, timeout=600
+    )
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o775])
+def test_code_planted_in_numba_s_cache_folder_never_runs_in_the_kernels(compiled, tmp_path, monkeypatch, mode):
+    """The kernels' index files planted (names predictable) in a NUMBA_CACHE_DIR others can write to: the
+    kernels are compiled and cached in their own checked folder, whose child never sees NUMBA_CACHE_DIR."""
+    folder, path = _use_copy(compiled, tmp_path, monkeypatch)
+    marker, numba_cache = tmp_path / "payload-ran", tmp_path / "numba"
+    _plant(numba_cache, path, [p.name for p in (folder / "__pycache__").glob("*.nbi")], marker)
+    os.chmod(numba_cache, mode)
+    result = _run_with_numba_cache("kernels", numba_cache, folder)
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists()
+
+
+@pytest.mark.slow  # compiles exact.py's functions in a child (the trusted folder's case)
+def test_a_numba_cache_folder_others_can_write_to_is_not_used(tmp_path):
+    """exact.py's cached functions (the extremes) with their index files planted in NUMBA_CACHE_DIR: where others
+    may write there, numba is told to forget the folder (a NumbaCacheWarning says why) and the payload never
+    runs; where the folder is this user's alone, numba trusts it — and runs what was planted, which is why a
+    folder others can write to must not be used."""
+    from relunet_support.network import exact
+
+    exact.extremes(np.ones(2), np.ones(2), np.zeros(2), 1.0, -0.5, 0.5)  # compiled: its index files exist
+    cache = Path(exact.__file__).parent / "__pycache__"
+    names = [p.name for p in cache.glob("exact.*.nbi")]
+    assert names
+    for mode, runs in ((0o777, False), (0o700, True)):
+        marker, numba_cache = tmp_path / f"ran-{mode:o}", tmp_path / f"numba-{mode:o}"
+        _plant(numba_cache, Path(exact.__file__), names, marker)
+        for folder in (numba_cache, *numba_cache.iterdir()):
+            os.chmod(folder, mode)
+        result = _run_with_numba_cache("exact", numba_cache, tmp_path / "kernels")
+        assert marker.exists() == runs, (mode, result.stderr)
+        assert ("NumbaCacheWarning" in result.stderr) != runs, result.stderr
+
+
+def test_the_numba_cache_check_names_what_is_wrong(tmp_path):
+    from relunet_support.numba_cache import folder_problem
+
+    (tmp_path / "inner").mkdir()
+    os.chmod(tmp_path, 0o700)
+    os.chmod(tmp_path / "inner", 0o700)
+    assert folder_problem(str(tmp_path)) is None
+    os.chmod(tmp_path / "inner", 0o757)
+    assert f"has {tmp_path / 'inner'} owned by uid {os.getuid()} with mode drwxr-xrwx" == folder_problem(str(tmp_path))
 
 
 def test_a_tampered_pyc_is_never_run(compiled, tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ an NVIDIA GPU (optional: ``pip install .[gpu]``). All agree with ``model.py``.""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,6 +41,15 @@ def backend_versions(backend: str) -> dict:
     from relunet_support.engine import _cuda
 
     return _cuda.describe()
+
+
+def cpu_target() -> str:
+    """The CPU the numba kernels are compiled for (``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES`` or the host's): the
+    machine, the CPU's name, a hash of its feature flags and the AVX switch. A run records it: resuming under
+    another target would mix machine code of two targets in one run (last-bit differences)."""
+    machine, name, features, avx = _codegen._target_cpu()
+    flags = hashlib.sha256(features.encode()).hexdigest()[:12]
+    return f"{machine} · {name or 'unnamed'} · features {flags}" + (f" · NUMBA_ENABLE_AVX={avx}" if avx else "")
 
 
 def precompile(sizes, general=()) -> None:

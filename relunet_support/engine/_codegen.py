@@ -53,6 +53,7 @@ from types import ModuleType
 from relunet_support.engine._general_kernel_text import _general_source
 from relunet_support.engine._kernel_text import _source, unrolled
 from relunet_support.engine.dynamics import KERNEL_SCALARS
+from relunet_support.numba_cache import without_numba_cache_dir
 
 _KERNELS_PY = Path(__file__).with_name("_kernels.py")  # constants the generated module imports
 _VECMATH_PY = Path(__file__).with_name("_vecmath.py")  # the general kernels' tanh
@@ -208,13 +209,9 @@ def _module_file(n: int, mirror: bool, activation: str = "relu", d: int = 1) -> 
 
 
 def _numba_cache_folder(path: Path) -> Path:
-    """Where numba caches the functions of the module at ``path``: ``NUMBA_CACHE_DIR``'s subfolder for the
-    module's folder when that is set, else the module's ``__pycache__`` (numba's first two cache locators)."""
-    root = os.environ.get("NUMBA_CACHE_DIR")
-    if not root:
-        return path.parent / "__pycache__"
-    folder = os.path.dirname(os.path.abspath(path))
-    return Path(root) / f"{os.path.basename(folder)}_{hashlib.sha1(folder.encode()).hexdigest()}"
+    """Where numba caches the functions of the module at ``path``: its ``__pycache__``, in the checked folder —
+    never ``NUMBA_CACHE_DIR``, which the child does not see and ``_load`` hides (``numba_cache``)."""
+    return path.parent / "__pycache__"
 
 
 def _is_compiled(path: Path, name: str) -> bool:
@@ -232,14 +229,19 @@ def _is_compiled(path: Path, name: str) -> bool:
 def _load(path: Path, name: str, source: str) -> ModuleType:
     """The module executed from ``source`` (what was written to ``path``), compiled here rather than imported:
     no ``.pyc`` is read or written; ``path`` as the code's file name lets numba find its cache."""
+    from numba.core import config  # the kernels import numba now anyway
+
     module = ModuleType(name)
     module.__file__ = str(path)
     sys.modules[name] = module
+    saved, config.CACHE_DIR = config.CACHE_DIR, ""  # numba reads its cache folder when a function is defined
     try:
         exec(compile(source, str(path), "exec", dont_inherit=True), module.__dict__)
     except BaseException:
         sys.modules.pop(name, None)
         raise
+    finally:
+        config.CACHE_DIR = saved
     return module
 
 
@@ -309,7 +311,7 @@ os.replace(temporary, sys.argv[5])
 def _child_environment() -> dict[str, str]:
     """This process's environment with the folder holding this ``relunet_support`` first on PYTHONPATH: the
     child imports the same package even where it is only on this process's ``sys.path``, not installed."""
-    environment = dict(os.environ)
+    environment = without_numba_cache_dir(dict(os.environ))  # its cache goes beside the module, in our folder
     root = str(Path(__file__).absolute().parents[2])  # relunet_support/engine/_codegen.py → the folder above
     environment["PYTHONPATH"] = os.pathsep.join(p for p in (root, environment.get("PYTHONPATH")) if p)
     return environment

@@ -79,6 +79,24 @@ def notebook_chains(
     return study_chains + chains  # the study-wide notebooks first: 05 is the longest chain alone
 
 
+SOCKET_PREFIX = "relunet-kernels-"  # + the pid of the `relunet notebooks` that made the folder + a random part
+
+
+def _remove_stale_socket_folders() -> None:
+    """Remove the socket folders, in the temporary directory, of runs of `relunet notebooks` that were killed
+    (kill -9 leaves no time to remove them): this user's folders whose process no longer exists."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SOCKET_PREFIX}*-*"):
+        pid = folder.name[len(SOCKET_PREFIX) :].split("-")[0]
+        try:
+            if not pid.isdigit() or folder.is_symlink() or folder.lstat().st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)  # raises where no such process exists
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # PermissionError: the pid is another user's process now; the folder is left
+            continue
+
+
 def _ipc_kernel_manager(socket_dir: Path):
     """A kernel manager class whose kernels listen on unix sockets under ``socket_dir``."""
     from jupyter_client.manager import AsyncKernelManager
@@ -251,7 +269,8 @@ def run_notebooks(
     executions: list[Execution] = []
     started_all = time.perf_counter()
     lock = threading.Lock()
-    socket_dir = Path(tempfile.mkdtemp(prefix="relunet-kernels-"))
+    _remove_stale_socket_folders()
+    socket_dir = Path(tempfile.mkdtemp(prefix=f"{SOCKET_PREFIX}{os.getpid()}-"))
     manager_class = _ipc_kernel_manager(socket_dir)
 
     def execute(kernel: ChainKernel, name: str, tag: str, target: Path, parameters: dict) -> None:

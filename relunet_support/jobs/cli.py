@@ -159,7 +159,7 @@ def _given_options(args, only_given: bool) -> dict:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """A warning on stderr as one line, 'relunet: warning: …' (no source line, no traceback)."""
-    print(f"relunet: warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+    print(f"relunet: warning: {_shown(' '.join(str(message).split()))}", file=sys.stderr, flush=True)
 
 
 def _train(args) -> int:
@@ -183,13 +183,13 @@ def _train(args) -> int:
         warnings.showwarning = _show_warning  # as it is raised (the stability warning: before training)
         run = train(config, args.out, progress=not args.no_progress, resume=not args.no_resume)
     records = run.records
-    print(f"{run.status}: {run.path}")
+    print(f"{run.status}: {_shown(str(run.path))}")
     print(
         f"  step {run.step}/{config.n_steps}, final risk {records['risk'][-1]:.6g}, "
         f"η/α = {config.normalised_learning_rate:.4g}"
     )
     if run.message:
-        print(f"  {run.message}")
+        print(f"  {_shown(run.message)}")
     return 0 if run.status == "complete" else 3
 
 
@@ -230,7 +230,7 @@ def _list(args) -> int:
         )
     for path, entry in found:
         if not isinstance(entry, Run):
-            print(f"corrupt ({_reason(entry, path)})  {path.name}")
+            print(f"corrupt ({_shown(_reason(entry, path))})  {_shown(path.name)}")
     return 0
 
 
@@ -268,7 +268,8 @@ def _verify(args) -> int:
         problem = "" if inspection.ok else f": {_reason(inspection.error or Exception(inspection.summary()), path)}"
         if inspection.ok and run is not None and run.format_version < 3:
             problem = f": format {run.format_version}, no checksums: only its layout and counts could be checked"
-        print(f"{'ok' if inspection.ok else 'DAMAGED':<8} {status:<11} {step:>17} {engine:>14}  {path.name}{problem}")
+        verdict = "ok" if inspection.ok else "DAMAGED"
+        print(f"{verdict:<8} {status:<11} {step:>17} {engine:>14}  {_shown(path.name + problem)}")
     print(
         f"{len(found) - damaged} of {len(found)} runs intact"
         + (
@@ -347,13 +348,19 @@ def _sweep(args) -> int:
     return 1 if counts.get("failed") else 0
 
 
+def _shown(text: str) -> str:
+    """``text`` with every character a terminal would act on (escape codes, carriage returns …) written as its
+    escape, so that a folder or file name cannot rewrite what `list` and `verify` print."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"train": _train, "list": _list, "verify": _verify, "notebooks": _notebooks, "sweep": _sweep}
     try:
         return commands[args.command](args)
     except (ConfigError, NotARunError, RunLockedError, BackendUnavailable, StaleRunError) as error:
-        print(f"relunet: error: {error}", file=sys.stderr)
+        print(f"relunet: error: {_shown(str(error))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader went away (`relunet list | head -1`): nothing more to say, no error
         try:  # stdout to /dev/null, so that Python's flush at exit does not fail a second time

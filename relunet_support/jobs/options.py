@@ -8,6 +8,7 @@ import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 
+from relunet_support.network.data import is_number_text
 from relunet_support.runs.config import OPTION_NAMES, TrainConfig
 
 
@@ -50,6 +51,8 @@ class Option:
 def _number(text: str, exact: bool = False):
     """'800' → 800, '0.5' / '1e3' → float, anything else unchanged (TrainConfig validates it). ``exact``: a
     text that the float would round ('1.00000000000000001') stays a text, for TrainConfig to read exactly."""
+    if not is_number_text(text):  # '1_0', '١': passed on as text, for TrainConfig to refuse by name
+        return text
     try:
         return int(text)
     except ValueError:

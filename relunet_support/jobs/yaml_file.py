@@ -4,22 +4,27 @@ line naming the file (and the line)."""
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Hashable
 from pathlib import Path
 
 from relunet_support.errors import ConfigError
+from relunet_support.files import NotARegularFile, read_bytes
+
+MAX_BYTES = 1 << 20  # a study or sweep file is a few lines; a larger one is not what was meant
 
 
 def read_yaml(path, what: str, error: type[ConfigError] = ConfigError):
-    """The YAML document in ``path`` (a study or sweep file), parsed but not yet validated; an unreadable
-    file or invalid YAML raises ``error`` naming the file (``what``: e.g. 'study file')."""
+    """The YAML document in ``path`` (a study or sweep file), parsed but not yet validated; a file that is not a
+    regular file of at most ``MAX_BYTES``, or invalid YAML, raises ``error`` naming the file (``what``: e.g.
+    'study file')."""
     import yaml
 
     path = Path(path)
     try:
-        text = path.read_text()
-    except OSError as failure:
-        raise error(f"{what} {str(path)!r} cannot be read: {failure.strerror}") from None
+        text = read_bytes(path, MAX_BYTES).decode()
+    except NotARegularFile as failure:  # a FIFO, /dev/zero, a folder: said at once, never read
+        raise error(f"{what} {str(path)!r} {failure}") from None
     except UnicodeDecodeError:
         raise error(f"{what} {str(path)!r} is not UTF-8 text (is it the YAML file you meant?)") from None
     try:
@@ -63,4 +68,19 @@ def _unique_key_loader():
                 seen[key] = value_node
             return super().construct_mapping(node, deep)
 
+    # numbers as YAML 1.2 reads them: PyYAML (YAML 1.1) also reads 1:30 as 90 (base 60), 010 as 8 and 1_0 as 10,
+    # which a study file never means; such a value stays text, which TrainConfig then refuses by name
+    integer, real = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+    UniqueKeyLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in (integer, real)]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    UniqueKeyLoader.add_implicit_resolver(integer, re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789"))
+    UniqueKeyLoader.add_implicit_resolver(
+        real,
+        re.compile(
+            r"^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
+        list("-+0123456789."),
+    )
     return UniqueKeyLoader

@@ -13,6 +13,7 @@ and (n, d) when d > 1; targets as shape (n,).
 from __future__ import annotations
 
 import csv
+import re
 import zipfile
 from pathlib import Path
 
@@ -28,6 +29,10 @@ DATASETS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 }
 CUSTOM = "custom"
 FILE_SUFFIXES = (".csv", ".npz")
+# a number as a .csv file, a study file or the command line writes it: ASCII digits, an optional sign, point and
+# exponent, or inf, nan (refused by name where a finite number is needed). Python's float() and int() also read
+# '1_0' as 10 and '١' (Arabic-Indic one) as 1, which no one means.
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|infinity|nan)", re.IGNORECASE | re.ASCII)
 READ_FILE = "file:"  # dataset 'file:NAME': the numbers of data file NAME, read before and given as x and y
 _NAMED = ", ".join(repr(name) for name in [*DATASETS, CUSTOM])
 
@@ -80,6 +85,12 @@ def validate_arrays(x, y) -> tuple[np.ndarray, np.ndarray]:
                 f"finite numbers (entry {tuple(int(i) for i in bad[0])} is {values[tuple(bad[0])]})",
             )
     return x_arr, y_arr
+
+
+def is_number_text(text: str) -> bool:
+    """Whether ``text`` (spaces around it aside) is a number written in ASCII: '-2.5e3', '.5', 'inf' — not '1_0',
+    '١' or '0x1'."""
+    return bool(_NUMBER.fullmatch(text.strip()))
 
 
 def is_file_name(dataset) -> bool:
@@ -149,6 +160,8 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
             )
         for column, cell in enumerate(row):
             try:
+                if not is_number_text(cell):
+                    raise ValueError(cell)
                 values[line - 2, column] = float(cell)
             except ValueError:
                 raise invalid(

@@ -16,6 +16,9 @@ import numpy as np
 from numba import njit
 
 from relunet_support.network.activations import LEAKY_SLOPE, SMOOTH_GRID, SMOOTH_KINDS
+from relunet_support.numba_cache import guard_numba_cache
+
+guard_numba_cache()  # before the cached functions below are defined
 
 
 def extremes(a, w, b, inv_alpha: float, lo: float, hi: float, activation: str = "relu") -> tuple[float, float]:

@@ -27,6 +27,8 @@ def _as_int(name: str, value, allowed: str, minimum: int, maximum: int | None = 
     (800.0, '8e2'); a larger float is not exact (1e23 is 99999999999999991611392), so it is refused."""
     number = value
     if isinstance(value, str):
+        if not data.is_number_text(value):  # int() reads '1_0' as 10
+            raise invalid(name, value, allowed)
         try:
             number = int(value)
         except ValueError:
@@ -49,8 +51,8 @@ def _as_int(name: str, value, allowed: str, minimum: int, maximum: int | None = 
 
 def _as_float(name: str, value, allowed: str, positive: bool = False) -> float:
     """``value`` as a finite float (> 0 when ``positive``), else a ConfigError naming it."""
-    if isinstance(value, bool):
-        raise invalid(name, value, allowed)
+    if isinstance(value, bool) or (isinstance(value, str) and not data.is_number_text(value)):
+        raise invalid(name, value, allowed)  # float() reads '1_0' as 10 and '١' as 1
     try:
         as_float = float(value)
     except (TypeError, ValueError):

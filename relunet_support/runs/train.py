@@ -235,6 +235,7 @@ def _train(
                     "finish it with the relunet that started it, or delete it to train anew"
                 )
             _check_revision(run, finished=False)
+            _check_cpu_target(run)
         _require_backend(config)  # before anything is written or removed
         initial = config.initial_parameters()
         if run is not None:
@@ -295,6 +296,20 @@ def _check_revision(run: Run, finished: bool) -> None:
             f"run {str(run.path)!r} is unfinished and was computed by {made_by}; resuming it with engine revision "
             f"{current} would mix two engines in one run: {retrain}"
         )
+
+
+def _check_cpu_target(run: Run) -> None:
+    """An unfinished run of the numba backend is resumed only for the CPU target it was trained for (recorded
+    since store format 3 gained ``cpu_target``): else StaleRunError saying both targets."""
+    recorded, current = run.attrs.get("cpu_target"), engine.cpu_target()
+    if run.config.backend != "numba" or recorded in (None, current):
+        return
+    raise StaleRunError(
+        f"run {str(run.path)!r} is unfinished and was trained with kernels compiled for the CPU target {recorded}; "
+        f"this process compiles for {current} (NUMBA_CPU_NAME, NUMBA_CPU_FEATURES, NUMBA_ENABLE_AVX): resuming would "
+        "mix machine code of two targets in one run (last-bit differences). Resume it with the same settings, or "
+        "retrain it with train(config, resume=False) or `relunet train … --no-resume`"
+    )
 
 
 def _train_loop(config, writer: RunWriter, state, initial, progress, checkpoint_seconds, max_buffer_bytes) -> Run:

@@ -13,8 +13,9 @@ from functools import cached_property, partial
 import numpy as np
 
 from relunet_support.analysis import condensation, diagnostics
+from relunet_support.errors import NotARunError
 from relunet_support.network import model
-from relunet_support.runs.store import Run
+from relunet_support.runs.store import Run, run_sort_key, scan_runs
 
 CARRIED_MASS = 0.9  # kink marks: the fewest neurons carrying 90 % of Σ_j c_j …
 CARRIED_FLOOR = 0.02  # … once max |f| reaches 2 % of max |y| (before that f ≈ 0 and no neuron carries it)
@@ -145,3 +146,18 @@ def run_title(run: Run) -> str:
 def run_label(run: Run) -> str:
     """The run picker's entry: ``config.describe()``, its steps and status."""
     return f"{run.config.describe()} · {run.step:,} steps · {run.status}"
+
+
+def readable_runs(folder) -> tuple[list[Run], list[str]]:
+    """The runs of ``folder`` whose records can be read, sorted as ``list_runs`` sorts them, and one line for each
+    run left out, saying why (a damaged store, a damaged records chunk): one bad run does not hide the others."""
+    runs, left_out = [], []
+    for path, found in scan_runs(folder):
+        try:
+            if not isinstance(found, Run):
+                raise found
+            _ = found.records  # read and checksummed here, not when the run is first drawn
+            runs.append(found)
+        except NotARunError as error:
+            left_out.append(f"{path.name}: {error}")
+    return sorted(runs, key=run_sort_key), left_out

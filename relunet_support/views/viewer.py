@@ -29,12 +29,13 @@ from matplotlib import animation
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from relunet_support.runs.store import Run, list_runs
+from relunet_support.runs.store import Run
 from relunet_support.views.frames import (
     carrying_neurons,
     compact_kink,
     frame,
     frame_indices,
+    readable_runs,
     readout,
     run_label,
     run_title,
@@ -108,10 +109,13 @@ class CondensationViewer:
         figsize=(11.5, 6.4),
         dpi: int = 100,
     ):
-        self.runs = list_runs(runs) if isinstance(runs, (str, Path)) else list(runs)
+        # a folder: its readable runs, and a line for each run left out (damaged), shown above the picker
+        self.runs, self.left_out = readable_runs(runs) if isinstance(runs, (str, Path)) else (list(runs), [])
         if not self.runs:
+            found = f" ({len(self.left_out)} damaged: {self.left_out[0]})" if self.left_out else ""
             raise ValueError(
-                f"runs={str(runs)!r} is not allowed: no run stores found there (train some first, e.g. `make run`)"
+                f"runs={str(runs)!r} is not allowed: no readable run stores found there{found} (train some first, "
+                "e.g. `make run`)"
             )
         several = [run for run in self.runs if run.config.dimension > 1]
         self.runs = [run for run in self.runs if run.config.dimension == 1]  # the panels draw f over x
@@ -183,8 +187,11 @@ class CondensationViewer:
         )
         self.refresh_button.on_click(self._guarded(lambda _: self.refresh()))
         wrap = widgets.Layout(flex_flow="row wrap")  # controls wrap onto a new line in a narrow notebook
+        left_out = "".join(f"<div>left out: {html.escape(line)}</div>" for line in self.left_out)
+        self.left_out_note = widgets.HTML(left_out, layout=widgets.Layout(display="block" if left_out else "none"))
         self.widget = widgets.VBox(
             [
+                self.left_out_note,
                 widgets.HBox([self.picker, self.refresh_button], layout=wrap),
                 widgets.HBox([self.play, self.speed, self.slider], layout=wrap),
                 widgets.HBox([self.log_time, self.log_amplitude], layout=wrap),

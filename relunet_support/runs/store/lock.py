@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import stat
 from pathlib import Path
 
 from relunet_support.errors import RunLockedError
@@ -13,18 +14,29 @@ from relunet_support.errors import RunLockedError
 
 @contextlib.contextmanager
 def run_lock(out_dir: Path, run_id: str):
-    """Exclusive lock on one run id (a hidden lock file beside it), released when the process dies."""
+    """Exclusive lock on one run id (a hidden lock file beside it), released when the process dies. The lock file
+    is opened without following a link and without blocking: a link planted there (which would create its target
+    anywhere) or a FIFO (which would hang) is refused, naming it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     lock_path = out_dir / f".{run_id}.lock"
-    with open(lock_path, "a") as handle:
+    try:
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError as error:
+        kind = "a symbolic link" if lock_path.is_symlink() else error.strerror
+        raise RunLockedError(f"the lock file {lock_path} cannot be used ({kind}): remove it and train again") from None
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise RunLockedError(f"the lock file {lock_path} is not a regular file: remove it and train again")
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RunLockedError(f"run {run_id!r} in {out_dir} is being trained by another process") from None
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
 
 
 def run_is_locked(out_dir, run_id: str) -> bool | None:

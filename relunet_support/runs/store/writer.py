@@ -19,6 +19,7 @@ import numpy as np
 import zarr
 from zarr.codecs import Crc32cCodec, ZstdCodec
 
+from relunet_support import engine  # imports no numba
 from relunet_support.errors import CorruptRunError
 from relunet_support.runs.config import TrainConfig
 from relunet_support.runs.revision import engine_revision
@@ -74,6 +75,7 @@ class RunWriter:
                     "config": config.identity(),
                     "config_sha256": config.digest(),
                     "engine_revision": engine_revision(),
+                    "cpu_target": engine.cpu_target(),
                     "alpha": alpha,
                     "beta1": beta1,
                     "beta2": beta2,

@@ -1,0 +1,192 @@
+"""A hostile user's files: FIFOs, devices and links where the package opens a file, numbers written the way float()
+or YAML 1.1 would misread, names with terminal escape codes, leftovers of killed processes, one damaged run among
+intact ones. Each ends in one clear message or a correct result — never a hang, a traceback or a wrong number.
+(docs/user-guide.md, 'What is promised against each attack'.)"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from relunet_support.errors import ConfigError, CorruptRunError, RunLockedError
+from relunet_support.jobs.cli import main
+from relunet_support.runs.config import TrainConfig
+from relunet_support.runs.store import open_run
+from relunet_support.runs.train import train
+
+CONFIG = TrainConfig(m=20, learning_rate=100.0, n_steps=200, n_records=20, n_snapshots=5)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A folder holding CONFIG's run, trained once: tests copy it before they damage it."""
+    folder = tmp_path_factory.mktemp("trained")
+    train(CONFIG, folder, progress=False)
+    return folder
+
+
+def _copy(trained, tmp_path):
+    shutil.copytree(trained, tmp_path / "runs")
+    return tmp_path / "runs", tmp_path / "runs" / CONFIG.run_id()
+
+
+def _cli(*arguments, timeout=120) -> subprocess.CompletedProcess:
+    """`relunet …` in a child process: a hang fails the test at ``timeout`` instead of stopping the suite."""
+    command = [sys.executable, "-m", "relunet_support.jobs.cli", *map(str, arguments)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def _one_line_error(result) -> str:
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("relunet: error: "), result.stderr
+    return lines[0]
+
+
+# ----- FIFOs, devices and links where a file is read ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("part", ["zarr.json", "records/zarr.json", "records/risk/zarr.json", "records/risk/c/0"])
+def test_a_fifo_in_a_run_store_is_named_by_list_verify_and_train(trained, tmp_path, part):
+    runs, run = _copy(trained, tmp_path)
+    (run / part).unlink()
+    os.mkfifo(run / part)
+    listed = _cli("list", runs)
+    assert listed.returncode == 0 and "not a regular file" in listed.stdout, listed.stdout + listed.stderr
+    verified = _cli("verify", runs)
+    assert verified.returncode == 1 and "not a regular file" in verified.stdout, verified.stdout + verified.stderr
+    with pytest.raises(CorruptRunError, match=f"{part} is not a regular file"):
+        open_run(run)
+
+
+def test_a_symlinked_chunk_is_named_not_followed(trained, tmp_path):
+    runs, run = _copy(trained, tmp_path)
+    (run / "records/risk/c/0").unlink()
+    (run / "records/risk/c/0").symlink_to("/dev/zero")
+    with pytest.raises(CorruptRunError, match=r"records/risk/c/0 is a symbolic link. Remove it"):
+        open_run(run)
+
+
+def test_a_fifo_or_a_link_as_the_lock_file_is_refused_without_hanging(trained, tmp_path):
+    runs, run = _copy(trained, tmp_path)
+    lock = runs / f".{CONFIG.run_id()}.lock"
+    lock.unlink(missing_ok=True)
+    os.mkfifo(lock)
+    with pytest.raises(RunLockedError, match="is not a regular file: remove it"):
+        train(CONFIG, runs, progress=False)
+    lock.unlink()
+    target = tmp_path / "elsewhere" / "created"
+    target.parent.mkdir()
+    lock.symlink_to(target)
+    with pytest.raises(RunLockedError, match=r"cannot be used \(a symbolic link\)"):
+        train(CONFIG, runs, progress=False)
+    assert not target.exists()  # the link was not followed: nothing created where it points
+
+
+@pytest.mark.parametrize("command", ["notebooks", "sweep"])
+def test_a_study_or_sweep_file_that_is_no_regular_file_is_refused_at_once(tmp_path, command):
+    fifo = tmp_path / "study.yaml"
+    os.mkfifo(fifo)
+    for path, what in (("/dev/zero", "is a character device, not a regular file"), (fifo, "is a FIFO")):
+        assert what in _one_line_error(_cli(command, path, timeout=60))
+
+
+def test_a_huge_study_file_is_refused_before_it_is_read(tmp_path):
+    study = tmp_path / "study.yaml"
+    study.write_text("# padding\n" * 200_000)
+    assert "holds 2,000,000 bytes, more than the 1,048,576 allowed" in _one_line_error(_cli("notebooks", study))
+
+
+# ----- numbers read the way a study or data file means them -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("cell", ["1_0", "١", "٣.٥", "0x1"])
+def test_a_csv_cell_is_an_ascii_number_or_refused(tmp_path, cell):
+    data = tmp_path / "data.csv"
+    data.write_text(f"x,y\n0.1,0.2\n{cell},0.3\n")
+    with pytest.raises(ConfigError, match=rf"line 3, column 'x': {cell!r}"):
+        TrainConfig(m=4, learning_rate=1.0, n_steps=1, dataset=str(data))
+
+
+@pytest.mark.parametrize("text, value", [("1:30", "'1:30'"), ("1_0", "'1_0'")])
+def test_yaml_numbers_are_read_as_yaml_1_2_reads_them(tmp_path, text, value):
+    """PyYAML (YAML 1.1) read 1:30 as 90 (base 60) and 1_0 as 10: the study then trained at a rate nobody wrote."""
+    study = tmp_path / "study.yaml"
+    study.write_text(f"output_dir: {tmp_path}\nbatches: [{{learning_rate: {text}, widths: [40], n_steps: 10}}]\n")
+    assert f"learning_rate={value} is not allowed" in _one_line_error(_cli("notebooks", study))
+
+
+@pytest.mark.parametrize("text", ["1_0", "١٠"])
+def test_a_command_line_number_is_an_ascii_number_or_refused(tmp_path, text):
+    result = _cli("train", "--m", "20", "--learning-rate", text, "--steps", "10", "--out", tmp_path / "runs")
+    assert f"learning_rate={text!r} is not allowed" in _one_line_error(result)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_yaml_still_reads_plain_numbers(tmp_path):
+    from relunet_support.jobs.yaml_file import read_yaml
+
+    path = tmp_path / "values.yaml"
+    path.write_text("a: 1000\nb: 1e-3\nc: 2.5\nd: -4\ne: .inf\nf: 010\n")
+    assert read_yaml(path, "file") == {"a": 1000, "b": 0.001, "c": 2.5, "d": -4, "e": float("inf"), "f": 10.0}
+
+
+# ----- names, leftovers, one bad run among good ones ---------------------------------------------------------------
+
+
+def test_list_and_verify_escape_control_characters_in_folder_names(trained, tmp_path, capsys):
+    runs, run = _copy(trained, tmp_path)
+    run.rename(runs / "evil\x1b[2Jname")
+    assert main(["list", str(runs)]) == 0
+    assert main(["verify", str(runs)]) == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "evil\\x1b[2Jname" in out
+
+
+def test_socket_folders_of_killed_batches_are_removed(tmp_path, monkeypatch):
+    from relunet_support.jobs import batch
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid is free now (not reused within this test: pids cycle through tens of thousands)
+    stale = tmp_path / f"{batch.SOCKET_PREFIX}{dead.pid}-abc"
+    alive = tmp_path / f"{batch.SOCKET_PREFIX}{os.getpid()}-def"
+    for folder in (stale, alive):
+        folder.mkdir()
+        (folder / "kernel-1").write_text("")
+    batch._remove_stale_socket_folders()
+    assert not stale.exists() and alive.exists()
+
+
+def test_the_viewer_opens_the_intact_runs_of_a_folder_and_names_the_damaged_one(trained, tmp_path):
+    from relunet_support.views.viewer import CondensationViewer
+
+    runs, run = _copy(trained, tmp_path)
+    train(TrainConfig(m=24, learning_rate=100.0, n_steps=200, n_records=20, n_snapshots=5), runs, progress=False)
+    chunk = run / "records/risk/c/0"
+    chunk.write_bytes(bytes(b ^ 0xFF for b in chunk.read_bytes()))
+    viewer = CondensationViewer(runs)
+    assert [r.config.m for r in viewer.runs] == [24]
+    assert len(viewer.left_out) == 1 and CONFIG.run_id() in viewer.left_out[0]
+    assert "records/risk" in viewer.left_out[0] and "left out" in viewer.left_out_note.value
+
+
+def test_a_run_is_resumed_only_for_the_cpu_target_it_was_trained_for(tmp_path, monkeypatch):
+    """The store records the CPU target its kernels were compiled for; a resume under NUMBA_CPU_NAME=generic (on
+    the same data: same id, verify passes) would have mixed code of two targets in one run: it is refused."""
+    from relunet_support import engine
+    from relunet_support.errors import StaleRunError
+
+    from .test_train import interrupt_training
+
+    interrupt_training(CONFIG, tmp_path, monkeypatch, at_call=3)
+    partial = open_run(tmp_path / CONFIG.run_id())
+    assert partial.status == "interrupted" and partial.attrs["cpu_target"] == engine.cpu_target()
+    monkeypatch.setenv("NUMBA_CPU_NAME", "generic")
+    with pytest.raises(StaleRunError, match=r"compiled for the CPU target .* this process compiles for .* generic"):
+        train(CONFIG, tmp_path, progress=False)
+    monkeypatch.delenv("NUMBA_CPU_NAME")
+    assert train(CONFIG, tmp_path, progress=False).status == "complete"  # the same target resumes
