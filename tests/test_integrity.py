@@ -417,3 +417,75 @@ def test_a_full_disk_stops_the_run_resumably_with_one_clear_error(reference, tmp
     monkeypatch.setattr(store.RunWriter, "write", real_write)
     assert open_run(tmp_path / reference.run_id).status == "interrupted"
     assert_same_run(train(CONFIG, tmp_path, progress=False), reference)
+
+
+# ----- a run bound to its own data: the chunk manifest --------------------------------------------------------------
+
+OTHER_SEED = TrainConfig(**{**CONFIG.to_dict(), "seed": 7})  # the same shapes: its chunks fit this run's arrays
+
+
+@pytest.fixture(scope="module")
+def other(tmp_path_factory):
+    patch = pytest.MonkeyPatch()
+    patch.setattr(store.layout, "_RECORD_CHUNK", 64)
+    patch.setattr(store.layout, "_SNAPSHOT_CHUNK_BYTES", 8 * CONFIG.m * 8)
+    try:
+        return train(OTHER_SEED, tmp_path_factory.mktemp("other"), progress=False)
+    finally:
+        patch.undo()
+
+
+@pytest.mark.parametrize("part", ["records", "snapshots", "checkpoint", "records/risk/c/0"])
+def test_another_run_s_data_is_named_and_repaired(reference, other, copy, part):
+    """Records, snapshots, the checkpoint or one chunk swapped in from a run of the same shapes (another seed):
+    each chunk passes its CRC, but its digest is keyed by the run id — verify names it, train repairs it."""
+    out_dir, path = copy
+    shutil.rmtree(path / part) if (path / part).is_dir() else (path / part).unlink()
+    (shutil.copytree if (other.path / part).is_dir() else shutil.copy)(other.path / part, path / part)
+    damage = inspect_run(path).damage
+    assert damage and all("not the data this run committed" in item.describe() for item in damage), damage
+    read = {"records": lambda run: run.records, "snapshots": lambda run: run.snapshot(0)}.get(
+        part.split("/")[0], lambda run: run.checkpoint_state()
+    )
+    with pytest.raises(CorruptRunError, match="another run's chunk, or an older copy"):
+        read(open_run(path))
+    repaired(out_dir, reference, "not the data this run committed")
+
+
+def test_an_older_copy_of_a_chunk_is_named_and_repaired(reference, copy, tmp_path, monkeypatch):
+    """A chunk replayed from an earlier state of the same run (a backup restored over it): the same run id, an
+    intact CRC, but not the values this run committed — it once put NaN rows into a complete run."""
+    out_dir, path = copy
+    partial = _interrupted(tmp_path / "partial", monkeypatch, reference)
+    chunk = f"records/risk/c/{(partial.n_records - 1) // 64}"  # the last chunk, then only partly filled
+    shutil.copy(partial.path / chunk, path / chunk)
+    assert [item.array for item in inspect_run(path).damage] == ["records/risk"]
+    repaired(out_dir, reference, "records/risk chunk .* not the data this run committed")
+
+
+def test_a_store_without_a_manifest_still_checks_snapshot_0_against_the_seed(reference, other, copy):
+    """A store made before the manifest (no chunk_manifest attribute): snapshots swapped in from another seed
+    are still named, by snapshot 0 against the initial state re-drawn from the config's seed."""
+    out_dir, path = copy
+    meta = json.loads((path / "zarr.json").read_text())
+    del meta["attributes"]["chunk_manifest"]
+    (path / "zarr.json").write_text(json.dumps(meta))
+    shutil.rmtree(path / "snapshots")
+    shutil.copytree(other.path / "snapshots", path / "snapshots")
+    checkpoint = path / "checkpoint"
+    shutil.rmtree(checkpoint)
+    shutil.copytree(other.path / "checkpoint", checkpoint)
+    damage = inspect_run(path).damage
+    assert [item.describe() for item in damage] == [
+        "snapshots/a chunk 0: snapshot 0 is not the initial state drawn from the config's seed"
+    ]
+
+
+def test_a_missing_manifest_is_damage_to_the_progress_counts(reference, copy):
+    out_dir, path = copy
+    meta = json.loads((path / "checkpoint" / "zarr.json").read_text())
+    del meta["attributes"]["manifest"]
+    (path / "checkpoint" / "zarr.json").write_text(json.dumps(meta))
+    with pytest.raises(CorruptRunError, match="chunk manifest is missing or malformed"):
+        open_run(path)
+    repaired(out_dir, reference, "chunk manifest is missing")

@@ -21,6 +21,7 @@ import zarr
 
 from relunet_support.errors import CorruptRunError, NotARunError
 from relunet_support.network import model
+from relunet_support.runs.store import manifest
 from relunet_support.runs.store.checks import (
     _RETRAIN_FROM_SCRATCH,
     Damage,
@@ -48,6 +49,8 @@ class Run:
         self.config = _checked_identity(self.path, self.attrs)
         self._arrays = _checked_layout(self.path, group, self.config, self.format_version)
         self._progress = dict(group["checkpoint"].attrs)
+        # the digests of the committed chunks (manifest.py); None for a store made before them
+        self._manifest = self._progress.get("manifest") if self.attrs.get(manifest.ATTRIBUTE) else None
         self._cached_block: tuple[int, tuple[np.ndarray, ...]] | None = None
         self._records: dict[str, np.ndarray] | None = None
         self._snapshot_steps: np.ndarray | None = None
@@ -119,7 +122,25 @@ class Run:
                 parts.append(array[lo:hi])
             except Exception as error:
                 raise self._corrupt(Damage(name, chunk, chunk * per_chunk, _reason(error))) from error
+            foreign = self._foreign(name, chunk, lo, hi, parts[-1])
+            if foreign:
+                raise self._corrupt(foreign)
         return np.concatenate(parts) if parts else array[0:0]
+
+    def _foreign(self, name: str, chunk: int, lo: int, hi: int, values: np.ndarray) -> Damage | None:
+        """Damage where rows lo..hi are the chunk's committed rows and their digest is not the one committed
+        (``manifest.py``): another run's chunk, or an older copy of this one. None otherwise (also when only part
+        of the chunk was read, or the store keeps no manifest)."""
+        if self._manifest is None:
+            return None
+        per_chunk = self._arrays[name].chunks[0]
+        if (lo, hi) != manifest.committed_rows(name, chunk, per_chunk, self._progress):
+            return None
+        expected = self._manifest.get(name, {}).get(str(chunk))
+        if expected == manifest.chunk_digest(self.run_id, name, chunk, values):
+            return None
+        why = "has no digest in the manifest" if expected is None else "is not the data this run committed"
+        return Damage(name, chunk, chunk * per_chunk, f"{why} (another run's chunk, or an older copy of this one)")
 
     @property
     def records(self) -> dict[str, np.ndarray]:
@@ -191,6 +212,8 @@ class Run:
         problems = _progress_problems(
             self.config, self.attrs.get("status"), self._progress, self.attrs.get("final_step")
         )
+        if not problems and self.attrs.get(manifest.ATTRIBUTE) and not manifest.is_manifest(self._manifest):
+            problems = ["the checkpoint's chunk manifest is missing or malformed"]
         return [Damage("progress", None, None, problem) for problem in problems]
 
     def _committed_chunks(self):
@@ -240,14 +263,26 @@ class Run:
             except Exception as error:
                 found.append(Damage(name, chunk, lo, _reason(error)))
                 continue
+            foreign = self._foreign(name, chunk, lo, hi, values)
+            if foreign:
+                found.append(foreign)
+                continue
             if name in ("records/step", "snapshots/step"):
                 schedule = self.config.record_steps() if name == "records/step" else self.config.snapshot_steps()
                 last = hi == (self.n_records if name == "records/step" else self.n_snapshots)
                 if _schedule_mismatch(values, schedule[lo:], self.status, last=last) is not None:
                     found.append(Damage(name, chunk, lo, _STEP_REASON))
         if not found:
-            found += self._state_damage()
+            found += self._state_damage() or self._start_damage()
         return found
+
+    def _start_damage(self) -> list[Damage]:
+        """Snapshot 0 against the initial state re-drawn from the config's seed: they must be equal bit for bit."""
+        if not self.n_snapshots or self.format_version < 3:
+            return []
+        if all(np.array_equal(u, v) for u, v in zip(self.snapshot(0), self.config.initial_parameters())):
+            return []
+        return [Damage("snapshots/a", 0, 0, "snapshot 0 is not the initial state drawn from the config's seed")]
 
     def _state_damage(self) -> list[Damage]:
         """The checkpoint and the status against the data: the checkpoint in use must hold the state of the last

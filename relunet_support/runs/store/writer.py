@@ -23,6 +23,7 @@ from relunet_support import engine  # imports no numba
 from relunet_support.errors import CorruptRunError
 from relunet_support.runs.config import TrainConfig
 from relunet_support.runs.revision import engine_revision
+from relunet_support.runs.store import manifest
 from relunet_support.runs.store.checks import Damage
 from relunet_support.runs.store.layout import (
     FORMAT,
@@ -51,7 +52,11 @@ class RunWriter:
         self.path = path
         with _every_chunk_written():
             self.group = zarr.open_group(zarr.storage.LocalStore(path), mode="r+")
-        self.progress = dict(self.group["checkpoint"].attrs)
+        self.progress: dict = dict(self.group["checkpoint"].attrs)
+        self.manifest: dict[str, dict[str, str]] = {
+            name: dict(chunks) for name, chunks in self.progress.get("manifest", {}).items()
+        }
+        self._touched: set[tuple[str, int]] = set()  # chunks written since the last commit
         self._pending_records = 0  # written past the committed count, not yet checkpointed
         self._pending_snapshots = 0
 
@@ -86,6 +91,7 @@ class RunWriter:
                     "finished": None,
                     "status": "running",
                     "status_message": "",
+                    manifest.ATTRIBUTE: True,
                 }
             )
             for name, (shape, chunks, dtype) in _layout(config, FORMAT_VERSION).items():
@@ -117,6 +123,7 @@ class RunWriter:
             with _every_chunk_written():
                 for name in RECORD_FIELDS:
                     self.group["records"][name][start:stop] = records[name]
+                    self._touch(f"records/{name}", start, stop)
             self._pending_records += stop - start
         if snapshots is not None and len(snapshots[0]):
             start = int(self.progress["n_snapshots"]) + self._pending_snapshots
@@ -124,7 +131,24 @@ class RunWriter:
             with _every_chunk_written():
                 for name, values in zip(SNAPSHOT_FIELDS, snapshots):
                     self.group["snapshots"][name][start:stop] = values
+                    self._touch(f"snapshots/{name}", start, stop)
             self._pending_snapshots += stop - start
+
+    def _touch(self, name: str, start: int, stop: int) -> None:
+        per_chunk = self.group[name].chunks[0]
+        self._touched.update((name, chunk) for chunk in range(start // per_chunk, -(-stop // per_chunk)))
+
+    def _digests(self, progress: dict, chunks) -> dict[str, dict[str, str]]:
+        """The manifest with the digests of ``chunks`` ((array name, chunk index)) recomputed from their values
+        committed by ``progress`` (``manifest.py``)."""
+        updated = {name: dict(entries) for name, entries in self.manifest.items()}
+        run_id = self.group.attrs["run_id"]
+        for name, chunk in sorted(chunks):
+            array = self.group[name]
+            lo, hi = manifest.committed_rows(name, chunk, array.chunks[0], progress)
+            if hi > lo:
+                updated.setdefault(name, {})[str(chunk)] = manifest.chunk_digest(run_id, name, chunk, array[lo:hi])
+        return updated
 
     def checkpoint(self, step: int, state, wall_seconds: float) -> None:
         """Commit: state into the free slot, then one atomic write of the new progress."""
@@ -133,17 +157,20 @@ class RunWriter:
         with _every_chunk_written():
             for name, values in zip(PARAMETERS, state):
                 ckpt[name][slot] = values
-        progress = {
+        progress: dict = {
             "slot": slot,
             "step": int(step),
             "n_records": int(self.progress["n_records"]) + self._pending_records,
             "n_snapshots": int(self.progress["n_snapshots"]) + self._pending_snapshots,
             "wall_seconds": float(wall_seconds),
         }
-        ckpt.attrs.put(progress)
+        self._touched.update((f"checkpoint/{name}", slot) for name in PARAMETERS)
+        self.manifest = progress["manifest"] = self._digests(progress, self._touched)
+        ckpt.attrs.put(progress)  # the counts and the manifest in one write
         self.progress = progress
         self._pending_records = 0
         self._pending_snapshots = 0
+        self._touched = set()
 
     def set_status(self, status: str, message: str = "", **extra) -> None:
         assert status in STATUSES, status
@@ -208,6 +235,10 @@ class RunWriter:
             "n_snapshots": n_snapshots,
             "wall_seconds": float(progress.get("wall_seconds", 0.0)) if step else 0.0,
         }
+        if self.group.attrs.get(manifest.ATTRIBUTE):  # every kept chunk's digest anew: the damage is gone
+            self.manifest = {}
+            kept = {(name, chunk) for name, chunk in _all_chunks(self.group, self.progress)}
+            self.progress["manifest"] = self.manifest = self._digests(self.progress, kept)
         ckpt.attrs.put(self.progress)
         what = "; ".join(item.describe() for item in damage)
         action = f"resumed from step {step} (snapshot {index})" if index >= 0 else "retrained from step 0"
@@ -245,6 +276,17 @@ def _snapshot_unchecked(run: Run, index: int) -> tuple[np.ndarray, np.ndarray, n
     if not all(np.isfinite(values).all() for values in (a, w, b)):
         raise CorruptRunError(f"snapshot {index} holds non-finite values")
     return a, w, b
+
+
+def _all_chunks(group, progress: dict):
+    """(array name, chunk index) of every chunk holding committed rows under ``progress``."""
+    for folder in ("records", "snapshots", "checkpoint"):
+        for name, array in group[folder].arrays():
+            per_chunk = array.chunks[0]
+            for chunk in range(-(-array.shape[0] // per_chunk)):
+                lo, hi = manifest.committed_rows(f"{folder}/{name}", chunk, per_chunk, progress)
+                if hi > lo:
+                    yield f"{folder}/{name}", chunk
 
 
 def remove_run(path: Path) -> None:
