@@ -20,16 +20,21 @@ from relunet_support.runs.train import RepairedRunWarning, StaleRunWarning, Trai
 CONFIG = TrainConfig(m=20, learning_rate=20**1.5 * 0.5, n_steps=2000, n_records=300, n_snapshots=40)
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """One complete run, trained once, with small chunks (copied by each test before damaging it)."""
+def _with_small_chunks(config, folder):
+    """``config`` trained into ``folder`` with records in chunks of 64 and snapshots in chunks of 8."""
     patch = pytest.MonkeyPatch()
     patch.setattr(store.layout, "_RECORD_CHUNK", 64)
     patch.setattr(store.layout, "_SNAPSHOT_CHUNK_BYTES", 8 * CONFIG.m * 8)
     try:
-        run = train(CONFIG, tmp_path_factory.mktemp("reference"), progress=False)
+        return train(config, folder, progress=False)
     finally:
         patch.undo()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """One complete run, trained once, with small chunks (copied by each test before damaging it)."""
+    run = _with_small_chunks(CONFIG, tmp_path_factory.mktemp("reference"))
     assert run.status == "complete" and run._arrays["records/risk"].chunks == (64,)
     assert run._arrays["snapshots/a"].chunks == (8, CONFIG.m)
     return run
@@ -303,8 +308,9 @@ def test_a_run_of_another_engine_revision_is_never_reused_silently(copy, referen
     step = int(CONFIG.snapshot_steps()[-2])
     n_records = int(np.searchsorted(CONFIG.record_steps(), step, "right"))
     edit_progress(path, step=step, n_snapshots=CONFIG.snapshot_steps().size - 1, n_records=n_records)
-    with pytest.raises(StaleRunError, match="would mix two engines"), pytest.warns(RepairedRunWarning):
-        train(CONFIG, out_dir, progress=False)  # (the edited progress no longer matches the checkpoint)
+    with pytest.raises(StaleRunError, match="is damaged .* would mix two engines"):
+        train(CONFIG, out_dir, progress=False)  # the edited counts no longer match the manifest: not repaired
+    assert open_run(path, check=False).status == "interrupted"  # left as it is
 
 
 @settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -426,13 +432,7 @@ OTHER_SEED = TrainConfig(**{**CONFIG.to_dict(), "seed": 7})  # the same shapes: 
 
 @pytest.fixture(scope="module")
 def other(tmp_path_factory):
-    patch = pytest.MonkeyPatch()
-    patch.setattr(store.layout, "_RECORD_CHUNK", 64)
-    patch.setattr(store.layout, "_SNAPSHOT_CHUNK_BYTES", 8 * CONFIG.m * 8)
-    try:
-        return train(OTHER_SEED, tmp_path_factory.mktemp("other"), progress=False)
-    finally:
-        patch.undo()
+    return _with_small_chunks(OTHER_SEED, tmp_path_factory.mktemp("other"))
 
 
 @pytest.mark.parametrize("part", ["records", "snapshots", "checkpoint", "records/risk/c/0"])
@@ -489,3 +489,44 @@ def test_a_missing_manifest_is_damage_to_the_progress_counts(reference, copy):
     with pytest.raises(CorruptRunError, match="chunk manifest is missing or malformed"):
         open_run(path)
     repaired(out_dir, reference, "chunk manifest is missing")
+
+
+# ----- damaged group documents, and a damaged run of another engine revision -----------------------------------------
+
+
+@pytest.mark.parametrize("text", ["{", "", '{"zarr_format": 3, "node_type": "array"}', None])
+def test_a_damaged_checkpoint_group_document_is_named_and_repaired(reference, copy, text):
+    """checkpoint/zarr.json holds the progress counts: garbled, emptied, of the wrong node type or gone, verify names
+    it in one line (once a KeyError or a JSONDecodeError) and train re-derives the counts from the intact data."""
+    out_dir, path = copy
+    document = path / "checkpoint" / "zarr.json"
+    document.unlink() if text is None else document.write_text(text)
+    inspection = inspect_run(path)
+    assert not inspection.ok and "checkpoint/zarr.json cannot be read as a zarr group" in inspection.summary()
+    assert "KeyError" not in inspection.summary() and "JSONDecodeError" not in inspection.summary()
+    repaired(out_dir, reference, "checkpoint attribute slot=None")
+
+
+@pytest.mark.parametrize("group", ["records", "snapshots"])
+def test_a_damaged_records_or_snapshots_group_document_in_an_interrupted_run_is_repaired(
+    reference, tmp_path, monkeypatch, group
+):
+    """Once: verify said ok, and train retrained the rest, then crashed at the final commit on every retry."""
+    partial = _interrupted(tmp_path, monkeypatch, reference)
+    (partial.path / group / "zarr.json").write_text("not json")
+    assert not inspect_run(partial.path).ok
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RepairedRunWarning)
+        run = _with_small_chunks(CONFIG, tmp_path)
+    assert_same_run(run, reference)
+
+
+def test_a_damaged_run_of_another_engine_revision_is_left_as_it_is_with_a_clear_message(reference, copy):
+    """Repairing it would mix two engines in one run (it was left 'interrupted' and then refused as stale)."""
+    out_dir, path = copy
+    edit_attrs(path, engine_revision="0123456789abcdef")
+    chunk = path / "records/risk/c/2"
+    chunk.write_bytes(chunk.read_bytes()[:-3])
+    with pytest.raises(StaleRunError, match="is damaged .* engine revision 0123456789abcdef; repairing it"):
+        train(CONFIG, out_dir, progress=False)
+    assert open_run(path, check=False).status == "complete" and not (path / "records/risk/c/2").stat().st_size == 0

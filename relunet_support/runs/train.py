@@ -35,6 +35,7 @@ import numpy as np
 
 from relunet_support import engine  # imports no numba: the kernels are loaded when a step is taken
 from relunet_support.errors import (
+    CorruptRunError,
     NetworkDied,
     NotARunError,
     StaleRunError,
@@ -53,6 +54,7 @@ from relunet_support.runs.store import (
     clean_temporaries,
     open_run,
     remove_run,
+    rewrite_group_documents,
     run_lock,
 )
 
@@ -261,10 +263,23 @@ def _open_for_training(path: Path) -> Run:
     """The run at ``path`` after reading every committed chunk (``Run.damage``): damage in its trained data is
     repaired — the run is rewound to its last intact snapshot, with a ``RepairedRunWarning`` — while a damaged
     identity (config, hash, format, layout) raises CorruptRunError."""
-    run = open_run(path, check=False)
+    try:
+        run = open_run(path, check=False)
+    except CorruptRunError as error:
+        if not error.repairable:
+            raise
+        rewrite_group_documents(path)  # a group's zarr.json: rewritten empty, the counts re-derived below
+        run = open_run(path, check=False)
     damage = run.damage()
     if not damage:
         return run
+    if run.engine_revision != engine_revision():  # a repair would mix this engine's numbers into another's run
+        what = "; ".join(item.describe() for item in damage)
+        raise StaleRunError(
+            f"run {str(path)!r} is damaged ({what}) and was computed by engine revision {run.engine_revision}; "
+            f"repairing it with revision {engine_revision()} would mix two engines in one run: retrain it with "
+            "train(config, resume=False) or `relunet train … --no-resume` (the store is left as it is)"
+        )
     message = RunWriter(path).rewind(run, damage, run.config.initial_parameters())
     warnings.warn(message, RepairedRunWarning, stacklevel=5)
     return open_run(path)

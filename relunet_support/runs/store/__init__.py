@@ -38,7 +38,7 @@ from relunet_support.runs.store.listing import (
 from relunet_support.runs.store.lock import clean_temporaries, run_is_locked, run_lock
 from relunet_support.runs.store.provenance import git_commit, now, package_versions
 from relunet_support.runs.store.reader import Run, open_run
-from relunet_support.runs.store.writer import RunWriter, remove_run
+from relunet_support.runs.store.writer import RunWriter, remove_run, rewrite_group_documents
 
 __all__ = [
     "FORMAT",
@@ -63,6 +63,7 @@ __all__ = [
     "open_run",
     "package_versions",
     "remove_run",
+    "rewrite_group_documents",
     "run_is_locked",
     "run_lock",
     "run_sort_key",

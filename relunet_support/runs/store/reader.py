@@ -12,6 +12,7 @@ naming the run, the array and the chunk; ``inspect_run`` lists all of it (``relu
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 import zarr
 
 from relunet_support.errors import CorruptRunError, NotARunError
+from relunet_support.files import read_bytes
 from relunet_support.network import model
 from relunet_support.runs.store import manifest
 from relunet_support.runs.store.checks import (
@@ -390,6 +392,35 @@ def _check_files(path: Path) -> None:
                 )
         if count > MAX_ENTRIES:
             raise CorruptRunError(f"run {str(path)!r} is damaged: it holds more than {MAX_ENTRIES:,} files")
+    broken = damaged_group_documents(path)
+    if broken and (path / "zarr.json").is_file():
+        raise CorruptRunError(
+            f"run {str(path)!r} is damaged: {', '.join(f'{group}/zarr.json' for group in broken)} cannot be read as a "
+            "zarr group (the progress counts live in checkpoint's). Retrain it: train(config) (or `relunet train`) "
+            "rewrites it, re-derives the counts from the intact data and retrains the rest",
+            repairable=True,
+        )
+
+
+GROUPS = ("records", "snapshots", "checkpoint")
+
+
+def damaged_group_documents(path: Path) -> list[str]:
+    """The groups of the store at ``path`` whose zarr.json is missing or not a zarr v3 group document (a group
+    whose whole folder is gone is left to the layout check: its arrays are gone too)."""
+    broken = []
+    for group in GROUPS:
+        if not (path / group).is_dir():
+            continue
+        try:
+            document = json.loads(read_bytes(path / group / "zarr.json", MAX_METADATA_BYTES, follow_links=False))
+            if not (isinstance(document, dict) and document.get("zarr_format") == 3):
+                raise ValueError(group)
+            if document.get("node_type") != "group" or not isinstance(document.get("attributes", {}), dict):
+                raise ValueError(group)
+        except (OSError, ValueError):
+            broken.append(group)
+    return broken
 
 
 def open_run(path, check: bool = True) -> Run:

@@ -10,6 +10,7 @@ attribute write. A new run is built in a hidden temporary folder and renamed int
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import uuid
@@ -21,6 +22,7 @@ from zarr.codecs import Crc32cCodec, ZstdCodec
 
 from relunet_support import engine  # imports no numba
 from relunet_support.errors import CorruptRunError
+from relunet_support.files import write_text_atomically
 from relunet_support.runs.config import TrainConfig
 from relunet_support.runs.revision import engine_revision
 from relunet_support.runs.store import manifest
@@ -36,7 +38,7 @@ from relunet_support.runs.store.layout import (
     _layout,
 )
 from relunet_support.runs.store.provenance import git_commit, now, package_versions
-from relunet_support.runs.store.reader import Run
+from relunet_support.runs.store.reader import Run, damaged_group_documents
 
 
 def _every_chunk_written():
@@ -276,6 +278,20 @@ def _snapshot_unchecked(run: Run, index: int) -> tuple[np.ndarray, np.ndarray, n
     if not all(np.isfinite(values).all() for values in (a, w, b)):
         raise CorruptRunError(f"snapshot {index} holds non-finite values")
     return a, w, b
+
+
+def rewrite_group_documents(path: Path) -> list[str]:
+    """Replace each damaged group document of the store (``reader.damaged_group_documents``) by an empty zarr
+    group: records' and snapshots' hold nothing else; checkpoint's then lacks the progress counts, which the
+    repair re-derives from the intact data. The groups rewritten."""
+    broken = damaged_group_documents(path)
+    for group in broken:
+        (path / group / "zarr.json").unlink(missing_ok=True)  # a link or a FIFO there is removed, not followed
+        write_text_atomically(path / group / "zarr.json", json.dumps(_EMPTY_GROUP))
+    return broken
+
+
+_EMPTY_GROUP = {"zarr_format": 3, "node_type": "group", "attributes": {}}
 
 
 def _all_chunks(group, progress: dict):
