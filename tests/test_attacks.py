@@ -190,3 +190,51 @@ def test_a_run_is_resumed_only_for_the_cpu_target_it_was_trained_for(tmp_path, m
         train(CONFIG, tmp_path, progress=False)
     monkeypatch.delenv("NUMBA_CPU_NAME")
     assert train(CONFIG, tmp_path, progress=False).status == "complete"  # the same target resumes
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_a_relative_distance_whose_squares_overflow_is_the_ratio_of_the_norms(backend):
+    """rd_a = ‖a − a₀‖/‖a₀‖ = 1.44e154 with ‖a₀‖ = 1e-3: the kernels' ratio of the squares overflowed to inf
+    where numpy's ratio of the norms did not."""
+    import numpy as np
+
+    from relunet_support.engine import Dynamics, advance
+    from relunet_support.network import data
+
+    x, y = data.load("seed")
+    start = (np.array([1e-3]), np.array([0.5]), np.array([0.2]))
+    a, w, b = (np.array([1.44e151]), start[1].copy(), start[2].copy())
+    records = advance(a, w, b, Dynamics(x, y, 1e300, 1e-300, backend=backend), n_steps=1, record_offsets=[1],
+                      initial=start).records  # fmt: skip
+    assert records["rd_a"][0] == pytest.approx(1.44e154, rel=1e-12)
+
+
+def test_two_processes_saving_the_same_figure_never_share_a_temporary_file(tmp_path):
+    """Two `relunet notebooks` on one output folder: 05 and 06 of the second failed on the first's .partial file."""
+    import threading
+
+    import matplotlib
+
+    matplotlib.use("agg")
+    from matplotlib.figure import Figure
+
+    from relunet_support.views import plots
+
+    failures = []
+
+    def save_many():
+        fig = Figure()
+        fig.add_subplot().plot([0, 1], [1, 0])
+        for _ in range(15):
+            try:
+                plots.save_figure(fig, tmp_path, "shared")
+            except Exception as error:  # noqa: BLE001 - what the test looks for
+                failures.append(error)
+
+    threads = [threading.Thread(target=save_many) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures and sorted(p.name for p in tmp_path.iterdir()) == ["shared.png", "shared.svg"]
+    assert (tmp_path / "shared.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -218,7 +218,14 @@ def _relative_distances(a, w, b, a0, w0, b0):
         start_w += b0[j] ** 2
         moved_a += (a[j] - a0[j]) ** 2
         start_a += a0[j] ** 2
-    return np.sqrt(moved_w / start_w), np.sqrt(moved_a / start_a)"""
+    rd_w = np.sqrt(moved_w / start_w)
+    rd_a = np.sqrt(moved_a / start_a)
+    # the ratio of the squares can overflow where the ratio of the norms does not (numpy's: ‖θ − θ₀‖/‖θ₀‖)
+    if rd_w > _LARGEST and moved_w <= _LARGEST:
+        rd_w = np.sqrt(moved_w) / np.sqrt(start_w)
+    if rd_a > _LARGEST and moved_a <= _LARGEST:
+        rd_a = np.sqrt(moved_a) / np.sqrt(start_a)
+    return rd_w, rd_a"""
 
 
 def _source(n: int, mirror: bool) -> str:

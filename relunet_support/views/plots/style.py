@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -147,9 +148,13 @@ def save_figure(fig: Figure, folder, name: str, dpi: int = 110) -> list:
     Path(folder).mkdir(parents=True, exist_ok=True)
     for suffix in ("png", "svg"):
         path = Path(folder) / f"{name}.{suffix}"
-        partial = path.with_name(f".{path.name}.partial")
-        fig.savefig(partial, dpi=dpi, format=suffix)
-        os.replace(partial, path)
+        # a temporary name of its own: two processes saving the same figure never share one (the last rename wins)
+        partial = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
+        try:
+            fig.savefig(partial, dpi=dpi, format=suffix)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
         fig.set_layout_engine("none")  # the SVG keeps the PNG's layout
         paths.append(path)
     return paths
