@@ -22,6 +22,15 @@ class CorruptRunError(NotARunError):
         self.repairable = repairable
 
 
+class KernelCompileError(RuntimeError):
+    """The child process that compiles the numba kernels failed: the message ends with the last line of its
+    error output (e.g. 'OSError: [Errno 28] No space left on device'); ``stderr`` holds all of it."""
+
+    def __init__(self, message: str, stderr: str = ""):
+        super().__init__(message)
+        self.stderr = stderr
+
+
 class StaleRunError(RuntimeError):
     """An unfinished run made by another engine revision: resuming it would mix two engines in one run."""
 

@@ -238,3 +238,46 @@ def test_two_processes_saving_the_same_figure_never_share_a_temporary_file(tmp_p
         thread.join()
     assert not failures and sorted(p.name for p in tmp_path.iterdir()) == ["shared.png", "shared.svg"]
     assert (tmp_path / "shared.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_full_disk_while_compiling_the_kernels_is_one_line(tmp_path, monkeypatch, capsys):
+    """The child that compiles the kernels fails (its disk is full): `relunet train` says so in one line, exit 2
+    (was a RuntimeError traceback with the child's whole error output)."""
+    from relunet_support.engine import _codegen
+
+    child = subprocess.CompletedProcess(
+        [], 1, "", "Traceback (most recent call last):\n  …\nOSError: [Errno 28] No space left on device\n"
+    )
+    monkeypatch.setattr(_codegen, "_modules", {})
+    monkeypatch.setattr(_codegen, "_is_compiled", lambda path, name: False)
+    monkeypatch.setattr(_codegen.subprocess, "run", lambda *args, **kwargs: child)
+    code = main(["train", "--m", "20", "--learning-rate", "100", "--steps", "10", "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].endswith("OSError: [Errno 28] No space left on device"), err
+    assert not any(p.is_dir() for p in (tmp_path / "runs").iterdir())  # no run store was made
+
+
+def test_a_run_whose_lock_file_was_removed_while_it_trains_is_not_trained_twice(trained, tmp_path):
+    """Deleting .RUNID.lock under a running trainer let a second one start beside it: the store names the process
+    that trains it, and a second trainer on this host refuses while that process lives (a killed one's run
+    resumes)."""
+    import json
+    import socket
+
+    runs, run = _copy(trained, tmp_path)
+    trainer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        document = json.loads((run / "zarr.json").read_text())
+        document["attributes"].update(status="running", trainer={"pid": trainer.pid, "host": socket.gethostname()})
+        (run / "zarr.json").write_text(json.dumps(document))
+        (runs / f".{CONFIG.run_id()}.lock").unlink(missing_ok=True)
+        with pytest.raises(RunLockedError, match=f"being trained by process {trainer.pid} on this host"):
+            train(CONFIG, runs, progress=False)
+    finally:
+        trainer.kill()
+        trainer.wait()
+    resumed = train(CONFIG, runs, progress=False)  # its trainer is gone: the run resumes (here, to its end)
+    assert (
+        resumed.status == "complete"
+        and resumed.records["risk"][-1] == open_run(trained / CONFIG.run_id()).records["risk"][-1]
+    )

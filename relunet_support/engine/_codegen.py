@@ -53,6 +53,7 @@ from types import ModuleType
 from relunet_support.engine._general_kernel_text import _general_source
 from relunet_support.engine._kernel_text import _source, unrolled
 from relunet_support.engine.dynamics import KERNEL_SCALARS
+from relunet_support.errors import KernelCompileError
 from relunet_support.numba_cache import without_numba_cache_dir
 
 _KERNELS_PY = Path(__file__).with_name("_kernels.py")  # constants the generated module imports
@@ -329,7 +330,9 @@ def _compile_in_subprocess(path: Path, name: str, n: int, d: int) -> None:
         stdin=subprocess.DEVNULL,
     )
     if result.returncode != 0:
-        raise RuntimeError(
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        raise KernelCompileError(
             f"compiling the numba kernel module {name} ({path}) in a child process failed "
-            f"(exit status {result.returncode}):\n{result.stderr}"
+            f"(exit status {result.returncode}): {lines[-1] if lines else 'no error output'}",
+            result.stderr,
         )

@@ -8,7 +8,15 @@ import os
 import sys
 import warnings
 
-from relunet_support.errors import BackendUnavailable, ConfigError, NotARunError, RunLockedError, StaleRunError, invalid
+from relunet_support.errors import (
+    BackendUnavailable,
+    ConfigError,
+    KernelCompileError,
+    NotARunError,
+    RunLockedError,
+    StaleRunError,
+    invalid,
+)
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -359,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"train": _train, "list": _list, "verify": _verify, "notebooks": _notebooks, "sweep": _sweep}
     try:
         return commands[args.command](args)
-    except (ConfigError, NotARunError, RunLockedError, BackendUnavailable, StaleRunError) as error:
+    except (ConfigError, NotARunError, RunLockedError, BackendUnavailable, StaleRunError, KernelCompileError) as error:
         print(f"relunet: error: {_shown(str(error))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader went away (`relunet list | head -1`): nothing more to say, no error

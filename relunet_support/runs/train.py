@@ -26,6 +26,9 @@ Engine revisions. A finished run made by another engine revision (``revision.py`
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import socket
 import time
 import warnings
 from collections.abc import Sequence
@@ -38,9 +41,11 @@ from relunet_support.errors import (
     CorruptRunError,
     NetworkDied,
     NotARunError,
+    RunLockedError,
     StaleRunError,
     TrainingDiverged,
 )
+from relunet_support.files import read_bytes
 from relunet_support.network import model, scaling
 from relunet_support.runs import resources
 from relunet_support.runs.config import TrainConfig
@@ -57,6 +62,7 @@ from relunet_support.runs.store import (
     rewrite_group_documents,
     run_lock,
 )
+from relunet_support.runs.store.reader import MAX_METADATA_BYTES
 
 __all__ = [
     "TrainConfig",
@@ -222,6 +228,7 @@ def _train(
         _require_backend(config)
         resources.check_disk_space(config, out_dir)
     with run_lock(out_dir, run_id):
+        _check_not_training(path)
         clean_temporaries(out_dir, run_id)
         run = _open_for_training(path) if path.exists() and resume else None
         if run is not None:
@@ -257,6 +264,29 @@ def _train(
 
 def _require_backend(config: TrainConfig) -> None:
     engine.require_backend(config.backend)
+
+
+def _check_not_training(path: Path) -> None:
+    """RunLockedError where the run's store says a process of this host is training it and that process lives:
+    the lock file was removed under it (a new one does not see the old lock). A killed trainer's run resumes."""
+    try:
+        attrs = json.loads(read_bytes(path / "zarr.json", MAX_METADATA_BYTES))["attributes"]
+        if attrs.get("status") != "running":
+            return
+        pid, host = int(attrs["trainer"]["pid"]), attrs["trainer"]["host"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no store, or not running, or an older store: nothing recorded to go by
+    if host != socket.gethostname() or pid == os.getpid():
+        return
+    try:
+        alive = b"python" in Path(f"/proc/{pid}/cmdline").read_bytes()  # a reused pid is not a trainer
+    except OSError:
+        return
+    if alive:
+        raise RunLockedError(
+            f"run {str(path)!r} is being trained by process {pid} on this host (its lock file was removed meanwhile): "
+            "wait for it, or stop it first"
+        )
 
 
 def _open_for_training(path: Path) -> Run:
@@ -356,7 +386,7 @@ def _train_loop(config, writer: RunWriter, state, initial, progress, checkpoint_
         buffer.drain(writer)
         writer.checkpoint(step, (a, w, b), wall_before + time.perf_counter() - started)
 
-    writer.set_status("running")
+    writer.set_status("running", trainer={"pid": os.getpid(), "host": socket.gethostname()})
     if n_records == 0:  # nothing committed yet: record step 0 (a resumed run redoes it identically)
         first = _record(config, (a, w, b), initial)
         buffer.add_records(config.learning_rate, [0], first)
