@@ -177,7 +177,7 @@ print(f"halving η divides the drift by {drifts[0.2] / drifts[0.1]:.2f} (O(η): 
 #
 # At the default point (m = 800, γ = 3/2, γ′ = 0, seed 0) the analytic gradients agree with central
 # differences to 2.6e-9 (relative), and the drift of a² − w² − b² at s = 400 — a quantity the gradient flow
-# conserves exactly — is 0.247 at η/α = 0.2 and 0.123 at η/α = 0.1: halving the step halves it (ratio 2.00;
-# 1.99 … 2.02 over m = 200 … 2000 and three seeds), the O(η) gap between GD and the flow. Below the stability
+# conserves exactly — is 0.247 at η/α = 0.2 and 0.123 at η/α = 0.1: halving the step halves it (ratio 2.00),
+# the O(η) gap between GD and the flow. Below the stability
 # limit of a step (γ = 1/2, where η/α = 0.2 is too large) the drift only shrinks. `tests/test_notebooks.py`
 # re-runs this notebook and holds these checks.

@@ -24,7 +24,7 @@
 
 # %% tags=["parameters"]
 learning_rate = 1000.0
-normalised_learning_rate = None  # η/α; when set, it replaces learning_rate for every width
+normalised_learning_rate = None  # η/α for every width: give it with learning_rate = None
 widths = [100, 200]
 n_steps = 3000
 options = {"n_records": 2000, "n_snapshots": 100}  # other TrainConfig fields (`relunet train --help`)
@@ -90,9 +90,9 @@ print(f"m = {flow_run.config.m}: {flow_check.summary()}" if flow_check else "no 
 # %% [markdown]
 # ## What we saw
 #
-# With the default study's learning rates (η = 1000, 2000, 4000 over m = 200 … 2000) every run completes; the
-# risk sits on a plateau and leaves it at the first escape, on the clock s at ŝ₁ ≈ 3.4–6.2 for m = 200 and
-# 7.9–8.9 for m = 2000 (8 seeds each, η = 1000 and 4000), then falls by orders of magnitude. The flow check
-# passes at the smaller η/α and says where it does not (beyond η/α ≈ 0.4–0.8, `bench/flow.md`). In the fifth
-# batch (η = 4000 at m = 40 … 120, η/α = 3–16) the step is beyond the stable range: at m = 40 every neuron dies,
-# and the table reports the run dead rather than drawing it as a result.
+# With the default study's learning rates (η = 1000, 2000, 4000 over m = 200 … 2000) every run completes: the
+# risk sits on a plateau, leaves it at the first escape ŝ₁, which comes later the wider the network, and then
+# falls by orders of magnitude. How much later — ŝ₁ against ln m, over 32 seeds per width — is notebook 04's
+# question. The flow check passes at the smaller η/α and says where it does not (beyond η/α ≈ 0.4–0.8,
+# `bench/flow.md`). In the fifth batch (η = 4000 at m = 40 … 120, η/α = 3–16) the step is beyond the stable
+# range: at m = 40 every neuron dies, and the table reports the run dead rather than drawing it as a result.

@@ -80,6 +80,6 @@ else:
 #
 # Started small (κ = m^−3/2), the neurons barely move until the first escape; then their orientations
 # atan2(b, w) gather onto a few directions, each carried by many neurons, while the amplitudes of the rest stay
-# near zero — condensation. In the default study's runs the first cluster holds from s ≈ 7–20 and the final
-# two from s ≈ 120–200 (notebook 04 measures this per run; `condensation.timing`). The kinks −b/w of the heavy
-# neurons sit where f bends to pass through the four data points.
+# near zero — condensation. When the first cluster forms and when the final count holds is measured per run by
+# notebook 04 (`condensation.timing`) and listed in the study's index. The kinks −b/w of the heavy neurons sit
+# where f bends to pass through the four data points.

@@ -28,7 +28,7 @@
 
 # %% tags=["parameters"]
 learning_rate = 1000.0
-normalised_learning_rate = None  # η/α; when set, it replaces learning_rate for every width
+normalised_learning_rate = None  # η/α for every width: give it with learning_rate = None
 widths = [100, 200]
 n_steps = 3000
 options = {"n_records": 2000, "n_snapshots": 100}  # as given to 02: the same runs, read back

@@ -166,5 +166,5 @@ print(f"run time {elapsed:.1f} s")
 # The reduced preset (widths 200 … 1600, seed 0 for the crossings) separates the regimes: S_w, the slope of
 # ln RD(θ_w*) against ln m, is −0.46 at γ = 0.5 (linear: the input weights barely move as m grows), about 0
 # at γ = 1, and +0.40 at γ = 1.75 (condensed). S_w changes sign at γ = 0.91, 0.98 and 1.38 for γ′ = −0.4, 0 and
-# 0.4, within 0.1 of the boundary γ = 1 + max(0, γ′) the paper derives (1.0, 1.0, 1.4). The paper preset was
-# measured within 0.1 as well (0.98 … 1.50; `tests/test_science.py`).
+# 0.4, within 0.1 of the boundary γ = 1 + max(0, γ′) the paper derives (1.0, 1.0, 1.4);
+# `tests/test_notebooks.py` re-runs this preset and holds the crossings within 0.15.

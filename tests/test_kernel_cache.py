@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from relunet_support.engine import _codegen, _kernel_text
+from relunet_support.engine import Dynamics, _codegen, _kernel_text
 
 N = 3  # a size no other test uses: its module is compiled once here, in the fixture below
 
@@ -60,10 +60,11 @@ def _assert_runs_cached_code(module) -> None:
     a, w, b = rng.normal(size=(3, 16))
     x, y = np.linspace(-1.0, 1.0, N), np.ones(N)
     records = [np.empty(1) for _ in range(5)]
-    module.advance(a, w, b, x, y, 1.0, 0.1, 3, np.array([1]), *records[:3], -0.5, 0.5, a.copy(), w.copy(),
+    scalars = Dynamics(x, y, 1.0, 0.1).kernel_scalars  # the kernels' scalar arguments, in their order
+    module.advance(a, w, b, x, y, *scalars, 3, np.array([1]), *records[:3], -0.5, 0.5, a.copy(), w.copy(),
                    b.copy(), *records[3:])  # fmt: skip
-    module.descend_plain(a, w, b, x, y, 1.0, 0.1, 3)
-    module.descend_ensemble(*[np.stack((v, v)) for v in (a, w, b)], x, y, 1.0, 0.1, 3)
+    module.descend_plain(a, w, b, x, y, *scalars, 3)
+    module.descend_ensemble(*[np.stack((v, v)) for v in (a, w, b)], x, y, *scalars, 3)
     for function in _codegen._ENTRY_POINTS:
         stats = getattr(module, function).stats
         assert stats.cache_hits and not stats.cache_misses, (function, stats)

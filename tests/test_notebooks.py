@@ -87,6 +87,21 @@ def test_02_and_04_on_the_smoke_batch(tmp_path):
 
 
 @pytest.mark.slow
+def test_02_and_04_take_a_batch_given_by_eta_over_alpha(tmp_path):
+    """A batch of η/α: the notebooks' own η (their default, 1000) must not stay set beside it."""
+    from relunet_support.jobs.study import study_from_dict
+
+    batch = study_from_dict(
+        {"batches": [{"normalised_learning_rate": 0.5, "widths": [20, 40], "n_steps": 60, "n_records": 20,
+                      "n_snapshots": 5, "escape_seeds": 2}]}
+    ).batches[0]  # fmt: skip
+    trained = run_notebook("02_train", **batch.parameters("02_train", tmp_path))
+    assert [run.config.normalised_learning_rate for run in trained["runs"]] == pytest.approx([0.5, 0.5])
+    drawn = run_notebook("04_scaling_plots", **batch.parameters("04_scaling_plots", tmp_path))
+    assert drawn["tag"] == "nlr0.5_m20-40" and drawn["label"] == "η/α = 0.5"
+
+
+@pytest.mark.slow
 def test_03_static_frames_are_the_snapshots(tmp_path):
     ns = run_notebook("03_condensation_viewer", output_dir=str(tmp_path), interactive=False, n_frames=2)
     run = ns["run"]

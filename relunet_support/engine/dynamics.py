@@ -5,8 +5,8 @@ GD on R(θ) = 1/(2n) Σ_i (f(x_i) − y_i)², f(x) = (1/α) Σ_j a_j σ(w_j·x +
 
 A run's ``TrainConfig.dynamics()`` builds it; code that trains arrays of its own builds it directly.
 The compiled kernels take the fields marked ``kernel`` positionally, in field order (``KERNEL_SCALARS``):
-their signatures are generated from this list (``_codegen``), so a new scalar of the step is a field
-here, its use in the step, and ``TrainConfig.dynamics()``.
+their signatures are generated from this list (``_kernel_text``, ``_general_kernel_text``), so a new scalar of
+the step is a field here, its use in the step, and ``TrainConfig.dynamics()``.
 """
 
 from __future__ import annotations

@@ -73,8 +73,8 @@ class Batch(WidthSeries):
             "options": {name: list(value) if isinstance(value, tuple) else value for name, value in options.items()},
             "output_dir": str(output_dir),
         }
-        if self.normalised:
-            params["normalised_learning_rate"] = params.pop("learning_rate")
+        if self.normalised:  # η/α given, η then None: the notebook's own η (its default) must not stay set
+            params["normalised_learning_rate"], params["learning_rate"] = params["learning_rate"], None
         if notebook == "04_scaling_plots":
             params[ESCAPE_SEEDS] = list(self.seeds_for_escapes())
         if notebook == "02_train":
