@@ -3,11 +3,17 @@ or YAML 1.1 would misread, names with terminal escape codes, leftovers of killed
 intact ones. Each ends in one clear message or a correct result — never a hang, a traceback or a wrong number.
 (docs/user-guide.md, 'What is promised against each attack'.)"""
 
+import contextlib
+import dataclasses
+import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
+from pathlib import Path
 
 import pytest
 
@@ -33,10 +39,30 @@ def _copy(trained, tmp_path):
     return tmp_path / "runs", tmp_path / "runs" / CONFIG.run_id()
 
 
-def _cli(*arguments, timeout=120) -> subprocess.CompletedProcess:
-    """`relunet …` in a child process: a hang fails the test at ``timeout`` instead of stopping the suite."""
-    command = [sys.executable, "-m", "relunet_support.jobs.cli", *map(str, arguments)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+@dataclasses.dataclass
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _cli(*arguments, timeout=60) -> Outcome:
+    """`relunet …` in this process, stopped by SIGALRM after ``timeout`` seconds: a hang fails the test instead
+    of stopping the suite."""
+
+    def hung(signum, frame):
+        raise TimeoutError(f"relunet {' '.join(map(str, arguments))} hung for {timeout} s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(timeout)
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([str(argument) for argument in arguments])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    return Outcome(code, out.getvalue(), err.getvalue())
 
 
 def _one_line_error(result) -> str:
@@ -225,7 +251,7 @@ def test_two_processes_saving_the_same_figure_never_share_a_temporary_file(tmp_p
     def save_many():
         fig = Figure()
         fig.add_subplot().plot([0, 1], [1, 0])
-        for _ in range(15):
+        for _ in range(6):
             try:
                 plots.save_figure(fig, tmp_path, "shared")
             except Exception as error:  # noqa: BLE001 - what the test looks for
@@ -266,6 +292,11 @@ def test_a_run_whose_lock_file_was_removed_while_it_trains_is_not_trained_twice(
 
     runs, run = _copy(trained, tmp_path)
     trainer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    cmdline = Path(f"/proc/{trainer.pid}/cmdline")
+    for _ in range(1000):  # until it runs python (its command line is empty while it starts)
+        if b"python" in cmdline.read_bytes():
+            break
+        time.sleep(0.01)
     try:
         document = json.loads((run / "zarr.json").read_text())
         document["attributes"].update(status="running", trainer={"pid": trainer.pid, "host": socket.gethostname()})

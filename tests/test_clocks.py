@@ -15,6 +15,7 @@ import pytest
 from relunet_support.runs.config import TrainConfig
 from relunet_support.runs.train import train
 
+pytestmark = pytest.mark.slow  # science claims: trainings of several widths each (about 9 s in all)
 ROOT = Path(__file__).resolve().parent.parent
 
 

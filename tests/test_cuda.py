@@ -194,6 +194,7 @@ def test_without_a_gpu_the_error_says_why_and_what_to_do(seed_data):
         descend(a, w, b, Dynamics(*seed_data, alpha, 1.0, backend="cuda"), 1)
 
 
+@pytest.mark.slow  # the command line in a child process
 @pytest.mark.skipif(NO_GPU is None, reason="a GPU is here")
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_without_a_gpu_train_writes_nothing_and_the_cli_exits_2(tmp_path, activation):

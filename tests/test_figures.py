@@ -98,6 +98,7 @@ def _phase_notebook_titles(tmp_path, monkeypatch, seeds) -> dict:
     return titles
 
 
+@pytest.mark.slow  # notebook 05's cells run
 def test_the_phase_figures_state_their_preset(tmp_path, monkeypatch):
     """User guide: every figure of 05 says its preset (and its widths and tolerance)."""
     titles = _phase_notebook_titles(tmp_path, monkeypatch, [0, 1, 2])
@@ -105,6 +106,7 @@ def test_the_phase_figures_state_their_preset(tmp_path, monkeypatch):
         assert "reduced preset" in title and "200, 400, 800, 1600" in title and "1e-06" in title, (name, title)
 
 
+@pytest.mark.slow  # notebook 05's cells run
 def test_the_phase_figures_state_their_seeds(tmp_path, monkeypatch):
     """User guide: every figure of 05 says its seeds — with seeds [7, 9] each title must name 7 and 9 (Fig. 4,
     computed from the first seed only, names that one)."""

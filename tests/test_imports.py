@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from relunet_support.runs.config import TrainConfig
 from relunet_support.runs.train import train
 
@@ -19,6 +21,7 @@ def _modules_after(code: str) -> set[str]:
     return set(json.loads(out.stdout.splitlines()[-1]))
 
 
+@pytest.mark.slow  # a fresh interpreter and a training
 def test_reading_finished_runs_back_and_plotting_imports_no_numba(tmp_path):
     """Notebook 04's imports and work on finished runs (read back, condensation, figures) never need numba."""
     config = TrainConfig(m=20, learning_rate=100.0, n_steps=300, n_snapshots=10)
@@ -39,6 +42,7 @@ def test_reading_finished_runs_back_and_plotting_imports_no_numba(tmp_path):
     assert "numba" not in modules and "relunet_support" in modules
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_extremes_and_training_still_load_numba_when_needed(tmp_path):
     modules = _modules_after("""
         from relunet_support.analysis import diagnostics
@@ -47,6 +51,7 @@ def test_extremes_and_training_still_load_numba_when_needed(tmp_path):
     assert "numba" in modules
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_the_orchestrator_starts_without_numba_or_the_iri_grammars():
     """`relunet notebooks` checks the backends and the kernel cache without importing numba, and keeps
     jsonschema from importing rfc3987_syntax (seconds of grammar building for formats no notebook uses)."""
@@ -62,6 +67,7 @@ def test_the_orchestrator_starts_without_numba_or_the_iri_grammars():
     assert "numba" not in modules and "rfc3987_syntax" not in modules and "papermill" in modules
 
 
+@pytest.mark.slow  # two fresh interpreters
 def test_the_public_face_is_cheap_and_complete():
     """`import relunet_support` imports nothing heavy; every public name resolves on first use."""
     modules = _modules_after("import relunet_support")

@@ -313,6 +313,7 @@ def test_a_run_of_another_engine_revision_is_never_reused_silently(copy, referen
     assert open_run(path, check=False).status == "interrupted"  # left as it is
 
 
+@pytest.mark.slow  # 25 stores copied and read whole
 @settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(file_index=st.integers(0, 10**6), offset=st.integers(0, 10**6), bit=st.integers(0, 7))
 def test_any_flipped_bit_in_any_chunk_is_detected(reference, tmp_path, file_index, offset, bit):

@@ -137,6 +137,7 @@ def test_the_host_cpu_is_read_without_llvmlite():
 # --- stale and tampered files ---
 
 
+@pytest.mark.slow  # the module's kernels compiled in a child first (about 7 s)
 def test_a_wiped_numba_cache_is_compiled_again_in_a_child(compiled, tmp_path, monkeypatch):
     """The ``.compiled`` marker stays but numba's ``__pycache__`` is gone: numba would compile in this process
     (different bits). The child compile is called instead (here: a stand-in that puts the child's files back)."""
@@ -155,6 +156,7 @@ def test_a_wiped_numba_cache_is_compiled_again_in_a_child(compiled, tmp_path, mo
     _assert_runs_cached_code(module)
 
 
+@pytest.mark.slow  # the module's kernels compiled in a child first (about 7 s)
 def test_a_missing_entry_point_is_compiled_again(compiled, tmp_path, monkeypatch):
     folder, _ = _use_copy(compiled, tmp_path, monkeypatch)
     for data in (folder / "__pycache__").glob(f"{compiled[1]}.descend_ensemble-*.nbc"):
@@ -202,6 +204,7 @@ def _run_with_numba_cache(which: str, numba_cache: Path, kernel_cache: Path) -> 
     )
 
 
+@pytest.mark.slow  # the module's kernels compiled in a child first (about 7 s)
 @pytest.mark.parametrize("mode", [0o777, 0o775])
 def test_code_planted_in_numba_s_cache_folder_never_runs_in_the_kernels(compiled, tmp_path, monkeypatch, mode):
     """The kernels' index files planted (names predictable) in a NUMBA_CACHE_DIR others can write to: the
@@ -248,6 +251,7 @@ def test_the_numba_cache_check_names_what_is_wrong(tmp_path):
     assert f"has {tmp_path / 'inner'} owned by uid {os.getuid()} with mode drwxr-xrwx" == folder_problem(str(tmp_path))
 
 
+@pytest.mark.slow  # the module's kernels compiled in a child first (about 7 s)
 def test_a_tampered_pyc_is_never_run(compiled, tmp_path, monkeypatch):
     """A ``.pyc`` whose header matches the module's source (what the import system checks) but whose code is
     someone else's: the module is compiled from the source generated here, and no ``.pyc`` is written."""
@@ -264,6 +268,7 @@ def test_a_tampered_pyc_is_never_run(compiled, tmp_path, monkeypatch):
     _assert_runs_cached_code(module)
 
 
+@pytest.mark.slow  # the module's kernels compiled in a child first (about 7 s)
 def test_planted_symlinks_are_replaced_not_followed(compiled, tmp_path, monkeypatch):
     """Symlinks to a file elsewhere at the module's path and at the temporary name the writer once used
     (predictable: pid and thread id), and (in the fixture) at the child's ``.compiled`` marker."""
@@ -325,6 +330,7 @@ def test_the_default_folder_is_private(tmp_path, monkeypatch):
         assert stat.S_IMODE(path.stat().st_mode) == 0o700
 
 
+@pytest.mark.slow  # the module's kernels compiled in a child first (about 7 s)
 def test_an_unwritable_folder_falls_back_and_the_kernels_still_work(compiled, tmp_path, monkeypatch):
     """Tests run as root here, and root ignores permission bits: the cache folder is put under a regular
     file (mkdir fails with NotADirectoryError, for root too). The private folder is a pre-made copy of the

@@ -294,6 +294,7 @@ def test_refresh_picks_up_new_snapshots(tmp_path):
     assert viewer.picker.options[0][0].endswith("2,000 steps · complete")
 
 
+@pytest.mark.slow  # an animation rendered and written
 def test_save_animation_gif(small_run, tmp_path):
     viewer = CondensationViewer([small_run], figsize=(6, 4), dpi=40)
     path = viewer.save_animation(tmp_path / "run.gif", positions=[0, 10, small_run.n_snapshots - 1])
