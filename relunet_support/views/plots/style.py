@@ -116,7 +116,7 @@ def width_colours(widths: Sequence[int]) -> dict[int, tuple]:
 def width_label(run) -> str:
     """A legend's entry for a run among its batch: 'm = 800', with the status when the run did not complete
     (dead or diverged runs are marked). The viewer's picker entry, which names everything, is
-    ``viewer.run_label``."""
+    ``frames.run_label``."""
     label = f"m = {run.config.m}"
     if run.status != "complete":
         label += f" ({run.status} at step {run.step})" if run.status in ("dead", "diverged") else f" ({run.status})"
