@@ -26,7 +26,6 @@ Engine revisions. A finished run made by another engine revision (``revision.py`
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import time
@@ -41,14 +40,13 @@ from relunet_support.errors import (
     CorruptRunError,
     NetworkDied,
     NotARunError,
-    RunLockedError,
     StaleRunError,
     TrainingDiverged,
 )
-from relunet_support.files import read_bytes
 from relunet_support.network import model, scaling
 from relunet_support.runs import resources
 from relunet_support.runs.config import TrainConfig
+from relunet_support.runs.resume import StaleRunWarning, check_cpu_target, check_not_training, check_revision
 from relunet_support.runs.revision import engine_revision
 from relunet_support.runs.store import (
     FORMAT_VERSION,
@@ -62,7 +60,6 @@ from relunet_support.runs.store import (
     rewrite_group_documents,
     run_lock,
 )
-from relunet_support.runs.store.reader import MAX_METADATA_BYTES
 
 __all__ = [
     "TrainConfig",
@@ -86,10 +83,6 @@ class DivergedRunWarning(RuntimeWarning):
 
 class RepairedRunWarning(RuntimeWarning):
     """A damaged run was rewound to its last intact snapshot and its rest retrained (bit for bit the same)."""
-
-
-class StaleRunWarning(RuntimeWarning):
-    """A finished run read back was computed by another engine revision: its numbers may differ from today's."""
 
 
 class UnstableLearningRateWarning(RuntimeWarning):
@@ -228,14 +221,14 @@ def _train(
         _require_backend(config)
         resources.check_disk_space(config, out_dir)
     with run_lock(out_dir, run_id):
-        _check_not_training(path)
+        check_not_training(path)
         clean_temporaries(out_dir, run_id)
         run = _open_for_training(path) if path.exists() and resume else None
         if run is not None:
             if run.config != config:
                 raise RuntimeError(f"{path} holds a different configuration with the same run id (hash collision)")
             if run.status in TERMINAL:
-                _check_revision(run, finished=True)
+                check_revision(run, finished=True)
                 return run
             if run.format_version != FORMAT_VERSION:
                 raise NotARunError(
@@ -243,8 +236,8 @@ def _train(
                     f"{run.format_version}, which this relunet (format {FORMAT_VERSION}) cannot resume: "
                     "finish it with the relunet that started it, or delete it to train anew"
                 )
-            _check_revision(run, finished=False)
-            _check_cpu_target(run)
+            check_revision(run, finished=False)
+            check_cpu_target(run)
         _require_backend(config)  # before anything is written or removed
         initial = config.initial_parameters()
         if run is not None:
@@ -264,29 +257,6 @@ def _train(
 
 def _require_backend(config: TrainConfig) -> None:
     engine.require_backend(config.backend)
-
-
-def _check_not_training(path: Path) -> None:
-    """RunLockedError where the run's store says a process of this host is training it and that process lives:
-    the lock file was removed under it (a new one does not see the old lock). A killed trainer's run resumes."""
-    try:
-        attrs = json.loads(read_bytes(path / "zarr.json", MAX_METADATA_BYTES))["attributes"]
-        if attrs.get("status") != "running":
-            return
-        pid, host = int(attrs["trainer"]["pid"]), attrs["trainer"]["host"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return  # no store, or not running, or an older store: nothing recorded to go by
-    if host != socket.gethostname() or pid == os.getpid():
-        return
-    try:
-        alive = b"python" in Path(f"/proc/{pid}/cmdline").read_bytes()  # a reused pid is not a trainer
-    except OSError:
-        return
-    if alive:
-        raise RunLockedError(
-            f"run {str(path)!r} is being trained by process {pid} on this host (its lock file was removed meanwhile): "
-            "wait for it, or stop it first"
-        )
 
 
 def _open_for_training(path: Path) -> Run:
@@ -313,48 +283,6 @@ def _open_for_training(path: Path) -> Run:
     message = RunWriter(path).rewind(run, damage, run.config.initial_parameters())
     warnings.warn(message, RepairedRunWarning, stacklevel=5)
     return open_run(path)
-
-
-def _check_revision(run: Run, finished: bool) -> None:
-    """A run made by another engine revision: a warning when it is read back, an error when it would be resumed."""
-    current = engine_revision()
-    if run.engine_revision == current:
-        return
-    made_by = (
-        f"engine revision {run.engine_revision}"
-        if run.engine_revision
-        else "a relunet that did not record its engine revision (store format ≤ 2)"
-    )
-    made_by += (
-        f", relunet {run.attrs.get('versions', {}).get('relunet_support', '?')}, commit {run.attrs.get('git_commit')}"
-    )
-    retrain = "retrain it with train(config, resume=False) or `relunet train … --no-resume`"
-    if finished:
-        warnings.warn(
-            f"run {run.run_id} was computed by {made_by}; this relunet's engine is revision {current}, so its numbers "
-            f"may differ. It is read back as it is; {retrain}",
-            StaleRunWarning,
-            stacklevel=5,
-        )
-    else:
-        raise StaleRunError(
-            f"run {str(run.path)!r} is unfinished and was computed by {made_by}; resuming it with engine revision "
-            f"{current} would mix two engines in one run: {retrain}"
-        )
-
-
-def _check_cpu_target(run: Run) -> None:
-    """An unfinished run of the numba backend is resumed only for the CPU target it was trained for (recorded
-    since store format 3 gained ``cpu_target``): else StaleRunError saying both targets."""
-    recorded, current = run.attrs.get("cpu_target"), engine.cpu_target()
-    if run.config.backend != "numba" or recorded in (None, current):
-        return
-    raise StaleRunError(
-        f"run {str(run.path)!r} is unfinished and was trained with kernels compiled for the CPU target {recorded}; "
-        f"this process compiles for {current} (NUMBA_CPU_NAME, NUMBA_CPU_FEATURES, NUMBA_ENABLE_AVX): resuming would "
-        "mix machine code of two targets in one run (last-bit differences). Resume it with the same settings, or "
-        "retrain it with train(config, resume=False) or `relunet train … --no-resume`"
-    )
 
 
 def _train_loop(config, writer: RunWriter, state, initial, progress, checkpoint_seconds, max_buffer_bytes) -> Run:

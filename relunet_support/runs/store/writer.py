@@ -27,6 +27,7 @@ from relunet_support.runs.config import TrainConfig
 from relunet_support.runs.revision import engine_revision
 from relunet_support.runs.store import manifest
 from relunet_support.runs.store.checks import Damage
+from relunet_support.runs.store.files import damaged_group_documents
 from relunet_support.runs.store.layout import (
     FORMAT,
     FORMAT_VERSION,
@@ -38,7 +39,7 @@ from relunet_support.runs.store.layout import (
     _layout,
 )
 from relunet_support.runs.store.provenance import git_commit, now, package_versions
-from relunet_support.runs.store.reader import Run, damaged_group_documents
+from relunet_support.runs.store.reader import Run
 
 
 def _every_chunk_written():
