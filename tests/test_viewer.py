@@ -451,3 +451,16 @@ def test_a_damaged_run_is_left_out_and_a_damaged_snapshot_named(tmp_path):
     with warnings.catch_warnings(), pytest.raises(CorruptRunError, match=f"{damaged.name}.*fails its checksum"):
         warnings.simplefilter("ignore", UnreadableRunWarning)
         CondensationViewer(tmp_path)  # its first snapshot is damaged: a clear error, not zarr's
+
+
+def test_switching_the_time_mode_keeps_the_snapshot_and_the_slider_says_what_it_counts(small_run):
+    """Browser nits: in uniform time the slider said 'snapshot 300' at snapshot 515, and switching the mode moved
+    the frame from snapshot 120 to 118."""
+    viewer = CondensationViewer([small_run])
+    shown = small_run.n_snapshots // 3
+    viewer.slider.value = shown
+    for log_time in (False, True, False):
+        viewer.log_time.value = log_time
+        assert viewer.current_index == shown
+        assert viewer.slider.description == ("snapshot" if log_time else "position")
+    assert viewer.positions[viewer.slider.value] == shown

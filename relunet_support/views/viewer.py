@@ -138,9 +138,10 @@ class CondensationViewer:
         width, height = (int(round(size * dpi)) for size in figsize)
         # pixel for pixel where the notebook is wide enough, scaled down (never cut) where it is not
         self.image = FrameView(width=width, height=height)
-        self.picker = widgets.Dropdown(
-            options=self._picker_options(), value=run_index, description="run", layout=widgets.Layout(width="46em")
-        )
+        self.picker = widgets.Dropdown(  # as wide as its longest entry (a fixed width cut the text)
+            options=self._picker_options(), value=run_index, description="run",
+            layout=widgets.Layout(width="auto", max_width="100%"),
+        )  # fmt: skip
         self.slider = widgets.IntSlider(
             min=0,
             max=0,
@@ -162,7 +163,7 @@ class CondensationViewer:
             options=[(f"{v} snapshots/s", v) for v in PLAY_SPEEDS],
             value=10,
             description="speed",
-            layout=widgets.Layout(width="16em"),
+            layout=widgets.Layout(width="auto"),
         )
         self.log_time = widgets.ToggleButton(
             value=True, description="log time", tooltip="on: snapshots in order (log-spaced); off: uniform in time"
@@ -171,7 +172,8 @@ class CondensationViewer:
             value=False, description="log amplitude", tooltip="amplitude axis: log₁₀ |a|·‖(w, b)‖"
         )
         self.refresh_button = widgets.Button(description="refresh", tooltip="pick up new snapshots")
-        self.readout = widgets.HTML(layout=widgets.Layout(width="100%"))  # wraps a long condensation line
+        # below the figure, two lines tall: a readout that wraps (a long condensation line) no longer moves it
+        self.readout = widgets.HTML(layout=widgets.Layout(width="100%", min_height="3.2em"))
         self.errors = widgets.HTML()
         self._static = self._background = None  # the cached layers (see _on_draw)
         self.fig.canvas.mpl_connect("draw_event", self._on_draw)
@@ -195,8 +197,8 @@ class CondensationViewer:
                 widgets.HBox([self.picker, self.refresh_button], layout=wrap),
                 widgets.HBox([self.play, self.speed, self.slider], layout=wrap),
                 widgets.HBox([self.log_time, self.log_amplitude], layout=wrap),
-                self.readout,
                 self.image,
+                self.readout,
                 self.errors,
             ]
         )
@@ -270,7 +272,11 @@ class CondensationViewer:
         targets = np.linspace(steps[0], steps[-1], len(steps))
         right = np.clip(np.searchsorted(steps, targets), 1, len(steps) - 1)
         nearer_left = (targets - steps[right - 1]) < (steps[right] - targets)
-        return np.where(nearer_left, right - 1, right)
+        # the snapshot shown now is one of the positions: switching the mode keeps it (it moved 120 → 118)
+        positions = np.where(nearer_left, right - 1, right)
+        current = min(getattr(self, "current_index", 0), len(steps) - 1)
+        positions[np.argmin(np.abs(steps[positions] - steps[current]))] = current  # the nearest position in time
+        return np.sort(positions)
 
     def _select(self, index: int, keep: bool = False) -> None:
         """Show run ``index`` from its first snapshot (``keep``: at the snapshot shown now)."""
@@ -333,6 +339,8 @@ class CondensationViewer:
         self.positions = self._positions()
         last = len(self.positions) - 1
         self.slider.max = last
+        # in uniform time the slider counts positions, not snapshots (it said 'snapshot 300' at snapshot 515)
+        self.slider.description = "snapshot" if self.log_time.value else "position"
         target = int(np.argmin(np.abs(self.positions - current))) if position is None else min(position, last)
         if self.slider.value == target:
             self.show(target)

@@ -131,7 +131,8 @@ class Panels:
             mew=1.5,
             label="kinks of neurons carrying f",
         )
-        ax_f.plot(self.x, self.y, "o", color="orange", ms=6, zorder=3, label="data")
+        # not clipped: the data sit on the interval's ends (x = ±½), where half of each marker was cut off
+        ax_f.plot(self.x, self.y, "o", color="orange", ms=6, zorder=3, label="data", clip_on=False)
         ax_f.set_xlim(*run.config.interval)
         ax_f.set_xlabel("x")
         ax_f.set_ylabel("f(x)")
@@ -160,9 +161,12 @@ class Panels:
             ax_risk.set_xlabel("s = η·k/α (log)")
             ax_risk.set_ylabel("risk R")
             ax_risk.grid(True, alpha=0.3)
-            # the frame says which snapshot it is (the readout above the figure may run ahead during Play)
+            drawn = rec["risk"][keep]
+            if drawn.size and drawn.max() < 10 * drawn.min():  # under a decade (a dead run's flat risk): whole
+                ax_risk.set_ylim(drawn.min() / 3, drawn.max() * 3)  # decades, not long labels over "risk R"
+            # the frame says which snapshot it is, above the panel (inside, it sat over the risk curve)
             self.stamp = ax_risk.text(
-                0.98, 0.95, "", transform=ax_risk.transAxes, ha="right", va="top", fontsize=TICK_SIZE, color="0.25"
+                1.0, 1.02, "", transform=ax_risk.transAxes, ha="right", va="bottom", fontsize=TICK_SIZE, color="0.25"
             )
         for ax in self.axes:
             ax.tick_params(labelsize=TICK_SIZE)
