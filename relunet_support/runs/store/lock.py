@@ -31,12 +31,26 @@ def run_lock(out_dir: Path, run_id: str):
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RunLockedError(f"run {run_id!r} in {out_dir} is being trained by another process") from None
+        if not _still_at(lock_path, descriptor):  # removed by the holder before us (below): its run is not there
+            raise RunLockedError(f"run {run_id!r} in {out_dir} was being started by another process: train again")
         try:
             yield
         finally:
+            if not (out_dir / run_id).exists():  # nothing was made (a failed start): no lock file left behind
+                lock_path.unlink(missing_ok=True)
             fcntl.flock(descriptor, fcntl.LOCK_UN)
     finally:
         os.close(descriptor)
+
+
+def _still_at(path: Path, descriptor: int) -> bool:
+    """Whether ``path`` still names the file open as ``descriptor`` (a lock taken on a file since removed locks
+    nothing)."""
+    try:
+        here, held = path.stat(), os.fstat(descriptor)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (held.st_dev, held.st_ino)
 
 
 def run_is_locked(out_dir, run_id: str) -> bool | None:
