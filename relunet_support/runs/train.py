@@ -268,7 +268,13 @@ def _open_for_training(path: Path) -> Run:
     except CorruptRunError as error:
         if not error.repairable:
             raise
-        rewrite_group_documents(path)  # a group's zarr.json: rewritten empty, the counts re-derived below
+        rewritten = rewrite_group_documents(path)  # rewritten empty; the counts re-derived below
+        warnings.warn(
+            f"run {str(path)!r}: {', '.join(f'{group}/zarr.json' for group in rewritten)} could not be read and "
+            "was rewritten",
+            RepairedRunWarning,
+            stacklevel=5,
+        )
         run = open_run(path, check=False)
     damage = run.damage()
     if not damage:

@@ -203,7 +203,10 @@ class RunWriter:
                 record_limit = min(record_limit, item.first_row)
             if item.first_row is not None and item.array.startswith("snapshots/"):
                 snapshot_limit = min(snapshot_limit, item.first_row)
-        if not counts_known:  # the intact prefix of the snapshot and record steps
+        if self.group.attrs.get(manifest.ATTRIBUTE) and not manifest.is_manifest(progress.get("manifest")):
+            # the manifest is lost: a chunk's CRC cannot say whose it is, so nothing stored is kept (from step 0)
+            record_limit = snapshot_limit = 0
+        elif not counts_known:  # the intact prefix of the snapshot and record steps
             snapshot_limit = min(snapshot_limit, _intact_prefix(run, "snapshots", snapshot_steps, snapshot_limit))
             record_limit = min(record_limit, _intact_prefix(run, "records", record_steps, record_limit))
         index = snapshot_limit - 1
